@@ -1,0 +1,159 @@
+"""Controlled vocabularies. These exact strings appear in the database and in JSON output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FORMS: tuple[str, ...] = (
+    "glycinate",
+    "oxide",
+    "citrate",
+    "sulfate",
+    "chloride",
+    "pidolate",
+    "aspartate",
+    "lactate",
+    "malate",
+    "threonate",
+    "taurate",
+    "carbonate",
+    "hydroxide",
+    "orotate",
+    "gluconate",
+    "unspecified",
+    "dietary",
+)
+
+ROUTES: tuple[str, ...] = ("oral", "intravenous", "intramuscular", "topical", "dietary")
+
+STUDY_TYPES: tuple[str, ...] = (
+    "meta_analysis",
+    "systematic_review",
+    "randomized_controlled_trial",
+    "nonrandomized_controlled_trial",
+    "single_arm_trial",
+    "cohort",
+    "case_control",
+    "cross_sectional",
+    "case_series",
+    "case_report",
+    "narrative_review",
+    "guideline",
+    "trial_protocol",
+    "animal_study",
+    "in_vitro",
+    "editorial_or_letter",
+    "other",
+)
+
+# Evidence level by study type (1 = strongest). Guidelines and protocols have no level.
+EVIDENCE_LEVEL: dict[str, int | None] = {
+    "meta_analysis": 1,
+    "systematic_review": 1,
+    "randomized_controlled_trial": 2,
+    "nonrandomized_controlled_trial": 3,
+    "single_arm_trial": 3,
+    "cohort": 3,
+    "case_control": 4,
+    "cross_sectional": 4,
+    "case_series": 4,
+    "case_report": 5,
+    "narrative_review": 5,
+    "animal_study": 5,
+    "in_vitro": 5,
+    "editorial_or_letter": 5,
+    "other": 5,
+    "guideline": None,
+    "trial_protocol": None,
+}
+
+CONDITIONS: tuple[str, ...] = ("migraine", "tension_type_headache", "other_headache", "other")
+# Conditions whose outcomes count as *direct* evidence for migraine/headache.
+DIRECT_CONDITIONS: frozenset[str] = frozenset(
+    {"migraine", "tension_type_headache", "other_headache"}
+)
+
+POPULATIONS: tuple[str, ...] = (
+    "adults",
+    "children",
+    "menstrual_migraine",
+    "pregnancy",
+    "emergency_department",
+)
+
+# Tag kinds as stored in the tags table.
+TAG_KINDS: tuple[str, ...] = (
+    "form",
+    "route",
+    "study_type",
+    "evidence_level",
+    "condition",
+    "population",
+    "combination_product",
+)
+
+# Where a tag's evidence came from.
+PROVENANCE_FIELDS: tuple[str, ...] = (
+    "title",
+    "abstract",
+    "publication_type",
+    "mesh",
+    "substance",
+    "keyword",
+    "derived",
+)
+
+STUDY_TYPE_LABELS: dict[str, str] = {
+    "meta_analysis": "Meta-analysis",
+    "systematic_review": "Systematic review",
+    "randomized_controlled_trial": "RCT",
+    "nonrandomized_controlled_trial": "Non-randomised controlled trial",
+    "single_arm_trial": "Single-arm trial",
+    "cohort": "Cohort",
+    "case_control": "Case-control",
+    "cross_sectional": "Cross-sectional",
+    "case_series": "Case series",
+    "case_report": "Case report",
+    "narrative_review": "Narrative review",
+    "guideline": "Guideline",
+    "trial_protocol": "Trial protocol",
+    "animal_study": "Animal study",
+    "in_vitro": "In vitro",
+    "editorial_or_letter": "Editorial/letter",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """One tag with its provenance: which field it came from and the text that matched."""
+
+    kind: str  # one of TAG_KINDS
+    value: str
+    field: str  # one of PROVENANCE_FIELDS
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleTags:
+    """Everything the tagger concluded about one article."""
+
+    forms: tuple[str, ...]
+    routes: tuple[str, ...]
+    conditions: tuple[str, ...]
+    study_type: str
+    evidence_level: int | None
+    combination_product: bool
+    population: tuple[str, ...]
+    tags: tuple[Tag, ...]  # provenance for every value above
+    rules_version: str
+
+    @property
+    def is_direct(self) -> bool:
+        """Has a migraine or headache outcome."""
+        return any(c in DIRECT_CONDITIONS for c in self.conditions)
+
+
+def unknown_value_error(kind: str, value: str, valid: tuple[str, ...]) -> str:
+    """One-line message for a value outside a vocabulary, listing the valid ones."""
+    return f"unknown {kind} {value!r}; valid values: {', '.join(valid)}"
