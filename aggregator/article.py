@@ -28,7 +28,7 @@ class Author:
 
     @property
     def display_name(self) -> str:
-        """"Last FM" as PubMed shows it, or the collective name."""
+        """ "Last FM" as PubMed shows it, or the collective name."""
         if self.collective_name:
             return self.collective_name
         parts = [p for p in (self.last_name, self.initials or self.fore_name) if p]

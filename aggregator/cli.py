@@ -1,14 +1,90 @@
-"""Command line interface (thin: wires settings, client, store, tagger and digest)."""
+"""Command line interface: a thin layer that wires settings, client, store, tagger and digest.
+
+Exit codes: 0 success, 1 error (a clear one-line message on stderr), 2 usage error,
+130 interrupted.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
+from . import __version__
+from .context import AppContext, settings_options
+from .errors import AggregatorError
 
-@click.group()
-def cli() -> None:
-    """Evidence-tracking PubMed aggregator for magnesium and migraine."""
+EPILOG = """\b
+Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.
+Settings come from flags, then environment (NCBI_EUTILS_URL, NCBI_API_KEY, NCBI_EMAIL,
+NCBI_TOOL, AGGREGATOR_DB, AGGREGATOR_QUERIES, AGGREGATOR_OUT), then defaults.
+"""
+
+
+class AggregatorGroup(click.Group):
+    """Turns AggregatorError into one line on stderr and exit code 1 (never a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AggregatorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(
+    cls=AggregatorGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="aggregator")
+@settings_options
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
+    """Track the PubMed evidence on magnesium and migraine, by magnesium form and study type.
+
+    \b
+    Quick start:
+      aggregator run --demo        # the whole job on a synthetic corpus, no network
+      aggregator run               # harvest PubMed, tag, store, write this week's digest
+      aggregator search "magnesium glycinate migraine"
+    """
+    app = ctx.ensure_object(AppContext)
+    app.update(overrides)
+    app.verbosity = verbose
+
+
+def _register() -> None:
+    from .commands import harvest
+
+    for command in harvest.COMMANDS:
+        cli.add_command(command)
+    try:  # commands owned by other modules register themselves when present
+        from .commands import library
+
+        for command in library.COMMANDS:
+            cli.add_command(command)
+    except ImportError:
+        pass
+    try:
+        from .commands import reports
+
+        for command in reports.COMMANDS:
+            cli.add_command(command)
+    except ImportError:
+        pass
+
+
+_register()
 
 
 def main() -> None:
-    cli()
+    """Console-script entry point."""
+    cli(prog_name="aggregator", windows_expand_args=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

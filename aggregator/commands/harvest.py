@@ -1,0 +1,370 @@
+"""Commands that talk to PubMed or load records: run, import, search, queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..context import AppContext, settings_options
+from ..errors import ConfigError
+from ..queries import SavedQuery, load_queries, resolve_queries_dir
+from ..settings import Settings, load_settings
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+DEMO_DB = Path("db") / "demo.sqlite"
+DEMO_OUT = Path("digests-demo")
+
+
+class Progress:
+    """Progress on stderr when it is a terminal; silent otherwise (cron, pipes, tests)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._started: dict[str, float] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        start = self._started.setdefault(label, time.monotonic())
+        elapsed = max(time.monotonic() - start, 1e-6)
+        rate = done / elapsed
+        end = "\n" if done >= total else ""
+        click.echo(
+            f"\r{label}: {done}/{total} records fetched ({rate:.0f}/s)\x1b[K", err=True, nl=False
+        )
+        if end:
+            click.echo("", err=True)
+
+
+def _client(settings: Settings) -> Any:
+    from ..eutils import EutilsClient
+
+    return EutilsClient(settings)
+
+
+def _load_queries(app: AppContext, names: tuple[str, ...]) -> list[SavedQuery]:
+    folder = resolve_queries_dir(app.settings.queries_dir)
+    queries = load_queries(folder)
+    if names:
+        by_name = {q.name: q for q in queries}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ConfigError(
+                f"unknown saved search {unknown[0]!r} in {folder}; "
+                f"known: {', '.join(sorted(by_name))}"
+            )
+        queries = [by_name[n] for n in names]
+    return queries
+
+
+@contextmanager
+def _demo_server(settings: Settings) -> Iterator[Settings]:
+    """Serve the shipped synthetic corpus from an in-process E-utilities stand-in."""
+    from ..fake_eutils import FakeEutils
+
+    with FakeEutils() as fake:
+        yield load_settings(
+            eutils_url=fake.url,
+            email=settings.email or "demo@example.invalid",
+            tool=settings.tool,
+            db_url=settings.db_url,
+            out_dir=settings.out_dir,
+            environ={},
+        )
+
+
+@click.command()
+@settings_options
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Run the whole job on the synthetic corpus shipped with the package, served by an "
+    f"in-process stand-in for NCBI: no network. Uses {DEMO_DB} and {DEMO_OUT}/ unless "
+    "--db/--out are given.",
+)
+@click.option(
+    "--query",
+    "query_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this saved search (repeatable). Default: all.",
+)
+@click.option("--no-digest", is_flag=True, help="Harvest only; do not write the digest.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Explicit single run (the default; for cron and systemd timers).",
+)
+@pass_app
+def run(
+    app: AppContext, demo: bool, query_names: tuple[str, ...], no_digest: bool, once: bool
+) -> None:
+    """Harvest new and revised PubMed records for every saved search, tag them, store them,
+    and write this week's digest.
+
+    \b
+    Examples:
+      aggregator run --demo
+      aggregator run
+      NCBI_EMAIL=me@example.org NCBI_API_KEY=... aggregator run --query magnesium-glycinate
+      aggregator run --db postgresql+psycopg://user@localhost/evidence --out /srv/digests
+
+    Incremental: each saved search resumes from its checkpoint in the database. A run that is
+    killed can simply be started again. Exit code 1 when any saved search failed.
+    """
+    from ..pipeline import Harvester
+    from ..store.lock import RunLock
+
+    if demo:
+        if "db_url" not in app.overrides:
+            app.overrides["db_url"] = str(DEMO_DB)
+        if "out_dir" not in app.overrides:
+            app.overrides["out_dir"] = DEMO_OUT
+        app.update({})
+        app._settings = None
+    settings = app.settings
+    queries = _load_queries(app, query_names)
+    engine = app.engine()
+    if demo:
+        click.echo(
+            "DEMO: synthetic corpus served by an in-process stand-in for NCBI; "
+            "not real PubMed data.",
+            err=True,
+        )
+    server = _demo_server(settings) if demo else _nullcontext(settings)
+    with server as effective, _client(effective) as client:
+        harvester = Harvester(
+            engine,
+            client,
+            progress=Progress(app.interactive),
+            source="demo" if demo else "efetch",
+            run_kind="demo" if demo else "run",
+            lock=RunLock(engine),
+        )
+        report = harvester.run(queries)
+    for line in report.summary_lines():
+        click.echo(("DEMO " if demo else "") + line)
+    if not no_digest:
+        from .reports import write_current_digest
+
+        for path in write_current_digest(app, demo=demo):
+            click.echo(f"wrote {path}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@contextmanager
+def _nullcontext(value: Settings) -> Iterator[Settings]:
+    yield value
+
+
+@click.command(name="import")
+@settings_options
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@pass_app
+def import_(app: AppContext, files: tuple[Path, ...]) -> None:
+    """Load PubMed XML or MEDLINE text exports (e.g. saved from the PubMed website) into the
+    database. Records are tagged and upserted by PMID; a corrupt file changes nothing.
+
+    \b
+    Examples:
+      aggregator import pubmed-magnesium-set.xml
+      aggregator import pubmed-export.nbib more.txt
+    """
+    from ..pipeline import import_file
+
+    engine = app.engine()
+    for path in files:
+        report = import_file(engine, path)
+        click.echo(
+            f"{path}: {report.new} new, {report.revised} revised, {report.unchanged} unchanged"
+            + (
+                f" ({report.deleted_listed} PMIDs listed as deleted, not applied)"
+                if report.deleted_listed
+                else ""
+            )
+        )
+
+
+def _parse_since(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m", "%Y"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise click.BadParameter(
+        f"{value!r} is not a date like 2024-01-31 or 2024", param_hint="--since"
+    )
+
+
+@click.command()
+@settings_options
+@click.argument("term")
+@click.option("--max", "max_results", default=20, show_default=True, type=click.IntRange(1, 9999))
+@click.option(
+    "--since", metavar="DATE", help="Only records created since DATE (2024 or 2024-01-31)."
+)
+@click.option(
+    "--count",
+    "count_only",
+    is_flag=True,
+    help="Print only the count and PubMed's query translation.",
+)
+@click.option("--save", is_flag=True, help="Also store the hits in the database.")
+@click.option(
+    "--sort",
+    type=click.Choice(["level", "date"]),
+    default="level",
+    show_default=True,
+    help="level: strongest evidence first; date: newest first.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default=None,
+    help="Default: table on a terminal, json when piped.",
+)
+@pass_app
+def search(
+    app: AppContext,
+    term: str,
+    max_results: int,
+    since: str | None,
+    count_only: bool,
+    save: bool,
+    sort: str,
+    fmt: str | None,
+) -> None:
+    """One-off PubMed search; every hit is tagged on the fly (form, study type, level).
+
+    \b
+    Examples:
+      aggregator search "magnesium glycinate migraine"
+      aggregator search "magnesium[tiab] AND migraine[tiab]" --since 2024 --max 50
+      aggregator search "magnesium AND headache" --count
+      aggregator search "magnesium glycinate" --format json | jq '.[].title'
+    """
+    from ..output import article_record, write_records
+    from ..tagging import tag_article
+
+    settings = app.settings
+    mindate = _parse_since(since)
+    with _client(settings) as client:
+        maxdate = dt.date.today() if mindate else None
+        result = client.esearch(
+            term,
+            mindate=mindate,
+            maxdate=maxdate,
+            datetype="crdt" if mindate else None,
+            retmax=0 if count_only else max_results,
+            usehistory=False,
+        )
+        if count_only:
+            click.echo(f"{result.count}")
+            click.echo(f"translation: {result.query_translation}")
+            return
+        articles = list(client.fetch_articles(result.ids))
+    tagged = [(a, tag_article(a)) for a in articles]
+    if sort == "level":
+        tagged.sort(key=lambda pair: (pair[1].evidence_level or 9, -(pair[0].pub_year or 0)))
+    else:
+        tagged.sort(key=lambda pair: pair[0].entrez_date or dt.date.min, reverse=True)
+    if save:
+        from ..pipeline import utc_now
+        from ..store import repo
+        from ..store.engine import new_session
+
+        with new_session(app.engine()) as session:
+            now = utc_now()
+            for article, tags in tagged:
+                repo.upsert_article(
+                    session, article, tags=tags, run_id=None, now=now, source="efetch"
+                )
+            session.commit()
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    records = [article_record(a, t) for a, t in tagged]
+    write_records(records, fmt, sys.stdout, articles=[a for a, _ in tagged])
+    if fmt == "table":
+        click.echo(f"{len(records)} of {result.count} records shown", err=True)
+
+
+@click.group()
+def queries() -> None:
+    """List, show and test the saved searches (queries/*.toml).
+
+    \b
+    Examples:
+      aggregator queries list
+      aggregator queries show magnesium-glycinate
+      aggregator queries test magnesium-migraine
+    """
+
+
+@queries.command(name="list")
+@settings_options
+@pass_app
+def queries_list(app: AppContext) -> None:
+    """List saved searches with their checkpoints."""
+    folder = resolve_queries_dir(app.settings.queries_dir)
+    items = load_queries(folder)
+    checkpoints: dict[str, Any] = {}
+    try:
+        from ..store import repo
+        from ..store.engine import new_session
+
+        with new_session(app.engine()) as session:
+            checkpoints = {s.query_name: s.last_window_end for s in repo.query_states(session)}
+    except Exception:  # listing must work without a database  # noqa: BLE001
+        checkpoints = {}
+    click.echo(f"# saved searches in {folder}")
+    for q in items:
+        checkpoint = checkpoints.get(q.name)
+        state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
+        flag = "" if q.enabled else " (disabled)"
+        click.echo(f"{q.name}{flag}: {q.description} [{state}]")
+
+
+@queries.command(name="show")
+@settings_options
+@click.argument("name")
+@pass_app
+def queries_show(app: AppContext, name: str) -> None:
+    """Show one saved search in full."""
+    (query,) = _load_queries(app, (name,))
+    click.echo(f"name:        {query.name}")
+    click.echo(f"file:        {query.path}")
+    click.echo(f"description: {query.description}")
+    click.echo(f"start date:  {query.start_date.isoformat()}")
+    click.echo(f"enabled:     {'yes' if query.enabled else 'no'}")
+    click.echo(f"term:        {query.term}")
+
+
+@queries.command(name="test")
+@settings_options
+@click.argument("name")
+@pass_app
+def queries_test(app: AppContext, name: str) -> None:
+    """Count a saved search's hits upstream (PubMed) without storing anything."""
+    (query,) = _load_queries(app, (name,))
+    with _client(app.settings) as client:
+        result = client.esearch(query.term, retmax=0, usehistory=False)
+    click.echo(f"{query.name}: {result.count} records in PubMed")
+    click.echo(f"translation: {result.query_translation}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+
+
+COMMANDS = [run, import_, search, queries]

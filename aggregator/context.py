@@ -1,0 +1,135 @@
+"""What every CLI command needs: settings resolved once, and the engine/client built from them.
+
+Built on demand from the command's flags (which win over the environment, which wins over the
+defaults); nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.engine import Engine
+
+from .settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# flag name -> load_settings() keyword
+_SETTING_FLAGS = {
+    "db": "db_url",
+    "queries": "queries_dir",
+    "out": "out_dir",
+    "eutils_url": "eutils_url",
+    "email": "email",
+}
+
+
+def settings_options(func: F) -> F:
+    """Add --db/--queries/--out/--eutils-url/--email to a command (also accepted on the group)."""
+    options = [
+        click.option(
+            "--db",
+            "db",
+            metavar="URL|PATH",
+            default=None,
+            help="Database URL (sqlite:///..., postgresql+psycopg://...) or an SQLite file path. "
+            "Env: AGGREGATOR_DB. Default: db/aggregator.sqlite.",
+        ),
+        click.option(
+            "--queries",
+            "queries",
+            metavar="DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Folder of saved searches (*.toml). Env: AGGREGATOR_QUERIES. "
+            "Default: ./queries, else the searches shipped with the package.",
+        ),
+        click.option(
+            "--out",
+            "out",
+            metavar="DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Digest output folder. Env: AGGREGATOR_OUT. Default: digests/.",
+        ),
+        click.option(
+            "--eutils-url",
+            "eutils_url",
+            metavar="URL",
+            default=None,
+            help="E-utilities base URL. Env: NCBI_EUTILS_URL. Default: NCBI's.",
+        ),
+        click.option(
+            "--email",
+            "email",
+            metavar="ADDRESS",
+            default=None,
+            help="Contact e-mail sent to NCBI with every request. Env: NCBI_EMAIL.",
+        ),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = click.get_current_context().find_object(AppContext)
+        if app is not None:
+            app.update({k: kwargs.pop(k) for k in list(kwargs) if k in _SETTING_FLAGS})
+        else:
+            for key in _SETTING_FLAGS:
+                kwargs.pop(key, None)
+        return func(*args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+class AppContext:
+    """Per-invocation state shared by the CLI commands."""
+
+    def __init__(self) -> None:
+        self.overrides: dict[str, Any] = {}
+        self.verbosity = 0
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    def update(self, flags: dict[str, Any]) -> None:
+        for flag, value in flags.items():
+            if value is not None:
+                self.overrides[_SETTING_FLAGS[flag]] = value
+                self._settings = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    def engine(self) -> Engine:
+        """The database, migrated to the current schema."""
+        if self._engine is None:
+            from .store.engine import open_engine
+
+            self._engine = open_engine(self.settings.db_url)
+        return self._engine
+
+    def configure_logging(self) -> None:
+        level = logging.WARNING - 10 * min(self.verbosity, 2)
+        from .logconfig import configure_logging
+
+        secrets = [self.settings.api_key] if self.settings.api_key else []
+        configure_logging(level, log_file=None, secrets=secrets)
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stderr.isatty()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

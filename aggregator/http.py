@@ -1,0 +1,425 @@
+"""The one HTTP object that talks to NCBI, with an explicit politeness and retry policy.
+
+:class:`PoliteSession` wraps a single :class:`requests.Session` and adds:
+
+* a sliding-window rate limiter over request *start* times (EUTILS-FACTS §2: at most 3
+  requests per second without an API key, 10 with one, counted across all E-utilities);
+* bounded retries with exponential backoff and full jitter on connection errors, timeouts,
+  HTTP 429, 5xx, truncated bodies and on a caller-supplied "retryable body" check;
+* ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2);
+* redaction of the API key from every log line, exception message and repr.
+
+``sleep``, ``clock`` and the jitter source are injectable so tests run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import requests
+
+from .errors import AggregatorError
+
+logger = logging.getLogger("aggregator.http")
+
+# EUTILS-FACTS §2: 3 requests/s per IP without a key, 10/s with one.
+REQUESTS_PER_SECOND_WITHOUT_KEY = 3
+REQUESTS_PER_SECOND_WITH_KEY = 10
+
+# A body check returns None when the reply is usable, or a short message when it should be retried.
+BodyCheck = Callable[[requests.Response], str | None]
+
+_API_KEY_PARAM = re.compile(r"(api_key=)[^&\s'\"]*", re.IGNORECASE)
+
+
+class EutilsHTTPError(AggregatorError):
+    """An E-utilities request failed; ``status`` is the HTTP status (None: no reply)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        url: str | None = None,
+        ncbi_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.ncbi_message = ncbi_message
+
+
+class RetriesExhausted(EutilsHTTPError):
+    """Every attempt failed with a retryable problem; ``last_cause`` describes the last one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        url: str | None = None,
+        ncbi_message: str | None = None,
+        attempts: int = 0,
+        last_cause: str = "",
+    ) -> None:
+        super().__init__(message, status=status, url=url, ncbi_message=ncbi_message)
+        self.attempts = attempts
+        self.last_cause = last_cause
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry. Waits are in seconds."""
+
+    max_attempts: int = 5  # total attempts, including the first
+    backoff_base: float = 0.5  # cap of the first retry's wait; doubles on each retry
+    backoff_max: float = 30.0
+    min_rate_limit_wait: float = 1.0  # 429 without Retry-After: EUTILS-FACTS §2 inference
+    max_retry_after: float = 120.0  # never trust a Retry-After beyond this
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.backoff_base < 0 or self.backoff_max < 0:
+            raise ValueError("backoff times must not be negative")
+
+
+class SlidingWindowLimiter:
+    """Never lets more than ``limit`` request starts fall inside any ``window``-second span.
+
+    Each start must be at least ``window + margin`` after the start ``limit`` places earlier,
+    so the limit holds for every window, not only for aligned ones. The margin absorbs clock
+    and network jitter; with margin 0.05 s the client still uses ~95% of the allowed rate.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        window: float = 1.0,
+        margin: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("rate limit must be at least 1 request per window")
+        self.limit = limit
+        self.window = window
+        self.margin = margin
+        self._clock = clock
+        self._sleep = sleep
+        self._starts: deque[float] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait until a request may start; record and return its start time."""
+        with self._lock:
+            while True:
+                now = self._clock()
+                if len(self._starts) < self.limit:
+                    break
+                wait = self._starts[0] + self.window + self.margin - now
+                if wait <= 0:
+                    break
+                self._sleep(wait)
+            self._starts.append(now)  # deque(maxlen=limit) drops the oldest start
+            return now
+
+
+class PoliteSession:
+    """One ``requests.Session`` with NCBI's rate limit, retries, identity params and redaction."""
+
+    def __init__(
+        self,
+        *,
+        tool: str,
+        email: str | None = None,
+        api_key: str | None = None,
+        requests_per_second: int | None = None,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] | None = None,
+        rate_margin: float = 0.05,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.tool = tool
+        self.email = email
+        self._api_key = api_key or None
+        if requests_per_second is None:
+            requests_per_second = (
+                REQUESTS_PER_SECOND_WITH_KEY if self._api_key else REQUESTS_PER_SECOND_WITHOUT_KEY
+            )
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter if jitter is not None else random.random
+        self.limiter = SlidingWindowLimiter(
+            requests_per_second, margin=rate_margin, clock=clock, sleep=sleep
+        )
+        self._session = session or requests.Session()
+        self._session.headers.setdefault("User-Agent", f"{tool} (python-requests)")
+        self._stats: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return (
+            f"PoliteSession(tool={self.tool!r}, email={self.email!r}, api_key={key}, "
+            f"rate={self.limiter.limit}/s, requests_made={self.requests_made})"
+        )
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """HTTP requests actually sent (retries included), per endpoint name ("esearch", ...)."""
+        return dict(self._stats)
+
+    @property
+    def requests_made(self) -> int:
+        return sum(self._stats.values())
+
+    def redact(self, text: str) -> str:
+        """Remove the API key (raw and URL-encoded) from any text that may be shown."""
+        if self._api_key:
+            for form in {self._api_key, quote_plus(self._api_key), quote(self._api_key)}:
+                text = text.replace(form, "***")
+        return _API_KEY_PARAM.sub(r"\1***", text)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> PoliteSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def get(
+        self, url: str, params: Mapping[str, Any], *, body_check: BodyCheck | None = None
+    ) -> requests.Response:
+        return self.request("GET", url, params, body_check=body_check)
+
+    def post(
+        self, url: str, params: Mapping[str, Any], *, body_check: BodyCheck | None = None
+    ) -> requests.Response:
+        return self.request("POST", url, params, body_check=body_check)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any],
+        *,
+        body_check: BodyCheck | None = None,
+    ) -> requests.Response:
+        """Send one logical request, retrying transient failures; return the good response.
+
+        Raises :class:`EutilsHTTPError` at once for 4xx other than 429 (and for unusable URLs),
+        :class:`RetriesExhausted` when every attempt hit a retryable problem.
+        """
+        method = method.upper()
+        all_params = self._with_identity(params)
+        if self._api_key:
+            # With a key, every request is a POST with the parameters in the body, so the key is
+            # never part of a URL that urllib3 logs or that requests puts in exception text.
+            # NCBI accepts POST for every E-utility (EUTILS-FACTS §1).
+            method = "POST"
+        endpoint = _endpoint_name(url)
+        shown_url = self.redact(_describe_url(url, all_params))
+        policy = self.retry
+        last_status: int | None = None
+        last_cause = ""
+        last_ncbi: str | None = None
+        for attempt in range(1, policy.max_attempts + 1):
+            self.limiter.acquire()
+            self._stats[endpoint] += 1
+            retry_after: float | None = None
+            try:
+                if method == "POST":
+                    response = self._session.post(url, data=all_params, timeout=self.timeout)
+                else:
+                    response = self._session.get(url, params=all_params, timeout=self.timeout)
+                _check_complete(response)
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+                _TruncatedBody,
+            ) as exc:
+                last_status = None
+                last_cause = self.redact(_describe_exception(exc))
+                last_ncbi = None
+            except requests.RequestException as exc:
+                # Invalid URL, too many redirects, ...: retrying would not help.
+                raise EutilsHTTPError(
+                    f"request to {shown_url} failed: {self.redact(_describe_exception(exc))}",
+                    url=shown_url,
+                ) from None
+            else:
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    last_status = status
+                    last_ncbi = self.redact(_ncbi_message(response))
+                    last_cause = f"HTTP {status}" + (f" ({last_ncbi})" if last_ncbi else "")
+                    if status == 429:
+                        retry_after = _retry_after_seconds(response, policy.max_retry_after)
+                elif status >= 400:
+                    ncbi = self.redact(_ncbi_message(response))
+                    raise EutilsHTTPError(
+                        f"NCBI refused {shown_url} with HTTP {status}"
+                        + (f": {ncbi}" if ncbi else ""),
+                        status=status,
+                        url=shown_url,
+                        ncbi_message=ncbi or None,
+                    )
+                else:
+                    problem = body_check(response) if body_check else None
+                    if problem is None:
+                        return response
+                    last_status = status
+                    last_ncbi = self.redact(problem)
+                    last_cause = f"HTTP {status} with error body ({last_ncbi})"
+            if attempt == policy.max_attempts:
+                break
+            wait = self._backoff(attempt, last_status, retry_after)
+            logger.warning(
+                "retrying %s %s: attempt %d/%d failed with status %s (%s); waiting %.2f s",
+                method,
+                endpoint,
+                attempt,
+                policy.max_attempts,
+                last_status if last_status is not None else "none",
+                last_cause,
+                wait,
+            )
+            self._sleep(wait)
+        raise RetriesExhausted(
+            f"giving up on {shown_url} after {policy.max_attempts} attempts; last error: "
+            f"{last_cause}",
+            status=last_status,
+            url=shown_url,
+            ncbi_message=last_ncbi,
+            attempts=policy.max_attempts,
+            last_cause=last_cause,
+        )
+
+    def _with_identity(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        # EUTILS-FACTS §2: tool and email on every request; api_key when the user has one.
+        merged = {k: v for k, v in params.items() if v is not None}
+        merged["tool"] = self.tool
+        if self.email:
+            merged["email"] = self.email
+        if self._api_key:
+            merged["api_key"] = self._api_key
+        return merged
+
+    def _backoff(self, attempt: int, status: int | None, retry_after: float | None) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]; 429 waits >= 1 s."""
+        policy = self.retry
+        if retry_after is not None:
+            return retry_after
+        cap = min(policy.backoff_max, policy.backoff_base * (2 ** (attempt - 1)))
+        wait = self._jitter() * cap
+        if status == 429:
+            wait = max(wait, policy.min_rate_limit_wait)
+        return wait
+
+
+class _TruncatedBody(Exception):
+    """The body is shorter than the Content-Length the server announced."""
+
+
+def _check_complete(response: requests.Response) -> None:
+    # urllib3 normally raises on a short body; this catches servers and adapters that do not.
+    declared = response.headers.get("Content-Length")
+    if declared is None or response.headers.get("Content-Encoding"):
+        return
+    try:
+        expected = int(declared)
+    except ValueError:
+        return
+    received = len(response.content)
+    if received != expected:
+        raise _TruncatedBody(f"body has {received} of {expected} announced bytes")
+
+
+def _retry_after_seconds(response: requests.Response, ceiling: float) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), ceiling)
+
+
+def _ncbi_message(response: requests.Response) -> str:
+    """The error text NCBI put in the body (JSON "error", XML <ERROR>), else a short excerpt."""
+    text = response.text[:2000] if response.content else ""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            payload = json.loads(stripped)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and payload.get("error"):
+            return _one_line(str(payload["error"]))
+    found = re.findall(r"<ERROR>(.*?)</ERROR>", text, flags=re.DOTALL)
+    messages = [m.strip() for m in found if m.strip()]
+    if messages:
+        return _one_line("; ".join(messages))
+    if "<" in stripped:  # an HTML error page: not worth repeating
+        return ""
+    return _one_line(stripped[:200])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _describe_exception(exc: BaseException) -> str:
+    name = type(exc).__name__
+    detail = _one_line(str(exc))
+    return f"{name}: {detail}" if detail else name
+
+
+def _describe_url(url: str, params: Mapping[str, Any]) -> str:
+    shown = {k: v for k, v in params.items() if k not in {"id", "api_key"}}
+    if "id" in params:
+        ids = str(params["id"]).split(",")
+        shown["id"] = f"<{len(ids)} ids>" if len(ids) > 3 else params["id"]
+    query = "&".join(f"{k}={v}" for k, v in shown.items())
+    short_query = query if len(query) <= 300 else query[:300] + "..."
+    return f"{url}?{short_query}" if short_query else url
+
+
+def _endpoint_name(url: str) -> str:
+    """'https://.../esearch.fcgi?x' -> 'esearch'."""
+    last = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return last.split(".", 1)[0] or "unknown"

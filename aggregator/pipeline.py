@@ -1,0 +1,414 @@
+"""The harvest: saved searches -> E-utilities -> parser -> tagger -> database.
+
+Incremental and restartable. For each saved search:
+
+1. ESearch new records by creation date (``crdt``) from the query's checkpoint (or its start
+   date on the first run) to today, and records revised (``mdat``) in the same window.
+2. Fetch only PMIDs that are not stored yet, plus stored ones that were revised since we last
+   fetched them. Nothing stored and unchanged is fetched again.
+3. Upsert each batch (articles, tags, query hits) and commit it, so a killed run keeps what it
+   fetched; the checkpoint advances only in the last transaction, after every batch is in.
+
+A killed run therefore leaves a consistent database: the next run searches the same window
+again, skips what is already stored, and fetches the rest. Upserts are keyed on PMID, so nothing
+is ever duplicated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .article import Article, DeletedCitations
+from .errors import AggregatorError
+from .queries import SavedQuery
+from .store import repo
+from .store.engine import new_session
+from .store.lock import RunLock
+from .store.models import ArticleRow
+from .tagging import tag_article
+from .vocab import ArticleTags
+
+logger = logging.getLogger("aggregator.pipeline")
+
+COMMIT_BATCH = 200  # articles per transaction: a kill loses at most one uncommitted batch
+
+
+class SearchClient(Protocol):
+    """What the harvest needs of :class:`aggregator.eutils.EutilsClient`."""
+
+    def search_ids(
+        self,
+        term: str,
+        *,
+        mindate: dt.date | None = None,
+        maxdate: dt.date | None = None,
+        datetype: str = "crdt",
+    ) -> list[int]: ...
+
+    def fetch_articles(self, pmids: Iterable[int]) -> Iterator[Article]: ...
+
+    @property
+    def missing_pmids(self) -> list[int]: ...
+
+
+# progress(query_name, done, total)
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def term_hash(term: str) -> str:
+    """Fingerprint of a saved search's term: editing the term restarts its harvest."""
+    return hashlib.sha256(" ".join(term.split()).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class QueryOutcome:
+    """What happened to one saved search in a run."""
+
+    name: str
+    ok: bool = True
+    first_harvest: bool = False
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    found: int = 0  # PMIDs the searches returned
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    retracted: int = 0
+    missing: list[int] = field(default_factory=list)  # NCBI returned no record for these
+    error: str | None = None
+
+
+@dataclass
+class HarvestReport:
+    run_id: int
+    outcomes: list[QueryOutcome]
+    status: str  # success | partial | failed
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def total(self, attribute: str) -> int:
+        return sum(int(getattr(o, attribute)) for o in self.outcomes)
+
+    def summary_lines(self) -> list[str]:
+        """Human summary, one line per query and a total."""
+        lines = []
+        for o in self.outcomes:
+            if o.ok:
+                window = (
+                    f"{o.window_start.isoformat()}..{o.window_end.isoformat()}"
+                    if o.window_start and o.window_end
+                    else ""
+                )
+                extra = f", {len(o.missing)} not returned by NCBI" if o.missing else ""
+                lines.append(
+                    f"{o.name}: {o.new} new, {o.revised} revised, {o.unchanged} unchanged "
+                    f"({o.fetched} fetched, window {window}){extra}"
+                )
+            else:
+                lines.append(f"{o.name}: FAILED: {o.error}")
+        lines.append(
+            f"run {self.run_id} {self.status}: {self.total('new')} new, "
+            f"{self.total('revised')} revised, "
+            f"{sum(1 for o in self.outcomes if not o.ok)} failed queries"
+        )
+        return lines
+
+
+class Harvester:
+    """Runs saved searches incrementally into the database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: SearchClient,
+        *,
+        tagger: Callable[[Article], ArticleTags] = tag_article,
+        clock: Callable[[], dt.datetime] = utc_now,
+        today: Callable[[], dt.date] | None = None,
+        progress: ProgressCallback | None = None,
+        source: str = "efetch",
+        run_kind: str = "run",
+        lock: RunLock | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.tagger = tagger
+        self.clock = clock
+        self.today = today or (lambda: self.clock().date())
+        self.progress = progress
+        self.source = source
+        self.run_kind = run_kind
+        self.lock = lock
+
+    def run(self, queries: Sequence[SavedQuery]) -> HarvestReport:
+        """Harvest every enabled saved search; one failing search does not stop the others."""
+        if self.lock is None:
+            return self._run_locked(queries)
+        with self.lock:
+            return self._run_locked(queries)
+
+    def _run_locked(self, queries: Sequence[SavedQuery]) -> HarvestReport:
+        with new_session(self.engine) as session:
+            # We hold the run lock, so any run still marked "running" died mid-way.
+            repo.mark_interrupted_runs(session, self.clock())
+            run_id = repo.start_run(session, now=self.clock(), kind=self.run_kind)
+            session.commit()
+        outcomes: list[QueryOutcome] = []
+        try:
+            for query in queries:
+                if not query.enabled:
+                    continue
+                outcomes.append(self.harvest_query(query, run_id))
+        except BaseException as exc:  # KeyboardInterrupt/SIGTERM: record, then re-raise
+            self._finish(run_id, outcomes, status="interrupted", error=repr(exc)[:500])
+            raise
+        failed = sum(1 for o in outcomes if not o.ok)
+        if not outcomes or failed == 0:
+            status = "success"
+        elif failed == len(outcomes):
+            status = "failed"
+        else:
+            status = "partial"
+        errors = "; ".join(f"{o.name}: {o.error}" for o in outcomes if not o.ok) or None
+        self._finish(run_id, outcomes, status=status, error=errors)
+        return HarvestReport(run_id=run_id, outcomes=outcomes, status=status)
+
+    def _finish(
+        self, run_id: int, outcomes: list[QueryOutcome], *, status: str, error: str | None
+    ) -> None:
+        with new_session(self.engine) as session:
+            repo.finish_run(
+                session,
+                run_id,
+                status=status,
+                now=self.clock(),
+                searched=len(outcomes),
+                new=sum(o.new for o in outcomes),
+                revised=sum(o.revised for o in outcomes),
+                unchanged=sum(o.unchanged for o in outcomes),
+                failed_queries=sum(1 for o in outcomes if not o.ok),
+                error=error,
+                details={
+                    "queries": [
+                        {
+                            "name": o.name,
+                            "ok": o.ok,
+                            "new": o.new,
+                            "revised": o.revised,
+                            "unchanged": o.unchanged,
+                            "fetched": o.fetched,
+                            "missing": o.missing[:100],
+                            "window": [
+                                o.window_start.isoformat() if o.window_start else None,
+                                o.window_end.isoformat() if o.window_end else None,
+                            ],
+                            "error": o.error,
+                        }
+                        for o in outcomes
+                    ]
+                },
+            )
+            session.commit()
+
+    def harvest_query(self, query: SavedQuery, run_id: int) -> QueryOutcome:
+        """Harvest one saved search; errors are caught and reported in the outcome."""
+        outcome = QueryOutcome(name=query.name)
+        try:
+            self._harvest_query(query, run_id, outcome)
+        except AggregatorError as exc:
+            outcome.ok = False
+            outcome.error = str(exc)
+            logger.error("query %s failed: %s", query.name, exc)
+        return outcome
+
+    def _harvest_query(self, query: SavedQuery, run_id: int, outcome: QueryOutcome) -> None:
+        fingerprint = term_hash(query.term)
+        with new_session(self.engine) as session:
+            checkpoint = repo.get_checkpoint(session, query.name, fingerprint)
+        today = self.today()
+        first = checkpoint is None
+        # The window includes the checkpoint day itself: records created later that same day
+        # were not visible to the previous run. Stored ones are skipped, so the overlap is free.
+        start = query.start_date if checkpoint is None else checkpoint
+        outcome.first_harvest, outcome.window_start, outcome.window_end = first, start, today
+
+        created = self.client.search_ids(query.term, mindate=start, maxdate=today, datetype="crdt")
+        revised = (
+            []
+            if first
+            else self.client.search_ids(query.term, mindate=start, maxdate=today, datetype="mdat")
+        )
+        outcome.found = len(set(created) | set(revised))
+        with new_session(self.engine) as session:
+            last_fetched = _last_fetched(session, set(created) | set(revised))
+        to_fetch = [p for p in created if p not in last_fetched]
+        # A stored record in the mdat window is fetched again unless we already fetched it
+        # after the checkpoint day: PubMed dates are whole days, so a record fetched on the
+        # checkpoint day may have been revised later that same day.
+        refetch_before = dt.datetime.combine(start + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        wanted = set(to_fetch)
+        for pmid in revised:
+            fetched_at = last_fetched.get(pmid)
+            if fetched_at is not None and fetched_at < refetch_before and pmid not in wanted:
+                to_fetch.append(pmid)
+                wanted.add(pmid)
+        logger.info(
+            "query %s: window %s..%s, %d created, %d revised in window, %d to fetch",
+            query.name,
+            start,
+            today,
+            len(created),
+            len(revised),
+            len(to_fetch),
+        )
+        self._fetch_and_store(query, run_id, to_fetch, outcome)
+        outcome.missing = sorted(set(self.client.missing_pmids))
+        with new_session(self.engine) as session:
+            stored = repo.stored_pmids(session, created)
+            repo.record_hits(session, query.name, stored, run_id, self.clock())
+            repo.set_checkpoint(session, query.name, today, run_id, self.clock(), fingerprint)
+            session.commit()
+
+    def _fetch_and_store(
+        self, query: SavedQuery, run_id: int, pmids: list[int], outcome: QueryOutcome
+    ) -> None:
+        total = len(pmids)
+        if self.progress:
+            self.progress(query.name, 0, total)
+        batch: list[Article] = []
+        for article in self.client.fetch_articles(pmids):
+            batch.append(article)
+            if len(batch) >= COMMIT_BATCH:
+                self._store_batch(query, run_id, batch, outcome)
+                batch = []
+                if self.progress:
+                    self.progress(query.name, outcome.fetched, total)
+        if batch:
+            self._store_batch(query, run_id, batch, outcome)
+        if self.progress:
+            self.progress(query.name, outcome.fetched, total)
+
+    def _store_batch(
+        self, query: SavedQuery, run_id: int, batch: list[Article], outcome: QueryOutcome
+    ) -> None:
+        now = self.clock()
+        with new_session(self.engine) as session:
+            for article in batch:
+                result = repo.upsert_article(
+                    session,
+                    article,
+                    tags=self.tagger(article),
+                    run_id=run_id,
+                    now=now,
+                    source=self.source,
+                )
+                _count(outcome, result)
+            repo.record_hits(session, query.name, [a.pmid for a in batch], run_id, now)
+            session.commit()
+        outcome.fetched += len(batch)
+        if self.lock is not None:
+            self.lock.heartbeat()  # a long harvest keeps its lease
+
+
+def _count(outcome: QueryOutcome, result: repo.UpsertResult) -> None:
+    if result.status == "new":
+        outcome.new += 1
+    elif result.status == "revised":
+        outcome.revised += 1
+    else:
+        outcome.unchanged += 1
+    if result.newly_retracted:
+        outcome.retracted += 1
+
+
+def _last_fetched(session: object, pmids: set[int]) -> dict[int, dt.datetime]:
+    """When each stored PMID among ``pmids`` was last fetched (aware UTC)."""
+    table = ArticleRow.__table__  # type: ignore[attr-defined]
+    found: dict[int, dt.datetime] = {}
+    ordered = sorted(pmids)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        rows = session.execute(  # type: ignore[attr-defined]
+            sa.select(table.c.pmid, table.c.last_fetched_at).where(table.c.pmid.in_(chunk))
+        ).all()
+        for pmid, fetched_at in rows:
+            if fetched_at.tzinfo is None:  # SQLite returns naive datetimes
+                fetched_at = fetched_at.replace(tzinfo=dt.UTC)
+            found[int(pmid)] = fetched_at
+    return found
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    deleted_listed: int = 0  # PMIDs in <DeleteCitation> blocks (reported, not applied)
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    *,
+    tagger: Callable[[Article], ArticleTags] = tag_article,
+    clock: Callable[[], dt.datetime] = utc_now,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Load a PubMed XML or MEDLINE export into the database (upsert by PMID).
+
+    The whole file is parsed before anything is written, in one transaction per file, so a
+    corrupt or truncated file changes nothing.
+    """
+    from .pubmed_xml import iter_file
+
+    report = ImportReport(path=path)
+    articles: list[Article] = []
+    for item in iter_file(path):
+        if isinstance(item, DeletedCitations):
+            report.deleted_listed += len(item.pmids)
+        else:
+            articles.append(item)
+            if progress and len(articles) % 500 == 0:
+                progress(len(articles))
+    now = clock()
+    with new_session(engine) as session:
+        run_id = repo.start_run(session, now=now, kind="import")
+        for article in articles:
+            result = repo.upsert_article(
+                session, article, tags=tagger(article), run_id=run_id, now=now, source="import"
+            )
+            if result.status == "new":
+                report.new += 1
+            elif result.status == "revised":
+                report.revised += 1
+            else:
+                report.unchanged += 1
+        repo.finish_run(
+            session,
+            run_id,
+            status="success",
+            now=clock(),
+            new=report.new,
+            revised=report.revised,
+            unchanged=report.unchanged,
+            details={"file": str(path), "records": len(articles)},
+        )
+        session.commit()
+    return report
