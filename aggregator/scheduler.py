@@ -53,6 +53,11 @@ class JobResult:
     run_id: int | None = None
 
 
+def utc_now() -> datetime:
+    """The real clock for :class:`WeeklyRunner`: an aware UTC ``datetime``."""
+    return datetime.now(UTC)
+
+
 def _require_aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {moment!r}")
@@ -124,6 +129,14 @@ class WeeklySchedule:
             candidate_day -= timedelta(days=7)
             slot = self._slot_on(candidate_day)
         return slot
+
+    @classmethod
+    def from_text(cls, text: str) -> WeeklySchedule:
+        """Parse ``"monday 07:00 Europe/Berlin"`` (time zone optional) from a flag or variable."""
+        parts = text.split()
+        if len(parts) not in (2, 3):
+            raise ConfigError(f"schedule must look like 'monday 07:00 Europe/Berlin'; got {text!r}")
+        return cls(*parts)
 
     def describe(self) -> str:
         """Human description, e.g. ``every Monday at 07:00 Europe/Berlin``."""
