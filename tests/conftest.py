@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.plugins.services",
     "tests.plugins.fake_ncbi",
     "tests.plugins.databases",
+    "tests.plugins.chromium",
 ]

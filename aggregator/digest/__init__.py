@@ -1,0 +1,33 @@
+"""Weekly digest: a pure computation over plain inputs plus Markdown, HTML, JSON and Atom output.
+
+Usage: ``write_digest(build_digest("2026-W48", articles, changes, runs), Path("digests"))``.
+"""
+
+from __future__ import annotations
+
+from .compute import build_digest, parse_week
+from .feed import FeedEntry, FeedLink, read_feed, write_feed
+from .model import ChangeEvent, Digest, DigestArticle, DigestInputError, RunInfo
+from .output import write_digest
+from .render_html import render_html
+from .render_json import digest_to_dict, render_json
+from .render_markdown import render_markdown
+
+__all__ = [
+    "ChangeEvent",
+    "Digest",
+    "DigestArticle",
+    "DigestInputError",
+    "FeedEntry",
+    "FeedLink",
+    "RunInfo",
+    "build_digest",
+    "digest_to_dict",
+    "parse_week",
+    "read_feed",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "write_digest",
+    "write_feed",
+]

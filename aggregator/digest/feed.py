@@ -1,0 +1,140 @@
+"""Atom 1.0 feed of the weekly digests (feed.xml next to the digest files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from ..errors import AggregatorError
+from .render_json import iso_utc
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+FEED_FILE = "feed.xml"
+FEED_TITLE = "Magnesium and migraine evidence digest"
+GENERATOR = "mg-migraine-aggregator"
+_A = f"{{{ATOM_NS}}}"
+
+
+class FeedError(AggregatorError):
+    """An existing feed.xml cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    href: str  # relative to the feed file, e.g. "digest-2026-W48.html"
+    media_type: str  # "text/html", "text/markdown", "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One digest in the feed."""
+
+    week: str
+    title: str
+    updated: dt.datetime
+    summary: str  # the headline
+    links: tuple[FeedLink, ...]
+
+    @property
+    def entry_id(self) -> str:
+        return entry_id(self.week)
+
+
+def entry_id(week: str) -> str:
+    """Stable URN for a week's digest (the same week always has the same id)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{GENERATOR}:digest:{week}").urn
+
+
+def _feed_id() -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{GENERATOR}:digest-feed").urn
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    element = etree.SubElement(parent, _A + tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def feed_xml(entries: Iterable[FeedEntry]) -> bytes:
+    """Atom document with one entry per week, newest week first."""
+    ordered = sorted({e.week: e for e in entries}.values(), key=lambda e: e.week, reverse=True)
+    feed = etree.Element(_A + "feed", nsmap={None: ATOM_NS})  # type: ignore[dict-item]
+    _sub(feed, "id", _feed_id())
+    _sub(feed, "title", FEED_TITLE)
+    newest = max((e.updated for e in ordered), default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    _sub(feed, "updated", iso_utc(newest))
+    author = _sub(feed, "author")
+    _sub(author, "name", GENERATOR)
+    _sub(feed, "generator", GENERATOR)
+    for item in ordered:
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", item.entry_id)
+        _sub(entry, "title", item.title)
+        _sub(entry, "updated", iso_utc(item.updated))
+        for link in item.links:
+            _sub(entry, "link", rel="alternate", type=link.media_type, href=link.href)
+        _sub(entry, "summary", item.summary, type="text")
+    return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def _parse_time(text: str | None, path: Path) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise FeedError(f"{path}: entry has an invalid <updated> value {text!r}") from None
+
+
+def read_feed(path: Path) -> list[FeedEntry]:
+    """Entries of an existing feed.xml written by :func:`write_feed` (none if missing)."""
+    if not path.exists():
+        return []
+    # Our own file, but parse it safely anyway: no DTDs, entities or network.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.parse(str(path), parser).getroot()
+    except etree.XMLSyntaxError as exc:
+        raise FeedError(f"{path} is not valid XML: {exc}") from None
+    if root.tag != _A + "feed":
+        raise FeedError(f"{path} is not an Atom feed (root element {root.tag!r})")
+    entries = []
+    for entry in root.findall(_A + "entry"):
+        title = entry.findtext(_A + "title") or ""
+        week = next(
+            (
+                Path(link.get("href", "")).stem.removeprefix("digest-")
+                for link in entry.findall(_A + "link")
+            ),
+            "",
+        )
+        if not week:
+            raise FeedError(f"{path}: entry {title!r} has no link to its digest file")
+        entries.append(
+            FeedEntry(
+                week=week,
+                title=title,
+                updated=_parse_time(entry.findtext(_A + "updated"), path),
+                summary=entry.findtext(_A + "summary") or "",
+                links=tuple(
+                    FeedLink(href=link.get("href", ""), media_type=link.get("type", ""))
+                    for link in entry.findall(_A + "link")
+                ),
+            )
+        )
+    return entries
+
+
+def write_feed(out_dir: Path, entries: Sequence[FeedEntry]) -> Path:
+    """Write ``out_dir/feed.xml`` with exactly these entries (one per week); return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / FEED_FILE
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(feed_xml(entries))
+    os.replace(temporary, path)  # readers never see a half-written feed
+    return path

@@ -1,0 +1,374 @@
+"""Input and output dataclasses of the weekly digest.
+
+Inputs (:class:`DigestArticle`, :class:`ChangeEvent`, :class:`RunInfo`) are plain values the
+store (or a test) builds; :func:`aggregator.digest.compute.build_digest` turns them into a
+:class:`Digest`, which every renderer (Markdown, HTML, JSON, Atom) reads. Nothing here touches
+a database, a clock or the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ..errors import AggregatorError
+from ..vocab import (
+    CONDITIONS,
+    DIRECT_CONDITIONS,
+    FORMS,
+    POPULATIONS,
+    PROVENANCE_FIELDS,
+    ROUTES,
+    STUDY_TYPES,
+    unknown_value_error,
+)
+
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+DOI_URL = "https://doi.org/{doi}"
+
+
+class DigestInputError(AggregatorError):
+    """A digest input (week, article, change or run) is invalid; the message names it."""
+
+
+def _require_utc(value: dt.datetime | None, what: str) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise DigestInputError(f"{what} must be a timezone-aware datetime (UTC), got {value!r}")
+
+
+def _require_in(values: tuple[str, ...], kind: str, valid: tuple[str, ...], who: str) -> None:
+    for value in values:
+        if value not in valid:
+            raise DigestInputError(f"{who}: {unknown_value_error(kind, value, valid)}")
+
+
+def pubmed_url(pmid: int) -> str:
+    """PubMed page of a PMID."""
+    return PUBMED_URL.format(pmid=pmid)
+
+
+def doi_url(doi: str | None) -> str | None:
+    """doi.org resolver link, or None without a DOI."""
+    return DOI_URL.format(doi=doi.strip()) if doi and doi.strip() else None
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DigestArticle:
+    """One tagged article as the digest needs it (all datetimes timezone-aware, UTC)."""
+
+    pmid: int
+    title: str
+    journal: str | None
+    year: int | None
+    doi: str | None
+    forms: tuple[str, ...]
+    routes: tuple[str, ...]
+    conditions: tuple[str, ...]
+    study_type: str
+    evidence_level: int | None
+    combination_product: bool
+    population: tuple[str, ...]
+    retracted: bool
+    retracted_at: dt.datetime | None
+    first_seen_at: dt.datetime
+    glycinate_snippet: str | None = None  # text that matched the glycinate form tag
+    glycinate_field: str | None = None  # where it matched (one of vocab.PROVENANCE_FIELDS)
+
+    def __post_init__(self) -> None:
+        who = f"article PMID {self.pmid}"
+        if self.pmid <= 0:
+            raise DigestInputError(f"{who}: PMID must be a positive integer")
+        _require_in(self.forms, "form", FORMS, who)
+        _require_in(self.routes, "route", ROUTES, who)
+        _require_in(self.conditions, "condition", CONDITIONS, who)
+        _require_in(self.population, "population", POPULATIONS, who)
+        _require_in((self.study_type,), "study type", STUDY_TYPES, who)
+        if self.glycinate_field is not None:
+            _require_in((self.glycinate_field,), "provenance field", PROVENANCE_FIELDS, who)
+        if self.evidence_level is not None and not 1 <= self.evidence_level <= 5:
+            raise DigestInputError(f"{who}: evidence level must be 1-5 or None")
+        _require_utc(self.first_seen_at, f"{who}: first_seen_at")
+        _require_utc(self.retracted_at, f"{who}: retracted_at")
+
+    @property
+    def is_direct(self) -> bool:
+        """Has a migraine or headache outcome (direct evidence)."""
+        return any(c in DIRECT_CONDITIONS for c in self.conditions)
+
+    @property
+    def is_glycinate(self) -> bool:
+        return "glycinate" in self.forms
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A revision of a stored article noticed by a harvest."""
+
+    pmid: int
+    title: str
+    seen_at: dt.datetime
+    changed_fields: tuple[str, ...]  # "title", "publication_types", "mesh_headings", "retracted"
+    summary: str
+
+    def __post_init__(self) -> None:
+        _require_utc(self.seen_at, f"change of PMID {self.pmid}: seen_at")
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One harvest run."""
+
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    status: str
+    queries: tuple[str, ...]
+    new_count: int
+    revised_count: int
+    failures: tuple[str, ...] = ()  # "query: message"
+
+    def __post_init__(self) -> None:
+        _require_utc(self.started_at, "run started_at")
+        _require_utc(self.finished_at, "run finished_at")
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceCounts:
+    """Counts for one slice of the evidence (retracted articles excluded)."""
+
+    articles: int
+    rcts: int
+    syntheses: int  # meta-analyses + systematic reviews
+    best_level: int | None  # lowest evidence level number reached; None: no graded article
+
+
+@dataclass(frozen=True, slots=True)
+class CountsChange:
+    """The same counts at the end of this week and of the previous week."""
+
+    now: EvidenceCounts
+    previous: EvidenceCounts
+
+    @property
+    def articles_delta(self) -> int:
+        return self.now.articles - self.previous.articles
+
+    @property
+    def rcts_delta(self) -> int:
+        return self.now.rcts - self.previous.rcts
+
+    @property
+    def syntheses_delta(self) -> int:
+        return self.now.syntheses - self.previous.syntheses
+
+    @property
+    def changed(self) -> bool:
+        return self.now != self.previous
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSplit:
+    """Direct (migraine/headache outcomes) and indirect evidence for one form or overall."""
+
+    direct: CountsChange
+    indirect: CountsChange
+
+
+@dataclass(frozen=True, slots=True)
+class FormCount:
+    form: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """The first thing a reader sees: glycinate and overall numbers in plain sentences."""
+
+    glycinate: EvidenceSplit
+    overall: EvidenceSplit
+    no_direct_glycinate: bool
+    migraine_rct_forms: tuple[FormCount, ...]  # direct RCTs by form, most first
+    sentences: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleEntry:
+    """An article as listed in the digest."""
+
+    pmid: int
+    title: str
+    journal: str | None
+    year: int | None
+    forms: tuple[str, ...]
+    conditions: tuple[str, ...]
+    study_type: str
+    study_type_label: str
+    evidence_level: int | None
+    direct: bool
+    combination_product: bool
+    retracted: bool  # as of the end of the digest week
+    pubmed_url: str
+    doi: str | None
+    doi_url: str | None
+    glycinate_snippet: str | None
+    glycinate_field: str | None
+    first_seen_at: dt.datetime
+
+    @property
+    def is_glycinate(self) -> bool:
+        return "glycinate" in self.forms
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """The first direct glycinate study of a design, appearing this week."""
+
+    study_type: str
+    text: str
+    article: ArticleEntry
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineCell:
+    group: str  # one of compute.CHART_GROUPS keys
+    direct: int
+    indirect: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineYear:
+    """Cumulative counts up to and including ``year``."""
+
+    year: int
+    cells: tuple[TimelineCell, ...]
+
+    @property
+    def direct(self) -> int:
+        return sum(c.direct for c in self.cells)
+
+    @property
+    def indirect(self) -> int:
+        return sum(c.indirect for c in self.cells)
+
+    @property
+    def total(self) -> int:
+        return self.direct + self.indirect
+
+
+@dataclass(frozen=True, slots=True)
+class FormTimeline:
+    form: str
+    years: tuple[TimelineYear, ...]  # one per year of Timeline.years
+    undated: int  # articles without a publication year (not in the chart)
+
+    @property
+    def final(self) -> TimelineYear | None:
+        return self.years[-1] if self.years else None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Cumulative articles by year for glycinate and the two most studied other forms."""
+
+    years: tuple[int, ...]
+    groups: tuple[tuple[str, str], ...]  # (key, label) of the study-type groups
+    forms: tuple[FormTimeline, ...]  # glycinate first
+
+
+@dataclass(frozen=True, slots=True)
+class MapCell:
+    study_type: str
+    count: int
+    previous: int
+
+    @property
+    def delta(self) -> int:
+        return self.count - self.previous
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceMapRow:
+    form: str
+    cells: tuple[MapCell, ...]  # one per EvidenceMap.study_types
+    total: MapCell  # study_type "total"
+    direct: MapCell  # study_type "direct"
+    best_level: int | None
+    previous_best_level: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceMap:
+    study_types: tuple[str, ...]  # columns: study types with any article now or last week
+    rows: tuple[EvidenceMapRow, ...]  # forms with any article now or last week, vocab order
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    pmid: int
+    title: str
+    seen_at: dt.datetime
+    changed_fields: tuple[str, ...]
+    summary: str
+    pubmed_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetractionEntry:
+    article: ArticleEntry
+    retracted_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunHealth:
+    runs: tuple[RunInfo, ...]  # runs started in the digest week
+    queries: tuple[str, ...]
+    new_count: int
+    revised_count: int
+    failures: tuple[str, ...]
+    last_refreshed_at: dt.datetime | None  # latest run finished by the end of the week
+    last_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything one weekly digest shows, as of the end of ``week`` (Sunday 23:59:59 UTC)."""
+
+    week: str
+    previous_week: str
+    week_start: dt.date
+    as_of: dt.datetime  # end of the week, Sunday 23:59:59 UTC
+    demo: bool
+    title: str
+    demo_notice: str | None
+    headline: Headline
+    milestones: tuple[Milestone, ...]
+    new_articles: tuple[ArticleEntry, ...]
+    glycinate_articles: tuple[ArticleEntry, ...]
+    timeline: Timeline
+    evidence_map: EvidenceMap
+    retractions: tuple[RetractionEntry, ...]
+    revisions: tuple[ChangeEntry, ...]
+    run_health: RunHealth
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing new, revised or retracted this week."""
+        return not (self.new_articles or self.retractions or self.revisions)
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        """When the data shown were last refreshed (end of week when unknown)."""
+        return self.run_health.last_refreshed_at or self.as_of

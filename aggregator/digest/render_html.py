@@ -1,0 +1,22 @@
+"""HTML rendering of a digest: one self-contained, escaped, script-free file."""
+
+from __future__ import annotations
+
+from .chart import chart_description, render_svg
+from .compute import NO_DIRECT_GLYCINATE
+from .formatting import make_environment
+from .model import Digest
+from .tables import group_rows, timeline_rows
+
+
+def render_html(digest: Digest) -> str:
+    """The digest as a standalone HTML page (inline CSS and SVG, autoescaped)."""
+    template = make_environment().get_template("digest.html.j2")
+    return template.render(
+        d=digest,
+        chart_svg=render_svg(digest.timeline),
+        chart_desc=chart_description(digest.timeline),
+        timeline_rows=timeline_rows(digest.timeline),
+        group_rows=group_rows(digest.timeline),
+        no_direct_sentence=NO_DIRECT_GLYCINATE,
+    )

@@ -1,0 +1,24 @@
+"""Markdown rendering of a digest (jinja2 template digest.md.j2)."""
+
+from __future__ import annotations
+
+from .formatting import make_environment
+from .model import Digest
+from .tables import group_rows, timeline_rows
+
+
+def render_markdown(digest: Digest) -> str:
+    """The digest as Markdown: a plain-text email that also renders on GitHub."""
+    template = make_environment().get_template("digest.md.j2")
+    text = template.render(
+        d=digest,
+        timeline_rows=timeline_rows(digest.timeline),
+        group_rows=group_rows(digest.timeline),
+    )
+    # Collapse the blank-line runs left by skipped sections; keep one trailing newline.
+    lines: list[str] = []
+    for line in text.splitlines():
+        stripped = line.rstrip()
+        if stripped or (lines and lines[-1]):
+            lines.append(stripped)
+    return "\n".join(lines).strip() + "\n"
