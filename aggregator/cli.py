@@ -58,24 +58,11 @@ def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
 
 
 def _register() -> None:
-    from .commands import harvest
+    from .commands import harvest, library, reports
 
-    for command in harvest.COMMANDS:
-        cli.add_command(command)
-    try:  # commands owned by other modules register themselves when present
-        from .commands import library
-
-        for command in library.COMMANDS:
+    for module in (harvest, library, reports):
+        for command in module.COMMANDS:
             cli.add_command(command)
-    except ImportError:
-        pass
-    try:
-        from .commands import reports
-
-        for command in reports.COMMANDS:
-            cli.add_command(command)
-    except ImportError:
-        pass
 
 
 _register()

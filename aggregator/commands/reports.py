@@ -1,0 +1,270 @@
+"""Commands that report and operate: digest, status, schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from pathlib import Path
+
+import click
+
+from ..context import AppContext, settings_options
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+logger = logging.getLogger("aggregator.reports")
+
+WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+FORMATS = ("md", "html", "json")
+
+
+def current_week(today: dt.date | None = None) -> str:
+    """ISO week of ``today`` (UTC), e.g. '2026-W48'."""
+    day = today or dt.datetime.now(dt.UTC).date()
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _check_week(week: str) -> str:
+    match = WEEK_RE.match(week)
+    if not match:
+        raise click.BadParameter(f"{week!r} is not an ISO week like 2026-W48", param_hint="--week")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        dt.date.fromisocalendar(year, number, 1)
+    except ValueError as exc:
+        raise click.BadParameter(f"{week!r}: {exc}", param_hint="--week") from exc
+    return week
+
+
+def write_weekly_digest(
+    app: AppContext,
+    week: str,
+    formats: tuple[str, ...] = FORMATS,
+    *,
+    demo: bool | None = None,
+    out_dir: Path | None = None,
+) -> list[Path]:
+    """Build the digest for ``week`` from the database, write it, and record it there."""
+    from ..digest import build_digest, digest_to_dict, write_digest
+    from ..digest.output import RENDERERS
+    from ..digest_source import load_digest_inputs
+    from ..store import repo
+    from ..store.engine import new_session
+
+    engine = app.engine()
+    articles, changes, runs, demo_only = load_digest_inputs(engine)
+    digest = build_digest(week, articles, changes, runs, demo=demo_only if demo is None else demo)
+    paths = write_digest(digest, out_dir or app.settings.out_dir, formats)
+    summary = digest_to_dict(digest)["headline"]
+    with new_session(engine) as session:
+        now = dt.datetime.now(dt.UTC)
+        for fmt in formats:
+            render, _media = RENDERERS[fmt]
+            repo.save_digest(
+                session, iso_week=week, fmt=fmt, content=render(digest), summary=summary, now=now
+            )
+        session.commit()
+    _deliver(digest, paths)
+    return paths
+
+
+def _deliver(digest: object, paths: list[Path]) -> None:
+    """E-mail the digest when AGGREGATOR_SMTP_URL and AGGREGATOR_SMTP_TO are set."""
+    from ..delivery import load_smtp_settings, send_digest
+
+    smtp = load_smtp_settings(os.environ)
+    if smtp is None:
+        return
+    by_suffix = {p.suffix: p for p in paths}
+    text = by_suffix[".md"].read_text("utf-8") if ".md" in by_suffix else ""
+    html = by_suffix[".html"].read_text("utf-8") if ".html" in by_suffix else ""
+    title = getattr(digest, "title", "Weekly digest")
+    receipt = send_digest(smtp, title, text, html)
+    logger.info("digest emailed: %s", receipt)
+
+
+def write_current_digest(app: AppContext, *, demo: bool = False) -> list[Path]:
+    """The digest of the current ISO week, in every format (used by `aggregator run`)."""
+    return write_weekly_digest(app, current_week(), FORMATS, demo=demo or None)
+
+
+@click.command()
+@settings_options
+@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48. Default: this week.")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(FORMATS),
+    multiple=True,
+    help="md, html or json (repeatable). Default: all three.",
+)
+@click.option(
+    "--stdout",
+    "to_stdout",
+    is_flag=True,
+    help="Print the digest (first format) instead of writing files.",
+)
+@pass_app
+def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdout: bool) -> None:
+    """Write the weekly digest: what is new, and where the evidence for magnesium glycinate
+    stands next to the other forms. A past week shows what was known then.
+
+    \b
+    Examples:
+      aggregator digest                       # this week, md + html + json, into digests/
+      aggregator digest --week 2026-W47 --format html --out /srv/www/digests
+      aggregator digest --format md --stdout | mail -s "Mg digest" team@example.org
+    """
+    week = _check_week(week) if week else current_week()
+    formats = formats or FORMATS
+    if to_stdout:
+        from ..digest import build_digest
+        from ..digest.output import RENDERERS
+        from ..digest_source import load_digest_inputs
+
+        articles, changes, runs, demo_only = load_digest_inputs(app.engine())
+        built = build_digest(week, articles, changes, runs, demo=demo_only)
+        render, _media = RENDERERS[formats[0]]
+        click.echo(render(built))
+        return
+    for path in write_weekly_digest(app, week, formats):
+        click.echo(f"wrote {path}")
+
+
+schedule_options = [
+    click.option("--day", default="monday", show_default=True, help="Weekday of the run."),
+    click.option("--at", "at", default="07:00", show_default=True, help="Local time HH:MM."),
+    click.option(
+        "--timezone",
+        default="Europe/Berlin",
+        show_default=True,
+        help="IANA time zone of --at.",
+    ),
+]
+
+
+def _with_schedule_options(func: object) -> object:
+    for option in reversed(schedule_options):
+        func = option(func)  # type: ignore[operator]
+    return func
+
+
+@click.command()
+@settings_options
+@_with_schedule_options  # type: ignore[misc]
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also log to this file (rotated).",
+)
+@pass_app
+def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path | None) -> None:
+    """Run the pipeline (harvest, tag, digest, deliver) every week, in the foreground.
+
+    Catches up a run missed while the machine was off; a failed run is logged and retried
+    later (15 min, 1 h, 4 h); SIGTERM/SIGINT let the current run finish, then stop.
+
+    \b
+    Examples:
+      aggregator schedule
+      aggregator schedule --day friday --at 18:30 --timezone America/New_York --log-file run.log
+    """
+    from ..logconfig import configure_logging
+    from ..pipeline import Harvester
+    from ..scheduler import JobResult, WeeklyRunner, WeeklySchedule, install_signal_handlers
+    from ..store import repo
+    from ..store.engine import new_session
+    from ..store.lock import RunLock
+    from .harvest import _client, _load_queries
+
+    weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
+    settings = app.settings
+    secrets = [settings.api_key] if settings.api_key else []
+    configure_logging(logging.INFO, log_file=log_file, secrets=secrets)
+    engine = app.engine()
+
+    def job() -> JobResult:
+        queries = _load_queries(app, ())
+        with _client(settings) as client:
+            report = Harvester(engine, client, lock=RunLock(engine)).run(queries)
+        for line in report.summary_lines():
+            logger.info(line)
+        write_current_digest(app)
+        return JobResult(ok=report.ok, message=report.summary_lines()[-1], run_id=report.run_id)
+
+    def last_success() -> dt.datetime | None:
+        with new_session(engine) as session:
+            row = repo.last_successful_run(session)
+        return row.finished_at if row else None
+
+    runner = WeeklyRunner(
+        weekly, job, last_success=last_success, clock=lambda: dt.datetime.now(dt.UTC)
+    )
+    restore = install_signal_handlers(runner)
+    try:
+        click.echo(
+            f"scheduler started: {weekly.describe()}; {runner.describe_next_run()}", err=True
+        )
+        runner.run_forever()
+    finally:
+        restore()
+    click.echo("scheduler stopped", err=True)
+
+
+@click.command()
+@settings_options
+@_with_schedule_options  # type: ignore[misc]
+@click.option("--runs", "limit", default=5, show_default=True, help="How many recent runs.")
+@pass_app
+def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> None:
+    """Show recent runs, failures, data freshness per saved search and the next scheduled run.
+
+    \b
+    Examples:
+      aggregator status
+      aggregator status --runs 20
+    """
+    from ..scheduler import WeeklySchedule
+    from ..store import repo
+    from ..store.engine import new_session
+
+    weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
+    now = dt.datetime.now(dt.UTC)
+    with new_session(app.engine()) as session:
+        runs = repo.recent_runs(session, limit=limit)
+        states = repo.query_states(session)
+        last_ok = repo.last_successful_run(session)
+        total = repo.count_articles(session)
+    click.echo(f"database: {total} articles")
+    if last_ok and last_ok.finished_at:
+        age = now - last_ok.finished_at.replace(tzinfo=last_ok.finished_at.tzinfo or dt.UTC)
+        click.echo(
+            f"data refreshed: {last_ok.finished_at:%Y-%m-%d %H:%M} UTC ({age.days} days ago)"
+        )
+    else:
+        click.echo("data refreshed: never (no successful run yet)")
+    click.echo(
+        f"next scheduled run: {weekly.next_run_after(now):%Y-%m-%d %H:%M} UTC ({weekly.describe()})"
+    )
+    click.echo("saved searches:")
+    if not states:
+        click.echo("  (none harvested yet)")
+    for state in states:
+        click.echo(f"  {state.query_name}: harvested to {state.last_window_end}")
+    click.echo("recent runs:")
+    if not runs:
+        click.echo("  (none)")
+    for row in runs:
+        started = f"{row.started_at:%Y-%m-%d %H:%M}"
+        line = (
+            f"  #{row.id} {row.kind} {started} {row.status}: {row.new} new, "
+            f"{row.revised} revised, {row.failed_queries} failed queries"
+        )
+        click.echo(line)
+        if row.error:
+            click.echo(f"      error: {row.error}")
+
+
+COMMANDS = [digest, schedule, status]
