@@ -57,9 +57,9 @@ _MONTHS = {
     )
     for name in names
 }
-# A season becomes the month it starts in, so sorting by (year, month) stays sensible. Winter
-# is read as December of the given year (the last season that year can start).
-_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+# A season becomes the month it starts in within the given year, so sorting by (year, month)
+# stays sensible: Winter is January (ranges such as "2005 Winter-Spring" run Winter first).
+_SEASONS = {"winter": 1, "spring": 3, "summer": 6, "fall": 9, "autumn": 9}
 _MEDLINE_DATE = re.compile(r"^\s*(\d{4})(?:[\s/-]+([A-Za-z]+|\d{1,2})(?:\s+(\d{1,2})(?!\d))?)?")
 _ORCID = re.compile(r"(\d{4}-\d{4}-\d{4}-\d{3}[\dXx])")
 
@@ -83,9 +83,7 @@ def parse_medline_date(text: str) -> tuple[int | None, int | None, int | None]:
     year = int(match.group(1))
     month = month_number(match.group(2))
     day = int(match.group(3)) if month is not None and match.group(3) else None
-    if day is not None and not 1 <= day <= 31:
-        day = None
-    return year, month, day
+    return year, month, valid_day(year, month, day)
 
 
 def normalise_orcid(text: str | None) -> str | None:
@@ -116,10 +114,22 @@ def iter_pubmed_xml(
 def parse_pubmed_xml(data: bytes, source_name: str = DEFAULT_SOURCE_NAME) -> list[Article]:
     """All articles (not deletions) of an in-memory PubMed XML document."""
     return [
-        item
-        for item in iter_pubmed_xml(data, source_name=source_name)
-        if isinstance(item, Article)
+        item for item in iter_pubmed_xml(data, source_name=source_name) if isinstance(item, Article)
     ]
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Return "pubmed-xml" or "medline" for a file, judged by content (see aggregator.medline)."""
+    from aggregator.medline import detect_format as detect  # late: medline imports this module
+
+    return detect(path)
+
+
+def iter_file(path: str | os.PathLike[str]) -> Iterator[Article | DeletedCitations]:
+    """Parse a PubMed XML or MEDLINE file, optionally gzipped (see aggregator.medline)."""
+    from aggregator.medline import iter_file as iterate_file  # late: medline imports this module
+
+    return iterate_file(path)
 
 
 def _open_source(
@@ -163,7 +173,11 @@ def _iterate(stream: IO[bytes], name: str) -> Iterator[Article | DeletedCitation
                 continue
             tag = element.tag
             parent = element.getparent()
-            if tag == "MedlineCitation" and parent is not None and parent.tag != "MedlineCitationSet":
+            if (
+                tag == "MedlineCitation"
+                and parent is not None
+                and parent.tag != "MedlineCitationSet"
+            ):
                 continue  # part of a PubmedArticle, handled when that ends
             if tag in _SET_TAGS:
                 continue
@@ -193,17 +207,22 @@ def _plain_tag(element: etree._Element) -> str:
 def _check_document(element: etree._Element, name: str) -> None:
     docinfo = element.getroottree().docinfo
     dtd = docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.entities()):
+    if dtd is not None and any(True for _ in dtd.entities()):  # type: ignore[attr-defined]
         raise ParseError(
             f"{name}: refused: the document declares its own XML entities (possible "
             "entity-expansion or external-entity attack)"
         )
     root = element.getroottree().getroot()
-    if root is not None and _plain_tag(root) not in _SET_TAGS:
+    # A bare record as root is accepted too, so a stored raw_xml can be parsed again.
+    if root is not None and _plain_tag(root) not in _SET_TAGS + _RECORD_TAGS:
         raise ParseError(
             f"{name}: not PubMed XML: root element is <{_plain_tag(root)}>, expected "
             "<PubmedArticleSet> or <MedlineCitationSet>"
         )
+
+
+# libxml2's words for "there was no element at all".
+_NO_DOCUMENT_MESSAGES = ("Document is empty", "Start tag expected", "no element found")
 
 
 def _syntax_message(exc: etree.XMLSyntaxError, name: str) -> str:
@@ -211,8 +230,8 @@ def _syntax_message(exc: etree.XMLSyntaxError, name: str) -> str:
     line = exc.lineno
     # libxml2 appends ", line N, column M" itself; keep the message to one clean sentence.
     message = re.sub(r",? line \d+, column \d+$", "", message)
-    if "Document is empty" in message:
-        return f"{name}: no XML document found (empty input)"
+    if any(sign in message for sign in _NO_DOCUMENT_MESSAGES):
+        return f"{name}: no XML document found (empty input or not XML)"
     if "amplification" in message:
         return f"{name}: refused unsafe XML entities at line {line}: {message}"
     return f"{name}: malformed XML at line {line}: {message}"
@@ -308,7 +327,18 @@ def _pub_date(
     month = month_number(parts.get("Month")) or month_number(parts.get("Season"))
     day_text = parts.get("Day", "").strip()
     day = int(day_text) if day_text.isdigit() and month is not None else None
-    return year, month, day, None
+    return year, month, valid_day(year, month, day), None
+
+
+def valid_day(year: int | None, month: int | None, day: int | None) -> int | None:
+    """``day`` when year-month-day is a real date, else None (PubMed has a few "Feb 30")."""
+    if year is None or month is None or day is None:
+        return None
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return None
+    return day
 
 
 def _abstract(abstract: etree._Element | None) -> tuple[str, tuple[AbstractSection, ...]]:
@@ -632,9 +662,7 @@ def _book_article(record: etree._Element) -> Article:
     abstract, sections = _abstract(document.find("Abstract"))
     book_data = record.find("PubmedBookData")
     ids = _typed_ids(_iter_children(_find(book_data, "ArticleIdList")), "IdType")
-    for kind, value in _typed_ids(
-        _iter_children(document.find("ArticleIdList")), "IdType"
-    ).items():
+    for kind, value in _typed_ids(_iter_children(document.find("ArticleIdList")), "IdType").items():
         ids.setdefault(kind, value)
     authors: tuple[Author, ...] = ()
     for author_list in document.iterchildren("AuthorList"):

@@ -29,8 +29,9 @@ def element_text(element: etree._Element | None) -> str:
     """Plain text of ``element`` and everything inside it, whitespace normalised."""
     if element is None:
         return ""
-    if len(element) == 0:  # fast path: most fields carry no markup
-        return normalise_space(element.text or "")
+    if len(element) == 0:  # fast path: most fields carry no markup (inlined: it is hot)
+        text = element.text
+        return " ".join(text.split()) if text else ""
     parts: list[str] = []
     _collect(element, parts)
     return normalise_space("".join(parts))
