@@ -104,6 +104,12 @@ class AppContext:
                 self.overrides[_SETTING_FLAGS[flag]] = value
                 self._settings = None
 
+    def set_defaults(self, **values: Any) -> None:
+        """Settings to use unless a flag gave them (e.g. the demo's own database)."""
+        for key, value in values.items():
+            self.overrides.setdefault(key, value)
+        self._settings = None
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import click
 from ..context import AppContext, settings_options
 from ..errors import ConfigError
 from ..queries import SavedQuery, load_queries, resolve_queries_dir
-from ..settings import Settings, load_settings
+from ..settings import Settings
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -65,22 +63,6 @@ def _load_queries(app: AppContext, names: tuple[str, ...]) -> list[SavedQuery]:
     return queries
 
 
-@contextmanager
-def _demo_server(settings: Settings) -> Iterator[Settings]:
-    """Serve the shipped synthetic corpus from an in-process E-utilities stand-in."""
-    from ..fake_eutils import FakeEutils
-
-    with FakeEutils() as fake:
-        yield load_settings(
-            eutils_url=fake.url,
-            email=settings.email or "demo@example.invalid",
-            tool=settings.tool,
-            db_url=settings.db_url,
-            out_dir=settings.out_dir,
-            environ={},
-        )
-
-
 @click.command()
 @settings_options
 @click.option(
@@ -122,48 +104,47 @@ def run(
     """
     from ..pipeline import Harvester
     from ..store.lock import RunLock
+    from .reports import write_current_digest, write_weekly_digest
 
     if demo:
-        if "db_url" not in app.overrides:
-            app.overrides["db_url"] = str(DEMO_DB)
-        if "out_dir" not in app.overrides:
-            app.overrides["out_dir"] = DEMO_OUT
-        app.update({})
-        app._settings = None
+        app.set_defaults(db_url=str(DEMO_DB), out_dir=DEMO_OUT)
     settings = app.settings
     queries = _load_queries(app, query_names)
     engine = app.engine()
     if demo:
+        from ..demo import run_demo
+
         click.echo(
-            "DEMO: synthetic corpus served by an in-process stand-in for NCBI; "
-            "not real PubMed data.",
+            "DEMO: replaying the synthetic corpus shipped with the package, served by an "
+            "in-process stand-in for NCBI. Not real PubMed data.",
             err=True,
         )
-    server = _demo_server(settings) if demo else _nullcontext(settings)
-    with server as effective, _client(effective) as client:
+        weeks = run_demo(
+            engine,
+            queries,
+            lambda week: [] if no_digest else write_weekly_digest(app, week, demo=True),
+            progress=Progress(app.interactive),
+        )
+        for week in weeks:
+            click.echo(f"DEMO {week.week} (harvest on {week.day.isoformat()}): {week.summary[-1]}")
+        if not no_digest:
+            click.echo(f"DEMO digests written to {settings.out_dir}/ (open the .html files)")
+        return
+    with _client(settings) as client:
         harvester = Harvester(
             engine,
             client,
             progress=Progress(app.interactive),
-            source="demo" if demo else "efetch",
-            run_kind="demo" if demo else "run",
             lock=RunLock(engine),
         )
         report = harvester.run(queries)
     for line in report.summary_lines():
-        click.echo(("DEMO " if demo else "") + line)
+        click.echo(line)
     if not no_digest:
-        from .reports import write_current_digest
-
-        for path in write_current_digest(app, demo=demo):
+        for path in write_current_digest(app):
             click.echo(f"wrote {path}")
     if not report.ok:
         raise click.exceptions.Exit(1)
-
-
-@contextmanager
-def _nullcontext(value: Settings) -> Iterator[Settings]:
-    yield value
 
 
 @click.command(name="import")

@@ -1,0 +1,9 @@
+"""The database layer: SQLModel tables, engines with migrations, the repository, the run lock."""
+
+from __future__ import annotations
+
+from .engine import new_session, open_engine
+from .lock import RunLock
+from .repo import StoredArticle, UpsertResult
+
+__all__ = ["RunLock", "StoredArticle", "UpsertResult", "new_session", "open_engine"]
