@@ -55,6 +55,8 @@ def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
     app = ctx.ensure_object(AppContext)
     app.update(overrides)
     app.verbosity = verbose
+    app.configure_logging()
+    ctx.call_on_close(app.close)
 
 
 def _register() -> None:

@@ -124,18 +124,28 @@ class AppContext:
             self._engine = open_engine(self.settings.db_url)
         return self._engine
 
-    def configure_logging(self) -> None:
-        level = logging.WARNING - 10 * min(self.verbosity, 2)
+    def configure_logging(self, log_file: Path | None = None) -> None:
+        """One-line log events on stderr (WARNING; -v INFO; -vv DEBUG), secrets redacted."""
+        import os
+
+        from .delivery import load_smtp_settings
         from .logconfig import configure_logging
 
+        level = logging.WARNING - 10 * min(self.verbosity, 2)
         secrets = [self.settings.api_key] if self.settings.api_key else []
-        configure_logging(level, log_file=None, secrets=secrets)
+        smtp = load_smtp_settings(os.environ)
+        if smtp is not None:
+            secrets.extend(smtp.secrets())
+        configure_logging(level, log_file=log_file, secrets=secrets)
 
     @property
     def interactive(self) -> bool:
         return sys.stderr.isatty()
 
     def close(self) -> None:
+        from .logconfig import remove_logging_handlers
+
+        remove_logging_handlers()  # the stderr handler must not outlive this invocation
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

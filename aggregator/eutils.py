@@ -51,7 +51,7 @@ _TRANSIENT_ERROR_MARKERS = (
     "server error",
 )
 # ... except these, which repeat identically however often we ask (EUTILS-FACTS §4).
-_PERMANENT_ERROR_MARKERS = ("out of acceptable range",)
+_PERMANENT_ERROR_MARKERS = ("out of acceptable range", "cannot be larger than")
 
 ArticleParser = Callable[..., Iterable[object]]
 
