@@ -124,6 +124,15 @@ class AppContext:
             self._engine = open_engine(self.settings.db_url)
         return self._engine
 
+    def database_exists(self) -> bool:
+        """False only for an SQLite file that has not been created yet."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.settings.db_url)
+        if url.get_backend_name() != "sqlite" or not url.database:
+            return True
+        return Path(url.database).exists()
+
     def configure_logging(self, log_file: Path | None = None) -> None:
         """One-line log events on stderr (WARNING; -v INFO; -vv DEBUG), secrets redacted."""
         import os

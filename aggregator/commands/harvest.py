@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,7 @@ def run(
     settings = app.settings
     queries = _load_queries(app, query_names)
     engine = app.engine()
+    _stop_on_sigterm()
     if demo:
         from ..demo import run_demo
 
@@ -145,6 +148,17 @@ def run(
             click.echo(f"wrote {path}")
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM (systemd stop, kill) into KeyboardInterrupt, so the current transaction
+    rolls back, the run is recorded as interrupted and the lock is released."""
+
+    def handle(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handle)
 
 
 @click.command(name="import")
@@ -302,14 +316,12 @@ def queries_list(app: AppContext) -> None:
     folder = resolve_queries_dir(app.settings.queries_dir)
     items = load_queries(folder)
     checkpoints: dict[str, Any] = {}
-    try:
+    if app.database_exists():  # listing never creates a database as a side effect
         from ..store import repo
         from ..store.engine import new_session
 
         with new_session(app.engine()) as session:
             checkpoints = {s.query_name: s.last_window_end for s in repo.query_states(session)}
-    except Exception:  # listing must work without a database  # noqa: BLE001
-        checkpoints = {}
     click.echo(f"# saved searches in {folder}")
     for q in items:
         checkpoint = checkpoints.get(q.name)
