@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 error (a clear one-line message on stderr), 2 usage err
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -76,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -76,12 +76,10 @@ def settings_options(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        app = click.get_current_context().find_object(AppContext)
-        if app is not None:
-            app.update({k: kwargs.pop(k) for k in list(kwargs) if k in _SETTING_FLAGS})
-        else:
-            for key in _SETTING_FLAGS:
-                kwargs.pop(key, None)
+        # ensure_object: the group's own flags (`aggregator --db X query`) arrive before any
+        # command has created the context object; they must not be dropped.
+        app = click.get_current_context().ensure_object(AppContext)
+        app.update({k: kwargs.pop(k) for k in list(kwargs) if k in _SETTING_FLAGS})
         return func(*args, **kwargs)
 
     for option in reversed(options):

@@ -10,6 +10,7 @@ demo data.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ class DemoWeek:
 def _iso_week(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _same_day(day: dt.date) -> dt.date:
+    return day
 
 
 def ensure_demo_database(engine: Engine) -> None:
@@ -107,7 +112,7 @@ def run_demo(
                     engine,
                     client,
                     clock=clock,
-                    today=lambda day=day: day,
+                    today=functools.partial(_same_day, day),
                     progress=progress,
                     source="demo",
                     run_kind="demo",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from .article import Article
 from .digest import ChangeEvent, DigestArticle, RunInfo
 from .store import repo
 from .store.engine import new_session
@@ -37,12 +39,22 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment
 
 
+RETRACTION_NOTICE_TYPE = "Retraction of Publication"
+
+
+def is_retraction_notice(article: Article) -> bool:
+    """The record is a retraction notice (it retracts another article), not a study."""
+    return bool(article.retracts) or RETRACTION_NOTICE_TYPE in article.publication_types
+
+
 def digest_article(stored: repo.StoredArticle) -> DigestArticle | None:
-    """A stored, tagged article as the digest sees it (None until it has been tagged)."""
+    """A stored, tagged article as the digest sees it (None until it has been tagged, and
+    for retraction notices: they are not evidence, and the article they retract is listed
+    under retractions)."""
     tags = stored.tags
-    if tags is None:
-        return None
     article = stored.article
+    if tags is None or is_retraction_notice(article):
+        return None
     glycinate = next(
         (t for t in tags.tags if t.kind == "form" and t.value == "glycinate"),
         None,
@@ -114,11 +126,16 @@ def change_summary(changed: Sequence[str], old: Mapping[str, Any], new: Mapping[
 def _change_event(row: ArticleRevisionRow, title: str) -> ChangeEvent:
     seen_at = _aware(row.seen_at)
     assert seen_at is not None
+    fields = tuple(row.changed_fields)
+    if "retracted" in fields:
+        # The notice PMID is part of the retraction, not a change of its own; without this
+        # a retraction learnt from its notice was listed again under "revised".
+        fields = tuple(name for name in fields if name != "retraction_notice_pmid")
     return ChangeEvent(
         pmid=row.pmid,
         title=title,
         seen_at=seen_at,
-        changed_fields=tuple(row.changed_fields),
+        changed_fields=fields,
         summary=change_summary(row.changed_fields, row.old_values, row.new_values),
     )
 
@@ -141,18 +158,63 @@ def _run_info(row: RunRow) -> RunInfo:
     )
 
 
+def _revert(value: Any, current: Any) -> Any:
+    """An old value from a revision row, in the type of the current column value."""
+    if isinstance(current, dt.date) and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def as_of_version(
+    stored: repo.StoredArticle, later: Sequence[ArticleRevisionRow]
+) -> repo.StoredArticle:
+    """The article as it was before the ``later`` revisions (any order) were seen, re-tagged.
+
+    Without this a past week's digest showed titles and tags learnt after that week, so the
+    same week gave a different digest once a later harvest had revised an article.
+    """
+    columns = repo.article_columns(stored.article)
+    reverted = False
+    for row in sorted(later, key=lambda r: (r.seen_at, r.id or 0), reverse=True):
+        for name, value in row.old_values.items():
+            if name in columns:
+                columns[name] = _revert(value, columns[name])
+                reverted = True
+    if not reverted:
+        return stored
+    from .tagging import tag_article
+
+    article = repo.article_from_columns(columns)
+    return dataclasses.replace(stored, article=article, tags=tag_article(article))
+
+
 def load_digest_inputs(
     engine: Engine,
+    as_of: dt.datetime | None = None,
 ) -> tuple[list[DigestArticle], list[ChangeEvent], list[RunInfo], bool]:
     """Articles, changes and harvest runs for :func:`aggregator.digest.build_digest`, and
-    whether the database holds only demo data."""
+    whether the database holds only demo data.
+
+    ``as_of`` (aware; for a digest, the end of its week): articles revised later are shown as
+    they were then, so a past week's digest is the same whenever it is built.
+    """
     with new_session(engine) as session:
         stored = repo.list_articles(session)
-        titles = {s.article.pmid: s.article.title for s in stored}
-        articles = [a for a in (digest_article(s) for s in stored) if a is not None]
         revisions = repo.revisions_since(session, dt.datetime(1900, 1, 1, tzinfo=dt.UTC))
-        changes = [_change_event(r, titles.get(r.pmid, "")) for r in revisions]
         run_rows = repo.recent_runs(session, limit=10_000)
+    if as_of is not None:
+        later: dict[int, list[ArticleRevisionRow]] = {}
+        for row in revisions:
+            seen_at = _aware(row.seen_at)
+            if seen_at is not None and seen_at >= as_of:
+                later.setdefault(row.pmid, []).append(row)
+        stored = [
+            as_of_version(s, later[s.article.pmid]) if s.article.pmid in later else s
+            for s in stored
+        ]
+    titles = {s.article.pmid: s.article.title for s in stored}
+    articles = [a for a in (digest_article(s) for s in stored) if a is not None]
+    changes = [_change_event(r, titles.get(r.pmid, "")) for r in revisions]
     runs = [_run_info(r) for r in run_rows if r.kind in ("run", "demo")]
     kinds = {r.kind for r in run_rows}
     demo = "demo" in kinds and "run" not in kinds

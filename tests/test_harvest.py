@@ -159,9 +159,7 @@ def test_new_records_upstream_are_the_only_ones_fetched(db: Engine, fake: FakeEu
     clock.set_day(week_end)
     report, log = harvest(db, fake, clock)
 
-    matching_new = {
-        p for q in QUERIES for p in expected_matches(fake, q) if p not in stored_before
-    }
+    matching_new = {p for q in QUERIES for p in expected_matches(fake, q) if p not in stored_before}
     assert matching_new and matching_new <= new_upstream
     revised_upstream = {e.record.pmid for e in events if e.is_revision_of_base} & stored_before
     assert fetched_ids(log) == matching_new | revised_upstream
@@ -194,9 +192,7 @@ def test_timeline_revision_and_retraction_are_applied_in_place(
             history = repo.article_history(session, event.record.pmid)
             assert history and history[-1].changed_fields
         # A retraction notice arrived weeks after its article: the article is flagged.
-        notices = [
-            s for s in repo.list_articles(session) if s.article.retracts
-        ]
+        notices = [s for s in repo.list_articles(session) if s.article.retracts]
         assert notices, "the corpus timeline has a retraction notice"
         for notice in notices:
             for target in notice.article.retracts:
@@ -213,9 +209,7 @@ def test_timeline_revision_and_retraction_are_applied_in_place(
 def test_a_failing_query_does_not_stop_the_others_and_keeps_its_checkpoint(
     db: Engine, fake: FakeEutils
 ) -> None:
-    broken = SavedQuery(
-        name="broken-syntax", term="(magnesium AND", start_date=dt.date(1950, 1, 1)
-    )
+    broken = SavedQuery(name="broken-syntax", term="(magnesium AND", start_date=dt.date(1950, 1, 1))
     clock = Clock(BASE_TODAY)
     report, _log = harvest(db, fake, clock, [broken, *QUERIES])
 

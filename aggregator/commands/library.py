@@ -113,6 +113,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--max-level",
             type=click.IntRange(1, 5),
+            metavar="N",
             default=None,
             help="Only evidence level N or stronger (1 = meta-analyses/systematic reviews, "
             "2 = RCTs, ... 5 = case reports, reviews, animal studies).",
@@ -229,6 +230,7 @@ def _print_json(data: Any, out: TextIO) -> None:
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
+    metavar="N",
     default=DEFAULT_LIMIT,
     show_default=True,
     help="At most N articles (0 = all).",
@@ -246,7 +248,8 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
 
     Different filters must all match; repeating one (--form a --form b, or --form a,b)
     matches any of its values. When more articles match than --limit, a note on stderr
-    says so.
+    says so. An unknown form, type, sort or format is a usage error (exit 2) whose
+    message lists the valid values; no match is not an error (exit 0).
 
     \b
     Examples:
@@ -260,14 +263,17 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
     filt = _filter(params)
     fmt = _default_format(fmt)
     with _session(app) as session:
-        pmids = library.select_pmids(session, filt, sort=sort, limit=limit + 1 if limit else None)
-        more = bool(limit) and len(pmids) > limit
-        items = library.load_articles(session, pmids[:limit] if limit else pmids)
-    out = _stdout()
-    write_records(_records(items), fmt, out, articles=[i.article for i in items])
-    if not items and fmt == "table":
+        result = library.run_query(
+            session,
+            filt,
+            sort=sort,
+            limit=limit or None,
+            with_articles=fmt in ("ris", "bibtex"),
+        )
+    write_records(result.records, fmt, _stdout(), articles=result.articles)
+    if not result.records and fmt == "table":
         click.echo("no stored article matches", err=True)
-    if more:
+    if result.more:
         click.echo(f"showing the first {limit}; use --limit 0 for all", err=True)
 
 
@@ -544,7 +550,7 @@ def render_stats(stats: library.LibraryStats) -> str:
         ]
         lines.append(_rows_text(header, rows))
     if stats.by_year:
-        lines.append("Articles by year:")
+        lines += ["", "Articles by year:"]
         lines.append(_rows_text(["YEAR", "ARTICLES"], [[y, n] for y, n in stats.by_year.items()]))
     return "\n".join(lines + text) + "\n"
 
@@ -552,7 +558,7 @@ def render_stats(stats: library.LibraryStats) -> str:
 def _rows_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     write_rows(header, rows, buffer)
-    return buffer.getvalue()
+    return buffer.getvalue().rstrip("\n")
 
 
 def _size(size: int | None) -> str:

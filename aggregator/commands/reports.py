@@ -6,14 +6,23 @@ import datetime as dt
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..context import AppContext, settings_options
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ..digest import Digest
+
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 logger = logging.getLogger("aggregator.reports")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 FORMATS = ("md", "html", "json")
@@ -47,15 +56,13 @@ def write_weekly_digest(
     out_dir: Path | None = None,
 ) -> list[Path]:
     """Build the digest for ``week`` from the database, write it, and record it there."""
-    from ..digest import build_digest, digest_to_dict, write_digest
+    from ..digest import digest_to_dict, write_digest
     from ..digest.output import RENDERERS
-    from ..digest_source import load_digest_inputs
     from ..store import repo
     from ..store.engine import new_session
 
     engine = app.engine()
-    articles, changes, runs, demo_only = load_digest_inputs(engine)
-    digest = build_digest(week, articles, changes, runs, demo=demo_only if demo is None else demo)
+    digest = _build(engine, week, demo)
     paths = write_digest(digest, out_dir or app.settings.out_dir, formats)
     summary = digest_to_dict(digest)["headline"]
     with new_session(engine) as session:
@@ -70,18 +77,34 @@ def write_weekly_digest(
     return paths
 
 
-def _deliver(digest: object, paths: list[Path]) -> None:
+def _build(engine: Engine, week: str, demo: bool | None) -> Digest:
+    """The digest of ``week`` from the database, as known at the end of that week."""
+    from ..digest import build_digest, parse_week
+    from ..digest_source import load_digest_inputs
+
+    as_of = parse_week(week).end
+    articles, changes, runs, demo_only = load_digest_inputs(engine, as_of=as_of)
+    if not articles and not runs:
+        # The digest itself says there is nothing; this says why, and what to do.
+        click.echo(
+            "note: the database holds no harvested articles yet; run `aggregator run` "
+            "(or `aggregator run --demo`) first",
+            err=True,
+        )
+    return build_digest(week, articles, changes, runs, demo=demo_only if demo is None else demo)
+
+
+def _deliver(digest: Digest, paths: list[Path]) -> None:
     """E-mail the digest when AGGREGATOR_SMTP_URL and AGGREGATOR_SMTP_TO are set."""
     from ..delivery import load_smtp_settings, send_digest
+    from ..digest import render_html, render_markdown
 
     smtp = load_smtp_settings(os.environ)
     if smtp is None:
         return
-    by_suffix = {p.suffix: p for p in paths}
-    text = by_suffix[".md"].read_text("utf-8") if ".md" in by_suffix else ""
-    html = by_suffix[".html"].read_text("utf-8") if ".html" in by_suffix else ""
-    title = getattr(digest, "title", "Weekly digest")
-    receipt = send_digest(smtp, title, text, html)
+    # Rendered here, not read from the written files: the mail needs both parts even when
+    # only one format was written (e.g. --format md).
+    receipt = send_digest(smtp, digest.title, render_markdown(digest), render_html(digest))
     logger.info("digest emailed: %s", receipt)
 
 
@@ -120,12 +143,9 @@ def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdou
     week = _check_week(week) if week else current_week()
     formats = formats or FORMATS
     if to_stdout:
-        from ..digest import build_digest
         from ..digest.output import RENDERERS
-        from ..digest_source import load_digest_inputs
 
-        articles, changes, runs, demo_only = load_digest_inputs(app.engine())
-        built = build_digest(week, articles, changes, runs, demo=demo_only)
+        built = _build(app.engine(), week, None)
         render, _media = RENDERERS[formats[0]]
         click.echo(render(built))
         return
@@ -145,15 +165,15 @@ schedule_options = [
 ]
 
 
-def _with_schedule_options(func: object) -> object:
+def _with_schedule_options(func: F) -> F:
     for option in reversed(schedule_options):
-        func = option(func)  # type: ignore[operator]
+        func = option(func)
     return func
 
 
 @click.command()
 @settings_options
-@_with_schedule_options  # type: ignore[misc]
+@_with_schedule_options
 @click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -204,18 +224,27 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
     )
     restore = install_signal_handlers(runner)
     try:
-        click.echo(
-            f"scheduler started: {weekly.describe()}; {runner.describe_next_run()}", err=True
-        )
+        # describe_next_run() already names the schedule ("every Monday at 07:00 ...").
+        click.echo(f"scheduler started: {runner.describe_next_run()}", err=True)
         runner.run_forever()
     finally:
         restore()
     click.echo("scheduler stopped", err=True)
 
 
+def age_text(age: dt.timedelta) -> str:
+    """How long ago, for `status`: '3 days ago', 'less than a day ago'; a time in the future
+    (a wrong clock here or where the run was recorded) is said as such, not as negative days."""
+    if age < dt.timedelta(0):
+        return "in the future: check the system clock"
+    if age.days == 0:
+        return "less than a day ago"
+    return f"{age.days} day{'s' if age.days != 1 else ''} ago"
+
+
 @click.command()
 @settings_options
-@_with_schedule_options  # type: ignore[misc]
+@_with_schedule_options
 @click.option("--runs", "limit", default=5, show_default=True, help="How many recent runs.")
 @pass_app
 def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> None:
@@ -240,9 +269,7 @@ def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> Non
     click.echo(f"database: {total} articles")
     if last_ok and last_ok.finished_at:
         age = now - last_ok.finished_at.replace(tzinfo=last_ok.finished_at.tzinfo or dt.UTC)
-        click.echo(
-            f"data refreshed: {last_ok.finished_at:%Y-%m-%d %H:%M} UTC ({age.days} days ago)"
-        )
+        click.echo(f"data refreshed: {last_ok.finished_at:%Y-%m-%d %H:%M} UTC ({age_text(age)})")
     else:
         click.echo("data refreshed: never (no successful run yet)")
     click.echo(

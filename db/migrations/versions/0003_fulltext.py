@@ -5,8 +5,11 @@ article.abstract, kept in sync by triggers and filled once from the stored artic
 PostgreSQL: a GIN index on the tsvector expression that aggregator.library searches with
 ``websearch_to_tsquery`` (the expression must stay identical to ``library.PG_TSVECTOR``).
 
-Both: tag(kind, value, pmid) so a form filter is answered from the index alone, and
-article(evidence_level, pub_year) for the default "strongest evidence first" order.
+Both: tag(kind, value, pmid) so a form filter is answered from the index alone,
+article(evidence_level, pub_year) for level filters, and one
+index per sort order of ``aggregator query`` (level, year, date) so "the first 50" stops
+early instead of sorting every match. On SQLite they also carry the filter columns: a query
+then never reads the (large) article rows, only the small index (see library._select).
 
 Revision ID: 0003
 Revises: 0002
@@ -55,10 +58,30 @@ _SQLITE_FTS = [
 ]
 
 
+# Sort orders as aggregator.library orders them (frozen copies). Level: strongest first
+# (no level last), then newest, then highest PMID.
+_FILTER_COLUMNS = "study_type, retracted, is_direct, first_seen_at"
+_SQLITE_SORT_INDEXES = {
+    "ix_article_sort_level": f"coalesce(evidence_level, 9), pub_year DESC, pmid DESC, "
+    f"{_FILTER_COLUMNS}",
+    "ix_article_sort_year": f"pub_year DESC, pmid DESC, evidence_level, {_FILTER_COLUMNS}",
+    "ix_article_sort_date": f"entrez_date DESC, pmid DESC, evidence_level, pub_year, "
+    f"{_FILTER_COLUMNS}",
+}
+_PG_SORT_INDEXES = {
+    "ix_article_sort_level": "coalesce(evidence_level, 9), pub_year DESC NULLS LAST, pmid DESC",
+    "ix_article_sort_year": "pub_year DESC NULLS LAST, pmid DESC",
+    "ix_article_sort_date": "entrez_date DESC NULLS LAST, pmid DESC",
+}
+
+
 def upgrade() -> None:
     op.create_index("ix_tag_kind_value_pmid", "tag", ["kind", "value", "pmid"])
     op.create_index("ix_article_evidence_level_pub_year", "article", ["evidence_level", "pub_year"])
-    if op.get_bind().dialect.name == "sqlite":
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for name, columns in (_SQLITE_SORT_INDEXES if sqlite else _PG_SORT_INDEXES).items():
+        op.execute(f"CREATE INDEX {name} ON article ({columns})")
+    if sqlite:
         for statement in _SQLITE_FTS:
             op.execute(statement)
     else:
@@ -72,5 +95,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS article_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_article_fulltext")
+    for name in _PG_SORT_INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
     op.drop_index("ix_article_evidence_level_pub_year", table_name="article")
     op.drop_index("ix_tag_kind_value_pmid", table_name="tag")

@@ -1,0 +1,416 @@
+"""Magnesium forms: which salt(s) the study gave, or "unspecified"/"dietary".
+
+Salt names are data (:data:`SALT_WORDS`); adding a form means adding one row there (and the
+value to ``aggregator.vocab.FORMS``). A salt only counts when it is attached to magnesium
+("magnesium citrate", "Mg-citrate", "magnesium oxide, citrate or glycinate", "salts of
+magnesium such as ..."), so caffeine citrate, nitric oxide or ferrous bisglycinate never count.
+
+In primary studies, a salt named only as background ("unlike magnesium oxide, ...", "no study
+has tested glycinate", "previous trials used oxide") is not the study's form; reviews cover
+every salt they name. Magnesium valproate (an antiepileptic drug) and magnesium stearate (a
+tablet excipient) are masked out before any rule runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aggregator.article import Article
+from aggregator.tagging.text import (
+    Gated,
+    Sentence,
+    collapse,
+    gated,
+    is_cited,
+    is_hypothetical,
+    lowercase,
+    snippet,
+)
+from aggregator.vocab import Tag
+
+# form -> regex alternatives for the salt word (after "magnesium").
+SALT_WORDS: dict[str, str] = {
+    "glycinate": r"(?:bis-?|di-?)?glycinate|(?:bis)?glycine chelate|glycinate chelate",
+    "oxide": r"oxide",
+    "citrate": r"(?:di|tri)?citrate",
+    "sulfate": r"sul(?:f|ph)ate(?: heptahydrate)?",
+    "chloride": r"chloride",
+    "pidolate": r"pidolate|pyrrolidone[- ]carboxyl(?:ic acid|ate)",
+    "aspartate": r"(?:l-)?aspartate(?:[- ]hydrochloride)?",
+    "lactate": r"(?:l-)?lactate",
+    "malate": r"malate",
+    "threonate": r"(?:l-)?threonate",
+    "taurate": r"taur(?:ate|inate)",
+    "carbonate": r"carbonate",
+    "hydroxide": r"hydroxide",
+    "orotate": r"orotate",
+    "gluconate": r"gluconate",
+}
+
+# Formula-style names and trade words that are a form by themselves.
+FORM_ALIASES: dict[str, str] = {
+    "oxide": r"(?-i:\bMgO\b)",
+    "sulfate": r"(?-i:\bMgSO4\b|\bMgSO₄)|\bepsom salts?\b",
+    "chloride": r"(?-i:\bMgCl2\b|\bMgCl₂)",
+    "hydroxide": r"\bmilk of magnesia\b|(?-i:\bMg\(OH\)2)",
+    "citrate": r"\btrimagnesium dicitrate\b",
+}
+
+_SALT_ANY = "|".join(f"(?:{alternatives})" for alternatives in SALT_WORDS.values())
+_SALT_LOOKUP = tuple((form, re.compile(rf"^(?:{alt})$", re.I)) for form, alt in SALT_WORDS.items())
+_MG = r"(?:\b(?:tri|di)?magnesium|(?-i:\bMg))"
+_SALT_TOKEN = rf"(?:(?:l-|d-)?(?:{_SALT_ANY}))"
+_LIST_JOIN = (
+    r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and/or\s+|\s+and\s+|\s+or\s+|\s*/\s*|\s+vs\.?\s+|\s+versus\s+)"
+)
+_SALT_LIST = rf"{_SALT_TOKEN}(?:{_LIST_JOIN}(?:(?:tri)?magnesium\s+|(?-i:Mg)[- ]?)?{_SALT_TOKEN})*"
+
+SALT_STEMS = (
+    "glycin",
+    "oxide",
+    "citrate",
+    "sulfate",
+    "sulphate",
+    "chloride",
+    "pidolate",
+    "pyrrolidone",
+    "aspartate",
+    "lactate",
+    "malate",
+    "threonate",
+    "taur",
+    "carbonate",
+    "hydroxide",
+    "orotate",
+    "gluconate",
+)
+SALT_PHRASES: tuple[Gated, ...] = (
+    # magnesium citrate / Mg-citrate / magnesium (as) L-threonate, then any listed salts.
+    gated(rf"{_MG}[\s-]*(?:\(?as\s+)?(?:amino[- ]acid\s+)?{_SALT_LIST}\b", *SALT_STEMS),
+    # magnesium salts such as oxide, citrate and glycinate
+    gated(
+        rf"{_MG}\s+(?:salts?|forms?|preparations?|compounds?|supplements?)\s*\(?\s*(?:such as|"
+        rf"including|like|e\.g\.,?|i\.e\.,?|namely|:)?\s*{_SALT_LIST}\b",
+        *SALT_STEMS,
+    ),
+    # oxide, trimagnesium dicitrate and pidolate (bare salts listed with an anchored one)
+    gated(rf"(?<![\w-])(?:{_SALT_TOKEN}{_LIST_JOIN})+{_MG}[\s-]*{_SALT_LIST}\b", *SALT_STEMS),
+    # oxide, citrate and glycinate salts of magnesium / glycinate forms of magnesium
+    gated(rf"\b{_SALT_LIST}\s+(?:salts?|forms?|preparations?)\s+of\s+magnesium\b", *SALT_STEMS),
+)
+ALIAS_PATTERNS: tuple[tuple[str, Gated], ...] = tuple(
+    (form, gated(pattern, "mgo", "mgso", "mgcl", "epsom", "magnesia", "mg(oh)", "dicitrate"))
+    for form, pattern in FORM_ALIASES.items()
+)
+_SALT_IN_PHRASE = re.compile(rf"(?<![a-z]){_SALT_TOKEN}\b", re.I)
+_AMINO_CHELATE = re.compile(rf"{_MG}\s+amino[- ]acid\s+chelate\b", re.I)
+_GLYCINE = re.compile(r"\bglycin", re.I)
+# A bare salt word right after another element or drug belongs to that compound.
+_OTHER_COMPOUND_BEFORE = re.compile(
+    r"\b(?:zinc|iron|ferrous|ferric|calcium|sodium|potassium|copper|cupric|manganese|chromium|"
+    r"alumin(?:i)?um|nitric|nitrous|caffeine|lithium|selenium|silver|titanium|ethylene|lysine|"
+    r"clomiphene|sildenafil|tamoxifen|fentanyl|morphine)\s*$",
+    re.I,
+)
+
+# Magnesium compounds that are not a magnesium supplement form.
+NOT_A_FORM = gated(
+    r"\bmagnesium[\s-]+(?:valproate|stearate|trisilicate|valproic)\b|\bvalproate[\s-]+magnesium\b",
+    "valpro",
+    "stearate",
+    "trisilicate",
+)
+
+# "magnesium given, salt not stated"
+UNSPECIFIED = (
+    gated(
+        r"\b(?:oral(?:ly)?|intravenous(?:ly)?|(?-i:IV|i\.v\.)|intramuscular|topical|transdermal|"
+        r"parenteral|high-dose|low-dose|supplemental|elemental)\s+magnesium\b",
+        *("oral", "intravenous", " iv", "i.v.", "intramuscular", "topical", "transdermal"),
+        *("parenteral", "high-dose", "low-dose", "supplemental", "elemental"),
+    ),
+    gated(
+        r"\bmagnesium\s+(?:supplement\w*|therapy|treatment|prophylaxis|infusions?|tablets?|"
+        r"capsules?|administration|replacement|repletion|loading|load\b|sachets?|spray|oil|"
+        r"cream|injections?|bolus|arm|group)",
+        "magnesium ",
+    ),
+    gated(
+        r"\b\d+(?:\.\d+)?\s*(?:mg|mmol|g|meq|mEq|grams?)(?!\s*/\s*(?:l|dl|ml)\b)\s+(?:of\s+)?"
+        r"(?:elemental\s+)?magnesium\b",
+        *("mg", "mmol", "g ", "meq", "gram"),
+    ),
+    gated(
+        r"\b(?:received|receive|given|took|take|taking|administered|treated with|randomi[sz]ed "
+        r"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){0,3}magnesium\b"
+        r"(?![\s-]+(?:levels?|concentrations?|status|deficiency))",
+        *("receiv", "given", "took", "take", "taking", "administ", "treated with", "randomi"),
+        *("assigned to", "supplemented", "started on", "infusion of"),
+    ),
+    gated(r"\bmagnesium\b[^.]{0,60}\b(?:supplements?|supplementation)\b", "supplement"),
+    gated(
+        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:\w+\s+){0,2}magnesium\b(?![\s-]+"
+        r"(?:levels?|concentrations?|status|deficiency|intake))",
+        "trial",
+        "studies",
+        "rcts",
+    ),
+    gated(
+        r"\b(?:supplements?|products?|preparations?|tablets?|capsules?)\s+(?:containing|combining|"
+        r"with|providing)\s+(?:[\w.]+\s+){0,4}magnesium\b",
+        *("containing", "combining", "with", "providing"),
+    ),
+)
+
+DIETARY_INTAKE = gated(
+    r"\bdietary\s+(?:magnesium|intake|deficiency|sources?|patterns?)\b|\bmagnesium\s+"
+    r"(?:intake|consumption)\b|\bintake\s+of\s+magnesium\b|\b(?:recommended|adequate|daily|low|"
+    r"high)\s+(?:dietary\s+)?(?:magnesium\s+)?intake\b|\bmagnesium[- ]rich\b|\brich in magnesium"
+    r"\b|\b(?:mineral|drinking|tap|bottled) water\b|\bfood frequency\b|\b(?:through|from|via) "
+    r"(?:the )?diet\b|\bdiet(?:s)?\b(?!ary supplement)[^.]{0,40}\bmagnesium\b|\bNHANES\b|"
+    r"\bmagnesium\b[^.]{0,40}\bdiets?\b",
+    "diet",
+    "intake",
+    "consumption",
+    "rich",
+    "water",
+    "food",
+    "nhanes",
+)
+_COMPARTMENT = (
+    r"(?:serum|plasma|erythrocyte|red (?:blood )?cell|RBC|ioni[sz]ed|intracellular|extracellular|"
+    r"brain|whole[- ]blood|urinary|urine|salivary|CSF|cerebrospinal(?: fluid)?|tissue|lymphocyte|"
+    r"cellular|mononuclear)"
+)
+STATUS = gated(
+    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\bmagnesium\b|\bmagnesium\s+(?:levels?|concentrations?|"
+    rf"status)\b|\bmagnesium in (?:the )?{_COMPARTMENT}|\bhypomagnes(?:a|ae)mi\w*|"
+    r"\bmagnetic resonance spectroscopy\b",
+    *("serum", "plasma", "erythrocyte", "red ", "rbc", "ioni", "cellular", "brain", "blood"),
+    *("urin", "saliva", "csf", "cerebrospinal", "tissue", "lymphocyte", "mononuclear", "level"),
+    *("concentration", "status", "hypomagnes", "spectroscopy"),
+)
+_DEFICIT = gated(
+    r"\bmagnesium\s+(?:deficiency|deficit|depletion|insufficiency)\b",
+    "deficien",
+    "deficit",
+    "depletion",
+    "insufficien",
+)
+LOW_STATUS = gated(
+    r"\b(?:low|lower|decreased|reduced|deficien\w*|deficit|depletion|depleted|"
+    r"hypomagnes\w*|differ\w*|retention)\b|\bthan (?:in )?(?:healthy )?controls\b",
+    *("low", "decrease", "reduced", "deficien", "deficit", "deplet", "hypomagnes", "differ"),
+    *("retention", "controls"),
+)
+_VEHICLE = re.compile(r"\b(?:in|via|through|with)\s+(?:the\s+|their\s+)?(?:drinking|tap)\s+water\b")
+_CONDITIONAL = re.compile(r"\b(?:when|if|whether|unless)\b[^.,;]{0,40}$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class FormResult:
+    forms: tuple[str, ...]
+    tags: tuple[Tag, ...]
+    supplement_given: bool  # a salt or an unspecified magnesium supplement was found
+    intake_measured: bool  # diet/water intake (not only a lab level) was found
+
+
+def mask_non_forms(text: str) -> str:
+    """Blank out magnesium valproate/stearate so no form rule can see them (offsets kept)."""
+    if not NOT_A_FORM.may_match(text):
+        return text
+    # NOT_A_FORM is compiled for lower-case text; callers pass lower-cased text.
+    return NOT_A_FORM.regex.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def salt_form(word: str) -> str | None:
+    """The vocabulary form for one salt word ("bisglycinate" -> "glycinate")."""
+    cleaned = word.strip().lower()
+    cleaned = re.sub(r"^(?:l-|d-)", "", cleaned)
+    for form, pattern in _SALT_LOOKUP:
+        if pattern.match(cleaned):
+            return form
+    return None
+
+
+def _counts(sentence: Sentence, start: int, end: int, is_review: bool) -> bool:
+    return is_review or not is_cited(sentence, start, end)
+
+
+def find_forms(
+    sentences: list[Sentence], *, is_review: bool, combination_product: bool
+) -> FormResult:
+    """Forms given in the study, with provenance. Pass the already-decided design facts."""
+    found: dict[str, Tag] = {}
+
+    def add(form: str, sentence: Sentence, start: int, end: int) -> None:
+        if form not in found:
+            found[form] = Tag("form", form, sentence.field, snippet(sentence.text, start, end))
+
+    # Lower-cased sentence text with magnesium valproate/stearate blanked out.
+    masked = [(s, mask_non_forms(s.lower)) for s in sentences]
+    whole = " ".join(s.lower for s in sentences)
+    phrases = [p for p in (phrase.narrowed(whole) for phrase in SALT_PHRASES) if p is not None]
+    aliases = [
+        (form, narrowed)
+        for form, alias in ALIAS_PATTERNS
+        if (narrowed := alias.narrowed(whole)) is not None
+    ]
+    mentions_glycine = any("glycin" in s.lower for s in sentences)
+    for sentence, text in masked:
+        lower = text
+        for phrase in phrases:
+            for match in phrase.finditer(text, lower):
+                if not _counts(sentence, match.start(), match.end(), is_review):
+                    continue
+                if _OTHER_COMPOUND_BEFORE.search(text[max(0, match.start() - 30) : match.start()]):
+                    continue
+                for salt in _SALT_IN_PHRASE.finditer(match.group(0)):
+                    form = salt_form(salt.group(0))
+                    if form:
+                        add(form, sentence, match.start(), match.end())
+        for form, alias in aliases:
+            for match in alias.finditer(text, lower):
+                if _counts(sentence, match.start(), match.end(), is_review):
+                    add(form, sentence, match.start(), match.end())
+        if "amino" not in lower:
+            continue
+        for match in _AMINO_CHELATE.finditer(text):
+            if mentions_glycine and _counts(sentence, match.start(), match.end(), is_review):
+                add("glycinate", sentence, match.start(), match.end())
+
+    salts_found = bool(found)
+    supplement_given = salts_found or combination_product
+    if not salts_found:
+        unspecified = _narrowed(UNSPECIFIED, whole)
+        for sentence, text in masked:
+            if not is_review and (is_hypothetical(sentence) or sentence.category == "BACKGROUND"):
+                continue
+            given = _first_unspecified(unspecified, text, sentence, is_review)
+            if given is not None:
+                supplement_given = True
+                if not combination_product:
+                    add("unspecified", sentence, given.start(), given.end())
+                break
+
+    intake_measured = False
+    dietary_tag: Tag | None = None
+    for sentence, text in masked:
+        if not is_review and sentence.category == "BACKGROUND":
+            continue
+        intake = DIETARY_INTAKE.search(text, text)
+        if (
+            intake
+            and salts_found
+            and _VEHICLE.search(text, max(0, intake.start() - 12), intake.end())
+        ):
+            continue  # "salt given in drinking water": water is the vehicle, not the exposure
+        if intake and _counts(sentence, intake.start(), intake.end(), is_review):
+            intake_measured = True
+            dietary_tag = Tag(
+                "form",
+                "dietary",
+                sentence.field,
+                snippet(sentence.text, intake.start(), intake.end()),
+            )
+            break
+    if dietary_tag is None:
+        dietary_tag = _status_tag(masked, supplement_given=supplement_given, is_review=is_review)
+    if dietary_tag is not None:
+        found["dietary"] = dietary_tag
+
+    ordered = tuple(sorted(found, key=_FORM_ORDER.__getitem__))
+    return FormResult(
+        forms=ordered,
+        tags=tuple(found[form] for form in ordered),
+        supplement_given=supplement_given,
+        intake_measured=intake_measured,
+    )
+
+
+def merge_indexed_forms(result: FormResult, article: Article) -> FormResult:
+    """When the wording names no salt, take salts from substances, MeSH and keywords.
+
+    NLM indexes substances the full text discusses, so they only fill a gap: they never add a
+    second salt next to one the abstract states. A salt found this way replaces "unspecified".
+    """
+    if any(form in SALT_WORDS for form in result.forms):
+        return result
+    sources = [
+        *(("substance", chemical.name) for chemical in article.chemicals),
+        *(("mesh", heading.descriptor) for heading in article.mesh_headings),
+        *(("keyword", keyword) for keyword in article.keywords),
+    ]
+    found: dict[str, Tag] = {}
+    for field, raw in sources:
+        text = mask_non_forms(lowercase(collapse(raw)))
+        for phrase in (*SALT_PHRASES, *(alias for _, alias in ALIAS_PATTERNS)):
+            for match in phrase.finditer(text):
+                words = [m.group(0) for m in _SALT_IN_PHRASE.finditer(match.group(0))]
+                forms = [salt_form(w) for w in words] or [
+                    form for form, alias in ALIAS_PATTERNS if alias.search(match.group(0))
+                ]
+                for form in forms:
+                    if form and form not in found:
+                        found[form] = Tag("form", form, field, collapse(raw))
+    if not found:
+        return result
+    kept = {tag.value: tag for tag in result.tags if tag.value != "unspecified"}
+    kept.update(found)
+    ordered = tuple(sorted(kept, key=_FORM_ORDER.__getitem__))
+    return FormResult(
+        forms=ordered,
+        tags=tuple(kept[form] for form in ordered),
+        supplement_given=True,
+        intake_measured=result.intake_measured,
+    )
+
+
+def _narrowed(patterns: tuple[Gated, ...], whole: str) -> tuple[Gated, ...]:
+    return tuple(p for p in (pattern.narrowed(whole) for pattern in patterns) if p is not None)
+
+
+def _first_unspecified(
+    patterns: tuple[Gated, ...], text: str, sentence: Sentence, is_review: bool
+) -> re.Match[str] | None:
+    for pattern in patterns:
+        for match in pattern.finditer(text, text):
+            if _counts(sentence, match.start(), match.end(), is_review):
+                return match
+    return None
+
+
+def _status_tag(
+    masked: list[tuple[Sentence, str]], *, supplement_given: bool, is_review: bool
+) -> Tag | None:
+    """Magnesium status measured (serum, brain, ...) counts as "dietary" exposure. In a
+    supplement study a level only counts when it is compared or found low (a predictor), not when
+    it is merely followed as an outcome of the supplement."""
+    whole = " ".join(text for _, text in masked)
+    status_patterns = _narrowed((STATUS,) if supplement_given else (STATUS, _DEFICIT), whole)
+    if not status_patterns:
+        return None
+    for sentence, text in masked:
+        if not is_review and sentence.category == "BACKGROUND":
+            continue
+        for pattern in status_patterns:
+            match = pattern.search(text, text)
+            if match is None:
+                continue
+            if not is_review and is_cited(sentence, match.start(), match.end()):
+                continue
+            if supplement_given:
+                low = LOW_STATUS.search(text, text)
+                if low is None or _CONDITIONAL.search(text[max(0, low.start() - 60) : low.start()]):
+                    continue
+            return Tag(
+                "form",
+                "dietary",
+                sentence.field,
+                snippet(sentence.text, match.start(), match.end()),
+            )
+    return None
+
+
+_FORM_ORDER = {form: index for index, form in enumerate((*SALT_WORDS, "unspecified", "dietary"))}

@@ -1,0 +1,328 @@
+"""Text helpers shared by every vocabulary: sentence splitting, section categories, context cues
+(cited/background, hypothetical, negated) and provenance snippets.
+
+The tagger reads an article as a list of :class:`Sentence` objects. Each sentence knows which
+field it came from (title or abstract) and, for structured abstracts, the NLM section category,
+so rules can prefer what the METHODS say over what the BACKGROUND cites.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from aggregator.article import Article
+
+SNIPPET_MAX = 160
+
+# NLM section labels (and common author labels) mapped to a small set of categories.
+_LABEL_CATEGORIES: dict[str, str] = {
+    "BACKGROUND": "BACKGROUND",
+    "INTRODUCTION": "BACKGROUND",
+    "CONTEXT": "BACKGROUND",
+    "RATIONALE": "BACKGROUND",
+    "OBJECTIVE": "OBJECTIVE",
+    "OBJECTIVES": "OBJECTIVE",
+    "AIM": "OBJECTIVE",
+    "AIMS": "OBJECTIVE",
+    "PURPOSE": "OBJECTIVE",
+    "METHODS": "METHODS",
+    "METHOD": "METHODS",
+    "DESIGN": "METHODS",
+    "SETTING": "METHODS",
+    "PARTICIPANTS": "METHODS",
+    "PATIENTS": "METHODS",
+    "INTERVENTIONS": "METHODS",
+    "MATERIALS AND METHODS": "METHODS",
+    "PATIENTS AND METHODS": "METHODS",
+    "STUDY DESIGN": "METHODS",
+    "CASE PRESENTATION": "METHODS",
+    "CASE REPORT": "METHODS",
+    "DATA SOURCES": "METHODS",
+    "RESULTS": "RESULTS",
+    "FINDINGS": "RESULTS",
+    "CONCLUSION": "CONCLUSIONS",
+    "CONCLUSIONS": "CONCLUSIONS",
+    "INTERPRETATION": "CONCLUSIONS",
+    "DISCUSSION": "CONCLUSIONS",
+}
+
+_LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/-]{2,40}):\s+")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
+# Tokens that end with a full stop without ending the sentence.
+_ABBREVIATIONS = frozenset(
+    {"vs", "e.g", "i.e", "i.v", "i.m", "et al", "al", "dr", "approx", "fig", "no", "mg", "ca", "cf"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of the title or abstract, with its section category when known."""
+
+    field: str  # "title" or "abstract"
+    text: str
+    category: str | None = None  # BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS
+    lower: str = dataclasses.field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.lower:
+            object.__setattr__(self, "lower", lowercase(self.text))
+
+
+def lowercase(text: str) -> str:
+    """Lower-cased text with the same length, so match offsets apply to the original too."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    # A few characters (e.g. dotted capital I) lower-case to two; keep those as they are.
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """A regex matched against lower-cased text, plus literals at least one of which any match
+    contains.
+
+    Python's regex engine is several times slower on case-insensitive alternations, so rules are
+    compiled in lower case and run on ``Sentence.lower``; checking the literals with ``in`` first
+    skips almost every sentence a rule cannot match (the tagger must handle thousands of articles
+    a second). Match offsets are valid for the original text, which gives the snippet.
+    """
+
+    regex: re.Pattern[str]
+    keywords: tuple[str, ...]
+
+    def may_match(self, lower: str) -> bool:
+        # A plain loop: any() over a generator costs noticeably more on this hot path.
+        for keyword in self.keywords:  # noqa: SIM110
+            if keyword in lower:
+                return True
+        return False
+
+    def narrowed(self, whole_lower: str) -> Gated | None:
+        """This rule with only the literals present in ``whole_lower`` (None if none is): later
+        per-sentence checks then test one or two literals instead of dozens."""
+        present = tuple(keyword for keyword in self.keywords if keyword in whole_lower)
+        return Gated(self.regex, present) if present else None
+
+    def finditer(self, text: str, lower: str | None = None) -> Iterator[re.Match[str]]:
+        lowered = lowercase(text) if lower is None else lower
+        if self.may_match(lowered):
+            return self.regex.finditer(lowered)
+        return iter(())
+
+    def search(self, text: str, lower: str | None = None) -> re.Match[str] | None:
+        lowered = lowercase(text) if lower is None else lower
+        if self.may_match(lowered):
+            return self.regex.search(lowered)
+        return None
+
+
+def live(patterns: dict[str, Gated], sentences: list[Sentence]) -> dict[str, Gated]:
+    """The patterns whose literals occur somewhere in these sentences (checked once), narrowed
+    to those literals."""
+    whole = " ".join(sentence.lower for sentence in sentences)
+    narrowed = {name: pattern.narrowed(whole) for name, pattern in patterns.items()}
+    return {name: pattern for name, pattern in narrowed.items() if pattern is not None}
+
+
+_ESCAPE = re.compile(r"\\[A-Za-z]")
+
+
+def lower_pattern(pattern: str) -> str:
+    """Lower-case a regex's literals, leaving escapes such as \\B, \\W, \\S, \\D intact."""
+    pieces: list[str] = []
+    last = 0
+    for escape in _ESCAPE.finditer(pattern):
+        pieces.append(pattern[last : escape.start()].lower())
+        pieces.append(escape.group(0))
+        last = escape.end()
+    pieces.append(pattern[last:].lower())
+    return "".join(pieces)
+
+
+def gated(pattern: str, *keywords: str) -> Gated:
+    """Compile ``pattern`` for lower-cased text, with its gate keywords."""
+    return Gated(re.compile(lower_pattern(pattern)), tuple(k.lower() for k in keywords))
+
+
+def collapse(text: str) -> str:
+    """Whitespace-normalised text (how snippets are compared with their source)."""
+    return " ".join(text.split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences without breaking on common abbreviations (vs., e.g., i.v.)."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        head = text[start:end]
+        last_token = head.rsplit(None, 1)[-1].rstrip(".!?").lower() if head.strip() else ""
+        if last_token in _ABBREVIATIONS or (len(last_token) == 1 and last_token.isalpha()):
+            continue
+        piece = head.strip()
+        if piece:
+            sentences.append(piece)
+        start = end
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _category_for(label: str | None) -> str | None:
+    if not label:
+        return None
+    return _LABEL_CATEGORIES.get(label.strip().upper())
+
+
+def article_sentences(article: Article) -> list[Sentence]:
+    """Title and abstract as sentences; structured sections keep their category."""
+    sentences = [Sentence("title", piece) for piece in split_sentences(collapse(article.title))]
+    if article.abstract_sections:
+        for section in article.abstract_sections:
+            category = _category_for(section.category) or _category_for(section.label)
+            for piece in split_sentences(collapse(section.text)):
+                sentences.append(Sentence("abstract", piece, category))
+        return sentences
+    for paragraph in re.split(r"\n\s*\n", article.abstract or ""):
+        category = None
+        prefix = _LABEL_PREFIX.match(paragraph)
+        if prefix:
+            category = _category_for(prefix.group(1))
+            if category:
+                paragraph = paragraph[prefix.end() :]
+        for piece in split_sentences(collapse(paragraph)):
+            sentences.append(Sentence("abstract", piece, category))
+    return sentences
+
+
+def snippet(text: str, start: int, end: int) -> str:
+    """The sentence around a match, cut to at most SNIPPET_MAX characters at word boundaries.
+
+    ``text`` is already whitespace-collapsed (sentences are), so the result is a substring of it.
+    """
+    if len(text) <= SNIPPET_MAX:
+        return text
+    half = max(0, (SNIPPET_MAX - (end - start)) // 2)
+    left = max(0, start - half)
+    right = min(len(text), left + SNIPPET_MAX)
+    left = max(0, right - SNIPPET_MAX)
+    if left > 0:
+        space = text.find(" ", left)
+        if 0 <= space < start:
+            left = space + 1
+    if right < len(text):
+        space = text.rfind(" ", end, right)
+        if space > end:
+            right = space
+    return text[left:right].strip()
+
+
+# --- context cues -----------------------------------------------------------------------------
+
+# A clause ends at these; the "before" window of a match never crosses them.
+_CLAUSE_BREAK = re.compile(
+    lower_pattern(
+        r"[;:,()]|\b(?:but|whereas|while|although|though|however|so|therefore|thus|hence|yet)\b"
+    )
+)
+_STRONG_BREAK = re.compile(
+    lower_pattern(
+        r"[;:]|\b(?:but|whereas|while|although|though|however|therefore|thus|hence|yet)\b"
+    )
+)
+
+# Words just before a mention that mark it as cited, contrasted or absent rather than studied.
+_CITED_BEFORE = re.compile(
+    lower_pattern(
+        r"\b(?:unlike|in contrast (?:to|with)|rather than|instead of|previous(?:ly)?|prior|earlier|"
+        r"past|older|existing|published|several|many|numerous|other|few|no(?: published)?|"
+        r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|larger|"
+        r"well[- ]designed|await\w*|according to|evidence from|reported|(?:a|an|the) (?:19|20)\d\d|"
+        r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used)\b"
+    )
+)
+# Words just after a mention that mark it as cited or hypothetical.
+_CITED_AFTER = re.compile(
+    lower_pattern(
+        r"^\W{0,3}(?:\w+\W+){0,3}?(?:ha(?:ve|s) (?:been |not been )?(?:shown|reported|suggested|"
+        r"demonstrated|found|tested|studied|used|examined|evaluated)|"
+        r"(?:is|are) (?:widely |commonly |often |heavily |increasingly )?(?:promoted|marketed|"
+        r"advertised|popular|sold)|"
+        r"(?:is|are) (?:needed|warranted|required|lacking|scarce|limited)|should be|would be|"
+        r"used in (?:previous|earlier|prior|most|other)|in (?:previous|earlier|prior|other) "
+        r"(?:trials|studies))"
+    )
+)
+_SELF_BEFORE = re.compile(
+    lower_pattern(r"\b(?:this|we|our|the present|the current|here|herein)\b(?:\W+\w+){0,5}\W*$")
+)
+_HYPOTHETICAL = gated(
+    r"\b(?:may|might|could|should|would|suggest\w*|warrant\w*|consider\w*|future|further|"
+    r"potential(?:ly)?|possibl[ey]|propos\w*|hypothes\w*|if|whether)\b",
+    *("may", "might", "could", "should", "would", "suggest", "warrant", "consider", "future"),
+    *("further", "potential", "possib", "propos", "hypothes", "if", "whether"),
+)
+_NEGATION_BEFORE = re.compile(
+    lower_pattern(
+        r"\b(?:no|not|non|without|exclud\w*|exclusion|except|absence of|rather than|instead of|"
+        r"unlike|never|nor)\b[^.]{0,30}$"
+    )
+)
+
+_EXCLUDED_AFTER = re.compile(
+    r"(?:[\w-]*)(?:\s+[\w-]+){0,4}?\s+(?:were|was|are|is)\s+(?:\w+\s+)?excluded"
+)
+_CITED_WIDE = re.compile(r"\b(?:unlike|previous(?:ly)?|prior|earlier|no)\b")
+_SELF_WIDE = re.compile(r"\b(?:we|this|our)\b")
+
+
+def clause_before(text: str, start: int, *, strong_only: bool = False) -> str:
+    """Text from the last clause break before ``start`` up to ``start`` (pass lower-case text)."""
+    # Clauses are short; looking further back only costs time.
+    head = text[max(0, start - 160) : start]
+    breaker = _STRONG_BREAK if strong_only else _CLAUSE_BREAK
+    last = 0
+    for match in breaker.finditer(head):
+        last = match.end()
+    return head[last:]
+
+
+def clause_after(text: str, end: int) -> str:
+    """Text from ``end`` to the next strong clause break."""
+    tail = text[end : end + 160]
+    match = _STRONG_BREAK.search(tail)
+    return tail[: match.start()] if match else tail
+
+
+def is_cited(sentence: Sentence, start: int, end: int) -> bool:
+    """True when a mention refers to other work or a wished-for study, not this article's own."""
+    lower = sentence.lower
+    before = clause_before(lower, start)
+    if _SELF_BEFORE.search(before):
+        return False
+    if _CITED_BEFORE.search(before):
+        return True
+    if _CITED_AFTER.search(clause_after(lower, end)):
+        return True
+    if sentence.category == "BACKGROUND":
+        return True
+    wide = clause_before(lower, start, strong_only=True)
+    return bool(_CITED_WIDE.search(wide)) and not _SELF_WIDE.search(wide)
+
+
+def is_hypothetical(sentence: Sentence) -> bool:
+    """True for speculative or recommending sentences (may, should, further trials ...)."""
+    return _HYPOTHETICAL.search(sentence.text, sentence.lower) is not None
+
+
+def is_negated(sentence: Sentence, start: int, end: int | None = None) -> bool:
+    """True when a negation or exclusion word closely precedes the match in the same clause, or
+    (given ``end``) the match is followed by "... were excluded"."""
+    if _NEGATION_BEFORE.search(clause_before(sentence.lower, start)):
+        return True
+    return end is not None and bool(_EXCLUDED_AFTER.match(sentence.lower, end, end + 60))

@@ -1,0 +1,277 @@
+"""Fault injection: the harvest stays correct when NCBI misbehaves, on SQLite and PostgreSQL.
+
+The fake E-utilities server fails a random 30% of requests in every way it knows (429, 500,
+502, 503, connection reset, a reply slower than the client's read timeout, a truncated body,
+HTTP 200 with an <ERROR> body, records missing from an EFetch batch). The client runs at 50
+requests/s with short backoffs, so these tests take real but short time. The fake's rate
+limiter is off: politeness is measured in bench/politeness.py.
+
+All records are synthetic filler records made by ``FakeEutils.add_bulk`` (PMIDs 99500000 up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from aggregator.article import Article
+from aggregator.eutils import EutilsClient
+from aggregator.fake_eutils import FakeEutils
+from aggregator.fake_eutils.server import FAULT_KINDS, RequestLogEntry
+from aggregator.http import PoliteSession, RetryPolicy
+from aggregator.pipeline import Harvester, HarvestReport, term_hash
+from aggregator.queries import SavedQuery
+from aggregator.settings import load_settings
+from aggregator.store import repo
+from aggregator.store.engine import new_session
+from aggregator.store.lock import RunLock
+from aggregator.store.models import ArticleRow, QueryHitRow, RunRow, TagRow
+
+DAY_ONE = dt.date(2026, 3, 2)
+DAY_TWO = dt.date(2026, 3, 9)
+READ_TIMEOUT = 0.5  # seconds; the "slow" fault answers after SLOW_DELAY, beyond it
+SLOW_DELAY = 0.8
+ATTEMPTS = 8
+BULK_QUERY = SavedQuery(name="bulk", term="bulkword[tiab]", start_date=dt.date(2024, 1, 1))
+
+
+class SmallBatchClient:
+    """The real client with small EFetch batches and ESearch slices, so a harvest of a
+    couple of thousand records makes dozens of requests for the faults to hit."""
+
+    def __init__(self, client: EutilsClient, batch_size: int) -> None:
+        self.client = client
+        self.batch_size = batch_size
+
+    def search_ids(
+        self,
+        term: str,
+        *,
+        mindate: dt.date | None = None,
+        maxdate: dt.date | None = None,
+        datetype: str = "crdt",
+    ) -> list[int]:
+        return self.client.search_ids(term, mindate=mindate, maxdate=maxdate, datetype=datetype)
+
+    def fetch_articles(self, pmids: Iterable[int]) -> Iterator[Article]:
+        return self.client.fetch_articles(pmids, batch_size=self.batch_size)
+
+    @property
+    def missing_pmids(self) -> list[int]:
+        return self.client.missing_pmids
+
+
+def make_client(fake: FakeEutils, *, max_ids_per_search: int = 9_999) -> EutilsClient:
+    settings = load_settings(eutils_url=fake.url, email="tests@example.invalid", environ={})
+    session = PoliteSession(
+        tool="aggregator-fault-tests",
+        email="tests@example.invalid",
+        requests_per_second=50,
+        timeout=(2.0, READ_TIMEOUT),
+        retry=RetryPolicy(
+            max_attempts=ATTEMPTS, backoff_base=0.01, backoff_max=0.05, min_rate_limit_wait=0.02
+        ),
+    )
+    return EutilsClient(
+        settings, session=session, max_ids_per_search=max_ids_per_search, today=lambda: fake.today
+    )
+
+
+class Clock:
+    """UTC clock for the harvest that follows the fake server's day."""
+
+    def __init__(self, fake: FakeEutils) -> None:
+        self.fake = fake
+        self.ticks = 0
+
+    def __call__(self) -> dt.datetime:
+        self.ticks += 1
+        start = dt.datetime.combine(self.fake.today, dt.time(7, 0), tzinfo=dt.UTC)
+        return start + dt.timedelta(milliseconds=self.ticks)
+
+
+def harvest(
+    engine: Engine,
+    fake: FakeEutils,
+    *,
+    batch_size: int = 100,
+    max_ids_per_search: int = 250,
+    progress: object = None,
+) -> tuple[HarvestReport, list[RequestLogEntry]]:
+    fake.reset_log()
+    clock = Clock(fake)
+    with make_client(fake, max_ids_per_search=max_ids_per_search) as client:
+        report = Harvester(
+            engine,
+            SmallBatchClient(client, batch_size),
+            clock=clock,
+            today=lambda: fake.today,
+            lock=RunLock(engine, clock=clock),
+            progress=progress,  # type: ignore[arg-type]
+        ).run([BULK_QUERY])
+    return report, list(fake.requests)
+
+
+def server_matches(fake: FakeEutils) -> set[int]:
+    """What the server itself says the saved search matches (no faults, no slicing)."""
+    with make_client(fake) as client:
+        return set(client.search_ids(BULK_QUERY.term))
+
+
+def database_state(engine: Engine) -> dict[str, object]:
+    """Articles (with duplicates counted), tag and hit counts, checkpoint and run statuses."""
+    with new_session(engine) as session:
+        pmids = list(session.execute(sa.select(ArticleRow.pmid)).scalars())
+        untagged = session.execute(
+            sa.select(sa.func.count()).where(ArticleRow.study_type.is_(None))  # type: ignore[union-attr]
+        ).scalar_one()
+        tagged_pmids = set(session.execute(sa.select(TagRow.pmid).distinct()).scalars())
+        hits = list(session.execute(sa.select(QueryHitRow.query_name, QueryHitRow.pmid)).all())
+        runs = list(session.execute(sa.select(RunRow.status).order_by(RunRow.id)).scalars())
+        checkpoint = repo.get_checkpoint(session, BULK_QUERY.name, term_hash(BULK_QUERY.term))
+    duplicates = [p for p, n in Counter(pmids).items() if n > 1]
+    duplicate_hits = [h for h, n in Counter(hits).items() if n > 1]
+    return {
+        "pmids": set(pmids),
+        "duplicates": duplicates + duplicate_hits,
+        "untagged": untagged,
+        "tagged_pmids": tagged_pmids,
+        "hits": {pmid for _name, pmid in hits},
+        "checkpoint": checkpoint,
+        "runs": runs,
+    }
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeEutils]:
+    with FakeEutils(records=[], today=DAY_ONE, rate_limit=None, rate_limit_with_key=None) as server:
+        yield server
+
+
+@pytest.mark.slow
+def test_harvest_with_30_percent_mixed_faults_stores_every_record_exactly_once(
+    db: Engine, fake: FakeEutils
+) -> None:
+    bulk = set(fake.add_bulk(2000, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 12, 31)))
+    fake.set_fault_rate(0.3, FAULT_KINDS, seed=11, delay=SLOW_DELAY)
+
+    report, log = harvest(db, fake)
+
+    fake.clear_faults()
+    assert server_matches(fake) == bulk
+    outcome = report.outcomes[0]
+    assert (report.status, outcome.ok, outcome.error) == ("success", True, None)
+    assert (outcome.new, outcome.fetched, outcome.missing) == (2000, 2000, [])
+    assert database_state(db) == {
+        "pmids": bulk,
+        "duplicates": [],
+        "untagged": 0,
+        "tagged_pmids": bulk,
+        "hits": bulk,
+        "checkpoint": DAY_ONE,
+        "runs": ["success"],
+    }
+    # The faults really happened, every kind of them, on about 30% of the requests.
+    faults = Counter(entry.fault for entry in log if entry.fault)
+    assert set(faults) == set(FAULT_KINDS), faults
+    assert 0.2 <= sum(faults.values()) / len(log) <= 0.4
+    endpoints = Counter(entry.endpoint for entry in log)
+    assert endpoints["efetch"] >= 20 and endpoints["esearch"] >= 8, endpoints
+
+
+def test_persistent_outage_fails_the_run_cleanly_and_keeps_the_checkpoint(
+    db: Engine, fake: FakeEutils
+) -> None:
+    first = set(fake.add_bulk(150, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 6, 30)))
+    report, _ = harvest(db, fake)
+    assert report.status == "success"
+    fake.set_today(DAY_TWO)
+    later = set(fake.add_bulk(120, "bulkword", DAY_ONE, DAY_TWO))
+    fake.inject("503", times=1_000)
+
+    report, log = harvest(db, fake)
+
+    assert report.status == "failed"
+    assert report.summary_lines() == [
+        f"bulk: FAILED: esearch request to {fake.url}esearch.fcgi failed {ATTEMPTS} times; "
+        "giving up (last error: HTTP 503)",
+        f"run {report.run_id} failed: 0 new, 0 revised, 1 failed queries",
+    ]
+    assert [(e.endpoint, e.status) for e in log] == [("esearch", 503)] * ATTEMPTS
+    assert database_state(db) == {
+        "pmids": first,
+        "duplicates": [],
+        "untagged": 0,
+        "tagged_pmids": first,
+        "hits": first,
+        "checkpoint": DAY_ONE,  # did not move
+        "runs": ["success", "failed"],
+    }
+
+    fake.clear_faults()
+    report, log = harvest(db, fake)
+
+    assert report.status == "success"
+    assert report.outcomes[0].new == len(later)
+    fetched = {int(i) for e in log if e.endpoint == "efetch" for i in e.params["id"].split(",")}
+    assert fetched == later  # nothing stored before is fetched again
+    assert database_state(db) == {
+        "pmids": first | later,
+        "duplicates": [],
+        "untagged": 0,
+        "tagged_pmids": first | later,
+        "hits": first | later,
+        "checkpoint": DAY_TWO,
+        "runs": ["success", "failed", "success"],
+    }
+
+
+def test_outage_in_the_middle_of_fetching_keeps_committed_batches_and_resumes(
+    db: Engine, fake: FakeEutils
+) -> None:
+    bulk = set(fake.add_bulk(700, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 6, 30)))
+
+    def outage_after_first_commit(_name: str, done: int, _total: int) -> None:
+        if done > 0:  # the first 200-article transaction is in: the server goes down
+            fake.inject("reset", endpoint="efetch", times=1_000)
+
+    report, _ = harvest(db, fake, progress=outage_after_first_commit)
+
+    assert report.status == "failed"
+    assert report.outcomes[0].error == (
+        f"efetch request to {fake.url}efetch.fcgi failed {ATTEMPTS} times; "
+        "giving up (last error: connection reset by the server)"
+    )
+    partial = database_state(db)
+    kept = partial["pmids"]
+    assert isinstance(kept, set) and 200 <= len(kept) < len(bulk)
+    assert partial == {
+        "pmids": kept,
+        "duplicates": [],
+        "untagged": 0,
+        "tagged_pmids": kept,
+        "hits": kept,
+        "checkpoint": None,  # the first harvest never completed
+        "runs": ["failed"],
+    }
+
+    fake.clear_faults()
+    report, log = harvest(db, fake)
+
+    assert report.status == "success"
+    fetched = {int(i) for e in log if e.endpoint == "efetch" for i in e.params["id"].split(",")}
+    assert fetched == bulk - kept
+    assert database_state(db) == {
+        "pmids": bulk,
+        "duplicates": [],
+        "untagged": 0,
+        "tagged_pmids": bulk,
+        "hits": bulk,
+        "checkpoint": DAY_ONE,
+        "runs": ["failed", "success"],
+    }

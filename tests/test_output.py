@@ -1,0 +1,302 @@
+"""Output formats: the JSON record, CSV, table, RIS (read back with rispy) and BibTeX (read
+back with bibtexparser v2), and atomic file writing. All articles are synthetic."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import bibtexparser
+import pytest
+import rispy
+from bibtexparser.middlewares import LatexDecodingMiddleware
+
+from aggregator.article import Author
+from aggregator.output import (
+    CSV_COLUMNS,
+    article_record,
+    atomic_text_file,
+    bibtex_escape,
+    truncate,
+    write_records,
+    write_stream,
+)
+from tests.plugins.databases import make_article, make_tags
+
+TRICKY_TITLE = "Mg & Zn {braces} 50% $x$ #1 under_score ~tilde ^hat back\\slash: Müller–Łódź"
+
+
+def glycinate_record() -> dict[str, Any]:
+    return article_record(make_article(99000012), make_tags())
+
+
+EXPECTED_RECORD = {
+    "pmid": 99000012,
+    "title": "Synthetic trial of magnesium glycinate for migraine prophylaxis",
+    "year": 2025,
+    "journal": "Journal of Synthetic Headache Studies",
+    "doi": "10.0000/synthetic.99000012",
+    "publication_types": ["Journal Article", "Randomized Controlled Trial"],
+    "forms": ["glycinate"],
+    "routes": ["oral"],
+    "conditions": ["migraine"],
+    "study_type": "randomized_controlled_trial",
+    "evidence_level": 2,
+    "combination_product": False,
+    "population": ["adults"],
+    "retracted": False,
+    "tags": [
+        {"kind": "form", "value": "glycinate", "field": "title", "snippet": "magnesium glycinate"},
+        {
+            "kind": "form",
+            "value": "glycinate",
+            "field": "keyword",
+            "snippet": "magnesium glycinate",
+        },
+        {"kind": "route", "value": "oral", "field": "abstract", "snippet": "oral"},
+        {
+            "kind": "condition",
+            "value": "migraine",
+            "field": "mesh",
+            "snippet": "Migraine Disorders",
+        },
+        {
+            "kind": "study_type",
+            "value": "randomized_controlled_trial",
+            "field": "publication_type",
+            "snippet": "Randomized Controlled Trial",
+        },
+        {"kind": "population", "value": "adults", "field": "abstract", "snippet": "adults"},
+    ],
+}
+
+
+def test_article_record_is_the_documented_object() -> None:
+    assert glycinate_record() == EXPECTED_RECORD
+
+
+def test_article_record_of_untagged_retracted_article() -> None:
+    article = make_article(99000013, publication_types=("Journal Article",))
+    assert article_record(article, None, retracted=True) == {
+        **EXPECTED_RECORD,
+        "pmid": 99000013,
+        "doi": "10.0000/synthetic.99000013",
+        "publication_types": ["Journal Article"],
+        "forms": [],
+        "routes": [],
+        "conditions": [],
+        "study_type": None,
+        "evidence_level": None,
+        "combination_product": None,
+        "population": [],
+        "retracted": True,
+        "tags": [],
+    }
+
+
+def test_retracted_defaults_to_what_the_record_says() -> None:
+    article = make_article(99000014, publication_types=("Retracted Publication",))
+    assert article_record(article, None)["retracted"] is True
+    assert article_record(make_article(99000015), None)["retracted"] is False
+
+
+def test_json_is_an_array_of_records_and_streaming_gives_the_same_bytes() -> None:
+    records = [glycinate_record(), article_record(make_article(99000020), None)]
+    whole = io.StringIO()
+    write_records(records, "json", whole)
+    assert json.loads(whole.getvalue()) == records
+    streamed = io.StringIO()
+    assert write_stream(((r, None) for r in records), "json", streamed) == 2
+    assert streamed.getvalue() == whole.getvalue()
+    empty = io.StringIO()
+    write_stream(iter(()), "json", empty)
+    assert json.loads(empty.getvalue()) == []
+
+
+def test_csv_has_one_row_per_article_with_lists_joined() -> None:
+    out = io.StringIO()
+    record = article_record(
+        make_article(99000021, title=TRICKY_TITLE),
+        make_tags(forms=("glycinate", "oxide"), population=("adults", "children")),
+    )
+    write_records([record], "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows == [
+        {
+            "pmid": "99000021",
+            "title": TRICKY_TITLE,
+            "year": "2025",
+            "journal": "Journal of Synthetic Headache Studies",
+            "doi": "10.0000/synthetic.99000021",
+            "publication_types": "Journal Article; Randomized Controlled Trial",
+            "forms": "glycinate; oxide",
+            "routes": "oral",
+            "conditions": "migraine",
+            "study_type": "randomized_controlled_trial",
+            "evidence_level": "2",
+            "combination_product": "no",
+            "population": "adults; children",
+            "retracted": "no",
+        }
+    ]
+
+
+def test_table_aligns_columns_and_cuts_titles_to_the_width(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    long_title = "A very long synthetic title about magnesium " * 3
+    records = [
+        glycinate_record(),
+        article_record(
+            make_article(99000022, title=long_title, pub_year=None), None, retracted=True
+        ),
+    ]
+    out = io.StringIO()
+    write_records(records, "table", out)
+    assert out.getvalue().splitlines() == [
+        "PMID      YEAR  STUDY TYPE  LEVEL  FORMS      TITLE",
+        "99000012  2025  RCT         2      glycinate  Synthetic trial of magnesium glyc…",
+        "99000022                                      [RETRACTED] A very long synthetic…",
+    ]
+    assert all(len(line) <= 80 for line in out.getvalue().splitlines())
+
+
+def test_truncate() -> None:
+    assert truncate("abcdef", 6) == "abcdef"
+    assert truncate("abcdefg", 6) == "abcde…"
+
+
+def test_ris_reads_back_with_rispy() -> None:
+    article = make_article(
+        99000030,
+        title=TRICKY_TITLE,
+        pages="1021-9",
+        authors=(
+            Author(last_name="Inventa", fore_name="Beatriz Q", initials="BQ"),
+            Author(last_name="Fictus", initials="T"),
+            Author(collective_name="Synthetic Migraine Study Group"),
+        ),
+    )
+    record = article_record(article, make_tags(), retracted=True)
+    out = io.StringIO()
+    write_records(
+        [record, glycinate_record()], "ris", out, articles=[article, make_article(99000012)]
+    )
+    entries = rispy.loads(out.getvalue())
+    assert len(entries) == 2
+    first = entries[0]
+    assert first == {
+        "type_of_reference": "JOUR",
+        "authors": ["Inventa, Beatriz Q", "Fictus", "Synthetic Migraine Study Group"],
+        "title": TRICKY_TITLE,
+        "secondary_title": "Journal of Synthetic Headache Studies",
+        "alternate_title1": "J Synth Headache Stud",
+        "year": "2025",
+        "volume": "12",
+        "number": "3",
+        "start_page": "1021",
+        "end_page": "1029",
+        "doi": "10.0000/synthetic.99000030",
+        "accession_number": "99000030",
+        "urls": ["https://pubmed.ncbi.nlm.nih.gov/99000030/"],
+        "abstract": "BACKGROUND: Invented background. RESULTS: Invented results, 5% \u2265 4.",
+        "keywords": [
+            "magnesium form: glycinate",
+            "study type: randomized_controlled_trial",
+            "evidence level: 2",
+            "retracted",
+        ],
+        "notes": ["PMID: 99000030", "This article has been retracted."],
+        "name_of_database": "PubMed",
+        "database_provider": "NLM",
+    }
+    assert entries[1]["accession_number"] == "99000012"
+
+
+def test_ris_and_bibtex_need_the_articles() -> None:
+    with pytest.raises(ValueError, match="needs the Article"):
+        write_records([glycinate_record()], "ris", io.StringIO())
+    with pytest.raises(ValueError, match="unknown output format 'xml'"):
+        write_records([glycinate_record()], "xml", io.StringIO())
+
+
+def parse_bibtex(text: str) -> Any:
+    library = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware()])
+    assert library.failed_blocks == []
+    return library
+
+
+def test_bibtex_reads_back_with_bibtexparser_and_escapes_specials() -> None:
+    article = make_article(
+        99000040,
+        title=TRICKY_TITLE,
+        authors=(
+            Author(last_name="Müller-Inventa", fore_name="Zoë"),
+            Author(collective_name="Synthetic & Co Study Group"),
+        ),
+        doi="10.0000/syn_thetic{1}",
+    )
+    record = article_record(article, make_tags(forms=("glycinate", "citrate")))
+    out = io.StringIO()
+    write_records([record], "bibtex", out, articles=[article])
+    text = out.getvalue()
+    assert text.startswith("@article{pmid99000040,\n")
+    assert r"Mg \& Zn \{braces\} 50\% \$x\$ \#1 under\_score" in text
+    entries = parse_bibtex(text).entries
+    assert len(entries) == 1
+    entry = entries[0]
+    assert (entry.entry_type, entry.key) == ("article", "pmid99000040")
+    fields = {f.key: f.value for f in entry.fields}
+    # pylatexenc decodes \textasciicircum{} to the modifier letter; LaTeX prints "^".
+    fields["title"] = fields["title"].replace("\u02c6", "^")
+    assert fields == {
+        "author": "Müller-Inventa, Zoë and Synthetic & Co Study Group",
+        "title": TRICKY_TITLE,
+        "journal": "Journal of Synthetic Headache Studies",
+        "year": "2025",
+        "volume": "12",
+        "number": "3",
+        "pages": "101–109",
+        "doi": "10.0000/syn_thetic1",
+        "pmid": "99000040",
+        "url": "https://pubmed.ncbi.nlm.nih.gov/99000040/",
+        "abstract": "BACKGROUND: Invented background. RESULTS: Invented results, 5% \u2265 4.",
+        "keywords": "magnesium form: glycinate, magnesium form: citrate, "
+        "study type: randomized_controlled_trial, evidence level: 2",
+    }
+
+
+def test_bibtex_keys_are_stable_and_unique_per_pmid() -> None:
+    articles = [make_article(99000050), make_article(99000051, journal_title=None, doi=None)]
+    records = [article_record(a, None) for a in articles]
+    out = io.StringIO()
+    write_records(records, "bibtex", out, articles=articles)
+    entries = parse_bibtex(out.getvalue()).entries
+    assert [e.key for e in entries] == ["pmid99000050", "pmid99000051"]
+    second = {f.key: f.value for f in entries[1].fields}
+    assert second["journal"] == "J Synth Headache Stud"  # falls back to the ISO abbreviation
+    assert "doi" not in second and "keywords" not in second
+
+
+def test_bibtex_escape_covers_every_latex_special() -> None:
+    assert bibtex_escape("\\{}&%$#_~^") == (
+        r"\textbackslash{}\{\}\&\%\$\#\_\textasciitilde{}\textasciicircum{}"
+    )
+    assert bibtex_escape("line one\nline two") == "line one line two"
+
+
+def test_atomic_file_replaces_only_when_complete(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "export.json"
+    with atomic_text_file(target) as handle:
+        handle.write("first")
+    assert target.read_text() == "first"
+    with pytest.raises(RuntimeError), atomic_text_file(target) as handle:
+        handle.write("half a fi")
+        raise RuntimeError("export failed")
+    assert target.read_text() == "first"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["export.json"]

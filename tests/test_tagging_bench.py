@@ -1,0 +1,83 @@
+"""The accuracy benchmark script: scoring output and clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.tagging_accuracy import main, prf, route_agrees
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tagging" / "labelled.jsonl"
+
+
+def test_bench_scores_the_synthetic_set_perfectly_with_indexing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([str(FIXTURE), "--with-indexing", "--no-timing"]) == 0
+    summary = capsys.readouterr().out.splitlines()
+    assert "forms micro      P 1.000  R 1.000  F1 1.000" in summary
+    assert "glycinate        P 1.000  R 1.000  F1 1.000" in summary
+    assert "study type accuracy      1.000 (134/134)" in summary
+    assert "combination accuracy     1.000 (134/134)" in summary
+
+
+def test_bench_reports_errors_per_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {
+        "pmid": "99000900",
+        "title": "Magnesium oxide for migraine: a randomized trial",
+        "abstract": "",
+        "forms": ["glycinate"],
+        "study_type_ok": ["cohort"],
+        "combination_product": False,
+        "route": "oral",
+        "population": "adults",
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert main([str(path), "--show-errors", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "pmid 99000900 (line 1): forms ['oxide'] expected ['glycinate']" in out
+    assert "pmid 99000900 (line 1): study_type randomized_controlled_trial expected one of" in out
+    assert "study type accuracy      0.000 (0/1)" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json\n", "one.jsonl:1: invalid JSON"),
+        ('{"title": "x", "forms": "oxide"}\n', "one.jsonl:1: 'forms' must be a list"),
+        ("\n", "one.jsonl: no labelled studies"),
+    ],
+)
+def test_bench_bad_input_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text(content, encoding="utf-8")
+    assert main([str(path), "--no-timing"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_missing_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "absent.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_scoring_helpers() -> None:
+    assert prf(2, 0, 1) == (1.0, 2 / 3, 0.8)
+    assert route_agrees("mixed", ("oral", "intravenous")) is True
+    assert route_agrees("not_applicable", ("oral",)) is False
+    assert route_agrees(["oral"], ("oral",)) is True
+    assert route_agrees(None, ()) is None
+
+
+def test_throughput_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"title": "Magnesium", "forms": []}) + "\n", encoding="utf-8")
+    assert main([str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("throughput ")
