@@ -314,10 +314,9 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("path", command_paths(cli), ids=" ".join)
 def test_every_command_is_documented_in_the_readme(path: tuple[str, ...]) -> None:
-    text = README.read_text("utf-8")
-    assert f"aggregator {' '.join(path)}" in text, (
-        f"README.md does not mention `aggregator {' '.join(path)}`"
-    )
+    command = f"aggregator {' '.join(path)}"
+    documented = command in README.read_text("utf-8")
+    assert documented, f"README.md does not mention `{command}`"
 
 
 # ---- schedule (a real process) ------------------------------------------------------------

@@ -312,7 +312,13 @@ def queries() -> None:
 @settings_options
 @pass_app
 def queries_list(app: AppContext) -> None:
-    """List saved searches with their checkpoints."""
+    """List saved searches with their checkpoints.
+
+    \b
+    Examples:
+      aggregator queries list
+      aggregator queries list --queries ~/my-searches
+    """
     folder = resolve_queries_dir(app.settings.queries_dir)
     items = load_queries(folder)
     checkpoints: dict[str, Any] = {}
@@ -335,7 +341,12 @@ def queries_list(app: AppContext) -> None:
 @click.argument("name")
 @pass_app
 def queries_show(app: AppContext, name: str) -> None:
-    """Show one saved search in full."""
+    """Show one saved search in full (file, start date, PubMed term).
+
+    \b
+    Examples:
+      aggregator queries show magnesium-glycinate
+    """
     (query,) = _load_queries(app, (name,))
     click.echo(f"name:        {query.name}")
     click.echo(f"file:        {query.path}")
@@ -350,7 +361,14 @@ def queries_show(app: AppContext, name: str) -> None:
 @click.argument("name")
 @pass_app
 def queries_test(app: AppContext, name: str) -> None:
-    """Count a saved search's hits upstream (PubMed) without storing anything."""
+    """Count a saved search's hits upstream (PubMed) without storing anything, and show how
+    PubMed translated the term.
+
+    \b
+    Examples:
+      aggregator queries test magnesium-migraine
+      NCBI_EMAIL=me@example.org aggregator queries test magnesium-glycinate
+    """
     (query,) = _load_queries(app, (name,))
     with _client(app.settings) as client:
         result = client.esearch(query.term, retmax=0, usehistory=False)

@@ -94,7 +94,7 @@ SALT_PHRASES: tuple[Gated, ...] = (
         rf"including|like|e\.g\.,?|i\.e\.,?|namely|:)?\s*{_SALT_LIST}\b",
         *SALT_STEMS,
     ),
-    # oxide, trimagnesium dicitrate and pidolate (bare salts listed with an anchored one)
+    # "oxide, lactate and magnesium citrate" (bare salts listed before an anchored one)
     gated(rf"(?<![\w-])(?:{_SALT_TOKEN}{_LIST_JOIN})+{_MG}[\s-]*{_SALT_LIST}\b", *SALT_STEMS),
     # oxide, citrate and glycinate salts of magnesium / glycinate forms of magnesium
     gated(rf"\b{_SALT_LIST}\s+(?:salts?|forms?|preparations?)\s+of\s+magnesium\b", *SALT_STEMS),
