@@ -31,7 +31,7 @@ from .article import Article, DeletedCitations
 from .errors import AggregatorError
 from .queries import SavedQuery
 from .store import repo
-from .store.engine import new_session
+from .store.engine import new_session, store_errors
 from .store.lock import RunLock
 from .store.models import ArticleRow
 from .tagging import tag_article
@@ -230,7 +230,10 @@ class Harvester:
         """Harvest one saved search; errors are caught and reported in the outcome."""
         outcome = QueryOutcome(name=query.name)
         try:
-            self._harvest_query(query, run_id, outcome)
+            # store_errors: a database locked or gone mid-run fails this search with one clear
+            # line instead of escaping as a driver traceback.
+            with store_errors(self.engine.url):
+                self._harvest_query(query, run_id, outcome)
         except AggregatorError as exc:
             outcome.ok = False
             outcome.error = str(exc)
@@ -388,7 +391,8 @@ def import_file(
             if progress and len(articles) % 500 == 0:
                 progress(len(articles))
     now = clock()
-    with new_session(engine) as session:
+    # store_errors: a locked or read-only database is a one-line error, not a traceback.
+    with store_errors(engine.url), new_session(engine) as session:
         run_id = repo.start_run(session, now=now, kind="import")
         for article in articles:
             result = repo.upsert_article(

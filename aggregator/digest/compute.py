@@ -265,7 +265,19 @@ def _headline(
     if any(change.changed for change in splits):
         sentences.append(f"Changes in brackets are since {previous_label}.")
     else:
-        sentences.append(f"No change since {previous_label}.")
+        added = len(now.known) - len(previous.known)
+        withdrawn = (len(now.known) - len(now.active)) - (
+            len(previous.known) - len(previous.active)
+        )
+        if added or withdrawn:
+            # Equal totals can hide real movement: a new article and a retraction cancel out.
+            sentences.append(
+                f"Totals unchanged since {previous_label}: "
+                f"{_plural(added, 'new article', 'new articles')} and "
+                f"{_plural(withdrawn, 'retraction', 'retractions')} this week balance out."
+            )
+        else:
+            sentences.append(f"No change since {previous_label}.")
     headline = Headline(
         glycinate=glycinate,
         overall=overall,
