@@ -139,11 +139,15 @@ class AppContext:
         from .logconfig import configure_logging
 
         level = logging.WARNING - 10 * min(self.verbosity, 2)
+        if log_file is not None:
+            level = min(level, logging.INFO)  # a log file is for the record: keep run events
         secrets = [self.settings.api_key] if self.settings.api_key else []
         smtp = load_smtp_settings(os.environ)
         if smtp is not None:
             secrets.extend(smtp.secrets())
         configure_logging(level, log_file=log_file, secrets=secrets)
+        # alembic narrates every migration at INFO; only its warnings matter to users.
+        logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
     @property
     def interactive(self) -> bool:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from .article import Article, DeletedCitations
 from .errors import AggregatorError
+from .logconfig import log_event, run_context
 from .queries import SavedQuery
 from .store import repo
 from .store.engine import new_session, store_errors
@@ -171,10 +172,11 @@ class Harvester:
             session.commit()
         outcomes: list[QueryOutcome] = []
         try:
-            for query in queries:
-                if not query.enabled:
-                    continue
-                outcomes.append(self.harvest_query(query, run_id))
+            with run_context(run_id):  # every log line of this run carries run=<id>
+                for query in queries:
+                    if not query.enabled:
+                        continue
+                    outcomes.append(self.harvest_query(query, run_id))
         except BaseException as exc:  # KeyboardInterrupt/SIGTERM: record, then re-raise
             self._finish(run_id, outcomes, status="interrupted", error=repr(exc)[:500])
             raise
@@ -237,7 +239,20 @@ class Harvester:
         except AggregatorError as exc:
             outcome.ok = False
             outcome.error = str(exc)
-            logger.error("query %s failed: %s", query.name, exc)
+            log_event(
+                logger, "harvest.query_failed", logging.ERROR, name=query.name, error=str(exc)
+            )
+        else:
+            log_event(
+                logger,
+                "harvest.query_done",
+                name=query.name,
+                new=outcome.new,
+                revised=outcome.revised,
+                unchanged=outcome.unchanged,
+                retracted=outcome.retracted,
+                missing=len(outcome.missing),
+            )
         return outcome
 
     def _harvest_query(self, query: SavedQuery, run_id: int, outcome: QueryOutcome) -> None:
@@ -271,14 +286,14 @@ class Harvester:
             if fetched_at is not None and fetched_at < refetch_before and pmid not in wanted:
                 to_fetch.append(pmid)
                 wanted.add(pmid)
-        logger.info(
-            "query %s: window %s..%s, %d created, %d revised in window, %d to fetch",
-            query.name,
-            start,
-            today,
-            len(created),
-            len(revised),
-            len(to_fetch),
+        log_event(
+            logger,
+            "harvest.query_plan",
+            name=query.name,
+            window=f"{start}..{today}",
+            created=len(created),
+            revised_in_window=len(revised),
+            to_fetch=len(to_fetch),
         )
         self._fetch_and_store(query, run_id, to_fetch, outcome)
         outcome.missing = sorted(set(self.client.missing_pmids))

@@ -87,9 +87,19 @@ def _load_queries(app: AppContext, names: tuple[str, ...]) -> list[SavedQuery]:
     is_flag=True,
     help="Explicit single run (the default; for cron and systemd timers).",
 )
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write log events (INFO and up) to this file, rotated at 5 MB, 5 kept.",
+)
 @pass_app
 def run(
-    app: AppContext, demo: bool, query_names: tuple[str, ...], no_digest: bool, once: bool
+    app: AppContext,
+    demo: bool,
+    query_names: tuple[str, ...],
+    no_digest: bool,
+    once: bool,
+    log_file: Path | None,
 ) -> None:
     """Harvest new and revised PubMed records for every saved search, tag them, store them,
     and write this week's digest.
@@ -110,6 +120,8 @@ def run(
 
     if demo:
         app.set_defaults(db_url=str(DEMO_DB), out_dir=DEMO_OUT)
+    if log_file is not None:
+        app.configure_logging(log_file)
     settings = app.settings
     queries = _load_queries(app, query_names)
     engine = app.engine()
