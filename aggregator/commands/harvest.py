@@ -283,7 +283,13 @@ def search(
             click.echo(f"{result.count}")
             click.echo(f"translation: {result.query_translation}")
             return
-        articles = list(client.fetch_articles(result.ids))
+        progress = Progress(app.interactive and len(result.ids) > 200)
+        articles = []
+        for article in client.fetch_articles(result.ids):
+            articles.append(article)
+            if len(articles) % 100 == 0:
+                progress("search", len(articles), len(result.ids))
+        progress("search", len(articles), len(result.ids))
     tagged = [(a, tag_article(a)) for a in articles]
     if sort == "level":
         tagged.sort(key=lambda pair: (pair[1].evidence_level or 9, -(pair[0].pub_year or 0)))
