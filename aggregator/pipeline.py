@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .article import Article, DeletedCitations
@@ -34,7 +33,6 @@ from .queries import SavedQuery
 from .store import repo
 from .store.engine import new_session, store_errors
 from .store.lock import RunLock
-from .store.models import ArticleRow
 from .tagging import tag_article
 from .vocab import ArticleTags
 
@@ -274,7 +272,7 @@ class Harvester:
         )
         outcome.found = len(set(created) | set(revised))
         with new_session(self.engine) as session:
-            last_fetched = _last_fetched(session, set(created) | set(revised))
+            last_fetched = repo.last_fetched_times(session, set(created) | set(revised))
         to_fetch = [p for p in created if p not in last_fetched]
         # A stored record in the mdat window is fetched again unless we already fetched it
         # after the checkpoint day: PubMed dates are whole days, so a record fetched on the
@@ -353,23 +351,6 @@ def _count(outcome: QueryOutcome, result: repo.UpsertResult) -> None:
         outcome.unchanged += 1
     if result.newly_retracted:
         outcome.retracted += 1
-
-
-def _last_fetched(session: object, pmids: set[int]) -> dict[int, dt.datetime]:
-    """When each stored PMID among ``pmids`` was last fetched (aware UTC)."""
-    table = ArticleRow.__table__  # type: ignore[attr-defined]
-    found: dict[int, dt.datetime] = {}
-    ordered = sorted(pmids)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        rows = session.execute(  # type: ignore[attr-defined]
-            sa.select(table.c.pmid, table.c.last_fetched_at).where(table.c.pmid.in_(chunk))
-        ).all()
-        for pmid, fetched_at in rows:
-            if fetched_at.tzinfo is None:  # SQLite returns naive datetimes
-                fetched_at = fetched_at.replace(tzinfo=dt.UTC)
-            found[int(pmid)] = fetched_at
-    return found
 
 
 @dataclass

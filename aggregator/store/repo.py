@@ -444,6 +444,18 @@ def stored_pmids(session: Session, pmids: Iterable[int]) -> set[int]:
     return found
 
 
+def last_fetched_times(session: Session, pmids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each stored PMID among ``pmids`` was last fetched from NCBI (aware UTC)."""
+    table = _table(ArticleRow)
+    found: dict[int, dt.datetime] = {}
+    for chunk in _chunks(sorted(set(pmids))):
+        rows = session.execute(
+            sa.select(table.c.pmid, table.c.last_fetched_at).where(table.c.pmid.in_(chunk))
+        ).all()
+        found.update({int(pmid): fetched_at for pmid, fetched_at in rows})
+    return found
+
+
 # ---- tags ----------------------------------------------------------------------------------
 
 
