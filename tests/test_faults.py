@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,6 @@ from aggregator.settings import load_settings
 from aggregator.store import repo
 from aggregator.store.engine import new_session
 from aggregator.store.lock import RunLock
-from aggregator.store.models import ArticleRow, QueryHitRow, RunRow, TagRow
 
 DAY_ONE = dt.date(2026, 3, 2)
 DAY_TWO = dt.date(2026, 3, 9)
@@ -126,13 +126,15 @@ def server_matches(fake: FakeEutils) -> set[int]:
 def database_state(engine: Engine) -> dict[str, object]:
     """Articles (with duplicates counted), tag and hit counts, checkpoint and run statuses."""
     with new_session(engine) as session:
-        pmids = list(session.execute(sa.select(ArticleRow.pmid)).scalars())
-        untagged = session.execute(
-            sa.select(sa.func.count()).where(ArticleRow.study_type.is_(None))  # type: ignore[union-attr]
-        ).scalar_one()
-        tagged_pmids = set(session.execute(sa.select(TagRow.pmid).distinct()).scalars())
-        hits = list(session.execute(sa.select(QueryHitRow.query_name, QueryHitRow.pmid)).all())
-        runs = list(session.execute(sa.select(RunRow.status).order_by(RunRow.id)).scalars())
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in session.execute(sa.text(sql))]
+
+        pmids = [pmid for (pmid,) in rows("SELECT pmid FROM article")]
+        ((untagged,),) = rows("SELECT count(*) FROM article WHERE study_type IS NULL")
+        tagged_pmids = {pmid for (pmid,) in rows("SELECT DISTINCT pmid FROM tag")}
+        hits = rows("SELECT query_name, pmid FROM query_hit")
+        runs = [status for (status,) in rows("SELECT status FROM run ORDER BY id")]
         checkpoint = repo.get_checkpoint(session, BULK_QUERY.name, term_hash(BULK_QUERY.term))
     duplicates = [p for p, n in Counter(pmids).items() if n > 1]
     duplicate_hits = [h for h, n in Counter(hits).items() if n > 1]

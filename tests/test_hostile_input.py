@@ -383,7 +383,7 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     ),
     "query-max-level-injection": (
         ["query", "--max-level", "1; DROP TABLE article"],
-        "Invalid value for '--max-level': '1; DROP TABLE article' is not a valid integer.",
+        "Invalid value for '--max-level': '1; DROP TABLE article' is not a valid integer range.",
     ),
     "query-sort-injection": (
         ["query", "--sort", "pmid; DROP TABLE article"],
@@ -413,7 +413,7 @@ INJECTED_TEXT = [
     '"unbalanced quote',
     "NEAR(magnesium citrate",
     "title:x OR abstract:*",
-    'citrate" OR 1=1 --',
+    'zinc" OR 1=1 --',
     "a AND",
     "%' UNION SELECT raw_xml FROM article --",
 ]
