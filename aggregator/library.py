@@ -578,6 +578,13 @@ class SQLResult:
     rows: list[tuple[Any, ...]]
 
 
+def _deny_attach(action: int, *_args: object) -> int:
+    """SQLite authorizer for the read-only `sql` connection: no ATTACH or DETACH."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 def _readonly_engine(url: str) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -593,6 +600,8 @@ def _readonly_engine(url: str) -> Engine:
             # mode=ro is enforced by SQLite itself; query_only also stops temp-table writes.
             connection = sqlite3.connect(uri, uri=True, timeout=30)
             connection.execute("PRAGMA query_only = ON")
+            # mode=ro covers only the main database: ATTACH could create or write another file.
+            connection.set_authorizer(_deny_attach)
             return connection
 
         return sa.create_engine("sqlite://", creator=connect)
