@@ -160,9 +160,10 @@ def test_bad_week_is_a_usage_error_naming_week(db_path: Path, week: str) -> None
     result = invoke(digest_args(db_path, "--week", week))
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    error = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    error = result.stderr.splitlines()
     assert len(error) == 1
-    assert error[0].startswith("Error: Invalid value for --week: ")
+    assert error[0].startswith("error: Invalid value for --week: ")
+    assert error[0].endswith("(see 'cli digest --help')")
     assert repr(week) in error[0]
     assert not (db_path.parent / "out").exists()
 

@@ -1,7 +1,7 @@
 """Hostile and bad input through the real CLI: clear one-line errors, no changes, no leaks.
 
 Every case checks the exact message (``error: ...`` on stderr for exit 1; click's
-``Error: ...`` line for usage errors, exit 2), the exit code, and that the database did not
+``error: ... (see '... --help')`` line for usage errors, exit 2), the exit code, and that the database did not
 change (a dump of every table, every column, before and after).
 
 All records here are synthetic (PMIDs 99000777 up, invented author and journal names).
@@ -165,10 +165,12 @@ def assert_error(result: Result, message: str) -> None:
 
 
 def assert_usage_error(result: Result, message: str) -> None:
-    """Exit 2 with click's usage text whose last line is 'Error: <message>'."""
+    """Exit 2 with exactly one line on stderr: 'error: <message> (see '... --help')'."""
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {message} (see '")
+    assert line.endswith(" --help')")
     assert "Traceback" not in result.output
 
 
