@@ -14,6 +14,7 @@ import random
 import secrets
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -187,7 +188,7 @@ class FakeEutils:
         if self._server is not None:
             return self
         handler = _make_handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -732,6 +733,19 @@ class FakeEutils:
             handler.send_truncated(reply)
         else:
             handler.send_reply(reply)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up mid-reply (timeouts, injected resets) is normal here, not an error
+    worth a traceback on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _noon(day: dt.date) -> dt.datetime:
