@@ -47,6 +47,13 @@ class Progress:
 def _client(settings: Settings) -> Any:
     from ..eutils import EutilsClient
 
+    if not settings.email:
+        # NCBI asks every E-utilities tool to identify itself with a contact address.
+        click.echo(
+            "warning: NCBI_EMAIL is not set; NCBI asks for a contact e-mail with every request "
+            "(set NCBI_EMAIL or pass --email)",
+            err=True,
+        )
     return EutilsClient(settings)
 
 
