@@ -3,7 +3,8 @@ statistics, read-only SQL and re-tagging.
 
 Every statement is SQLAlchemy Core with bound parameters; user input never becomes SQL text.
 Full-text search uses SQLite FTS5 (table ``article_fts``, created by migration 0003) or
-PostgreSQL's ``websearch_to_tsquery`` over an expression GIN index. Both accept the same
+PostgreSQL's ``websearch_to_tsquery`` over the stored, GIN-indexed tsvector column
+``article.search_vector`` (migration 0004). Both accept the same
 small web-search syntax: words (all must match), ``"quoted phrases"``, ``OR`` between two
 terms and ``-word`` to exclude.
 """
@@ -43,10 +44,9 @@ from .vocab import (
 )
 
 SORTS: tuple[str, ...] = ("level", "year", "date", "pmid")
-# Must stay identical to the expression indexed by migration 0003, or PostgreSQL scans.
-PG_TSVECTOR = (
-    "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(abstract, ''))"
-)
+# PostgreSQL's stored tsvector of title and abstract (migration 0004, GIN-indexed). Reading it
+# spares re-running to_tsvector on every candidate row a phrase search has to re-check.
+PG_SEARCH_VECTOR = "search_vector"
 _BATCH = 500
 
 
@@ -163,7 +163,7 @@ def _text_condition(dialect: str, text: str, pmid: Any, *, probe: bool = False) 
         return pmid.in_(sa.select(fts.c.rowid).where(_fts_match(fts, text)))
     if dialect == "postgresql":
         return sa.text(
-            f"{PG_TSVECTOR} @@ websearch_to_tsquery('english'::regconfig, :fts_query)"
+            f"{PG_SEARCH_VECTOR} @@ websearch_to_tsquery('english'::regconfig, :fts_query)"
         ).bindparams(fts_query=text)
     raise StoreError(f"full-text search is not supported on {dialect!r}")
 

@@ -39,6 +39,7 @@ from .vocab import ArticleTags
 logger = logging.getLogger("aggregator.pipeline")
 
 COMMIT_BATCH = 200  # articles per transaction: a kill loses at most one uncommitted batch
+IMPORT_BATCH = 500  # articles per upsert statement group in an import (one transaction per file)
 
 
 class SearchClient(Protocol):
@@ -323,17 +324,13 @@ class Harvester:
     def _store_batch(
         self, query: SavedQuery, run_id: int, batch: list[Article], outcome: QueryOutcome
     ) -> None:
+        tagged = [(article, self.tagger(article)) for article in batch]
         now = self.clock()
         with new_session(self.engine) as session:
-            for article in batch:
-                result = repo.upsert_article(
-                    session,
-                    article,
-                    tags=self.tagger(article),
-                    run_id=run_id,
-                    now=now,
-                    source=self.source,
-                )
+            results = repo.upsert_articles(
+                session, tagged, run_id=run_id, now=now, source=self.source
+            )
+            for result in results:
                 _count(outcome, result)
             repo.record_hits(session, query.name, [a.pmid for a in batch], run_id, now)
             session.commit()
@@ -342,7 +339,7 @@ class Harvester:
             self.lock.heartbeat()  # a long harvest keeps its lease
 
 
-def _count(outcome: QueryOutcome, result: repo.UpsertResult) -> None:
+def _count(outcome: QueryOutcome | ImportReport, result: repo.UpsertResult) -> None:
     if result.status == "new":
         outcome.new += 1
     elif result.status == "revised":
@@ -359,6 +356,7 @@ class ImportReport:
     new: int = 0
     revised: int = 0
     unchanged: int = 0
+    retracted: int = 0
     deleted_listed: int = 0  # PMIDs in <DeleteCitation> blocks (reported, not applied)
 
 
@@ -386,20 +384,17 @@ def import_file(
             articles.append(item)
             if progress and len(articles) % 500 == 0:
                 progress(len(articles))
+    tagged = [(article, tagger(article)) for article in articles]
     now = clock()
     # store_errors: a locked or read-only database is a one-line error, not a traceback.
     with store_errors(engine.url), new_session(engine) as session:
         run_id = repo.start_run(session, now=now, kind="import")
-        for article in articles:
-            result = repo.upsert_article(
-                session, article, tags=tagger(article), run_id=run_id, now=now, source="import"
-            )
-            if result.status == "new":
-                report.new += 1
-            elif result.status == "revised":
-                report.revised += 1
-            else:
-                report.unchanged += 1
+        for start in range(0, len(tagged), IMPORT_BATCH):
+            chunk = tagged[start : start + IMPORT_BATCH]
+            for result in repo.upsert_articles(
+                session, chunk, run_id=run_id, now=now, source="import"
+            ):
+                _count(report, result)
         repo.finish_run(
             session,
             run_id,

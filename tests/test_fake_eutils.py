@@ -706,3 +706,13 @@ def test_random_faults_are_reproducible(fake_ncbi: FakeEutils) -> None:
 def test_inject_rejects_unknown_kind(fake_ncbi: FakeEutils) -> None:
     with pytest.raises(FakeEutilsError, match="unknown fault kind 'boom'"):
         fake_ncbi.inject("boom")
+
+
+def test_inject_after_lets_matching_requests_through_first(fake_ncbi: FakeEutils) -> None:
+    fake_ncbi.inject("503", endpoint="esearch", after=2)
+    statuses = [
+        get(fake_ncbi, "esearch", db="pubmed", term="magnesium").status_code for _ in range(4)
+    ]
+    assert get(fake_ncbi, "einfo").status_code == 200  # other endpoints do not count
+    assert statuses == [200, 200, 503, 200]
+    assert [e.fault for e in fake_ncbi.requests][:4] == [None, None, "503", None]

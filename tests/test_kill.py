@@ -68,7 +68,7 @@ CHAINS = {
     # The last one: every article is in, the checkpoint transaction is not.
     "after-commits": [KillPoint("batch", k) for k in (1, 2, 1, 1, 1)],
     "wal-writes": [KillPoint("wal", n) for n in (1, 2, 1, 3, 1)],
-    "timed": [KillPoint("time", t) for t in (0.3, 0.8, 1.3, 2.0, 3.0)],
+    "timed": [KillPoint("time", t) for t in (0.3, 0.6, 0.9, 1.2, 1.5)],
 }
 
 

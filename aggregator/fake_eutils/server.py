@@ -108,6 +108,7 @@ class _Fault:
     remaining: int
     delay: float
     drop: int
+    skip: int = 0  # matching requests to let through before this fault starts
 
 
 @dataclass
@@ -368,8 +369,10 @@ class FakeEutils:
         times: int = 1,
         delay: float = 2.0,
         drop: int = 1,
+        after: int = 0,
     ) -> None:
-        """Make the next ``times`` matching requests fail in the given way.
+        """Make the next ``times`` matching requests fail in the given way (after letting
+        ``after`` matching requests through, so faults can be spread out deterministically).
 
         kinds: "500", "502", "503", "429", "reset" (close without reply), "slow" (reply after
         ``delay`` seconds), "truncate" (cut body, full Content-Length), "error200" (HTTP 200
@@ -382,7 +385,7 @@ class FakeEutils:
         if kind == "missing_records":
             endpoint = "efetch"
         with self._lock:
-            self._faults.append(_Fault(kind, endpoint, times, delay, drop))
+            self._faults.append(_Fault(kind, endpoint, times, delay, drop, after))
 
     def set_fault_rate(
         self,
@@ -412,12 +415,19 @@ class FakeEutils:
 
     def _take_fault(self, endpoint: str) -> _Fault | None:
         with self._lock:
-            for fault in self._faults:
-                if fault.endpoint in (None, endpoint):
+            chosen: _Fault | None = None
+            for fault in list(self._faults):
+                if fault.endpoint not in (None, endpoint):
+                    continue
+                if fault.skip > 0:  # every matching request counts towards "after"
+                    fault.skip -= 1
+                elif chosen is None:
+                    chosen = fault
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
-                    return fault
+            if chosen is not None:
+                return chosen
             if self._fault_rate and self._rng.random() < self._fault_rate:
                 kinds = [k for k in self._fault_kinds if k != "missing_records"]
                 if endpoint == "efetch" and "missing_records" in self._fault_kinds:

@@ -20,15 +20,24 @@ ARTICLE_SOURCES: tuple[str, ...] = ("efetch", "import", "demo")
 # Tables that migrations create outside the models (SQLite FTS5 index and its shadow tables):
 # autogenerate comparisons must ignore them.
 UNMODELLED_TABLE_PREFIXES: tuple[str, ...] = ("article_fts",)
-# Expression indexes made by migrations (the PostgreSQL full-text GIN index of revision 0003).
-# Dialect-specific indexes created by migration 0003 (full text, expression sort indexes).
+# Dialect-specific indexes made by migrations: full text (0003's expression index, 0004's
+# index of the stored tsvector) and 0003's expression sort indexes.
 UNMODELLED_INDEXES: frozenset[str] = frozenset(
-    {"ix_article_fulltext", "ix_article_sort_level", "ix_article_sort_year", "ix_article_sort_date"}
+    {
+        "ix_article_fulltext",
+        "ix_article_search_vector",
+        "ix_article_sort_level",
+        "ix_article_sort_year",
+        "ix_article_sort_date",
+    }
 )
+# (table, column) pairs that only some backends have: PostgreSQL's stored tsvector of
+# revision 0004, which SQLite (searching through FTS5) has no type for.
+UNMODELLED_COLUMNS: frozenset[tuple[str, str]] = frozenset({("article", "search_vector")})
 
 
 def include_in_autogenerate(
-    _object: object, name: str | None, type_: str, _reflected: bool, _compare_to: object
+    object_: object, name: str | None, type_: str, _reflected: bool, _compare_to: object
 ) -> bool:
     """alembic ``include_object`` hook: skip objects the models deliberately do not describe."""
     if name is None:
@@ -37,6 +46,9 @@ def include_in_autogenerate(
         return not name.startswith(UNMODELLED_TABLE_PREFIXES)
     if type_ == "index":
         return name not in UNMODELLED_INDEXES
+    if type_ == "column":
+        table = getattr(object_, "table", None)
+        return (getattr(table, "name", None), name) not in UNMODELLED_COLUMNS
     return True
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
@@ -75,6 +76,10 @@ _KIND_ORDER: dict[str, tuple[str, ...]] = {
     "condition": CONDITIONS,
     "population": POPULATIONS,
 }
+# Stored with the article row, parsed but not part of its content hash (see content_hash).
+_UNHASHED_FIELDS = frozenset({"raw_xml", "source_format"})
+# Article columns holding the tagger's conclusions (per-value tags are rows of the tag table).
+_TAG_COLUMNS = ("study_type", "evidence_level", "combination_product", "is_direct", "rules_version")
 _CHUNK = 500  # keeps IN (...) lists well under SQLite's bound-parameter limit
 
 
@@ -151,6 +156,37 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
+def _plain(value: Any) -> Any:
+    """Plain JSON types, as a JSON column returns them: dataclasses become dicts, tuples lists.
+
+    Much cheaper than ``dataclasses.asdict`` (which deep-copies every leaf) plus a JSON round
+    trip, and it gives the same values for the types Article holds.
+    """
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if hasattr(type(value), "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _columns_and_hash(article: Article) -> tuple[dict[str, Any], str]:
+    """:func:`article_columns` and :func:`content_hash` of one article, converting it once."""
+    columns: dict[str, Any] = {}
+    hashed: dict[str, Any] = {}
+    for name in _ARTICLE_FIELDS:
+        value = getattr(article, name)
+        plain = _plain(value)
+        columns[name] = plain if name in _JSON_FIELDS else value
+        if name not in _UNHASHED_FIELDS:
+            hashed[name] = plain
+    text = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return columns, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def content_hash(article: Article) -> str:
     """sha256 of the canonical parsed record (sorted-key JSON of its fields).
 
@@ -158,19 +194,12 @@ def content_hash(article: Article) -> str:
     MEDLINE text, do not change it; any parsed field does. Migration 0002 backfills the same
     formula from stored columns.
     """
-    record = article.to_dict()
-    record.pop("source_format", None)
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _columns_and_hash(article)[1]
 
 
 def article_columns(article: Article) -> dict[str, Any]:
     """The article's parsed fields as column values (JSON columns as plain lists/dicts)."""
-    plain = dataclasses.asdict(article)
-    return {
-        name: _json_ready(plain[name]) if name in _JSON_FIELDS else getattr(article, name)
-        for name in _ARTICLE_FIELDS
-    }
+    return _columns_and_hash(article)[0]
 
 
 def _qualifier(data: Mapping[str, Any]) -> MeshQualifier:
@@ -213,11 +242,6 @@ def article_from_columns(row: Mapping[Any, Any]) -> Article:
     return Article(**values)
 
 
-def _select_article_row(session: Session, pmid: int) -> Mapping[Any, Any] | None:
-    table = _table(ArticleRow)
-    return session.execute(sa.select(table).where(table.c.pmid == pmid)).mappings().first()
-
-
 def _add_revision(
     session: Session,
     *,
@@ -241,6 +265,68 @@ def _add_revision(
 
 
 # ---- articles ------------------------------------------------------------------------------
+# Statements are built once per dialect and reused with bound parameters, so SQLAlchemy
+# compiles each one once instead of building and hashing a new statement per article.
+
+# Columns read to decide what an upsert of a stored article has to write.
+_STATE_COLUMNS = (
+    "pmid",
+    "content_hash",
+    "raw_xml",
+    "source_format",
+    "retracted",
+    *_TAG_COLUMNS,
+)
+_TAG_ROW_FIELDS = ("kind", "value", "field", "snippet", "rules_version")
+
+
+def _in_pmids(column: Any) -> Any:
+    return column.in_(sa.bindparam("pmids", expanding=True))
+
+
+@functools.cache
+def _statements(dialect: str) -> dict[str, Any]:
+    """The statements of :func:`upsert_articles`, built once per dialect."""
+    articles, tags = _table(ArticleRow), _table(TagRow)
+    pending = _table(PendingRetractionRow)
+    if dialect == "postgresql":
+        insert_article: Any = postgresql.insert(articles)
+    elif dialect == "sqlite":
+        insert_article = sqlite.insert(articles)
+    else:
+        raise StoreError(f"unsupported database backend {dialect!r}; use SQLite or PostgreSQL")
+    return {
+        "state": sa.select(*(articles.c[name] for name in _STATE_COLUMNS)).where(
+            _in_pmids(articles.c.pmid)
+        ),
+        "full_rows": sa.select(articles).where(_in_pmids(articles.c.pmid)),
+        # RETURNING tells which rows another writer did not insert first.
+        "insert_article": insert_article.on_conflict_do_nothing(index_elements=["pmid"]).returning(
+            articles.c.pmid
+        ),
+        # The SET clause comes from the parameter names, so one statement serves every shape.
+        "update_article": sa.update(articles).where(articles.c.pmid == sa.bindparam("row_pmid")),
+        "pending": sa.select(pending.c.pmid, pending.c.notice_pmid).where(
+            _in_pmids(pending.c.pmid)
+        ),
+        "delete_pending": sa.delete(pending).where(_in_pmids(pending.c.pmid)),
+        "tags": sa.select(tags.c.pmid, *(tags.c[name] for name in _TAG_ROW_FIELDS))
+        .where(_in_pmids(tags.c.pmid))
+        .order_by(tags.c.id),
+        "delete_tags": sa.delete(tags).where(_in_pmids(tags.c.pmid)),
+        "insert_tags": sa.insert(tags),
+        "insert_revision": sa.insert(_table(ArticleRevisionRow)),
+    }
+
+
+@dataclass(slots=True)
+class _Item:
+    """One article of a batch on its way into the database."""
+
+    article: Article
+    tags: ArticleTags | None
+    columns: dict[str, Any]
+    digest: str
 
 
 def upsert_article(
@@ -260,113 +346,256 @@ def upsert_article(
     notice, the articles it retracts are marked (see :func:`mark_retracted`). ``tags`` replace
     the stored tags when given.
     """
+    return upsert_articles(session, [(article, tags)], run_id=run_id, now=now, source=source)[0]
+
+
+def upsert_articles(
+    session: Session,
+    items: Iterable[tuple[Article, ArticleTags | None]],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+    source: str,
+) -> list[UpsertResult]:
+    """:func:`upsert_article` for many ``(article, tags)`` pairs, in order, with a few
+    statements per batch instead of several per article. Results and stored rows are the same
+    as calling :func:`upsert_article` for each pair in turn."""
     _require_aware(now)
     if source not in ARTICLE_SOURCES:
         raise ValueError(f"unknown article source {source!r}; valid: {', '.join(ARTICLE_SOURCES)}")
-    columns = article_columns(article)
-    digest = content_hash(article)
-    existing = _select_article_row(session, article.pmid)
-    result: UpsertResult
-    if existing is None:
-        result = _insert_article(session, article, columns, digest, run_id, now, source)
-        if result.status == "unchanged":  # lost a race to another writer: treat as update
-            existing = _select_article_row(session, article.pmid)
-    if existing is not None:
-        result = _update_article(session, article, existing, columns, digest, run_id, now, source)
-    if tags is not None:
-        replace_tags(session, article.pmid, tags)
-    for target in article.retracts:
-        if target != article.pmid:
-            mark_retracted(session, target, article.pmid, now, run_id)
-    return result
+    writer = _BatchWriter(session, run_id=run_id, now=now, source=source)
+    results: list[UpsertResult] = []
+    batch: list[_Item] = []
+    batch_pmids: set[int] = set()
+    for article, tags in items:
+        # A PMID twice in one batch would be compared with stale state: write the batch first.
+        if article.pmid in batch_pmids:
+            results += writer.write(batch)
+            batch, batch_pmids = [], set()
+        columns, digest = _columns_and_hash(article)
+        batch.append(_Item(article, tags, columns, digest))
+        batch_pmids.add(article.pmid)
+        # A retraction notice changes other articles (maybe later ones in this batch), so it
+        # ends the batch: everything after it then reads the state it left behind.
+        if article.retracts or len(batch) >= _CHUNK:
+            results += writer.write(batch)
+            batch, batch_pmids = [], set()
+    if batch:
+        results += writer.write(batch)
+    return results
 
 
-def _insert_article(
-    session: Session,
-    article: Article,
-    columns: dict[str, Any],
-    digest: str,
-    run_id: int | None,
-    now: dt.datetime,
-    source: str,
-) -> UpsertResult:
-    pending_table = _table(PendingRetractionRow)
-    pending = (
-        session.execute(sa.select(pending_table).where(pending_table.c.pmid == article.pmid))
-        .mappings()
-        .first()
-    )
-    retracted = article.is_retracted or pending is not None
-    statement = (
-        _insert(session, _table(ArticleRow))
-        .values(
-            **columns,
-            content_hash=digest,
-            source=source,
-            first_seen_at=now,
-            last_updated_at=now,
-            last_fetched_at=now,
-            retracted=retracted,
-            retracted_at=now if retracted else None,
-            retraction_notice_pmid=pending["notice_pmid"] if pending else None,
+class _BatchWriter:
+    """Writes batches of distinct articles (only the last may be a retraction notice)."""
+
+    def __init__(
+        self, session: Session, *, run_id: int | None, now: dt.datetime, source: str
+    ) -> None:
+        self.session = session
+        self.run_id = run_id
+        self.now = now
+        self.source = source
+        self.sql = _statements(session.get_bind().dialect.name)
+
+    def _rows(self, name: str, pmids: Iterable[int]) -> list[Any]:
+        wanted = list(pmids)
+        if not wanted:
+            return []
+        return list(self.session.execute(self.sql[name], {"pmids": wanted}).mappings())
+
+    def write(self, batch: Sequence[_Item]) -> list[UpsertResult]:
+        state = {row["pmid"]: row for row in self._rows("state", (i.article.pmid for i in batch))}
+        fresh = [item for item in batch if item.article.pmid not in state]
+        results = self._insert(fresh)
+        lost = [item.article.pmid for item in fresh if item.article.pmid not in results]
+        if lost:  # another writer stored them first: update them like any stored article
+            state.update({row["pmid"]: row for row in self._rows("state", lost)})
+        tags = self._plan_tags(batch, state)
+        stored = [item for item in batch if item.article.pmid in state]
+        results.update(self._update(stored, state, tags.article_columns))
+        if tags.replaced:
+            self.session.execute(self.sql["delete_tags"], {"pmids": tags.replaced})
+        if tags.rows:
+            self.session.execute(self.sql["insert_tags"], tags.rows)
+        for item in batch:
+            for target in item.article.retracts:
+                if target != item.article.pmid:
+                    mark_retracted(self.session, target, item.article.pmid, self.now, self.run_id)
+        return [results[item.article.pmid] for item in batch]
+
+    def _insert(self, fresh: Sequence[_Item]) -> dict[int, UpsertResult]:
+        if not fresh:
+            return {}
+        pending = {
+            row["pmid"]: row["notice_pmid"]
+            for row in self._rows("pending", (item.article.pmid for item in fresh))
+        }
+        rows = []
+        for item in fresh:
+            notice = pending.get(item.article.pmid)
+            retracted = item.article.is_retracted or item.article.pmid in pending
+            rows.append(
+                {
+                    **item.columns,
+                    **_tag_columns(item.tags),
+                    "content_hash": item.digest,
+                    "source": self.source,
+                    "first_seen_at": self.now,
+                    "last_updated_at": self.now,
+                    "last_fetched_at": self.now,
+                    "retracted": retracted,
+                    "retracted_at": self.now if retracted else None,
+                    "retraction_notice_pmid": notice,
+                }
+            )
+        inserted = set(self.session.execute(self.sql["insert_article"], rows).scalars())
+        applied = [pmid for pmid in pending if pmid in inserted]
+        if applied:
+            self.session.execute(self.sql["delete_pending"], {"pmids": applied})
+        return {
+            row["pmid"]: UpsertResult(
+                pmid=row["pmid"],
+                status="new",
+                retracted=row["retracted"],
+                newly_retracted=row["retracted"],
+            )
+            for row in rows
+            if row["pmid"] in inserted
+        }
+
+    def _update(
+        self,
+        stored: Sequence[_Item],
+        state: Mapping[int, Mapping[str, Any]],
+        tag_columns: Mapping[int, dict[str, Any]],
+    ) -> dict[int, UpsertResult]:
+        changed_pmids = [
+            item.article.pmid
+            for item in stored
+            if state[item.article.pmid]["content_hash"] != item.digest
+        ]
+        # Whole rows only for records whose content changed (rare), to compare field by field.
+        full_rows = {row["pmid"]: row for row in self._rows("full_rows", changed_pmids)}
+        updates: list[dict[str, Any]] = []
+        revisions: list[dict[str, Any]] = []
+        results: dict[int, UpsertResult] = {}
+        for item in stored:
+            pmid = item.article.pmid
+            existing = full_rows.get(pmid, state[pmid])
+            values, result, revision = self._changes(item, existing)
+            updates.append({"row_pmid": pmid, **values, **tag_columns.get(pmid, {})})
+            results[pmid] = result
+            if revision is not None:
+                revisions.append(revision)
+        _execute_grouped(self.session, self.sql["update_article"], updates)
+        if revisions:
+            self.session.execute(self.sql["insert_revision"], revisions)
+        return results
+
+    def _changes(
+        self, item: _Item, existing: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], UpsertResult, dict[str, Any] | None]:
+        """Column values to write, the result and the revision row (if any) of one update."""
+        article, columns, digest = item.article, item.columns, item.digest
+        was_retracted = bool(existing["retracted"])
+        newly_retracted = article.is_retracted and not was_retracted
+        content_changed = existing["content_hash"] != digest
+        changed: list[str] = []
+        if content_changed:
+            changed = [name for name in _COMPARED_FIELDS if existing[name] != columns[name]]
+        if newly_retracted:
+            changed.append("retracted")
+        values: dict[str, Any] = {"last_fetched_at": self.now, "source": self.source}
+        if existing["raw_xml"] != columns["raw_xml"]:
+            values["raw_xml"] = columns["raw_xml"]
+        if existing["source_format"] != columns["source_format"]:
+            values["source_format"] = columns["source_format"]
+        if content_changed:
+            values["content_hash"] = digest
+            values.update({name: columns[name] for name in changed if name != "retracted"})
+        revised = bool(set(changed) - _QUIET_FIELDS)
+        if revised:
+            values["last_updated_at"] = self.now
+        if newly_retracted:
+            values.update(retracted=True, retracted_at=self.now)
+        if not revised:
+            result = UpsertResult(pmid=article.pmid, status="unchanged", retracted=was_retracted)
+            return values, result, None
+        old = {**existing, "retracted": was_retracted}
+        new = {**columns, "retracted": was_retracted or newly_retracted}
+        revision = {
+            "pmid": article.pmid,
+            "seen_at": self.now,
+            "run_id": self.run_id,
+            "changed_fields": list(changed),
+            "old_values": {name: _json_ready(old[name]) for name in changed},
+            "new_values": {name: _json_ready(new[name]) for name in changed},
+        }
+        result = UpsertResult(
+            pmid=article.pmid,
+            status="revised",
+            changed_fields=tuple(changed),
+            retracted=was_retracted or newly_retracted,
+            newly_retracted=newly_retracted,
         )
-        .on_conflict_do_nothing(index_elements=["pmid"])
-    )
-    if _rowcount(session.execute(statement)) == 0:
-        return UpsertResult(pmid=article.pmid, status="unchanged")
-    if pending is not None:
-        session.execute(sa.delete(pending_table).where(pending_table.c.pmid == article.pmid))
-    return UpsertResult(
-        pmid=article.pmid, status="new", retracted=retracted, newly_retracted=retracted
-    )
+        return values, result, revision
+
+    def _plan_tags(
+        self, batch: Sequence[_Item], state: Mapping[int, Mapping[str, Any]]
+    ) -> _TagPlan:
+        """What storing the given tags takes. A stored article whose tags are already exactly
+        these (the usual re-fetch) is left alone rather than deleting and re-adding the rows."""
+        plan = _TagPlan()
+        tagged = [item for item in batch if item.tags is not None]
+        stored = [item.article.pmid for item in tagged if item.article.pmid in state]
+        stored_rows: dict[int, list[tuple[Any, ...]]] = {pmid: [] for pmid in stored}
+        for row in self._rows("tags", stored):
+            stored_rows[row["pmid"]].append(tuple(row[name] for name in _TAG_ROW_FIELDS))
+        for item in tagged:
+            pmid, tags = item.article.pmid, cast(ArticleTags, item.tags)
+            rows = _tag_rows(pmid, tags)
+            if pmid in state:  # new articles got their tag columns with the INSERT
+                columns = _tag_columns(tags)
+                if stored_rows[pmid] == [
+                    tuple(row[name] for name in _TAG_ROW_FIELDS) for row in rows
+                ] and all(state[pmid][name] == value for name, value in columns.items()):
+                    continue
+                plan.replaced.append(pmid)
+                plan.article_columns[pmid] = columns
+            plan.rows.extend(rows)
+        return plan
 
 
-def _update_article(
-    session: Session,
-    article: Article,
-    existing: Mapping[Any, Any],
-    columns: dict[str, Any],
-    digest: str,
-    run_id: int | None,
-    now: dt.datetime,
-    source: str,
-) -> UpsertResult:
-    table = _table(ArticleRow)
-    was_retracted = bool(existing["retracted"])
-    newly_retracted = article.is_retracted and not was_retracted
-    changed: list[str] = []
-    if existing["content_hash"] != digest:
-        changed = [name for name in _COMPARED_FIELDS if existing[name] != columns[name]]
-    if newly_retracted:
-        changed.append("retracted")
-    values: dict[str, Any] = {"last_fetched_at": now, "source": source}
-    if existing["raw_xml"] != columns["raw_xml"]:
-        values["raw_xml"] = columns["raw_xml"]
-    if existing["source_format"] != columns["source_format"]:
-        values["source_format"] = columns["source_format"]
-    if existing["content_hash"] != digest:
-        values["content_hash"] = digest
-        values.update({name: columns[name] for name in changed if name != "retracted"})
-    revised = bool(set(changed) - _QUIET_FIELDS)
-    if revised:
-        values["last_updated_at"] = now
-    if newly_retracted:
-        values.update(retracted=True, retracted_at=now)
-    session.execute(sa.update(table).where(table.c.pmid == article.pmid).values(**values))
-    if not revised:
-        return UpsertResult(pmid=article.pmid, status="unchanged", retracted=was_retracted)
-    old = {**existing, "retracted": was_retracted}
-    new = {**columns, "retracted": was_retracted or newly_retracted}
-    _add_revision(
-        session, pmid=article.pmid, now=now, run_id=run_id, changed=changed, old=old, new=new
-    )
-    return UpsertResult(
-        pmid=article.pmid,
-        status="revised",
-        changed_fields=tuple(changed),
-        retracted=was_retracted or newly_retracted,
-        newly_retracted=newly_retracted,
-    )
+@dataclass(slots=True)
+class _TagPlan:
+    """Tag writes of one batch: articles whose tags are replaced, their new tag columns and
+    every tag row to insert."""
+
+    replaced: list[int] = field(default_factory=list)
+    article_columns: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
+    """The article columns holding the tagger's conclusions (all NULL when untagged)."""
+    if tags is None:
+        return dict.fromkeys(_TAG_COLUMNS)
+    return {
+        "study_type": tags.study_type,
+        "evidence_level": tags.evidence_level,
+        "combination_product": tags.combination_product,
+        "is_direct": tags.is_direct,
+        "rules_version": tags.rules_version,
+    }
+
+
+def _execute_grouped(session: Session, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Run ``statement`` once per set of parameter names (an executemany needs one shape)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        session.execute(statement, group)
 
 
 def mark_retracted(
