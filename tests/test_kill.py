@@ -63,7 +63,7 @@ CHAINS = {
     # committed); the others kill while an EFetch reply is parsed, tagged and stored.
     "after-requests": [
         KillPoint("request", k, delay)
-        for k, delay in ((3, 0.0), (1, 0.0), (2, 0.3), (2, 0.7), (2, 0.0))
+        for k, delay in ((3, 0.0), (1, 0.0), (2, 0.1), (2, 0.25), (2, 0.0))
     ],
     # The last one: every article is in, the checkpoint transaction is not.
     "after-commits": [KillPoint("batch", k) for k in (1, 2, 1, 1, 1)],

@@ -10,12 +10,14 @@ Retracted articles are left out of every count; they are listed in their own sec
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES
+from .bulk import gc_paused
 from .model import (
     ArticleEntry,
     ChangeEntry,
@@ -40,6 +42,7 @@ from .model import (
     TimelineCell,
     TimelineYear,
     doi_url,
+    has_direct_outcome,
     pubmed_url,
 )
 
@@ -141,38 +144,71 @@ def _retracted_by(article: DigestArticle, cutoff: dt.datetime) -> bool:
     return seen < cutoff
 
 
+# What the headline and evidence-map counts look at in an article: its forms, study type,
+# evidence level and directness. Articles alike in all four are counted together, so those
+# counts loop over a few thousand profiles rather than over every article again and again.
+_Profile = tuple[tuple[str, ...], str, int | None, bool]
+# The same read straight off the articles, in C (attrgetter), with conditions for directness.
+_profile_fields = operator.attrgetter("forms", "study_type", "evidence_level", "conditions")
+_timeline_fields = operator.attrgetter("forms", "year", "study_type", "conditions")
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     known: tuple[DigestArticle, ...]  # first seen before the cutoff
     active: tuple[DigestArticle, ...]  # known and not retracted by the cutoff
+    profiles: Counter[_Profile]  # active articles by profile
 
 
 def _snapshot(articles: Sequence[DigestArticle], cutoff: dt.datetime) -> _Snapshot:
     known = tuple(a for a in articles if a.first_seen_at < cutoff)
-    return _Snapshot(known, tuple(a for a in known if not _retracted_by(a, cutoff)))
+    active = tuple(a for a in known if not (a.retracted and _retracted_by(a, cutoff)))
+    profiles: Counter[_Profile] = Counter()
+    for (forms, study_type, level, conditions), count in Counter(
+        map(_profile_fields, active)
+    ).items():
+        profiles[(forms, study_type, level, has_direct_outcome(conditions))] += count
+    return _Snapshot(known, active, profiles)
 
 
-def _counts(articles: Iterable[DigestArticle]) -> EvidenceCounts:
-    chosen = list(articles)
-    levels = [a.evidence_level for a in chosen if a.evidence_level is not None]
-    return EvidenceCounts(
-        articles=len(chosen),
-        rcts=sum(1 for a in chosen if a.study_type == RCT),
-        syntheses=sum(1 for a in chosen if a.study_type in SYNTHESIS_TYPES),
-        best_level=min(levels) if levels else None,
-    )
+class _Tally:
+    """Running :class:`EvidenceCounts` of one slice, filled profile by profile."""
+
+    __slots__ = ("articles", "best_level", "rcts", "syntheses")
+
+    def __init__(self) -> None:
+        self.articles = 0
+        self.rcts = 0
+        self.syntheses = 0
+        self.best_level: int | None = None
+
+    def add(self, study_type: str, level: int | None, count: int) -> None:
+        self.articles += count
+        if study_type == RCT:
+            self.rcts += count
+        elif study_type in SYNTHESIS_TYPES:
+            self.syntheses += count
+        if level is not None and (self.best_level is None or level < self.best_level):
+            self.best_level = level
+
+    def counts(self) -> EvidenceCounts:
+        return EvidenceCounts(self.articles, self.rcts, self.syntheses, self.best_level)
 
 
-def _split(
-    now: Sequence[DigestArticle],
-    previous: Sequence[DigestArticle],
-    include: Callable[[DigestArticle], bool],
-) -> EvidenceSplit:
+def _tallies(snapshot: _Snapshot) -> tuple[dict[bool, _Tally], dict[bool, _Tally]]:
+    """Glycinate and overall tallies of the active articles, each by directness."""
+    glycinate = {True: _Tally(), False: _Tally()}
+    overall = {True: _Tally(), False: _Tally()}
+    for (forms, study_type, level, direct), count in snapshot.profiles.items():
+        overall[direct].add(study_type, level, count)
+        if GLYCINATE in forms:
+            glycinate[direct].add(study_type, level, count)
+    return glycinate, overall
+
+
+def _split(now: dict[bool, _Tally], previous: dict[bool, _Tally]) -> EvidenceSplit:
     def change(direct: bool) -> CountsChange:
-        return CountsChange(
-            now=_counts(a for a in now if include(a) and a.is_direct == direct),
-            previous=_counts(a for a in previous if include(a) and a.is_direct == direct),
-        )
+        return CountsChange(now=now[direct].counts(), previous=previous[direct].counts())
 
     return EvidenceSplit(direct=change(True), indirect=change(False))
 
@@ -236,11 +272,15 @@ def _form_counts_text(counts: Sequence[FormCount]) -> str:
 def _headline(
     now: _Snapshot, previous: _Snapshot, previous_label: str
 ) -> tuple[Headline, EvidenceSplit]:
-    glycinate = _split(now.active, previous.active, lambda a: a.is_glycinate)
-    overall = _split(now.active, previous.active, lambda a: True)
-    rct_forms = Counter(
-        form for a in now.active if a.is_direct and a.study_type == RCT for form in a.forms
-    )
+    glycinate_now, overall_now = _tallies(now)
+    glycinate_previous, overall_previous = _tallies(previous)
+    glycinate = _split(glycinate_now, glycinate_previous)
+    overall = _split(overall_now, overall_previous)
+    rct_forms: Counter[str] = Counter()
+    for (forms, study_type, _level, direct), count in now.profiles.items():
+        if direct and study_type == RCT:
+            for form in forms:
+                rct_forms[form] += count
     migraine_rct_forms = tuple(
         FormCount(form, count)
         for form, count in sorted(rct_forms.items(), key=lambda fc: (-fc[1], _form_order(fc[0])))
@@ -353,10 +393,12 @@ def _milestones(now: _Snapshot, previous: _Snapshot, window: WeekWindow) -> tupl
     return tuple(milestones)
 
 
-def _top_forms(active: Sequence[DigestArticle], count: int) -> tuple[str, ...]:
-    per_form = Counter(
-        form for a in active for form in a.forms if form != GLYCINATE and form not in NOT_A_SALT
-    )
+def _top_forms(snapshot: _Snapshot, count: int) -> tuple[str, ...]:
+    per_form: Counter[str] = Counter()
+    for (forms, _study_type, _level, _direct), articles in snapshot.profiles.items():
+        for form in forms:
+            if form != GLYCINATE and form not in NOT_A_SALT:
+                per_form[form] += articles
     ranked = sorted(per_form.items(), key=lambda fc: (-fc[1], _form_order(fc[0])))
     return tuple(form for form, _ in ranked[:count])
 
@@ -369,38 +411,47 @@ def chart_group(study_type: str) -> str:
     return CHART_GROUPS[-1][0]
 
 
-def _timeline(active: Sequence[DigestArticle]) -> Timeline:
-    forms = (GLYCINATE, *_top_forms(active, 2))
-    dated = [a for a in active if a.year is not None and any(f in a.forms for f in forms)]
+def _timeline(snapshot: _Snapshot) -> Timeline:
+    forms = (GLYCINATE, *_top_forms(snapshot, 2))
+    group_keys = tuple(key for key, _label, _members in CHART_GROUPS)
+    # Articles per (year, chart group, direct) for each charted form, from the active articles
+    # counted once by what the chart looks at; the cumulative series are running sums of these
+    # (rescanning every article for every year was quadratic).
+    alike = Counter(map(_timeline_fields, snapshot.active))
+    per_year: dict[str, Counter[tuple[int, str, bool]]] = {form: Counter() for form in forms}
+    undated = dict.fromkeys(forms, 0)
+    for (article_forms, year, study_type, conditions), count in alike.items():
+        charted = [form for form in forms if form in article_forms]
+        if not charted:
+            continue
+        if year is None:
+            for form in charted:
+                undated[form] += count
+            continue
+        bucket = (year, chart_group(study_type), has_direct_outcome(conditions))
+        for form in charted:
+            per_year[form][bucket] += count
+    dated_years = {year for counts in per_year.values() for year, _group, _direct in counts}
     years: tuple[int, ...] = ()
-    if dated:
-        first = min(a.year for a in dated if a.year is not None)
-        last = max(a.year for a in dated if a.year is not None)
-        years = tuple(range(first, last + 1))
+    if dated_years:
+        years = tuple(range(min(dated_years), max(dated_years) + 1))
     timelines = []
     for form in forms:
-        members = [a for a in active if form in a.forms]
+        counts = per_year[form]
+        running = dict.fromkeys(
+            ((key, direct) for key in group_keys for direct in (True, False)), 0
+        )
         series = []
         for year in years:
-            upto = [a for a in members if a.year is not None and a.year <= year]
+            for key in group_keys:
+                running[(key, True)] += counts[(year, key, True)]
+                running[(key, False)] += counts[(year, key, False)]
             cells = tuple(
-                TimelineCell(
-                    group=key,
-                    direct=sum(1 for a in upto if a.is_direct and chart_group(a.study_type) == key),
-                    indirect=sum(
-                        1 for a in upto if not a.is_direct and chart_group(a.study_type) == key
-                    ),
-                )
-                for key, _label, _members in CHART_GROUPS
+                TimelineCell(group=key, direct=running[(key, True)], indirect=running[(key, False)])
+                for key in group_keys
             )
             series.append(TimelineYear(year=year, cells=cells))
-        timelines.append(
-            FormTimeline(
-                form=form,
-                years=tuple(series),
-                undated=sum(1 for a in members if a.year is None),
-            )
-        )
+        timelines.append(FormTimeline(form=form, years=tuple(series), undated=undated[form]))
     return Timeline(
         years=years,
         groups=tuple((key, label) for key, label, _members in CHART_GROUPS),
@@ -408,43 +459,62 @@ def _timeline(active: Sequence[DigestArticle]) -> Timeline:
     )
 
 
-def _evidence_map(now: _Snapshot, previous: _Snapshot) -> EvidenceMap:
-    def per(snapshot: _Snapshot) -> Counter[tuple[str, str]]:
-        return Counter((form, a.study_type) for a in snapshot.active for form in a.forms)
+@dataclass(slots=True)
+class _FormTotals:
+    """One form's evidence-map figures in one snapshot."""
 
-    now_counts, previous_counts = per(now), per(previous)
+    articles: int = 0
+    direct: int = 0
+    best_level: int | None = None
+
+
+def _map_counts(
+    snapshot: _Snapshot,
+) -> tuple[Counter[tuple[str, str]], dict[str, _FormTotals]]:
+    """Active articles per (form, study type), and per-form totals."""
+    cells: Counter[tuple[str, str]] = Counter()
+    totals: dict[str, _FormTotals] = {}
+    for (forms, study_type, level, direct), count in snapshot.profiles.items():
+        for form in forms:
+            cells[(form, study_type)] += count
+        for form in set(forms):  # an article counts once per form in the totals
+            form_totals = totals.setdefault(form, _FormTotals())
+            form_totals.articles += count
+            if direct:
+                form_totals.direct += count
+            if level is not None and (
+                form_totals.best_level is None or level < form_totals.best_level
+            ):
+                form_totals.best_level = level
+    return cells, totals
+
+
+def _evidence_map(now: _Snapshot, previous: _Snapshot) -> EvidenceMap:
+    now_counts, now_totals = _map_counts(now)
+    previous_counts, previous_totals = _map_counts(previous)
     present = set(now_counts) | set(previous_counts)
     study_types = tuple(st for st in STUDY_TYPES if any(key[1] == st for key in present))
     forms = tuple(f for f in FORMS if any(key[0] == f for key in present))
+    none = _FormTotals()
 
-    def best(snapshot: _Snapshot, form: str) -> int | None:
-        levels = [
-            a.evidence_level
-            for a in snapshot.active
-            if form in a.forms and a.evidence_level is not None
-        ]
-        return min(levels) if levels else None
-
-    def total(snapshot: _Snapshot, form: str, direct_only: bool) -> int:
-        return sum(
-            1 for a in snapshot.active if form in a.forms and (a.is_direct or not direct_only)
+    rows = []
+    for form in forms:
+        form_now = now_totals.get(form, none)
+        form_previous = previous_totals.get(form, none)
+        rows.append(
+            EvidenceMapRow(
+                form=form,
+                cells=tuple(
+                    MapCell(st, now_counts[(form, st)], previous_counts[(form, st)])
+                    for st in study_types
+                ),
+                total=MapCell("total", form_now.articles, form_previous.articles),
+                direct=MapCell("direct", form_now.direct, form_previous.direct),
+                best_level=form_now.best_level,
+                previous_best_level=form_previous.best_level,
+            )
         )
-
-    rows = tuple(
-        EvidenceMapRow(
-            form=form,
-            cells=tuple(
-                MapCell(st, now_counts[(form, st)], previous_counts[(form, st)])
-                for st in study_types
-            ),
-            total=MapCell("total", total(now, form, False), total(previous, form, False)),
-            direct=MapCell("direct", total(now, form, True), total(previous, form, True)),
-            best_level=best(now, form),
-            previous_best_level=best(previous, form),
-        )
-        for form in forms
-    )
-    return EvidenceMap(study_types=study_types, rows=rows)
+    return EvidenceMap(study_types=study_types, rows=tuple(rows))
 
 
 def _run_health(runs: Sequence[RunInfo], window: WeekWindow) -> RunHealth:
@@ -491,6 +561,18 @@ def build_digest(
     demo: bool = False,
 ) -> Digest:
     """Compute the digest for ISO ``week`` (e.g. "2026-W48") as of its last second (UTC)."""
+    with gc_paused():
+        return _build_digest(week, articles, changes, runs, demo=demo)
+
+
+def _build_digest(
+    week: str,
+    articles: Sequence[DigestArticle],
+    changes: Sequence[ChangeEvent],
+    runs: Sequence[RunInfo],
+    *,
+    demo: bool,
+) -> Digest:
     window = parse_week(week)
     prior = previous_week(window)
     _check_unique(articles)
@@ -549,7 +631,7 @@ def build_digest(
         milestones=_milestones(now, previous, window),
         new_articles=new_articles,
         glycinate_articles=glycinate_articles,
-        timeline=_timeline(now.active),
+        timeline=_timeline(now),
         evidence_map=_evidence_map(now, previous),
         retractions=retractions,
         revisions=revisions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import jinja2
@@ -98,3 +99,10 @@ def make_environment() -> jinja2.Environment:
         form=form_label,
     )
     return env
+
+
+@functools.cache
+def shared_environment() -> jinja2.Environment:
+    """One :func:`make_environment` per process: jinja2 caches compiled templates per
+    environment, so a fresh one per render compiled both templates again every time."""
+    return make_environment()

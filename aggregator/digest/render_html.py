@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from .bulk import gc_paused
 from .chart import chart_description, render_svg
 from .compute import NO_DIRECT_GLYCINATE
-from .formatting import make_environment
+from .formatting import shared_environment
 from .model import Digest
 from .tables import group_rows, timeline_rows
 
 
 def render_html(digest: Digest) -> str:
     """The digest as a standalone HTML page (inline CSS and SVG, autoescaped)."""
-    template = make_environment().get_template("digest.html.j2")
-    return template.render(
-        d=digest,
-        chart_svg=render_svg(digest.timeline),
-        chart_desc=chart_description(digest.timeline),
-        timeline_rows=timeline_rows(digest.timeline),
-        group_rows=group_rows(digest.timeline),
-        no_direct_sentence=NO_DIRECT_GLYCINATE,
-    )
+    template = shared_environment().get_template("digest.html.j2")
+    with gc_paused():  # thousands of listed articles: see gc_paused
+        return template.render(
+            d=digest,
+            chart_svg=render_svg(digest.timeline),
+            chart_desc=chart_description(digest.timeline),
+            timeline_rows=timeline_rows(digest.timeline),
+            group_rows=group_rows(digest.timeline),
+            no_direct_sentence=NO_DIRECT_GLYCINATE,
+        )

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from .formatting import make_environment
+from .bulk import gc_paused
+from .formatting import shared_environment
 from .model import Digest
 from .tables import group_rows, timeline_rows
 
 
 def render_markdown(digest: Digest) -> str:
     """The digest as Markdown: a plain-text email that also renders on GitHub."""
-    template = make_environment().get_template("digest.md.j2")
-    text = template.render(
-        d=digest,
-        timeline_rows=timeline_rows(digest.timeline),
-        group_rows=group_rows(digest.timeline),
-    )
+    template = shared_environment().get_template("digest.md.j2")
+    with gc_paused():  # thousands of listed articles: see gc_paused
+        text = template.render(
+            d=digest,
+            timeline_rows=timeline_rows(digest.timeline),
+            group_rows=group_rows(digest.timeline),
+        )
     # Collapse the blank-line runs left by skipped sections; keep one trailing newline.
     lines: list[str] = []
     for line in text.splitlines():
