@@ -1,8 +1,8 @@
 """Hostile and bad input through the real CLI: clear one-line errors, no changes, no leaks.
 
-Every case checks the exact message (``error: ...`` on stderr for exit 1; click's
-``error: ... (see '... --help')`` line for usage errors, exit 2), the exit code, and that the database did not
-change (a dump of every table, every column, before and after).
+Every case checks the exact message (``error: ...`` on stderr for exit 1; an
+``error: ... (see '... --help')`` line for usage errors, exit 2), the exit code, and that the
+database did not change (a dump of every table, every column, before and after).
 
 All records here are synthetic (PMIDs 99000777 up, invented author and journal names).
 """
