@@ -42,23 +42,29 @@ def _local_name(tag: str) -> str:
 
 
 def _collect(element: etree._Element, parts: list[str]) -> None:
-    if element.text:
-        parts.append(element.text)
+    text = element.text
+    if text:
+        parts.append(text)
     for child in element:
         tag = child.tag
         if isinstance(tag, str):
             if tag.startswith(_MATHML_PREFIX) or tag == "math":
                 # A formula is set off by its own tail/preceding text; add nothing around it.
                 _collect_math(child, parts)
-            else:
+            elif len(child):
                 _collect(child, parts)
+            else:  # <i>, <sup>, ... holding only text: no recursion needed (hot)
+                text = child.text
+                if text:
+                    parts.append(text)
         elif tag is etree.Entity:
             # An entity the parser was told not to resolve: keep its reference text visible
             # rather than silently dropping it.
             parts.append(child.text or "")
         # Comments and processing instructions contribute no text, but their tails do.
-        if child.tail:
-            parts.append(child.tail)
+        text = child.tail
+        if text:
+            parts.append(text)
 
 
 def _collect_math(element: etree._Element, parts: list[str]) -> None:

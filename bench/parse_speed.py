@@ -161,6 +161,13 @@ def _child_main(parser: str, path: str, mode: str) -> None:
     import resource
     import tracemalloc
 
+    # Import first so the timing is the parse, not module loading (which can include
+    # compiling from source when bytecode caching is off).
+    if parser in ("aggregator", "import"):
+        import aggregator.pipeline  # noqa: F401
+        import aggregator.pubmed_xml  # noqa: F401
+    else:
+        from Bio import Entrez  # noqa: F401
     if mode == "memory":
         tracemalloc.start()
     started = time.perf_counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from aggregator.tagging.text import Sentence, is_cited, snippet
+from aggregator.tagging.text import Sentence, is_cited, snippet, whole_lower
 from aggregator.vocab import Tag
 
 PARTNER_WORDS = (
@@ -37,6 +37,10 @@ _MAGNESIUM = re.compile(r"\bmagnesium\b|(?-i:\bMg\b)", re.I)
 
 def find_combination(sentences: list[Sentence], *, is_review: bool) -> Tag | None:
     """A provenance tag when the article studies a combination product, else None."""
+    whole, _ = whole_lower(sentences)
+    # Each sentence is a substring of the whole text: no partner word there means none anywhere.
+    if not any(word in whole for word in PARTNER_WORDS):
+        return None
     for sentence in sentences:
         text = sentence.text
         if not any(word in sentence.lower for word in PARTNER_WORDS):

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import re
 
-from aggregator.tagging.text import Gated, Sentence, gated, is_cited, is_negated, live, snippet
+from aggregator.tagging.text import (
+    Gated,
+    Sentence,
+    gated,
+    is_cited,
+    is_negated,
+    live,
+    narrowed_or_never,
+    snippet,
+)
 from aggregator.vocab import Tag
 
 HEADACHE_PATTERNS: dict[str, Gated] = {
@@ -48,24 +57,22 @@ def find_conditions(sentences: list[Sentence], *, is_review: bool) -> list[Tag]:
     patterns = live(HEADACHE_PATTERNS, sentences)
     found: dict[str, Tag] = {}
     for sentence in sentences:
-        own = [
-            (name, match)
-            for name, pattern in patterns.items()
-            for match in pattern.finditer(sentence.text, sentence.lower)
-            if (
-                sentence.field == "title"
-                or is_review
-                or not is_cited(sentence, match.start(), match.end())
-            )
-            and not is_negated(sentence, match.start(), match.end())
-        ]
-        for name, match in own:
-            if name not in found:
-                text = snippet(sentence.text, match.start(), match.end())
-                found[name] = Tag("condition", name, sentence.field, text)
+        for name, pattern in patterns.items():
+            if name in found:
+                continue  # only the first qualifying mention gives the provenance
+            for match in pattern.finditer(sentence.text, sentence.lower):
+                if (
+                    sentence.field == "title"
+                    or is_review
+                    or not is_cited(sentence, match.start(), match.end())
+                ) and not is_negated(sentence, match.start(), match.end()):
+                    text = snippet(sentence.text, match.start(), match.end())
+                    found[name] = Tag("condition", name, sentence.field, text)
+                    break
     if not found and not _title_has_other_topic(sentences):
+        generic_headache = narrowed_or_never(_GENERIC_HEADACHE, sentences)
         for sentence in sentences:
-            generic = _GENERIC_HEADACHE.search(sentence.text, sentence.lower)
+            generic = generic_headache.search(sentence.text, sentence.lower)
             if generic and (sentence.field == "title" or not is_cited(sentence, *generic.span())):
                 text = snippet(sentence.text, generic.start(), generic.end())
                 found["other_headache"] = Tag("condition", "other_headache", sentence.field, text)
@@ -80,10 +87,11 @@ def find_conditions(sentences: list[Sentence], *, is_review: bool) -> list[Tag]:
 def _title_has_other_topic(sentences: list[Sentence]) -> bool:
     """A title about a non-headache topic: a generic "headache" in the abstract is then only a
     side effect or secondary symptom, not the outcome."""
+    other_outcomes = narrowed_or_never(OTHER_OUTCOMES, sentences)
     return any(
         s.field == "title"
         and "headache" not in s.lower
-        and OTHER_OUTCOMES.search(s.text, s.lower) is not None
+        and other_outcomes.search(s.text, s.lower) is not None
         for s in sentences
     )
 
@@ -91,17 +99,18 @@ def _title_has_other_topic(sentences: list[Sentence]) -> bool:
 def _other_outcome(
     sentences: list[Sentence], *, headache_found: bool, is_review: bool
 ) -> Tag | None:
+    other_outcomes = narrowed_or_never(OTHER_OUTCOMES, sentences)
     titles = [s for s in sentences if s.field == "title"]
     title_headache = any(
         word in s.lower for s in titles for word in ("migrain", "headache", "tth", "cephal")
     )
     for sentence in titles:
-        match = OTHER_OUTCOMES.search(sentence.text, sentence.lower)
+        match = other_outcomes.search(sentence.text, sentence.lower)
         if match and not title_headache:
             return Tag("condition", "other", "title", snippet(sentence.text, *match.span()))
     if not headache_found:
         for sentence in sentences:
-            match = OTHER_OUTCOMES.search(sentence.text, sentence.lower)
+            match = other_outcomes.search(sentence.text, sentence.lower)
             if match:
                 return Tag(
                     "condition", "other", sentence.field, snippet(sentence.text, *match.span())
@@ -112,7 +121,7 @@ def _other_outcome(
         topics: set[str] = set()
         first: tuple[Sentence, re.Match[str]] | None = None
         for sentence in sentences:
-            for match in OTHER_OUTCOMES.finditer(sentence.text, sentence.lower):
+            for match in other_outcomes.finditer(sentence.text, sentence.lower):
                 topics.add(match.group(0).lower())
                 first = first or (sentence, match)
         if len(topics) >= 3 and first is not None:

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import re
 
-from aggregator.tagging.text import Gated, Sentence, gated, is_cited, is_hypothetical, live, snippet
+from aggregator.tagging.text import (
+    Gated,
+    Sentence,
+    gated,
+    hypothetical_gate,
+    is_cited,
+    is_hypothetical,
+    live,
+    snippet,
+)
 from aggregator.vocab import ROUTES, Tag
 
 ROUTE_PATTERNS: dict[str, Gated] = {
@@ -20,7 +29,9 @@ ROUTE_PATTERNS: dict[str, Gated] = {
         *("oral", "mouth", "per os", "tablet", "capsule", "sachet", "chewable", "effervescent"),
     ),
     "intravenous": gated(
-        r"\bintravenous(?:ly)?\b|(?<!phase )(?<!grade )(?<!stage )(?<!class )(?<!type )\bIV\b|"
+        # The look-behinds follow "IV" (so they run only where "IV" is, not at every position).
+        r"\bintravenous(?:ly)?\b|\bIV\b(?<!phase IV)(?<!grade IV)(?<!stage IV)(?<!class IV)"
+        r"(?<!type IV)|"
         r"\bi\.v\.|\binfusions?\b|\binfused\b|\bbolus\b|\bdrip\b|\bin \d+ ?ml (?:of )?(?:normal )?"
         r"saline\b",
         *("intravenous", " iv", "(iv", "i.v.", "infus", "bolus", "drip", "saline"),
@@ -87,10 +98,11 @@ def find_routes(
     patterns = live(ROUTE_PATTERNS, sentences)
     found: dict[str, Tag] = {}
     if supplement_given:
+        hypothetical = hypothetical_gate(sentences)
         for sentence in sentences:
             if not _MAGNESIUM.search(sentence.text):
                 continue
-            if not is_review and is_hypothetical(sentence):
+            if not is_review and is_hypothetical(sentence, hypothetical):
                 continue
             for route, pattern in patterns.items():
                 if route in found:
