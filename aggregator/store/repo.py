@@ -156,16 +156,25 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
+@functools.cache
+def _field_names(cls: Any) -> tuple[str, ...]:
+    """Field names of a dataclass (dataclasses.fields() is slow in a hot loop)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _plain(value: Any) -> Any:
     """Plain JSON types, as a JSON column returns them: dataclasses become dicts, tuples lists.
 
     Much cheaper than ``dataclasses.asdict`` (which deep-copies every leaf) plus a JSON round
     trip, and it gives the same values for the types Article holds.
     """
+    if value is None or isinstance(value, str | int | float):  # most leaves: return at once
+        return value
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
-    if hasattr(type(value), "__dataclass_fields__"):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls: Any = type(value)
+    if hasattr(cls, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in _field_names(cls)}
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, dt.date):
