@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.plugins.fake_ncbi",
     "tests.plugins.databases",
     "tests.plugins.chromium",
+    "tests.plugins.smtp",
 ]

@@ -9,48 +9,27 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
 from aggregator.delivery import SMTP_TO_VAR, SMTP_URL_VAR
 from aggregator.store import repo
 from aggregator.store.engine import new_session, open_engine
-from tests.test_cli_reports import CLEAN_ENV, harvested_db  # noqa: F401 - module fixture
-from tests.test_delivery import (
+from tests.plugins.smtp import (
     PASSWORD,
     USER,
     Received,
     SmtpServer,
-    StoringHandler,
-    check_login,
     free_port,
 )
+from tests.test_cli_reports import CLEAN_ENV, harvested_db  # noqa: F401 - module fixture
 
 RECIPIENTS = "alice@example.org, bob@example.org"
 TITLE = "Magnesium and migraine evidence digest, {week}"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    handler = StoringHandler()
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=check_login,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        yield SmtpServer(handler, controller.port)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
