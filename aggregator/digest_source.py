@@ -12,12 +12,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .article import RETRACTION_NOTICE_REFTYPES, Article
-from .digest import ChangeEvent, DigestArticle, RunInfo
+from .digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest, parse_week
 from .digest.bulk import gc_paused
+from .digest.compute import WeekWindow, charted_forms
+from .digest.tally import (
+    BEFORE_WEEK,
+    DURING_WEEK,
+    DigestTallies,
+    TallyBuilder,
+    canonical_forms,
+)
 from .store import repo
 from .store.engine import new_session
 from .store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
-from .vocab import CONDITIONS, FORMS, POPULATIONS, ROUTES
+from .vocab import CONDITIONS
 
 GLYCINATE = "glycinate"
 DERIVED = "derived"  # tag field of values the tagger concluded without provenance text
@@ -79,12 +87,10 @@ def digest_article(stored: repo.StoredArticle) -> DigestArticle | None:
         year=article.pub_year,
         doi=article.doi,
         forms=tags.forms,
-        routes=tags.routes,
         conditions=tags.conditions,
         study_type=tags.study_type,
         evidence_level=tags.evidence_level,
         combination_product=tags.combination_product,
-        population=tags.population,
         retracted=stored.retracted,
         retracted_at=_aware(stored.retracted_at),
         first_seen_at=first_seen,
@@ -199,86 +205,11 @@ def as_of_version(
     return dataclasses.replace(stored, article=article, tags=tag_article(article))
 
 
-# Tag kinds the digest shows (study type is an article column; the tag rows only repeat it).
-_DIGEST_TAG_KINDS: dict[str, tuple[str, ...]] = {
-    "form": FORMS,
-    "route": ROUTES,
-    "condition": CONDITIONS,
-    "population": POPULATIONS,
-}
 # Only records whose publication types or comments/corrections contain this text can be
-# retraction notices; the database flags them while reading, and only those are checked.
+# retraction notices; the database picks these out, and only they are checked in full.
 _RETRACTION_HINT = "%Retract%"
 _CHUNK = 500  # PMIDs per IN (...) list, well under SQLite's bound-parameter limit
-
-TagValues = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-_NO_TAGS: TagValues = ((), (), (), ())
-
-
-def _vocabulary_order(kind: str, values: list[str]) -> tuple[str, ...]:
-    """Distinct ``values`` in vocabulary order, unknown ones last (as the store lists them)."""
-    order = _DIGEST_TAG_KINDS[kind]
-    distinct = dict.fromkeys(values)
-    return tuple(sorted(distinct, key=lambda v: (order.index(v) if v in order else len(order), v)))
-
-
-def _tag_values(pairs: list[tuple[str, str]]) -> TagValues:
-    """Forms, routes, conditions and populations from (kind, value) pairs."""
-    by_kind: dict[str, list[str]] = {kind: [] for kind in _DIGEST_TAG_KINDS}
-    for kind, value in pairs:
-        by_kind[kind].append(value)
-    form, route, condition, population = (
-        _vocabulary_order(kind, values) for kind, values in by_kind.items()
-    )
-    return form, route, condition, population
-
-
-def _tag_values_by_pmid(session: Session) -> dict[int, TagValues]:
-    """Forms, routes, conditions and populations of every article with such tags."""
-    tags = _table(TagRow)
-    # One row per tag value, with the PMIDs carrying it joined by the database: a few dozen
-    # rows instead of one per tag. Each article's values become a bit set, and articles with
-    # the same set share one TagValues, built once.
-    query = (
-        sa.select(
-            tags.c.kind,
-            tags.c.value,
-            sa.func.aggregate_strings(sa.cast(tags.c.pmid, sa.Text), ","),
-        )
-        .where(tags.c.kind.in_(tuple(_DIGEST_TAG_KINDS)))
-        .group_by(tags.c.kind, tags.c.value)
-    )
-    pairs: list[tuple[str, str]] = []
-    bits_by_pmid: dict[int, int] = {}
-    for kind, value, pmids in session.execute(query):
-        bit = 1 << len(pairs)
-        pairs.append((kind, value))
-        for pmid in map(int, pmids.split(",")):
-            bits_by_pmid[pmid] = bits_by_pmid.get(pmid, 0) | bit
-    shared: dict[int, TagValues] = {}
-    found: dict[int, TagValues] = {}
-    for pmid, bits in bits_by_pmid.items():
-        values = shared.get(bits)
-        if values is None:
-            chosen = [pair for index, pair in enumerate(pairs) if bits >> index & 1]
-            values = shared[bits] = _tag_values(chosen)
-        found[pmid] = values
-    return found
-
-
-def _glycinate_provenance(session: Session) -> dict[int, tuple[str, str]]:
-    """(field, snippet) of each article's first glycinate form tag with provenance (by tag
-    id, as the store lists tags)."""
-    tags = _table(TagRow)
-    query = (
-        sa.select(tags.c.pmid, tags.c.field, tags.c.snippet)
-        .where(tags.c.kind == "form", tags.c.value == GLYCINATE, tags.c.field != DERIVED)
-        .order_by(tags.c.id)
-    )
-    found: dict[int, tuple[str, str]] = {}
-    for pmid, field, snippet in session.execute(query):
-        found.setdefault(pmid, (field, snippet))
-    return found
+_CONDITION_ORDER = {condition: index for index, condition in enumerate(CONDITIONS)}
 
 
 def _retraction_notices(session: Session, candidates: list[int]) -> set[int]:
@@ -321,38 +252,75 @@ def _utc_reader() -> Callable[[Any], dt.datetime | None]:
     return read
 
 
-def _lean_articles(session: Session) -> tuple[dict[int, DigestArticle | None], dict[int, str]]:
-    """Every stored article as the digest sees it (None: untagged or a retraction notice),
-    and every title, read with a few narrow queries instead of rebuilding full articles."""
-    articles = _table(ArticleRow)
-    tag_values = _tag_values_by_pmid(session)
-    glycinate = _glycinate_provenance(session)
-    maybe_notice = sa.or_(
-        sa.cast(articles.c.publication_types, sa.Text).like(_RETRACTION_HINT),
-        sa.cast(articles.c.comments_corrections, sa.Text).like(_RETRACTION_HINT),
+def _conditions(session: Session, pmids: Any) -> dict[int, tuple[str, ...]]:
+    """The conditions of the articles ``pmids`` (a query) selects, distinct, in vocabulary
+    order (as the store lists them)."""
+    tags = _table(TagRow)
+    query = sa.select(tags.c.pmid, tags.c.value).where(
+        tags.c.kind == "condition", tags.c.pmid.in_(pmids)
     )
-    query = sa.select(
-        articles.c.pmid,
-        articles.c.title,
-        articles.c.journal_iso,
-        articles.c.journal_title,
-        articles.c.pub_year,
-        articles.c.doi,
-        # Read as the driver gives them; converted below, each distinct value once.
-        sa.type_coerce(articles.c.first_seen_at, sa.String),
-        articles.c.retracted,
-        sa.type_coerce(articles.c.retracted_at, sa.String),
-        articles.c.study_type,
-        articles.c.evidence_level,
-        articles.c.combination_product,
-        articles.c.rules_version.is_not(None),
-        maybe_notice,
-    ).order_by(articles.c.pmid)
-    rows = session.execute(query).all()
+    found: dict[int, list[str]] = {}
+    for pmid, value in session.execute(query):
+        found.setdefault(pmid, []).append(value)
+    ordered: dict[tuple[str, ...], tuple[str, ...]] = {}
+    conditions: dict[int, tuple[str, ...]] = {}
+    for pmid, values in found.items():
+        key = tuple(values)
+        if key not in ordered:
+            unknown = len(CONDITIONS)
+            ordered[key] = tuple(
+                sorted(set(values), key=lambda v: (_CONDITION_ORDER.get(v, unknown), v))
+            )
+        conditions[pmid] = ordered[key]
+    return conditions
+
+
+def _glycinate_provenance(session: Session) -> dict[int, tuple[str, str]]:
+    """(field, snippet) of each article's first glycinate form tag with provenance (by tag
+    id, as the store lists tags). Every glycinate article is listed, so all are read."""
+    tags = _table(TagRow)
+    query = (
+        sa.select(tags.c.pmid, tags.c.field, tags.c.snippet)
+        .where(tags.c.kind == "form", tags.c.value == GLYCINATE, tags.c.field != DERIVED)
+        .order_by(tags.c.id)
+    )
+    found: dict[int, tuple[str, str]] = {}
+    for pmid, field, snippet in session.execute(query):
+        found.setdefault(pmid, (field, snippet))
+    return found
+
+
+def _lean_articles(session: Session, where: Any) -> list[DigestArticle]:
+    """The tagged articles matching ``where`` as the digest sees them, read with three
+    narrow queries instead of rebuilding full articles. Retraction notices are the caller's
+    to leave out (:func:`load_digest_inputs` knows them already)."""
+    articles = _table(ArticleRow)
+    query = (
+        sa.select(
+            articles.c.pmid,
+            articles.c.title,
+            articles.c.journal_iso,
+            articles.c.journal_title,
+            articles.c.pub_year,
+            articles.c.doi,
+            # Read as the driver gives them; converted below, each distinct value once.
+            sa.type_coerce(articles.c.first_seen_at, sa.String),
+            articles.c.retracted,
+            sa.type_coerce(articles.c.retracted_at, sa.String),
+            articles.c.study_type,
+            articles.c.evidence_level,
+            articles.c.combination_product,
+            articles.c.forms,
+        )
+        .where(where, articles.c.rules_version.is_not(None))
+        .order_by(articles.c.pmid)
+    )
+    rows: list[Any] = list(session.execute(query))
+    conditions = _conditions(session, sa.select(articles.c.pmid).where(where))
+    provenance = _glycinate_provenance(session)
     utc = _utc_reader()
-    notices = _retraction_notices(session, [row[0] for row in rows if row[-1] and row[-2]])
-    found: dict[int, DigestArticle | None] = {}
-    titles: dict[int, str] = {}
+    split: dict[str | None, tuple[str, ...]] = {}
+    found: list[DigestArticle] = []
     for (
         pmid,
         title,
@@ -366,68 +334,312 @@ def _lean_articles(session: Session) -> tuple[dict[int, DigestArticle | None], d
         study_type,
         evidence_level,
         combination_product,
-        tagged,
-        _maybe_notice,
+        forms,
     ) in rows:
-        titles[pmid] = title
-        if not tagged or pmid in notices:
-            found[pmid] = None  # untagged, or a retraction notice: not evidence
-            continue
-        forms, routes, conditions, population = tag_values.get(pmid, _NO_TAGS)
         first_seen = utc(first_seen_at)
         assert first_seen is not None
-        field, snippet = glycinate.get(pmid, (None, None))
-        found[pmid] = DigestArticle(
-            pmid=pmid,
-            title=title,
-            journal=journal_iso or journal_title,
-            year=pub_year,
-            doi=doi,
-            forms=forms,
-            routes=routes,
-            conditions=conditions,
-            study_type=study_type,
-            evidence_level=evidence_level,
-            combination_product=bool(combination_product),
-            population=population,
-            retracted=bool(retracted),
-            retracted_at=utc(retracted_at),
-            first_seen_at=first_seen,
-            glycinate_snippet=snippet,
-            glycinate_field=field,
+        if forms not in split:
+            split[forms] = canonical_forms(forms.split(",") if forms else ())
+        field, snippet = provenance.get(pmid, (None, None))
+        found.append(
+            DigestArticle(
+                pmid=pmid,
+                title=title,
+                journal=journal_iso or journal_title,
+                year=pub_year,
+                doi=doi,
+                forms=split[forms],
+                conditions=conditions.get(pmid, ()),
+                study_type=study_type,
+                evidence_level=evidence_level,
+                combination_product=bool(combination_product),
+                retracted=bool(retracted),
+                retracted_at=utc(retracted_at),
+                first_seen_at=first_seen,
+                glycinate_snippet=snippet,
+                glycinate_field=field,
+            )
         )
-    return found, titles
+    return found
 
 
-def load_digest_inputs(
-    engine: Engine,
-    as_of: dt.datetime | None = None,
-) -> tuple[list[DigestArticle], list[ChangeEvent], list[RunInfo], bool]:
-    """Articles, changes and harvest runs for :func:`aggregator.digest.build_digest`, and
-    whether the database holds only demo data.
+def _pmid_chunks(pmids: Sequence[int]) -> list[Sequence[int]]:
+    return [pmids[start : start + _CHUNK] for start in range(0, len(pmids), _CHUNK)]
 
-    ``as_of`` (aware; for a digest, the end of its week): articles revised later are shown as
-    they were then, so a past week's digest is the same whenever it is built.
+
+# The article columns the digest counts by: all in ix_article_digest (revision 0005).
+_COUNTED_COLUMNS = (
+    "pmid",
+    "forms",
+    "study_type",
+    "evidence_level",
+    "is_direct",
+    "pub_year",
+    "rules_version",
+    "first_seen_at",
+    "retracted",
+    "retracted_at",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Counted:
+    """Where the counting queries read: the FROM clause and its columns by name.
+
+    On SQLite that is ``article INDEXED BY ix_article_digest``: the planner otherwise walks
+    ix_article_first_seen_at or ix_article_pub_year and reads every large article row, ten
+    times slower than scanning the index that holds all the digest needs. SQLAlchemy cannot
+    spell INDEXED BY, hence the textual FROM and unbound (but typed) columns.
     """
+
+    source: Any
+    columns: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return self.columns[name]
+
+
+def _counted(session: Session) -> _Counted:
+    articles = _table(ArticleRow)
+    if session.get_bind().dialect.name != "sqlite":
+        return _Counted(articles, {name: articles.c[name] for name in _COUNTED_COLUMNS})
+    columns = {name: sa.column(name, articles.c[name].type) for name in _COUNTED_COLUMNS}
+    return _Counted(sa.text("article INDEXED BY ix_article_digest"), columns)
+
+
+def _tagged_known(a: _Counted, tallies: TallyBuilder, pmids: Sequence[int] | None) -> list[Any]:
+    """Conditions for the tagged articles first seen by the week's end (or those of them
+    with ``pmids``)."""
+    where = [a.rules_version.is_not(None), a.first_seen_at < tallies.end]
+    if pmids is not None:
+        where.append(a.pmid.in_(pmids))
+    return where
+
+
+def _retracted_by(a: _Counted, moment: dt.datetime) -> Any:
+    """SQL: the article's retraction was known before ``moment`` (as compute._retracted_by)."""
+    return sa.and_(a.retracted, sa.func.coalesce(a.retracted_at, a.first_seen_at) < moment)
+
+
+def _count_profiles(
+    session: Session, tallies: TallyBuilder, pmids: Sequence[int] | None, sign: int
+) -> None:
+    """Add (``sign`` 1) or take out (-1) the profile counts of the stored, tagged articles
+    known by the week's end: all of them, or those with ``pmids``.
+
+    The database groups the articles (GROUP BY forms, study type, level, directness) in two
+    parts: those *settled* before the week (known then and not retracted by its end: nearly
+    all of them), and the few *recent* ones (first seen or retracted up to the week's end),
+    grouped also by when. On SQLite the settled part streams through ix_article_digest,
+    whose leading columns are the GROUP BY: no read of the article rows, no sort.
+    """
+    a = _counted(session)
+    keys = (a.forms, a.study_type, a.evidence_level, a.is_direct)
+    where = _tagged_known(a, tallies, pmids)
+    settled = (
+        sa.select(*keys, sa.literal(BEFORE_WEEK), sa.null(), sa.func.count())
+        .select_from(a.source)
+        .where(*where, a.first_seen_at < tallies.start, sa.not_(_retracted_by(a, tallies.end)))
+        .group_by(*keys)
+    )
+    seen = sa.case((a.first_seen_at < tallies.start, BEFORE_WEEK), else_=DURING_WEEK)
+    retracted = sa.case(
+        (_retracted_by(a, tallies.start), BEFORE_WEEK),
+        (_retracted_by(a, tallies.end), DURING_WEEK),
+        else_=sa.null(),
+    )
+    # Grouped outside a subquery: PostgreSQL cannot tell that CASE expressions in SELECT and
+    # GROUP BY are the same when each carries its own bound parameters.
+    recent_rows = (
+        sa.select(*keys, seen.label("seen"), retracted.label("retracted"))
+        .select_from(a.source)
+        .where(*where, sa.or_(a.first_seen_at >= tallies.start, _retracted_by(a, tallies.end)))
+        .subquery()
+    )
+    recent = sa.select(*recent_rows.c, sa.func.count()).group_by(*recent_rows.c)
+    split: dict[str | None, tuple[str, ...]] = {}
+    for query in (settled, recent):
+        rows: list[Any] = list(session.execute(query))
+        for forms_text, study_type, level, direct, seen_in, retracted_in, count in rows:
+            forms = split.get(forms_text)
+            if forms is None:
+                forms = split[forms_text] = canonical_forms(
+                    forms_text.split(",") if forms_text else ()
+                )
+            key = (forms, study_type, level, bool(direct), seen_in, retracted_in)
+            tallies.add_profile(key, sign * count)
+
+
+def _count_years(
+    session: Session,
+    tallies: TallyBuilder,
+    forms: Sequence[str],
+    pmids: Sequence[int] | None,
+    sign: int,
+) -> None:
+    """Add (``sign`` 1) or take out (-1) the year counts of each of ``forms``: the stored,
+    tagged articles with that form, known and not retracted by the week's end (all, or
+    those with ``pmids``). A query per form: a constant LIKE pattern is prepared once, while
+    one query matching every article against a table of forms built a pattern per row (2x
+    slower on SQLite)."""
+    a = _counted(session)
+    keys = (a.pub_year, a.study_type, a.is_direct)
+    # The commas make "oxide" miss "hydroxide".
+    padded = sa.literal(",") + a.forms + sa.literal(",")
+    for form in forms:
+        query = (
+            sa.select(*keys, sa.func.count())
+            .select_from(a.source)
+            .where(
+                *_tagged_known(a, tallies, pmids),
+                sa.not_(_retracted_by(a, tallies.end)),
+                padded.contains(f",{form},", autoescape=True),
+            )
+            .group_by(*keys)
+        )
+        rows: list[Any] = list(session.execute(query))
+        for year, study_type, direct, count in rows:
+            tallies.add_year((form, year, study_type, bool(direct)), sign * count)
+
+
+def _listed_condition(window: WeekWindow) -> Any:
+    """Stored articles a digest of the week may list: first seen or retracted during the
+    week, or glycinate (known by the week's end; untagged ones are dropped later). Each part
+    is answered from an index; an OR of them made SQLite read every article."""
+    articles, tags = _table(ArticleRow), _table(TagRow)
+    first_seen = articles.c.first_seen_at
+    retraction_seen = sa.func.coalesce(articles.c.retracted_at, first_seen)
+    listed = sa.union(
+        sa.select(articles.c.pmid).where(first_seen >= window.start, first_seen < window.end),
+        sa.select(tags.c.pmid).where(tags.c.kind == "form", tags.c.value == GLYCINATE),
+        sa.select(articles.c.pmid).where(
+            articles.c.retracted,
+            retraction_seen >= window.start,
+            retraction_seen < window.end,
+        ),
+    )
+    return sa.and_(articles.c.pmid.in_(listed), first_seen < window.end)
+
+
+def _is_listed(article: DigestArticle, window: WeekWindow) -> bool:
+    """:func:`_listed_condition` for an article in hand."""
+    if article.first_seen_at >= window.end:
+        return False
+    retraction_seen = article.retracted_at or article.first_seen_at
+    return (
+        article.first_seen_at >= window.start
+        or GLYCINATE in article.forms
+        or (article.retracted and window.start <= retraction_seen < window.end)
+    )
+
+
+def _notice_candidates(session: Session) -> list[int]:
+    """PMIDs of tagged articles that may be retraction notices (checked by the caller)."""
+    articles = _table(ArticleRow)
+    query = sa.select(articles.c.pmid).where(
+        articles.c.rules_version.is_not(None),
+        sa.or_(
+            sa.cast(articles.c.publication_types, sa.Text).like(_RETRACTION_HINT),
+            sa.cast(articles.c.comments_corrections, sa.Text).like(_RETRACTION_HINT),
+        ),
+    )
+    return list(session.execute(query).scalars())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DigestInputs:
+    """What :func:`aggregator.digest.build_digest` needs for one week, from the database."""
+
+    week: str
+    articles: list[DigestArticle]  # only those the digest lists (see build_digest)
+    changes: list[ChangeEvent]  # revisions seen during the week
+    runs: list[RunInfo]
+    demo: bool  # the database holds only demo data
+    tallies: DigestTallies
+    stored_articles: int  # articles in the database, whenever seen
+
+    def build(self, *, demo: bool | None = None) -> Digest:
+        """The digest (``demo`` overrides whether it is marked as demo data)."""
+        return build_digest(
+            self.week,
+            self.articles,
+            self.changes,
+            self.runs,
+            demo=self.demo if demo is None else demo,
+            tallies=self.tallies,
+        )
+
+
+def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
+    """Read the inputs of ISO ``week``'s digest, as known at the end of that week.
+
+    Counts come from the database (:func:`_count_in_database`); only articles the digest
+    lists are read in full. Articles revised after the week are shown and counted as they
+    were then, so a past week's digest is the same whenever it is built: their current
+    counts are taken out and those of the version of the time (reverted, re-tagged) put in.
+    Retraction notices are not evidence: they are taken out the same way.
+    """
+    window = parse_week(week)
     with gc_paused(), new_session(engine) as session:
-        found, titles = _lean_articles(session)
-        revisions = repo.revisions_since(session, dt.datetime(1900, 1, 1, tzinfo=dt.UTC))
+        tallies = TallyBuilder(window.label, window.start, window.end)
+        revisions = repo.revisions_since(session, window.start)
+        later: dict[int, list[ArticleRevisionRow]] = {}
+        for revision in revisions:
+            seen_at = _aware(revision.seen_at)
+            if seen_at is not None and seen_at >= window.end:
+                later.setdefault(revision.pmid, []).append(revision)
+        special = sorted(set(later) | _retraction_notices(session, _notice_candidates(session)))
+        chunks = _pmid_chunks(special)
+        _count_profiles(session, tallies, None, 1)
+        for chunk in chunks:
+            _count_profiles(session, tallies, chunk, -1)
+
+        excluded = set(special)
+        titles: dict[int, str] = {}
+        listed = [
+            article
+            for article in _lean_articles(session, _listed_condition(window))
+            if article.pmid not in excluded
+        ]
+        # The special articles as they were at the end of the week (usually few).
+        for stored in repo.list_articles(session, pmids=special):
+            then = as_of_version(stored, later.get(stored.article.pmid, ()))
+            titles[then.article.pmid] = then.article.title
+            article = digest_article(then)
+            if article is not None:
+                tallies.add_article(article)
+                if _is_listed(article, window):
+                    listed.append(article)
+        # Year counts only for the forms the chart shows, which the profiles decide.
+        charted = charted_forms(tallies.build(year_forms=()))
+        _count_years(session, tallies, charted, None, 1)
+        for chunk in chunks:
+            _count_years(session, tallies, charted, chunk, -1)
+
+        changes_in_week = [r for r in revisions if r not in later.get(r.pmid, ())]
+        missing = sorted({r.pmid for r in changes_in_week} - set(titles))
+        titles.update(_titles(session, missing))
         run_rows = repo.recent_runs(session, limit=10_000)
-        if as_of is not None:
-            later: dict[int, list[ArticleRevisionRow]] = {}
-            for revision in revisions:
-                seen_at = _aware(revision.seen_at)
-                if seen_at is not None and seen_at >= as_of:
-                    later.setdefault(revision.pmid, []).append(revision)
-            # Only these (usually few) articles need rebuilding in full, reverting and
-            # re-tagging; the lean rows above are already right for every other one.
-            for stored in repo.list_articles(session, pmids=later):
-                then = as_of_version(stored, later[stored.article.pmid])
-                found[then.article.pmid] = digest_article(then)
-                titles[then.article.pmid] = then.article.title
-    articles = [article for article in found.values() if article is not None]
-    changes = [_change_event(r, titles.get(r.pmid, "")) for r in revisions]
+        stored_articles = repo.count_articles(session)
+    changes = [_change_event(r, titles.get(r.pmid, "")) for r in changes_in_week]
     runs = [_run_info(r) for r in run_rows if r.kind in ("run", "demo")]
     kinds = {r.kind for r in run_rows}
     demo = "demo" in kinds and "run" not in kinds
-    return articles, changes, runs, demo
+    return DigestInputs(
+        week=window.label,
+        articles=listed,
+        changes=changes,
+        runs=runs,
+        demo=demo,
+        tallies=tallies.build(year_forms=charted),
+        stored_articles=stored_articles,
+    )
+
+
+def _titles(session: Session, pmids: Sequence[int]) -> dict[int, str]:
+    articles = _table(ArticleRow)
+    found: dict[int, str] = {}
+    for chunk in _pmid_chunks(pmids):
+        query = sa.select(articles.c.pmid, articles.c.title).where(articles.c.pmid.in_(chunk))
+        found.update((pmid, title) for pmid, title in session.execute(query))
+    return found

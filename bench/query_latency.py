@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from aggregator import library
 from aggregator.output import write_records
+from aggregator.store import repo
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
 from aggregator.vocab import EVIDENCE_LEVEL, FORMS, ROUTES, STUDY_TYPES
@@ -124,6 +125,7 @@ def build(path: Path, count: int, seed: int = 7) -> float:
                     "combination_product": rng.random() < 0.1,
                     "is_direct": direct,
                     "rules_version": "bench",
+                    "forms": repo.forms_column(forms),  # as the store writes it with the tags
                 }
             )
             values = [("form", f) for f in forms] + [("route", route), ("study_type", study_type)]

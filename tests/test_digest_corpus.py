@@ -42,9 +42,7 @@ def article(
     conditions: tuple[str, ...] = ("migraine",),
     year: int = 2020,
     seen: dt.datetime = BEFORE,
-    routes: tuple[str, ...] = ("oral",),
     combination: bool = False,
-    population: tuple[str, ...] = ("adults",),
     snippet: str | None = None,
     field: str | None = None,
 ) -> DigestArticle:
@@ -56,12 +54,10 @@ def article(
         year=year,
         doi=f"10.99999/synthetic.{pmid}",
         forms=forms,
-        routes=routes,
         conditions=conditions,
         study_type=study_type,
         evidence_level=EVIDENCE_LEVEL[study_type],
         combination_product=combination,
-        population=population,
         retracted=False,
         retracted_at=None,
         first_seen_at=seen,
@@ -97,7 +93,6 @@ def corpus_articles() -> list[DigestArticle]:
             forms=("oxide",),
             study_type=RCT,
             year=2019,
-            population=("children",),
         ),
         article(
             99000004,
@@ -120,8 +115,6 @@ def corpus_articles() -> list[DigestArticle]:
             forms=("sulfate",),
             study_type=RCT,
             year=2010,
-            routes=("intravenous",),
-            population=("emergency_department",),
         ),
         article(
             99000007,
@@ -129,7 +122,6 @@ def corpus_articles() -> list[DigestArticle]:
             forms=("sulfate",),
             study_type=RCT,
             year=2018,
-            routes=("intravenous",),
         ),
         article(
             99000008,
@@ -174,7 +166,6 @@ def corpus_articles() -> list[DigestArticle]:
             forms=("dietary",),
             study_type="cross_sectional",
             year=2019,
-            routes=("dietary",),
         ),
         article(
             99000013,
@@ -225,7 +216,6 @@ def corpus_articles() -> list[DigestArticle]:
             study_type="case_series",
             year=2026,
             seen=W46 + dt.timedelta(minutes=3),
-            population=("menstrual_migraine",),
         ),
         # --- first seen in W47 ------------------------------------------------------------
         article(

@@ -12,6 +12,8 @@ from lxml import etree
 from aggregator.digest import (
     DigestInputError,
     build_digest,
+    digest_to_dict,
+    render_json,
     render_markdown,
     write_digest,
 )
@@ -120,3 +122,17 @@ def test_demo_markdown_first_lines() -> None:
         "**Demo data from a synthetic corpus: these articles are invented and are not real "
         "studies.**"
     )
+
+
+def test_json_is_exactly_what_the_standard_library_writes() -> None:
+    awkward = article(
+        99000602,
+        'Mg "quoted" \\ back\tslash \x01 ctrl, é ü 中, line\u2028separator </script> (synthetic)',
+        forms=("glycinate", "oxide"),
+        study_type=RCT,
+        seen=W48,
+    )
+    digest = build_digest("2026-W48", [awkward], [], [])
+    expected = json.dumps(digest_to_dict(digest), indent=2, ensure_ascii=False) + "\n"
+    assert render_json(digest) == expected
+    assert json.loads(render_json(digest))["new_articles"][0]["title"] == awkward.title

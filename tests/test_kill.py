@@ -11,7 +11,9 @@ must already be consistent (every stored article tagged and hit, no checkpoint b
 The kill points: after the k-th request the server answered; once the k-th 200-article batch
 is committed; on the n-th write to the SQLite WAL file after the first EFetch reply (which
 lands inside or right after a batch's commit); and at fixed times after start (imports,
-migrations, searching).
+migrations, searching). The timed chain slows every server reply by ``TIMED_LATENCY`` so that
+no killed run can finish before its kill time, however fast the machine: a run makes at least
+two requests after start-up, and the last kill time is below twice the latency.
 
 All records are synthetic filler records (``FakeEutils.add_bulk``, PMIDs 99500000 up).
 """
@@ -44,6 +46,7 @@ QUERY_TOML = (
 )
 RUN_TIMEOUT = 90.0  # seconds; a guard, never reached by a working harvest
 POLL = 0.002
+TIMED_LATENCY = 1.0  # seconds added to every reply while the timed chain kills
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ CHAINS = {
     "wal-writes": [KillPoint("wal", n) for n in (1, 2, 1, 3, 1)],
     "timed": [KillPoint("time", t) for t in (0.3, 0.6, 0.9, 1.2, 1.5)],
 }
+assert max(p.value for p in CHAINS["timed"]) < 2 * TIMED_LATENCY
 
 
 @dataclass
@@ -290,10 +294,18 @@ def reference(harness: Harness, tmp_path_factory: pytest.TempPathFactory) -> dic
 def kill_chain_then_finish(
     harness: Harness, url: str, cwd: Path, points: list[KillPoint], db_file: Path | None
 ) -> int:
-    """Kill one run per point, check consistency each time, then finish; returns kills."""
+    """Kill one run per point, check consistency each time, then finish; returns kills.
+
+    Timed kills run with every reply slowed by ``TIMED_LATENCY`` (see the module docstring).
+    """
     kills = 0
     for point in points:
-        if run_and_kill(harness, url, cwd, point, db_file):
+        harness.fake.latency = TIMED_LATENCY if point.kind == "time" else 0.0
+        try:
+            killed = run_and_kill(harness, url, cwd, point, db_file)
+        finally:
+            harness.fake.latency = 0.0
+        if killed:
             kills += 1
             check_consistent_after_kill(url)
     run_to_completion(harness, url, cwd)
@@ -324,7 +336,7 @@ def test_killed_harvests_resume_to_the_same_database(
 def test_killed_harvest_on_postgresql_resumes_to_the_same_database(
     harness: Harness, reference: dict[str, object], tmp_path: Path
 ) -> None:
-    points = [KillPoint("request", 2), KillPoint("request", 3), KillPoint("time", 2.5)]
+    points = [KillPoint("request", 2), KillPoint("request", 3), KillPoint("time", 1.5)]
     with fresh_pg_database(pg_server_url()) as url:
         kills = kill_chain_then_finish(harness, url, tmp_path, points, None)
 

@@ -209,6 +209,10 @@ def test_upgrade_from_0001_keeps_rows_and_backfills(blank_db_url: str) -> None:
                 make_article(99000001).raw_xml,
                 make_article(99000002).raw_xml,
             ]
+            # Revision 0005 filled article.forms from the form tags, as the store writes it.
+            stored_forms = session.execute(sa.text("SELECT pmid, forms FROM article ORDER BY pmid"))
+            forms = repo.forms_column(inserted["tags"].forms)
+            assert forms and stored_forms.all() == [(99000001, forms), (99000002, forms)]
             assert repo.get_checkpoint(session, "mg-migraine", "h1") == dt.date(2025, 6, 1)
             assert repo.get_run(session, inserted["run_id"]).status == "success"  # type: ignore[union-attr]
             # The backfilled hash is the one the code computes: re-fetching changes nothing.

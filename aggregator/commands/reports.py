@@ -79,19 +79,17 @@ def write_weekly_digest(
 
 def _build(engine: Engine, week: str, demo: bool | None) -> Digest:
     """The digest of ``week`` from the database, as known at the end of that week."""
-    from ..digest import build_digest, parse_week
     from ..digest_source import load_digest_inputs
 
-    as_of = parse_week(week).end
-    articles, changes, runs, demo_only = load_digest_inputs(engine, as_of=as_of)
-    if not articles and not runs:
+    inputs = load_digest_inputs(engine, week)
+    if not inputs.stored_articles and not inputs.runs:
         # The digest itself says there is nothing; this says why, and what to do.
         click.echo(
             "note: the database holds no harvested articles yet; run `aggregator run` "
             "(or `aggregator run --demo`) first",
             err=True,
         )
-    return build_digest(week, articles, changes, runs, demo=demo_only if demo is None else demo)
+    return inputs.build(demo=demo)
 
 
 def _deliver(digest: Digest, paths: list[Path]) -> None:

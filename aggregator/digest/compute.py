@@ -10,7 +10,6 @@ Retracted articles are left out of every count; they are listed in their own sec
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -42,9 +41,9 @@ from .model import (
     TimelineCell,
     TimelineYear,
     doi_url,
-    has_direct_outcome,
     pubmed_url,
 )
+from .tally import DigestTallies, tally_articles
 
 GLYCINATE = "glycinate"
 SYNTHESIS_TYPES = frozenset({"meta_analysis", "systematic_review"})
@@ -145,29 +144,28 @@ def _retracted_by(article: DigestArticle, cutoff: dt.datetime) -> bool:
 
 
 # What the headline and evidence-map counts look at in an article: its forms, study type,
-# evidence level and directness. Articles alike in all four are counted together, so those
-# counts loop over a few thousand profiles rather than over every article again and again.
+# evidence level and directness.
 _Profile = tuple[tuple[str, ...], str, int | None, bool]
-# The same read straight off the articles, in C (attrgetter), with conditions for directness.
-_profile_fields = operator.attrgetter("forms", "study_type", "evidence_level", "conditions")
-_timeline_fields = operator.attrgetter("forms", "year", "study_type", "conditions")
 
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    known: tuple[DigestArticle, ...]  # first seen before the cutoff
-    active: tuple[DigestArticle, ...]  # known and not retracted by the cutoff
+    known: int  # articles first seen before the cutoff
+    active: int  # of those, not retracted by the cutoff
     profiles: Counter[_Profile]  # active articles by profile
 
 
-def _snapshot(articles: Sequence[DigestArticle], cutoff: dt.datetime) -> _Snapshot:
-    known = tuple(a for a in articles if a.first_seen_at < cutoff)
-    active = tuple(a for a in known if not (a.retracted and _retracted_by(a, cutoff)))
+def _snapshot(tallies: DigestTallies, *, previous: bool) -> _Snapshot:
+    """The counts at the end of the week, or (``previous``) at the end of the week before."""
+    known = active = 0
     profiles: Counter[_Profile] = Counter()
-    for (forms, study_type, level, conditions), count in Counter(
-        map(_profile_fields, active)
-    ).items():
-        profiles[(forms, study_type, level, has_direct_outcome(conditions))] += count
+    for p in tallies.profiles:
+        if previous and not p.known_before_week:
+            continue
+        known += p.count
+        if p.active_before_week if previous else p.active_now:
+            active += p.count
+            profiles[(p.forms, p.study_type, p.evidence_level, p.direct)] += p.count
     return _Snapshot(known, active, profiles)
 
 
@@ -305,10 +303,8 @@ def _headline(
     if any(change.changed for change in splits):
         sentences.append(f"Changes in brackets are since {previous_label}.")
     else:
-        added = len(now.known) - len(previous.known)
-        withdrawn = (len(now.known) - len(now.active)) - (
-            len(previous.known) - len(previous.active)
-        )
+        added = now.known - previous.known
+        withdrawn = (now.known - now.active) - (previous.known - previous.active)
         if added or withdrawn:
             # Equal totals can hide real movement: a new article and a retraction cancel out.
             sentences.append(
@@ -360,13 +356,20 @@ def _level_key(level: int | None) -> int:
     return level if level is not None else 99
 
 
-def _milestones(now: _Snapshot, previous: _Snapshot, window: WeekWindow) -> tuple[Milestone, ...]:
-    before = {a.study_type for a in previous.active if a.is_glycinate and a.is_direct}
+def _milestones(known: Sequence[DigestArticle], window: WeekWindow) -> tuple[Milestone, ...]:
+    """Direct glycinate studies of a design seen this week for the first time (``known``: the
+    listed articles known by the week's end, which include every glycinate one)."""
+    direct_glycinate = [a for a in known if a.is_glycinate and a.is_direct]
+    before = {
+        a.study_type
+        for a in direct_glycinate
+        if a.first_seen_at < window.start and not _retracted_by(a, window.start)
+    }
     candidates = sorted(
         (
             a
-            for a in now.active
-            if a.is_glycinate and a.is_direct and window.contains(a.first_seen_at)
+            for a in direct_glycinate
+            if window.contains(a.first_seen_at) and not _retracted_by(a, window.end)
         ),
         key=lambda a: (a.first_seen_at, a.pmid),
     )
@@ -411,26 +414,28 @@ def chart_group(study_type: str) -> str:
     return CHART_GROUPS[-1][0]
 
 
-def _timeline(snapshot: _Snapshot) -> Timeline:
+def charted_forms(tallies: DigestTallies) -> tuple[str, ...]:
+    """The forms the week's chart shows: glycinate and the two most studied salts."""
+    return (GLYCINATE, *_top_forms(_snapshot(tallies, previous=False), 2))
+
+
+def _timeline(snapshot: _Snapshot, tallies: DigestTallies) -> Timeline:
     forms = (GLYCINATE, *_top_forms(snapshot, 2))
+    missing = [form for form in forms if form not in tallies.year_forms]
+    if missing:
+        raise DigestInputError(f"tallies have no year counts for {', '.join(missing)}")
     group_keys = tuple(key for key, _label, _members in CHART_GROUPS)
-    # Articles per (year, chart group, direct) for each charted form, from the active articles
-    # counted once by what the chart looks at; the cumulative series are running sums of these
-    # (rescanning every article for every year was quadratic).
-    alike = Counter(map(_timeline_fields, snapshot.active))
+    # Active articles per (year, chart group, direct) for each charted form; the cumulative
+    # series are running sums of these.
     per_year: dict[str, Counter[tuple[int, str, bool]]] = {form: Counter() for form in forms}
     undated = dict.fromkeys(forms, 0)
-    for (article_forms, year, study_type, conditions), count in alike.items():
-        charted = [form for form in forms if form in article_forms]
-        if not charted:
+    for row in tallies.years:
+        if row.form not in per_year:
             continue
-        if year is None:
-            for form in charted:
-                undated[form] += count
-            continue
-        bucket = (year, chart_group(study_type), has_direct_outcome(conditions))
-        for form in charted:
-            per_year[form][bucket] += count
+        if row.year is None:
+            undated[row.form] += row.count
+        else:
+            per_year[row.form][(row.year, chart_group(row.study_type), row.direct)] += row.count
     dated_years = {year for counts in per_year.values() for year, _group, _direct in counts}
     years: tuple[int, ...] = ()
     if dated_years:
@@ -559,10 +564,17 @@ def build_digest(
     runs: Sequence[RunInfo],
     *,
     demo: bool = False,
+    tallies: DigestTallies | None = None,
 ) -> Digest:
-    """Compute the digest for ISO ``week`` (e.g. "2026-W48") as of its last second (UTC)."""
+    """Compute the digest for ISO ``week`` (e.g. "2026-W48") as of its last second (UTC).
+
+    Without ``tallies`` every count comes from ``articles``. With ``tallies`` (counted by the
+    database for this week) the counts come from them, and ``articles`` need only hold the
+    articles the digest lists: those first seen or retracted during the week and every
+    glycinate one (others are ignored).
+    """
     with gc_paused():
-        return _build_digest(week, articles, changes, runs, demo=demo)
+        return _build_digest(week, articles, changes, runs, demo=demo, tallies=tallies)
 
 
 def _build_digest(
@@ -572,31 +584,37 @@ def _build_digest(
     runs: Sequence[RunInfo],
     *,
     demo: bool,
+    tallies: DigestTallies | None,
 ) -> Digest:
     window = parse_week(week)
     prior = previous_week(window)
     _check_unique(articles)
-    now = _snapshot(articles, window.end)
-    previous = _snapshot(articles, prior.end)
+    if tallies is None:
+        tallies = tally_articles(window.label, window.start, window.end, articles)
+    elif tallies.week != window.label:
+        raise DigestInputError(f"tallies are for {tallies.week}, not for {window.label}")
+    now = _snapshot(tallies, previous=False)
+    previous = _snapshot(tallies, previous=True)
     headline, _glycinate = _headline(now, previous, prior.label)
+    known = [a for a in articles if a.first_seen_at < window.end]
 
     new_articles = tuple(
         _entry(a, window.end)
         for a in sorted(
-            (a for a in now.known if window.contains(a.first_seen_at)),
+            (a for a in known if window.contains(a.first_seen_at)),
             key=lambda a: (not a.is_glycinate, _level_key(a.evidence_level), a.pmid),
         )
     )
     glycinate_articles = tuple(
         _entry(a, window.end)
         for a in sorted(
-            (a for a in now.known if a.is_glycinate),
+            (a for a in known if a.is_glycinate),
             key=lambda a: (not a.is_direct, -(a.year or 0), a.pmid),
         )
     )
     retracted_now = [
         a
-        for a in now.known
+        for a in known
         if a.retracted and _retracted_by(a, window.end) and not _retracted_by(a, window.start)
     ]
     retractions = tuple(
@@ -628,10 +646,10 @@ def _build_digest(
         title=title,
         demo_notice=DEMO_NOTICE if demo else None,
         headline=headline,
-        milestones=_milestones(now, previous, window),
+        milestones=_milestones(known, window),
         new_articles=new_articles,
         glycinate_articles=glycinate_articles,
-        timeline=_timeline(now),
+        timeline=_timeline(now, tallies),
         evidence_map=_evidence_map(now, previous),
         retractions=retractions,
         revisions=revisions,

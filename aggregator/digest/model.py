@@ -16,18 +16,14 @@ from ..vocab import (
     CONDITIONS,
     DIRECT_CONDITIONS,
     FORMS,
-    POPULATIONS,
     PROVENANCE_FIELDS,
-    ROUTES,
     STUDY_TYPES,
     unknown_value_error,
 )
 
 # Vocabularies as sets, for the fast validity check of DigestArticle.
 _FORM_SET = frozenset(FORMS)
-_ROUTE_SET = frozenset(ROUTES)
 _CONDITION_SET = frozenset(CONDITIONS)
-_POPULATION_SET = frozenset(POPULATIONS)
 _STUDY_TYPE_SET = frozenset(STUDY_TYPES)
 _PROVENANCE_FIELD_SET = frozenset(PROVENANCE_FIELDS)
 
@@ -80,12 +76,10 @@ class DigestArticle:
     year: int | None
     doi: str | None
     forms: tuple[str, ...]
-    routes: tuple[str, ...]
     conditions: tuple[str, ...]
     study_type: str
     evidence_level: int | None
     combination_product: bool
-    population: tuple[str, ...]
     retracted: bool
     retracted_at: dt.datetime | None
     first_seen_at: dt.datetime
@@ -102,9 +96,7 @@ class DigestArticle:
         if self.pmid <= 0:
             raise DigestInputError(f"{who}: PMID must be a positive integer")
         _require_in(self.forms, "form", FORMS, who)
-        _require_in(self.routes, "route", ROUTES, who)
         _require_in(self.conditions, "condition", CONDITIONS, who)
-        _require_in(self.population, "population", POPULATIONS, who)
         _require_in((self.study_type,), "study type", STUDY_TYPES, who)
         if self.glycinate_field is not None:
             _require_in((self.glycinate_field,), "provenance field", PROVENANCE_FIELDS, who)
@@ -119,9 +111,7 @@ class DigestArticle:
         return (
             self.pmid > 0
             and _FORM_SET.issuperset(self.forms)
-            and _ROUTE_SET.issuperset(self.routes)
             and _CONDITION_SET.issuperset(self.conditions)
-            and _POPULATION_SET.issuperset(self.population)
             and self.study_type in _STUDY_TYPE_SET
             and (self.glycinate_field is None or self.glycinate_field in _PROVENANCE_FIELD_SET)
             and (self.evidence_level is None or 1 <= self.evidence_level <= 5)

@@ -141,6 +141,7 @@ class FakeEutils:
     the server's current date for ``reldate`` and for which timeline events have happened.
     ``rate_limit`` / ``rate_limit_with_key`` are requests per second (None disables).
     ``clock`` is the monotonic clock for the rate limiter, injectable for tests.
+    ``latency`` (seconds, settable at any time) delays every reply, like a slow network.
     """
 
     def __init__(
@@ -158,6 +159,7 @@ class FakeEutils:
         self._today = today or dt.date.today()
         self.rate_limit = rate_limit
         self.rate_limit_with_key = rate_limit_with_key
+        self.latency = 0.0
         self._clock = clock
         self._windows: dict[str, deque[float]] = {}
         self._history: dict[str, list[list[int]]] = {}
@@ -722,6 +724,8 @@ class FakeEutils:
             log(429, None, kind)
             handler.send_reply(_rate_limit_reply(api_key or client, limit + 1, limit, {}))
             return
+        if self.latency > 0:
+            self._stopping.wait(self.latency)
         if kind == "slow" and fault is not None:
             self._stopping.wait(fault.delay)
         drop = fault.drop if kind == "missing_records" and fault is not None else 0

@@ -98,7 +98,22 @@ class ArticleRow(SQLModel, table=True):
 
     __tablename__ = "article"
     # Added by revision 0003 for the default "strongest evidence first" listing.
-    __table_args__ = (sa.Index("ix_article_evidence_level_pub_year", "evidence_level", "pub_year"),)
+    __table_args__ = (
+        sa.Index("ix_article_evidence_level_pub_year", "evidence_level", "pub_year"),
+        # Revision 0005: the weekly digest's GROUP BY reads only this index, in its order.
+        sa.Index(
+            "ix_article_digest",
+            "forms",
+            "study_type",
+            "evidence_level",
+            "is_direct",
+            "pub_year",
+            "rules_version",
+            "first_seen_at",
+            "retracted",
+            "retracted_at",
+        ),
+    )
 
     pmid: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     title: str = Field(sa_type=sa.Text)
@@ -152,6 +167,8 @@ class ArticleRow(SQLModel, table=True):
     combination_product: bool | None = None
     is_direct: bool | None = None
     rules_version: str | None = Field(default=None, sa_type=sa.String(64))
+    # The forms of the form tags, distinct, vocabulary order, comma-separated ('' for none).
+    forms: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class TagRow(SQLModel, table=True):

@@ -79,7 +79,14 @@ _KIND_ORDER: dict[str, tuple[str, ...]] = {
 # Stored with the article row, parsed but not part of its content hash (see content_hash).
 _UNHASHED_FIELDS = frozenset({"raw_xml", "source_format"})
 # Article columns holding the tagger's conclusions (per-value tags are rows of the tag table).
-_TAG_COLUMNS = ("study_type", "evidence_level", "combination_product", "is_direct", "rules_version")
+_TAG_COLUMNS = (
+    "study_type",
+    "evidence_level",
+    "combination_product",
+    "is_direct",
+    "rules_version",
+    "forms",
+)
 _CHUNK = 500  # keeps IN (...) lists well under SQLite's bound-parameter limit
 
 
@@ -595,7 +602,18 @@ def _tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
         "combination_product": tags.combination_product,
         "is_direct": tags.is_direct,
         "rules_version": tags.rules_version,
+        "forms": forms_column(tags.forms),
     }
+
+
+def forms_column(forms: Iterable[str]) -> str:
+    """The ``article.forms`` value of a tagged article: distinct forms in vocabulary order
+    (unknown ones last), comma-separated; '' for none."""
+    distinct = set(forms)
+    order = _KIND_ORDER["form"]
+    return ",".join(
+        sorted(distinct, key=lambda f: (order.index(f) if f in order else len(order), f))
+    )
 
 
 def _execute_grouped(session: Session, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -740,15 +758,7 @@ def replace_tags(session: Session, pmid: int, tags: ArticleTags) -> None:
     """Replace all tags of a stored article and its study type/evidence columns."""
     article_table = _table(ArticleRow)
     updated = session.execute(
-        sa.update(article_table)
-        .where(article_table.c.pmid == pmid)
-        .values(
-            study_type=tags.study_type,
-            evidence_level=tags.evidence_level,
-            combination_product=tags.combination_product,
-            is_direct=tags.is_direct,
-            rules_version=tags.rules_version,
-        )
+        sa.update(article_table).where(article_table.c.pmid == pmid).values(_tag_columns(tags))
     )
     if _rowcount(updated) == 0:
         raise StoreError(f"cannot tag PMID {pmid}: the article is not stored")
