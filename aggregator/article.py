@@ -15,6 +15,7 @@ from typing import Any
 RETRACTED_REFTYPES = frozenset({"RetractionIn", "RetractedandRepublishedIn"})
 # RefTypes that a retraction *notice* carries, pointing at the article it retracts.
 RETRACTION_NOTICE_REFTYPES = frozenset({"RetractionOf", "RetractedandRepublishedFrom"})
+RETRACTION_NOTICE_TYPE = "Retraction of Publication"  # publication type of a notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,11 @@ class Article:
             for cc in self.comments_corrections
             if cc.ref_type in RETRACTION_NOTICE_REFTYPES and cc.pmid is not None
         )
+
+    @property
+    def is_retraction_notice(self) -> bool:
+        """The record is a retraction notice (it retracts another article), not a study."""
+        return bool(self.retracts) or RETRACTION_NOTICE_TYPE in self.publication_types
 
     @property
     def year(self) -> int | None:

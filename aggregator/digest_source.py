@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .article import RETRACTION_NOTICE_REFTYPES, Article
 from .digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest, parse_week
 from .digest.bulk import gc_paused
 from .digest.compute import WeekWindow, charted_forms
@@ -58,21 +57,13 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment
 
 
-RETRACTION_NOTICE_TYPE = "Retraction of Publication"
-
-
-def is_retraction_notice(article: Article) -> bool:
-    """The record is a retraction notice (it retracts another article), not a study."""
-    return bool(article.retracts) or RETRACTION_NOTICE_TYPE in article.publication_types
-
-
 def digest_article(stored: repo.StoredArticle) -> DigestArticle | None:
     """A stored, tagged article as the digest sees it (None until it has been tagged, and
     for retraction notices: they are not evidence, and the article they retract is listed
     under retractions)."""
     tags = stored.tags
     article = stored.article
-    if tags is None or is_retraction_notice(article):
+    if tags is None or article.is_retraction_notice:
         return None
     glycinate = next(
         (t for t in tags.tags if t.kind == "form" and t.value == GLYCINATE),
@@ -205,31 +196,8 @@ def as_of_version(
     return dataclasses.replace(stored, article=article, tags=tag_article(article))
 
 
-# Only records whose publication types or comments/corrections contain this text can be
-# retraction notices; the database picks these out, and only they are checked in full.
-_RETRACTION_HINT = "%Retract%"
 _CHUNK = 500  # PMIDs per IN (...) list, well under SQLite's bound-parameter limit
 _CONDITION_ORDER = {condition: index for index, condition in enumerate(CONDITIONS)}
-
-
-def _retraction_notices(session: Session, candidates: list[int]) -> set[int]:
-    """Which of the ``candidates`` are retraction notices (:func:`is_retraction_notice`)."""
-    articles = _table(ArticleRow)
-    notices: set[int] = set()
-    for start in range(0, len(candidates), _CHUNK):
-        query = sa.select(
-            articles.c.pmid, articles.c.publication_types, articles.c.comments_corrections
-        ).where(articles.c.pmid.in_(candidates[start : start + _CHUNK]))
-        for pmid, publication_types, comments_corrections in session.execute(query):
-            retracts = any(
-                isinstance(cc, Mapping)
-                and cc.get("ref_type") in RETRACTION_NOTICE_REFTYPES
-                and cc.get("pmid") is not None
-                for cc in comments_corrections or ()
-            )
-            if retracts or RETRACTION_NOTICE_TYPE in (publication_types or ()):
-                notices.add(pmid)
-    return notices
 
 
 def _utc_reader() -> Callable[[Any], dt.datetime | None]:
@@ -260,7 +228,7 @@ def _conditions(session: Session, pmids: Any) -> dict[int, tuple[str, ...]]:
         tags.c.kind == "condition", tags.c.pmid.in_(pmids)
     )
     found: dict[int, list[str]] = {}
-    for pmid, value in session.execute(query):
+    for pmid, value in session.execute(query).all():
         found.setdefault(pmid, []).append(value)
     ordered: dict[tuple[str, ...], tuple[str, ...]] = {}
     conditions: dict[int, tuple[str, ...]] = {}
@@ -285,15 +253,15 @@ def _glycinate_provenance(session: Session) -> dict[int, tuple[str, str]]:
         .order_by(tags.c.id)
     )
     found: dict[int, tuple[str, str]] = {}
-    for pmid, field, snippet in session.execute(query):
+    for pmid, field, snippet in session.execute(query).all():
         found.setdefault(pmid, (field, snippet))
     return found
 
 
 def _lean_articles(session: Session, where: Any) -> list[DigestArticle]:
     """The tagged articles matching ``where`` as the digest sees them, read with three
-    narrow queries instead of rebuilding full articles. Retraction notices are the caller's
-    to leave out (:func:`load_digest_inputs` knows them already)."""
+    narrow queries instead of rebuilding full articles (``where`` leaves out retraction
+    notices: see :func:`_listed_condition`)."""
     articles = _table(ArticleRow)
     query = (
         sa.select(
@@ -315,7 +283,7 @@ def _lean_articles(session: Session, where: Any) -> list[DigestArticle]:
         .where(where, articles.c.rules_version.is_not(None))
         .order_by(articles.c.pmid)
     )
-    rows: list[Any] = list(session.execute(query))
+    rows: Sequence[Any] = session.execute(query).all()
     conditions = _conditions(session, sa.select(articles.c.pmid).where(where))
     provenance = _glycinate_provenance(session)
     utc = _utc_reader()
@@ -376,6 +344,7 @@ _COUNTED_COLUMNS = (
     "is_direct",
     "pub_year",
     "rules_version",
+    "retraction_notice",
     "first_seen_at",
     "retracted",
     "retracted_at",
@@ -408,9 +377,13 @@ def _counted(session: Session) -> _Counted:
 
 
 def _tagged_known(a: _Counted, tallies: TallyBuilder, pmids: Sequence[int] | None) -> list[Any]:
-    """Conditions for the tagged articles first seen by the week's end (or those of them
-    with ``pmids``)."""
-    where = [a.rules_version.is_not(None), a.first_seen_at < tallies.end]
+    """Conditions for the tagged articles (retraction notices are not evidence) first seen by
+    the week's end (or those of them with ``pmids``)."""
+    where = [
+        a.rules_version.is_not(None),
+        sa.not_(a.retraction_notice),
+        a.first_seen_at < tallies.end,
+    ]
     if pmids is not None:
         where.append(a.pmid.in_(pmids))
     return where
@@ -459,7 +432,7 @@ def _count_profiles(
     recent = sa.select(*recent_rows.c, sa.func.count()).group_by(*recent_rows.c)
     split: dict[str | None, tuple[str, ...]] = {}
     for query in (settled, recent):
-        rows: list[Any] = list(session.execute(query))
+        rows: Sequence[Any] = session.execute(query).all()
         for forms_text, study_type, level, direct, seen_in, retracted_in, count in rows:
             forms = split.get(forms_text)
             if forms is None:
@@ -479,13 +452,13 @@ def _count_years(
 ) -> None:
     """Add (``sign`` 1) or take out (-1) the year counts of each of ``forms``: the stored,
     tagged articles with that form, known and not retracted by the week's end (all, or
-    those with ``pmids``). A query per form: a constant LIKE pattern is prepared once, while
-    one query matching every article against a table of forms built a pattern per row (2x
-    slower on SQLite)."""
+    those with ``pmids``), a query per form."""
     a = _counted(session)
     keys = (a.pub_year, a.study_type, a.is_direct)
-    # The commas make "oxide" miss "hydroxide".
+    # The commas make "oxide" miss "hydroxide". A substring search with the form as a bound
+    # parameter: LIKE with a bound pattern is compiled again for every row on SQLite.
     padded = sa.literal(",") + a.forms + sa.literal(",")
+    position = sa.func.strpos if session.get_bind().dialect.name == "postgresql" else sa.func.instr
     for form in forms:
         query = (
             sa.select(*keys, sa.func.count())
@@ -493,11 +466,11 @@ def _count_years(
             .where(
                 *_tagged_known(a, tallies, pmids),
                 sa.not_(_retracted_by(a, tallies.end)),
-                padded.contains(f",{form},", autoescape=True),
+                position(padded, f",{form},") > 0,
             )
             .group_by(*keys)
         )
-        rows: list[Any] = list(session.execute(query))
+        rows: Sequence[Any] = session.execute(query).all()
         for year, study_type, direct, count in rows:
             tallies.add_year((form, year, study_type, bool(direct)), sign * count)
 
@@ -518,7 +491,11 @@ def _listed_condition(window: WeekWindow) -> Any:
             retraction_seen < window.end,
         ),
     )
-    return sa.and_(articles.c.pmid.in_(listed), first_seen < window.end)
+    return sa.and_(
+        articles.c.pmid.in_(listed),
+        first_seen < window.end,
+        sa.not_(articles.c.retraction_notice),
+    )
 
 
 def _is_listed(article: DigestArticle, window: WeekWindow) -> bool:
@@ -531,19 +508,6 @@ def _is_listed(article: DigestArticle, window: WeekWindow) -> bool:
         or GLYCINATE in article.forms
         or (article.retracted and window.start <= retraction_seen < window.end)
     )
-
-
-def _notice_candidates(session: Session) -> list[int]:
-    """PMIDs of tagged articles that may be retraction notices (checked by the caller)."""
-    articles = _table(ArticleRow)
-    query = sa.select(articles.c.pmid).where(
-        articles.c.rules_version.is_not(None),
-        sa.or_(
-            sa.cast(articles.c.publication_types, sa.Text).like(_RETRACTION_HINT),
-            sa.cast(articles.c.comments_corrections, sa.Text).like(_RETRACTION_HINT),
-        ),
-    )
-    return list(session.execute(query).scalars())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -573,11 +537,11 @@ class DigestInputs:
 def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
     """Read the inputs of ISO ``week``'s digest, as known at the end of that week.
 
-    Counts come from the database (:func:`_count_in_database`); only articles the digest
-    lists are read in full. Articles revised after the week are shown and counted as they
-    were then, so a past week's digest is the same whenever it is built: their current
-    counts are taken out and those of the version of the time (reverted, re-tagged) put in.
-    Retraction notices are not evidence: they are taken out the same way.
+    Counts come from the database (:func:`_count_profiles`, :func:`_count_years`); only
+    articles the digest lists are read in full. Retraction notices are not evidence and are
+    left out. Articles revised after the week are shown and counted as they were then, so a
+    past week's digest is the same whenever it is built: their current counts are taken out
+    and those of the version of the time (reverted, re-tagged) put in.
     """
     window = parse_week(week)
     with gc_paused(), new_session(engine) as session:
@@ -588,21 +552,20 @@ def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
             seen_at = _aware(revision.seen_at)
             if seen_at is not None and seen_at >= window.end:
                 later.setdefault(revision.pmid, []).append(revision)
-        special = sorted(set(later) | _retraction_notices(session, _notice_candidates(session)))
-        chunks = _pmid_chunks(special)
+        revised_later = sorted(later)
+        chunks = _pmid_chunks(revised_later)
         _count_profiles(session, tallies, None, 1)
         for chunk in chunks:
             _count_profiles(session, tallies, chunk, -1)
 
-        excluded = set(special)
         titles: dict[int, str] = {}
         listed = [
             article
             for article in _lean_articles(session, _listed_condition(window))
-            if article.pmid not in excluded
+            if article.pmid not in later
         ]
-        # The special articles as they were at the end of the week (usually few).
-        for stored in repo.list_articles(session, pmids=special):
+        # The articles revised later, as they were at the end of the week (usually few).
+        for stored in repo.list_articles(session, pmids=revised_later):
             then = as_of_version(stored, later.get(stored.article.pmid, ()))
             titles[then.article.pmid] = then.article.title
             article = digest_article(then)
@@ -641,5 +604,5 @@ def _titles(session: Session, pmids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for chunk in _pmid_chunks(pmids):
         query = sa.select(articles.c.pmid, articles.c.title).where(articles.c.pmid.in_(chunk))
-        found.update((pmid, title) for pmid, title in session.execute(query))
+        found.update((pmid, title) for pmid, title in session.execute(query).all())
     return found

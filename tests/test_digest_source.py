@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from aggregator.article import CommentCorrection
 from aggregator.digest import ChangeEvent, DigestArticle, build_digest, parse_week
 from aggregator.digest.compute import charted_forms
 from aggregator.digest.tally import tally_articles
@@ -150,4 +151,33 @@ def test_forms_column_follows_the_tags_through_every_write(db: Engine) -> None:
         assert stored_forms(session) == ""
         repo.replace_tags(session, 99000001, make_tags(forms=("citrate",)))
         assert stored_forms(session) == "citrate"
+        session.commit()
+
+
+def test_retraction_notice_column_follows_the_record(db: Engine) -> None:
+    def flags(session: object) -> list[tuple[int, bool]]:
+        rows = session.execute(  # type: ignore[attr-defined]
+            sa.text("SELECT pmid, retraction_notice FROM article ORDER BY pmid")
+        )
+        return [(pmid, bool(flag)) for pmid, flag in rows]
+
+    study = make_article(99000001)
+    by_reference = make_article(
+        99000002, comments_corrections=(CommentCorrection("RetractionOf", 99000001),)
+    )
+    by_type = make_article(99000003, publication_types=("Retraction of Publication",))
+    with new_session(db) as session:
+        for article in (study, by_reference, by_type):
+            repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+        assert flags(session) == [(99000001, False), (99000002, True), (99000003, True)]
+        # A revision can make a record a notice, or stop it being one.
+        later = T0 + dt.timedelta(days=7)
+        for article in (
+            dataclasses.replace(study, publication_types=("Retraction of Publication",)),
+            dataclasses.replace(by_type, publication_types=("Journal Article",)),
+        ):
+            repo.upsert_article(
+                session, article, tags=None, run_id=None, now=later, source="efetch"
+            )
+        assert flags(session) == [(99000001, True), (99000002, True), (99000003, False)]
         session.commit()

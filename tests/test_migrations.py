@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from aggregator.article import CommentCorrection
 from aggregator.errors import StoreError
 from aggregator.store import repo
 from aggregator.store.engine import (
@@ -227,6 +228,69 @@ def test_upgrade_from_0001_keeps_rows_and_backfills(blank_db_url: str) -> None:
                 ["title"]
             ]
             session.commit()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_0005_fills_forms_and_retraction_notices(blank_db_url: str) -> None:
+    engine = create_store_engine(blank_db_url)
+    try:
+        upgrade_database(engine, "0004")
+        notice = make_article(
+            99000002,
+            publication_types=("Retraction of Publication",),
+            comments_corrections=(CommentCorrection("RetractionOf", 99000001),),
+        )
+        untagged_notice = make_article(99000003, publication_types=("Retraction of Publication",))
+        tags = make_tags(forms=("oxide", "glycinate"))
+        article_table = sa.Table("article", sa.MetaData(), autoload_with=engine)
+        tag_table = sa.Table("tag", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            for article, tagged in (
+                (make_article(99000001), True),
+                (notice, True),
+                (untagged_notice, False),
+            ):
+                connection.execute(
+                    article_table.insert().values(
+                        **repo.article_columns(article),
+                        source="efetch",
+                        first_seen_at=T0,
+                        last_updated_at=T0,
+                        last_fetched_at=T0,
+                        retracted=False,
+                        rules_version=tags.rules_version if tagged else None,
+                    )
+                )
+            connection.execute(
+                tag_table.insert(),
+                [
+                    {
+                        "pmid": pmid,
+                        "kind": "form",
+                        "value": form,
+                        "field": "title",
+                        "snippet": form,
+                        "rules_version": "r",
+                    }
+                    for pmid in (99000001, 99000002)
+                    for form in ("oxide", "glycinate")
+                ],
+            )
+    finally:
+        engine.dispose()
+
+    engine = open_engine(blank_db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT pmid, forms, retraction_notice FROM article ORDER BY pmid")
+            )
+            assert [(p, f, bool(n)) for p, f, n in rows] == [
+                (99000001, "glycinate,oxide", False),
+                (99000002, "glycinate,oxide", True),
+                (99000003, None, True),  # untagged: no forms yet, but a notice all the same
+            ]
     finally:
         engine.dispose()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Iterable
 
 import jinja2
 
@@ -66,6 +67,17 @@ def humanize(value: str) -> str:
     return value.replace("_", " ")
 
 
+def humanized(values: Iterable[str]) -> str:
+    """Vocabulary values for reading, comma-separated (one filter call per table row, not a
+    map and a join: the glycinate table can have thousands of rows)."""
+    return ", ".join(value.replace("_", " ") for value in values)
+
+
+def form_list(forms: Iterable[str]) -> str:
+    """Forms for running text, comma-separated."""
+    return ", ".join(form_label(form) for form in forms)
+
+
 def study_type_label(value: str) -> str:
     return STUDY_TYPE_LABELS.get(value, humanize(value))
 
@@ -95,6 +107,8 @@ def make_environment() -> jinja2.Environment:
         utc=utc_text,
         date=date_text,
         humanize=humanize,
+        humanized=humanized,
+        form_list=form_list,
         study_type=study_type_label,
         form=form_label,
     )

@@ -135,6 +135,7 @@ class TallyBuilder:
         self.end = end  # the next week's first instant (UTC, exclusive)
         self._profiles: Counter[ProfileKey] = Counter()
         self._years: Counter[YearKey] = Counter()
+        self._built_profiles: tuple[ProfileCount, ...] | None = None  # until profiles change
 
     def period(self, moment: dt.datetime) -> int | None:
         """BEFORE_WEEK, DURING_WEEK, or None for the week's end and later."""
@@ -146,18 +147,12 @@ class TallyBuilder:
         """Add ``count`` articles of one profile (forms in any order)."""
         forms, study_type, level, direct, seen, retracted = key
         canonical = canonical_forms(forms)
+        self._built_profiles = None
         self._profiles[(canonical, study_type, level, direct, seen, retracted)] += count
 
     def add_year(self, key: YearKey, count: int) -> None:
         """Add ``count`` active articles of one (form, year, study type, directness)."""
         self._years[key] += count
-
-    def merge(self, profiles: Counter[ProfileKey], years: Counter[YearKey], sign: int) -> None:
-        """Add (``sign`` 1) or take out (-1) counts gathered elsewhere (forms canonical)."""
-        for key, count in profiles.items():
-            self._profiles[key] += sign * count
-        for year_key, count in years.items():
-            self._years[year_key] += sign * count
 
     def add_article(self, article: DigestArticle, sign: int = 1) -> None:
         """Count ``article`` (or, with ``sign=-1``, stop counting it) as of the week's end."""
@@ -171,6 +166,7 @@ class TallyBuilder:
         )
         direct = has_direct_outcome(article.conditions)
         forms = canonical_forms(article.forms)
+        self._built_profiles = None
         level = article.evidence_level
         self._profiles[(forms, article.study_type, level, direct, seen, retracted)] += sign
         if retracted is None:
@@ -186,17 +182,20 @@ class TallyBuilder:
             raise AssertionError(f"digest tallies went negative for {negative[:3]}")
         # In the order first added: a database returns its groups in a stable order, and
         # sorting 10,000s of rows here would cost more than everything the digest does next.
-        profiles = tuple(
-            ProfileCount(forms, study_type, level, direct, seen, retracted, count)
-            for (forms, study_type, level, direct, seen, retracted), count in self._profiles.items()
-            if count
-        )
+        if self._built_profiles is None:
+            self._built_profiles = tuple(
+                ProfileCount(forms, study_type, level, direct, seen, retracted, count)
+                for (forms, study_type, level, direct, seen, retracted), count in (
+                    self._profiles.items()
+                )
+                if count
+            )
         years = tuple(
             YearCount(form, year, study_type, direct, count)
-            for (form, year, study_type, direct), count in self._years.items()
-            if count and form in year_forms
+            for (form, year, study_type, direct), count in years_kept
+            if count
         )
-        return DigestTallies(self.week, profiles, years, tuple(year_forms))
+        return DigestTallies(self.week, self._built_profiles, years, tuple(year_forms))
 
 
 def tally_articles(

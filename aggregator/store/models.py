@@ -109,6 +109,7 @@ class ArticleRow(SQLModel, table=True):
             "is_direct",
             "pub_year",
             "rules_version",
+            "retraction_notice",
             "first_seen_at",
             "retracted",
             "retracted_at",
@@ -160,6 +161,8 @@ class ArticleRow(SQLModel, table=True):
     retracted: bool = Field(default=False, index=True)
     retracted_at: dt.datetime | None = _ts(nullable=True)
     retraction_notice_pmid: int | None = None
+    # The record itself is a retraction notice (Article.is_retraction_notice): not evidence.
+    retraction_notice: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
     # Tagger conclusions (NULL until tagged); per-value provenance is in the tag table.
     study_type: str | None = Field(default=None, sa_type=sa.String(64), index=True)

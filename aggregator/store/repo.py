@@ -291,6 +291,7 @@ _STATE_COLUMNS = (
     "raw_xml",
     "source_format",
     "retracted",
+    "retraction_notice",
     *_TAG_COLUMNS,
 )
 _TAG_ROW_FIELDS = ("kind", "value", "field", "snippet", "rules_version")
@@ -462,6 +463,7 @@ class _BatchWriter:
                     "retracted": retracted,
                     "retracted_at": self.now if retracted else None,
                     "retraction_notice_pmid": notice,
+                    "retraction_notice": item.article.is_retraction_notice,
                 }
             )
         inserted = set(self.session.execute(self.sql["insert_article"], rows).scalars())
@@ -529,6 +531,8 @@ class _BatchWriter:
         if content_changed:
             values["content_hash"] = digest
             values.update({name: columns[name] for name in changed if name != "retracted"})
+        if existing["retraction_notice"] != article.is_retraction_notice:
+            values["retraction_notice"] = article.is_retraction_notice
         revised = bool(set(changed) - _QUIET_FIELDS)
         if revised:
             values["last_updated_at"] = self.now

@@ -2,10 +2,11 @@
 
 ``article.forms`` holds the article's magnesium forms as the tagger concluded them (distinct,
 vocabulary order, comma-separated; '' for a tagged article without a form, NULL until tagged),
-written with the other tag columns (study_type, is_direct, ...). Together with
-``ix_article_digest``, which carries every column the digest groups by, the digest's counts
-over 100,000 articles are one index scan and a GROUP BY: no join with the tag table and no
-read of the (large) article rows. Existing tagged articles are filled from their tag rows.
+written with the other tag columns (study_type, is_direct, ...). ``article.retraction_notice``
+says the record is a retraction notice (not evidence), written with the record. Together with
+``ix_article_digest``, which carries every column the digest groups and filters by, the
+digest's counts over 100,000 articles are an index scan and a GROUP BY: no join with the tag
+table and no read of the (large) article rows. Existing articles are filled in.
 
 Revision ID: 0005
 Revises: 0004
@@ -14,7 +15,9 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,11 +57,27 @@ _DIGEST_COLUMNS = [
     "is_direct",
     "pub_year",
     "rules_version",
+    "retraction_notice",
     "first_seen_at",
     "retracted",
     "retracted_at",
 ]
 _BATCH = 5000
+# Frozen copy of Article.is_retraction_notice's rule, on the stored JSON columns.
+_NOTICE_REFTYPES = frozenset({"RetractionOf", "RetractedandRepublishedFrom"})
+_NOTICE_TYPE = "Retraction of Publication"
+
+
+def _is_notice(publication_types: Any, comments_corrections: Any) -> bool:
+    if isinstance(publication_types, str):  # JSON text, if the driver did not decode it
+        publication_types = json.loads(publication_types)
+    if isinstance(comments_corrections, str):
+        comments_corrections = json.loads(comments_corrections)
+    retracts = any(
+        isinstance(cc, dict) and cc.get("ref_type") in _NOTICE_REFTYPES and cc.get("pmid")
+        for cc in comments_corrections or ()
+    )
+    return retracts or _NOTICE_TYPE in (publication_types or ())
 
 
 def _joined(forms: set[str]) -> str:
@@ -68,7 +87,24 @@ def _joined(forms: set[str]) -> str:
 
 def upgrade() -> None:
     op.add_column("article", sa.Column("forms", sa.Text(), nullable=True))
+    op.add_column(
+        "article",
+        sa.Column("retraction_notice", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     bind = op.get_bind()
+    # Only records mentioning a retraction can be notices; those are checked in full.
+    candidates = bind.execute(
+        sa.text(
+            "SELECT pmid, publication_types, comments_corrections FROM article "
+            "WHERE CAST(publication_types AS TEXT) LIKE '%Retract%' "
+            "OR CAST(comments_corrections AS TEXT) LIKE '%Retract%'"
+        )
+    )
+    notices = [{"pmid": pmid} for pmid, types, cc in candidates if _is_notice(types, cc)]
+    if notices:
+        bind.execute(
+            sa.text("UPDATE article SET retraction_notice = true WHERE pmid = :pmid"), notices
+        )
     forms: dict[int, set[str]] = {}
     rows = bind.execute(
         sa.text(
@@ -89,4 +125,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_article_digest", table_name="article")
+    op.drop_column("article", "retraction_notice")
     op.drop_column("article", "forms")
