@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from .bulk import gc_paused
 from .digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest, parse_week
-from .digest.bulk import gc_paused
 from .digest.compute import WeekWindow, charted_forms
 from .digest.tally import (
     BEFORE_WEEK,

@@ -27,6 +27,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from .article import Article, DeletedCitations
+from .bulk import gc_paused
 from .errors import AggregatorError
 from .logconfig import log_event, run_context
 from .queries import SavedQuery
@@ -324,9 +325,9 @@ class Harvester:
     def _store_batch(
         self, query: SavedQuery, run_id: int, batch: list[Article], outcome: QueryOutcome
     ) -> None:
-        tagged = [(article, self.tagger(article)) for article in batch]
         now = self.clock()
-        with new_session(self.engine) as session:
+        with gc_paused(), new_session(self.engine) as session:  # many small objects
+            tagged = [(article, self.tagger(article)) for article in batch]
             results = repo.upsert_articles(
                 session, tagged, run_id=run_id, now=now, source=self.source
             )
@@ -376,8 +377,22 @@ def import_file(
     from .pubmed_xml import iter_file
 
     report = ImportReport(path=path)
+    with gc_paused():  # thousands of articles and their parts: see gc_paused
+        return _import_articles(engine, path, report, tagger, clock, progress, iter_file(path))
+
+
+def _import_articles(
+    engine: Engine,
+    path: Path,
+    report: ImportReport,
+    tagger: Callable[[Article], ArticleTags],
+    clock: Callable[[], dt.datetime],
+    progress: Callable[[int], None] | None,
+    items: Iterable[Article | DeletedCitations],
+) -> ImportReport:
+    """:func:`import_file`'s work: parse everything, tag, then store in one transaction."""
     articles: list[Article] = []
-    for item in iter_file(path):
+    for item in items:
         if isinstance(item, DeletedCitations):
             report.deleted_listed += len(item.pmids)
         else:

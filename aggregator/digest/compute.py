@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..bulk import gc_paused
 from ..vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES
-from .bulk import gc_paused
 from .model import (
     ArticleEntry,
     ChangeEntry,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .bulk import gc_paused
+from ..bulk import gc_paused
 from .chart import chart_description, render_svg
 from .compute import NO_DIRECT_GLYCINATE
 from .formatting import shared_environment

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from ..bulk import gc_paused
 from ..vocab import STUDY_TYPES
-from .bulk import gc_paused
 from .model import (
     ArticleEntry,
     CountsChange,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .bulk import gc_paused
+from ..bulk import gc_paused
 from .formatting import shared_environment
 from .model import Digest
 from .tables import group_rows, timeline_rows

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -89,6 +90,11 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
+def _json_text(value: Any) -> str:
+    """A JSON column value as text (compact, characters kept as UTF-8)."""
+    return orjson.dumps(value).decode()
+
+
 def create_store_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """Create an engine (no migrations): SQLite gets WAL, foreign keys and a busy timeout.
 
@@ -98,7 +104,8 @@ def create_store_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOU
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
-    kwargs: dict[str, Any] = {}
+    # JSON columns (authors, MeSH, ...) written and read by orjson: the same values, in C.
+    kwargs: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     path = sqlite_path(parsed)
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": busy_timeout_s}
