@@ -335,20 +335,14 @@ def _pmid_chunks(pmids: Sequence[int]) -> list[Sequence[int]]:
     return [pmids[start : start + _CHUNK] for start in range(0, len(pmids), _CHUNK)]
 
 
-# The article columns the digest counts by: all in ix_article_digest (revision 0005).
-_COUNTED_COLUMNS = (
-    "pmid",
-    "forms",
-    "study_type",
-    "evidence_level",
-    "is_direct",
-    "pub_year",
-    "rules_version",
-    "retraction_notice",
-    "first_seen_at",
-    "retracted",
-    "retracted_at",
-)
+DIGEST_INDEX = "ix_article_digest"  # revision 0005
+
+
+def _counted_columns() -> tuple[str, ...]:
+    """The article columns the digest counts by: those of its index, and the PMID (which
+    every SQLite index holds as the row id)."""
+    index = next(i for i in _table(ArticleRow).indexes if i.name == DIGEST_INDEX)
+    return ("pmid", *(column.name for column in index.columns))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -371,9 +365,9 @@ class _Counted:
 def _counted(session: Session) -> _Counted:
     articles = _table(ArticleRow)
     if session.get_bind().dialect.name != "sqlite":
-        return _Counted(articles, {name: articles.c[name] for name in _COUNTED_COLUMNS})
-    columns = {name: sa.column(name, articles.c[name].type) for name in _COUNTED_COLUMNS}
-    return _Counted(sa.text("article INDEXED BY ix_article_digest"), columns)
+        return _Counted(articles, {name: articles.c[name] for name in _counted_columns()})
+    columns = {name: sa.column(name, articles.c[name].type) for name in _counted_columns()}
+    return _Counted(sa.text(f"article INDEXED BY {DIGEST_INDEX}"), columns)
 
 
 def _tagged_known(a: _Counted, tallies: TallyBuilder, pmids: Sequence[int] | None) -> list[Any]:

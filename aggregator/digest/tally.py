@@ -126,8 +126,8 @@ class DigestTallies:
 
 
 class TallyBuilder:
-    """Adds up :class:`DigestTallies` for one week from articles, database rows, or both
-    (a negative ``sign`` takes an article's contribution back out)."""
+    """Adds up :class:`DigestTallies` for one week from articles, database groups, or both
+    (a negative count takes database groups back out)."""
 
     def __init__(self, week: str, start: dt.datetime, end: dt.datetime) -> None:
         self.week = week
@@ -154,8 +154,8 @@ class TallyBuilder:
         """Add ``count`` active articles of one (form, year, study type, directness)."""
         self._years[key] += count
 
-    def add_article(self, article: DigestArticle, sign: int = 1) -> None:
-        """Count ``article`` (or, with ``sign=-1``, stop counting it) as of the week's end."""
+    def add_article(self, article: DigestArticle) -> None:
+        """Count ``article`` as it stands at the week's end."""
         seen = self.period(article.first_seen_at)
         if seen is None:
             return  # first seen after the week: not known yet
@@ -168,10 +168,10 @@ class TallyBuilder:
         forms = canonical_forms(article.forms)
         self._built_profiles = None
         level = article.evidence_level
-        self._profiles[(forms, article.study_type, level, direct, seen, retracted)] += sign
+        self._profiles[(forms, article.study_type, level, direct, seen, retracted)] += 1
         if retracted is None:
             for form in forms:
-                self._years[(form, article.year, article.study_type, direct)] += sign
+                self._years[(form, article.year, article.study_type, direct)] += 1
 
     def build(self, year_forms: Sequence[str] = FORMS) -> DigestTallies:
         """The tallies, with year counts of ``year_forms`` only; an internal error if a
