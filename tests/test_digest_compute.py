@@ -21,6 +21,7 @@ from aggregator.digest.model import (
     MapCell,
     RunHealth,
 )
+from aggregator.digest.tally import tally_articles
 from tests.test_digest_corpus import (
     RCT,
     W46,
@@ -277,6 +278,27 @@ def test_invalid_inputs_name_the_problem() -> None:
     with pytest.raises(DigestInputError) as info:
         build_digest("2026-W48", [duplicate, duplicate], [], [])
     assert str(info.value) == "article PMID 99000403 is given twice"
+
+
+def test_tallies_must_fit_the_week_and_the_chart() -> None:
+    oxide = article(99000404, "Oxide trial (synthetic)", forms=("oxide",), study_type=RCT)
+    window = parse_week("2026-W48")
+    tallies = tally_articles("2026-W48", window.start, window.end, [oxide])
+    # Counted with every form's years, the tallies give the same digest as the articles.
+    assert build_digest("2026-W48", [oxide], [], [], tallies=tallies) == build_digest(
+        "2026-W48", [oxide], [], []
+    )
+    with pytest.raises(DigestInputError) as info:
+        build_digest("2026-W49", [oxide], [], [], tallies=tallies)
+    assert str(info.value) == "tallies are for 2026-W48, not for 2026-W49"
+    glycinate_only = replace(
+        tallies,
+        years=tuple(y for y in tallies.years if y.form == "glycinate"),
+        year_forms=("glycinate",),
+    )
+    with pytest.raises(DigestInputError) as info:
+        build_digest("2026-W48", [oxide], [], [], tallies=glycinate_only)
+    assert str(info.value) == "tallies have no year counts for oxide"
 
 
 def test_no_articles_at_all() -> None:
