@@ -19,12 +19,11 @@ from .digest.tally import (
     DURING_WEEK,
     DigestTallies,
     TallyBuilder,
-    canonical_forms,
 )
 from .store import repo
 from .store.engine import new_session
 from .store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
-from .vocab import CONDITIONS
+from .vocab import in_vocabulary_order
 
 GLYCINATE = "glycinate"
 DERIVED = "derived"  # tag field of values the tagger concluded without provenance text
@@ -197,7 +196,6 @@ def as_of_version(
 
 
 _CHUNK = 500  # PMIDs per IN (...) list, well under SQLite's bound-parameter limit
-_CONDITION_ORDER = {condition: index for index, condition in enumerate(CONDITIONS)}
 
 
 def _utc_reader() -> Callable[[Any], dt.datetime | None]:
@@ -235,10 +233,7 @@ def _conditions(session: Session, pmids: Any) -> dict[int, tuple[str, ...]]:
     for pmid, values in found.items():
         key = tuple(values)
         if key not in ordered:
-            unknown = len(CONDITIONS)
-            ordered[key] = tuple(
-                sorted(set(values), key=lambda v: (_CONDITION_ORDER.get(v, unknown), v))
-            )
+            ordered[key] = in_vocabulary_order("condition", values)
         conditions[pmid] = ordered[key]
     return conditions
 
@@ -307,7 +302,7 @@ def _lean_articles(session: Session, where: Any) -> list[DigestArticle]:
         first_seen = utc(first_seen_at)
         assert first_seen is not None
         if forms not in split:
-            split[forms] = canonical_forms(forms.split(",") if forms else ())
+            split[forms] = in_vocabulary_order("form", forms.split(",") if forms else ())
         field, snippet = provenance.get(pmid, (None, None))
         found.append(
             DigestArticle(
@@ -430,8 +425,8 @@ def _count_profiles(
         for forms_text, study_type, level, direct, seen_in, retracted_in, count in rows:
             forms = split.get(forms_text)
             if forms is None:
-                forms = split[forms_text] = canonical_forms(
-                    forms_text.split(",") if forms_text else ()
+                forms = split[forms_text] = in_vocabulary_order(
+                    "form", forms_text.split(",") if forms_text else ()
                 )
             key = (forms, study_type, level, bool(direct), seen_in, retracted_in)
             tallies.add_profile(key, sign * count)

@@ -33,13 +33,11 @@ from .store import repo
 from .store.engine import describe_url, sqlite_path, store_errors
 from .store.models import ArticleRow, RunRow, TagRow
 from .vocab import (
-    CONDITIONS,
     FORMS,
-    POPULATIONS,
-    ROUTES,
     STUDY_TYPES,
     ArticleTags,
     Tag,
+    in_vocabulary_order,
     unknown_value_error,
 )
 
@@ -348,28 +346,7 @@ def _time_budget(session: Session, seconds: float) -> Iterator[None]:
         raw.set_progress_handler(None, 0)
 
 
-_TAG_ORDER: dict[str, tuple[str, ...]] = {
-    "form": FORMS,
-    "route": ROUTES,
-    "condition": CONDITIONS,
-    "population": POPULATIONS,
-}
-
-
-# Vocabulary position of every value, per kind (unknown values sort after, alphabetically).
-_TAG_RANK: dict[str, dict[str, int]] = {
-    kind: {value: i for i, value in enumerate(order)} for kind, order in _TAG_ORDER.items()
-}
-
-
-def _ranked(kind: str, values: list[str]) -> list[str]:
-    """Distinct values in vocabulary order, unknown ones last alphabetically (as the store
-    orders them in repo._ordered)."""
-    if len(values) < 2:
-        return list(values)
-    rank = _TAG_RANK[kind]
-    last = len(rank)
-    return sorted(dict.fromkeys(values), key=lambda v: (rank.get(v, last), v))
+_TAG_KINDS = ("form", "route", "condition", "population")  # the kinds a record lists
 
 
 def load_records(session: Session, pmids: Sequence[int]) -> list[dict[str, Any]]:
@@ -449,7 +426,7 @@ def _record(row: Any, tag_rows: Sequence[Any]) -> dict[str, Any]:
             tags=[],
         )
         return record
-    by_kind: dict[str, list[str]] = {kind: [] for kind in _TAG_ORDER}
+    by_kind: dict[str, list[str]] = {kind: [] for kind in _TAG_KINDS}
     provenance = []
     for _pmid, kind, value, field_, snippet in tag_rows:
         values = by_kind.get(kind)
@@ -458,13 +435,13 @@ def _record(row: Any, tag_rows: Sequence[Any]) -> dict[str, Any]:
         if field_ != "derived":
             provenance.append({"kind": kind, "value": value, "field": field_, "snippet": snippet})
     record.update(
-        forms=_ranked("form", by_kind["form"]),
-        routes=_ranked("route", by_kind["route"]),
-        conditions=_ranked("condition", by_kind["condition"]),
+        forms=list(in_vocabulary_order("form", by_kind["form"])),
+        routes=list(in_vocabulary_order("route", by_kind["route"])),
+        conditions=list(in_vocabulary_order("condition", by_kind["condition"])),
         study_type=study_type,
         evidence_level=evidence_level,
         combination_product=bool(combination_product),
-        population=_ranked("population", by_kind["population"]),
+        population=list(in_vocabulary_order("population", by_kind["population"])),
         retracted=retracted,
         tags=provenance,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 FORMS: tuple[str, ...] = (
@@ -152,6 +153,26 @@ class ArticleTags:
     def is_direct(self) -> bool:
         """Has a migraine or headache outcome."""
         return any(c in DIRECT_CONDITIONS for c in self.conditions)
+
+
+# Vocabulary position of every value, per tag kind.
+_RANK: dict[str, dict[str, int]] = {
+    kind: {value: index for index, value in enumerate(values)}
+    for kind, values in (
+        ("form", FORMS),
+        ("route", ROUTES),
+        ("condition", CONDITIONS),
+        ("population", POPULATIONS),
+    )
+}
+
+
+def in_vocabulary_order(kind: str, values: Iterable[str]) -> tuple[str, ...]:
+    """Distinct ``values`` of a tag kind in vocabulary order, unknown ones last alphabetically:
+    the one order in which tags are stored, shown and counted."""
+    rank = _RANK.get(kind, {})
+    last = len(rank)
+    return tuple(sorted(set(values), key=lambda value: (rank.get(value, last), value)))
 
 
 def unknown_value_error(kind: str, value: str, valid: tuple[str, ...]) -> str:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..vocab import FORMS, STUDY_TYPES, unknown_value_error
+from ..vocab import FORMS, STUDY_TYPES, in_vocabulary_order, unknown_value_error
 from .model import DigestArticle, DigestInputError, has_direct_outcome
 
 # When something became known, relative to the digest's week.
@@ -27,17 +27,11 @@ BEFORE_WEEK = 0  # before the week started (known at the end of the previous wee
 DURING_WEEK = 1  # during the week
 PERIODS = (BEFORE_WEEK, DURING_WEEK)
 
-_FORM_ORDER = {form: index for index, form in enumerate(FORMS)}
+_FORM_SET = frozenset(FORMS)
 _STUDY_TYPE_SET = frozenset(STUDY_TYPES)
 
 ProfileKey = tuple[tuple[str, ...], str, int | None, bool, int, int | None]
 YearKey = tuple[str, int | None, str, bool]
-
-
-def canonical_forms(forms: Iterable[str]) -> tuple[str, ...]:
-    """Distinct forms in vocabulary order (unknown ones last, alphabetically)."""
-    distinct = set(forms)
-    return tuple(sorted(distinct, key=lambda f: (_FORM_ORDER.get(f, len(FORMS)), f)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +50,7 @@ class ProfileCount:
     def __post_init__(self) -> None:
         who = f"profile count {self.forms}/{self.study_type}"
         for form in self.forms:
-            if form not in _FORM_ORDER:
+            if form not in _FORM_SET:
                 raise DigestInputError(f"{who}: {unknown_value_error('form', form, FORMS)}")
         if self.study_type not in _STUDY_TYPE_SET:
             raise DigestInputError(
@@ -95,7 +89,7 @@ class YearCount:
     count: int
 
     def __post_init__(self) -> None:
-        if self.form not in _FORM_ORDER:
+        if self.form not in _FORM_SET:
             raise DigestInputError(f"year count: {unknown_value_error('form', self.form, FORMS)}")
         if self.count < 1:
             raise DigestInputError(f"year count {self.form}/{self.year}: count must be positive")
@@ -146,7 +140,7 @@ class TallyBuilder:
     def add_profile(self, key: ProfileKey, count: int) -> None:
         """Add ``count`` articles of one profile (forms in any order)."""
         forms, study_type, level, direct, seen, retracted = key
-        canonical = canonical_forms(forms)
+        canonical = in_vocabulary_order("form", forms)
         self._built_profiles = None
         self._profiles[(canonical, study_type, level, direct, seen, retracted)] += count
 
@@ -165,7 +159,7 @@ class TallyBuilder:
             else None
         )
         direct = has_direct_outcome(article.conditions)
-        forms = canonical_forms(article.forms)
+        forms = in_vocabulary_order("form", article.forms)
         self._built_profiles = None
         level = article.evidence_level
         self._profiles[(forms, article.study_type, level, direct, seen, retracted)] += 1

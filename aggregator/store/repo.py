@@ -33,7 +33,7 @@ from ..article import (
     MeshQualifier,
 )
 from ..errors import StoreError
-from ..vocab import CONDITIONS, FORMS, POPULATIONS, ROUTES, ArticleTags, Tag
+from ..vocab import ArticleTags, Tag, in_vocabulary_order
 from .models import (
     ARTICLE_SOURCES,
     RUN_KINDS,
@@ -70,13 +70,6 @@ _COMPARED_FIELDS = tuple(
 )
 # PubMed bumps DateRevised on every touch; on its own that is not a revision worth reporting.
 _QUIET_FIELDS = frozenset({"revised_date"})
-# Where tag values have a vocabulary order (used to list them back in a stable order).
-_KIND_ORDER: dict[str, tuple[str, ...]] = {
-    "form": FORMS,
-    "route": ROUTES,
-    "condition": CONDITIONS,
-    "population": POPULATIONS,
-}
 # Stored with the article row, parsed but not part of its content hash (see content_hash).
 _UNHASHED_FIELDS = frozenset({"raw_xml", "source_format"})
 # Article columns holding the tagger's conclusions (per-value tags are rows of the tag table).
@@ -620,13 +613,9 @@ def _tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
 
 
 def forms_column(forms: Iterable[str]) -> str:
-    """The ``article.forms`` value of a tagged article: distinct forms in vocabulary order
-    (unknown ones last), comma-separated; '' for none."""
-    distinct = set(forms)
-    order = _KIND_ORDER["form"]
-    return ",".join(
-        sorted(distinct, key=lambda f: (order.index(f) if f in order else len(order), f))
-    )
+    """The ``article.forms`` value of a tagged article: its forms in vocabulary order,
+    comma-separated; '' for none."""
+    return ",".join(in_vocabulary_order("form", forms))
 
 
 def _execute_grouped(session: Session, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -782,12 +771,6 @@ def replace_tags(session: Session, pmid: int, tags: ArticleTags) -> None:
         session.execute(sa.insert(tag_table), rows)
 
 
-def _ordered(kind: str, values: Iterable[str]) -> tuple[str, ...]:
-    order = _KIND_ORDER.get(kind, ())
-    unique = dict.fromkeys(values)
-    return tuple(sorted(unique, key=lambda v: (order.index(v) if v in order else len(order), v)))
-
-
 def _tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> ArticleTags | None:
     if article_row["rules_version"] is None:
         return None
@@ -795,13 +778,13 @@ def _tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> Arti
     for row in rows:
         by_kind.setdefault(row.kind, []).append(row.value)
     return ArticleTags(
-        forms=_ordered("form", by_kind.get("form", ())),
-        routes=_ordered("route", by_kind.get("route", ())),
-        conditions=_ordered("condition", by_kind.get("condition", ())),
+        forms=in_vocabulary_order("form", by_kind.get("form", ())),
+        routes=in_vocabulary_order("route", by_kind.get("route", ())),
+        conditions=in_vocabulary_order("condition", by_kind.get("condition", ())),
         study_type=article_row["study_type"],
         evidence_level=article_row["evidence_level"],
         combination_product=bool(article_row["combination_product"]),
-        population=_ordered("population", by_kind.get("population", ())),
+        population=in_vocabulary_order("population", by_kind.get("population", ())),
         tags=tuple(
             Tag(kind=row.kind, value=row.value, field=row.field, snippet=row.snippet)
             for row in rows
