@@ -30,7 +30,7 @@ from urllib.parse import quote, quote_plus
 
 import requests
 
-from .errors import AggregatorError
+from aggregator.errors import AggregatorError
 
 logger = logging.getLogger("aggregator.http")
 

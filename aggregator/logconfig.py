@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
-from .errors import ConfigError
+from aggregator.errors import ConfigError
 
 _RUN_ID: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
     "aggregator_run_id", default=None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import QueryFileError
+from aggregator.errors import QueryFileError
 
 REQUIRED_KEYS = ("name", "term", "start_date")
 OPTIONAL_KEYS = ("description", "enabled")

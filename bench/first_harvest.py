@@ -40,11 +40,11 @@ from typing import Any
 import requests
 
 from aggregator.article import Article
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import FakeEutils
 from aggregator.http import PoliteSession
-from aggregator.pipeline import Harvester, QueryOutcome
-from aggregator.pubmed_xml import iter_pubmed_xml
+from aggregator.jobs.harvest import Harvester, QueryOutcome
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.xml import iter_pubmed_xml
 from aggregator.queries import SavedQuery
 from aggregator.settings import load_settings
 from aggregator.store.engine import open_engine

@@ -19,9 +19,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import BASE_TODAY, FakeEutils
-from aggregator.pipeline import Harvester, HarvestReport
+from aggregator.jobs.harvest import Harvester, HarvestReport
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 from aggregator.queries import load_queries, shipped_queries_dir
 from aggregator.settings import load_settings
 from aggregator.store.engine import open_engine

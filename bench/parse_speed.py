@@ -1,4 +1,4 @@
-"""Time aggregator.pubmed_xml against Bio.Entrez.read on a PubMed XML file.
+"""Time aggregator.pubmed.xml against Bio.Entrez.read on a PubMed XML file.
 
 Usage:
     python bench/parse_speed.py                 # generates 2,000 synthetic records
@@ -134,12 +134,12 @@ _IMPORT_SECONDS: list[float] = []  # import timing without database creation (ch
 def run_parser(parser: str, path: str) -> int:
     """Parse ``path`` with one parser and return the number of records it produced."""
     if parser == "aggregator":
-        from aggregator.pubmed_xml import iter_pubmed_xml
+        from aggregator.pubmed.xml import iter_pubmed_xml
 
         return sum(1 for _ in iter_pubmed_xml(path))
     if parser == "import":
         # End to end: parse, tag and store into a fresh SQLite database, as `aggregator import`.
-        from aggregator.pipeline import import_file
+        from aggregator.jobs.harvest import import_file
         from aggregator.store.engine import open_engine
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -164,8 +164,8 @@ def _child_main(parser: str, path: str, mode: str) -> None:
     # Import first so the timing is the parse, not module loading (which can include
     # compiling from source when bytecode caching is off).
     if parser in ("aggregator", "import"):
-        import aggregator.pipeline  # noqa: F401
-        import aggregator.pubmed_xml  # noqa: F401
+        import aggregator.jobs.harvest  # noqa: F401
+        import aggregator.pubmed.xml  # noqa: F401
     else:
         from Bio import Entrez  # noqa: F401
     if mode == "memory":
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
 
         ours = best_time("aggregator", path, args.repeats)
         theirs = best_time("biopython", path, args.repeats)
-        for label, run in (("aggregator.pubmed_xml", ours), ("Bio.Entrez.read", theirs)):
+        for label, run in (("aggregator.pubmed.xml", ours), ("Bio.Entrez.read", theirs)):
             rate = run["count"] / run["seconds"]
             print(f"{label:24} {run['count']:7d} records {run['seconds']:7.3f} s {rate:9.0f} rec/s")
         ratio = theirs["seconds"] / ours["seconds"] * ours["count"] / max(theirs["count"], 1)
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
         print("peak memory (tracemalloc = Python objects; RSS = whole process incl. libxml2):")
-        for label, parser in (("aggregator.pubmed_xml", "aggregator"), ("Bio.Entrez.read", "bio")):
+        for label, parser in (("aggregator.pubmed.xml", "aggregator"), ("Bio.Entrez.read", "bio")):
             run = measure(parser, path, "memory")
             print(
                 f"  {label:24} tracemalloc {run['peak'] / 2**20:7.1f} MiB"
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.file:
             big = Path(tmp) / "synthetic-4x.xml"
             write_synthetic_file(big, 4 * max(args.records, 1000))
-            print("aggregator.pubmed_xml memory vs file size (streaming: should stay flat):")
+            print("aggregator.pubmed.xml memory vs file size (streaming: should stay flat):")
             for label, file in (("1x", path), ("4x", big)):
                 run = measure("aggregator", file, "memory")
                 print(

@@ -31,10 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.server import RequestLogEntry
-from aggregator.pipeline import Harvester
+from aggregator.jobs.harvest import Harvester
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.server import RequestLogEntry
 from aggregator.queries import SavedQuery
 from aggregator.settings import load_settings
 from aggregator.store.engine import open_engine

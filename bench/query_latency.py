@@ -27,9 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aggregator import library
-from aggregator.output import write_records
+from aggregator.export import write_records
 from aggregator.store import repo
+from aggregator.store import search as library
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
 from aggregator.vocab import EVIDENCE_LEVEL, FORMS, ROUTES, STUDY_TYPES

@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from aggregator.digest.output import RENDERERS
-from aggregator.digest_source import load_digest_inputs
+from aggregator.store.digest_reader import load_digest_inputs
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
 

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.corpus import BASE_TODAY
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.settings import load_settings, normalise_db_url
 from aggregator.store import repo
 from aggregator.store.engine import new_session, open_engine

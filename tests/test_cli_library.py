@@ -20,8 +20,8 @@ from click.testing import CliRunner, Result
 
 from aggregator.article import Article
 from aggregator.cli import cli
-from aggregator.commands import library as library_commands
-from aggregator.output import article_record
+from aggregator.cli import library as library_commands
+from aggregator.export import article_record
 from aggregator.store import repo
 from aggregator.store.engine import new_session, open_engine
 from aggregator.vocab import ArticleTags, Tag

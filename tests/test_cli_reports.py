@@ -27,10 +27,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
-from aggregator.commands.reports import age_text
-from aggregator.delivery import SMTP_TO_VAR, SMTP_URL_VAR
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.corpus import BASE_TODAY
+from aggregator.cli.reports import age_text
+from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import SavedQuery, load_queries, shipped_queries_dir
 from aggregator.store import repo
 from aggregator.store.engine import new_session, open_engine
@@ -396,7 +396,7 @@ def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
     command = [
         sys.executable,
         "-m",
-        "aggregator.cli",
+        "aggregator",
         "schedule",
         "--day",
         slot_day,

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from aggregator.delivery import (
+from aggregator.errors import AggregatorError, ConfigError
+from aggregator.jobs.delivery import (
     Attachment,
     DeliveryError,
     DeliveryReceipt,
@@ -22,7 +23,6 @@ from aggregator.delivery import (
     load_smtp_settings,
     send_digest,
 )
-from aggregator.errors import AggregatorError, ConfigError
 from tests.plugins.services import require_service
 from tests.plugins.smtp import (
     PASSWORD,

@@ -1,7 +1,7 @@
 """E-mail delivery of the digest through the real CLI, to a real SMTP server on 127.0.0.1.
 
 `aggregator digest` and `aggregator run --demo` mail the digest when AGGREGATOR_SMTP_URL and
-AGGREGATOR_SMTP_TO are set (aggregator.delivery.load_smtp_settings). The database is the
+AGGREGATOR_SMTP_TO are set (aggregator.jobs.delivery.load_smtp_settings). The database is the
 SYNTHETIC fixture corpus harvested in tests/test_cli_reports.py.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
-from aggregator.delivery import SMTP_TO_VAR, SMTP_URL_VAR
+from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
 from aggregator.store import repo
 from aggregator.store.engine import new_session, open_engine
 from tests.plugins.smtp import (

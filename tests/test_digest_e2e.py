@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from aggregator.commands.reports import write_weekly_digest
-from aggregator.context import AppContext
-from aggregator.delivery import SMTP_TO_VAR, SMTP_URL_VAR
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.corpus import BASE_TODAY
+from aggregator.cli.context import AppContext
+from aggregator.cli.reports import write_weekly_digest
 from aggregator.http import PoliteSession, RetryPolicy
-from aggregator.pipeline import Harvester, HarvestReport
+from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
+from aggregator.jobs.harvest import Harvester, HarvestReport
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import SavedQuery, load_queries, shipped_queries_dir
 from aggregator.settings import load_settings
 from aggregator.store import repo

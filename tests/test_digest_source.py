@@ -22,16 +22,16 @@ from aggregator.article import CommentCorrection
 from aggregator.digest import ChangeEvent, DigestArticle, build_digest, parse_week
 from aggregator.digest.compute import charted_forms
 from aggregator.digest.tally import tally_articles
-from aggregator.digest_source import (
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.corpus import BASE_TODAY
+from aggregator.queries import load_queries, shipped_queries_dir
+from aggregator.store import repo
+from aggregator.store.digest_reader import (
     _change_event,
     as_of_version,
     digest_article,
     load_digest_inputs,
 )
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.corpus import BASE_TODAY
-from aggregator.queries import load_queries, shipped_queries_dir
-from aggregator.store import repo
 from aggregator.store.engine import new_session
 from aggregator.store.models import ArticleRevisionRow
 from tests.plugins.databases import make_article, make_tags

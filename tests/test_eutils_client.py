@@ -14,7 +14,8 @@ import pytest
 
 from aggregator.article import Article
 from aggregator.errors import AggregatorError, ConfigError
-from aggregator.eutils import (
+from aggregator.http import EutilsHTTPError, RetryPolicy
+from aggregator.pubmed.eutils import (
     EutilsClient,
     MissingRecordsError,
     QuerySyntaxError,
@@ -22,7 +23,6 @@ from aggregator.eutils import (
     TooManyResultsError,
     split_range,
 )
-from aggregator.http import EutilsHTTPError, RetryPolicy
 from aggregator.settings import Settings
 from tests.test_http_policy import FakeClock, LocalServer, Reply, SeenRequest, scripted
 
@@ -46,7 +46,7 @@ def server_factory() -> Iterator[Callable[[Callable[[SeenRequest], Reply]], Loca
 
 
 def fake_article_parser(data: bytes, *, source_name: str | None = None) -> Iterator[Article]:
-    """Stands in for aggregator.pubmed_xml: one Article per <PMID> of a synthetic reply."""
+    """Stands in for aggregator.pubmed.xml: one Article per <PMID> of a synthetic reply."""
     assert source_name == "efetch reply"
     for pmid, title in re.findall(rb"<PMID>(\d+)</PMID><ArticleTitle>([^<]*)<", data):
         yield Article(pmid=int(pmid), title=title.decode())

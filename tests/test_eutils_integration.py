@@ -1,4 +1,4 @@
-"""EutilsClient against the project's fake NCBI server (aggregator.fake_eutils), in real time.
+"""EutilsClient against the project's fake NCBI server (aggregator.pubmed.fake), in real time.
 
 The fake enforces NCBI's rate limits itself and logs every request with its arrival time, so
 these tests check politeness from the server's side. Records are synthetic bulk records the
@@ -16,9 +16,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from aggregator.eutils import EutilsClient, QuerySyntaxError
-from aggregator.fake_eutils import FakeEutils
 from aggregator.http import PoliteSession, RetriesExhausted, RetryPolicy
+from aggregator.pubmed.eutils import EutilsClient, QuerySyntaxError
+from aggregator.pubmed.fake import FakeEutils
 from aggregator.settings import Settings
 
 API_KEY = "fake-KEY-integration-5c1e"

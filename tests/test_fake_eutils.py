@@ -15,7 +15,7 @@ import requests
 from Bio import Entrez, Medline
 from lxml import etree
 
-from aggregator.fake_eutils import (
+from aggregator.pubmed.fake import (
     BASE_TODAY,
     FakeEutils,
     FakeEutilsError,
@@ -489,7 +489,7 @@ def test_efetch_post_many_ids_and_escaped_title(fake_ncbi: FakeEutils) -> None:
 
 
 def test_every_record_round_trips_through_render_and_parse() -> None:
-    from aggregator.fake_eutils import parse_records
+    from aggregator.pubmed.fake import parse_records
 
     for record in load_base_records():
         assert parse_records(render_record(record)) == [record]

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from aggregator.article import Article
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.server import FAULT_KINDS, RequestLogEntry
 from aggregator.http import PoliteSession, RetryPolicy
-from aggregator.pipeline import Harvester, HarvestReport, term_hash
+from aggregator.jobs.harvest import Harvester, HarvestReport, term_hash
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.server import FAULT_KINDS, RequestLogEntry
 from aggregator.queries import SavedQuery
 from aggregator.settings import load_settings
 from aggregator.store import repo

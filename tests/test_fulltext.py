@@ -1,4 +1,4 @@
-"""Full-text search and filters of aggregator.library, on SQLite (FTS5) and PostgreSQL
+"""Full-text search and filters of aggregator.store.search, on SQLite (FTS5) and PostgreSQL
 (websearch_to_tsquery); every database test runs on both through the ``db`` fixture.
 All articles are synthetic (PMIDs from 99000000, invented text)."""
 
@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from aggregator import library
-from aggregator.library import ArticleFilter, FilterError, fts5_query
-from aggregator.output import article_record
+from aggregator.export import article_record
 from aggregator.store import repo
+from aggregator.store import search as library
 from aggregator.store.engine import new_session, open_engine
+from aggregator.store.search import ArticleFilter, FilterError, fts5_query
 from tests.plugins.databases import make_article, make_tags
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from aggregator.eutils import EutilsClient
-from aggregator.fake_eutils import FakeEutils
-from aggregator.fake_eutils.corpus import BASE_TODAY
 from aggregator.http import PoliteSession, RetryPolicy
-from aggregator.pipeline import Harvester, term_hash
+from aggregator.jobs.harvest import Harvester, term_hash
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import SavedQuery, load_queries, shipped_queries_dir
 from aggregator.settings import load_settings
 from aggregator.store import repo

@@ -18,8 +18,8 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
-from aggregator.commands.reports import current_week
-from aggregator.fake_eutils import BASE_TODAY, FakeEutils
+from aggregator.cli.reports import current_week
+from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 from aggregator.store import engine as store_engine
 
 API_KEY = "SECRETKEY-hostile-zq9x7w"

@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from aggregator.fake_eutils import FakeEutils
-from aggregator.pipeline import COMMIT_BATCH
+from aggregator.jobs.harvest import COMMIT_BATCH
+from aggregator.pubmed.fake import FakeEutils
 from aggregator.store.engine import open_engine
 from tests.plugins.databases import fresh_pg_database, pg_server_url
 
@@ -106,7 +106,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 def start_run(harness: Harness, db: str, cwd: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "aggregator.cli", "run", "--no-digest"]
+    command = [sys.executable, "-m", "aggregator", "run", "--no-digest"]
     command += ["--queries", str(harness.queries), "--db", db]
     return subprocess.Popen(
         command,

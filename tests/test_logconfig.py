@@ -162,7 +162,7 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
         secrets=[API_KEY, SMTP_PASSWORD, ""],
         stream=stream,
     )
-    app = logging.getLogger("aggregator.eutils")
+    app = logging.getLogger("aggregator.pubmed.eutils")
     library = logging.getLogger("urllib3.connectionpool")  # libraries log full URLs at DEBUG
     url = f"https://eutils.example.org/esearch.fcgi?db=pubmed&api_key={API_KEY}&term=magnesium"
     app.info("eutils.request url=%s", url)

@@ -1,4 +1,4 @@
-"""Tests for aggregator.medline (MEDLINE export parsing, format detection, iter_file)."""
+"""Tests for aggregator.pubmed.medline (MEDLINE export parsing, format detection, iter_file)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from aggregator.article import (
     MeshQualifier,
 )
 from aggregator.errors import ParseError
-from aggregator.medline import detect_format, iter_file, iter_medline, split_abstract
-from aggregator.pubmed_xml import iter_pubmed_xml
+from aggregator.pubmed.files import detect_format, iter_file
+from aggregator.pubmed.medline import iter_medline, split_abstract
+from aggregator.pubmed.xml import iter_pubmed_xml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parser"
 
@@ -234,15 +235,6 @@ def test_detect_format_by_content_not_extension(tmp_path: Path) -> None:
         99000101,
     ]
     assert list(iter_file(xml_named_txt))[-1] == DeletedCitations(pmids=(99000071, 99000072))
-
-
-def test_pubmed_xml_module_offers_the_same_file_entry_points() -> None:
-    from aggregator import pubmed_xml
-
-    assert pubmed_xml.detect_format(FIXTURES / "several.txt") == "medline"
-    assert list(pubmed_xml.iter_file(FIXTURES / "several.txt")) == list(
-        iter_file(FIXTURES / "several.txt")
-    )
 
 
 def test_iter_file_reads_gzip(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import rispy
 from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from aggregator.article import Author
-from aggregator.output import (
+from aggregator.export import (
     CSV_COLUMNS,
     article_record,
     atomic_text_file,

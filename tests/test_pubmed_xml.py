@@ -1,4 +1,4 @@
-"""Tests for aggregator.pubmed_xml on synthetic fixtures (tests/fixtures/parser/)."""
+"""Tests for aggregator.pubmed.xml on synthetic fixtures (tests/fixtures/parser/)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,8 @@ from aggregator.article import (
     MeshQualifier,
 )
 from aggregator.errors import ParseError
-from aggregator.pubmed_xml import (
-    iter_pubmed_xml,
-    month_number,
-    parse_medline_date,
-    parse_pubmed_xml,
-)
+from aggregator.pubmed.fields import month_number, parse_medline_date
+from aggregator.pubmed.xml import iter_pubmed_xml, parse_pubmed_xml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parser"
 

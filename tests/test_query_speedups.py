@@ -16,16 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from aggregator import library
-from aggregator.library import ArticleFilter
-from aggregator.output import article_record, record_json, write_records
+from aggregator.export import article_record, record_json, write_records
 from aggregator.store import repo
+from aggregator.store import search as library
 from aggregator.store.engine import (
     downgrade_database,
     new_session,
     open_engine,
     upgrade_database,
 )
+from aggregator.store.search import ArticleFilter
 from aggregator.vocab import Tag
 from tests.plugins.databases import make_article, make_tags
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ConfigError
-from aggregator.scheduler import (
+from aggregator.jobs.schedule import (
     JobResult,
     PlannedRun,
     WeeklyRunner,

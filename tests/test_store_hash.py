@@ -17,9 +17,9 @@ import json
 import pytest
 
 from aggregator.article import Article, Author, CommentCorrection
-from aggregator.fake_eutils import load_base_records, render_record
-from aggregator.fake_eutils.corpus import load_timeline
-from aggregator.pubmed_xml import parse_pubmed_xml
+from aggregator.pubmed.fake import load_base_records, render_record
+from aggregator.pubmed.fake.corpus import load_timeline
+from aggregator.pubmed.xml import parse_pubmed_xml
 from aggregator.store import repo
 from tests.plugins.databases import make_article
 

@@ -19,9 +19,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from aggregator import library
 from aggregator.article import Article, CommentCorrection
 from aggregator.store import repo
+from aggregator.store import search as library
 from aggregator.store.engine import downgrade_database, new_session, upgrade_database
 from aggregator.vocab import ArticleTags, Tag
 from tests.plugins.databases import make_article, make_tags

@@ -5,13 +5,13 @@ Usage: ``write_digest(build_digest("2026-W48", articles, changes, runs), Path("d
 
 from __future__ import annotations
 
-from .compute import build_digest, parse_week
-from .feed import FeedEntry, FeedLink, read_feed, write_feed
-from .model import ChangeEvent, Digest, DigestArticle, DigestInputError, RunInfo
-from .output import write_digest
-from .render_html import render_html
-from .render_json import digest_to_dict, render_json
-from .render_markdown import render_markdown
+from aggregator.digest.compute import build_digest, parse_week
+from aggregator.digest.feed import FeedEntry, FeedLink, read_feed, write_feed
+from aggregator.digest.model import ChangeEvent, Digest, DigestArticle, DigestInputError, RunInfo
+from aggregator.digest.output import write_digest
+from aggregator.digest.render_html import render_html
+from aggregator.digest.render_json import digest_to_dict, render_json
+from aggregator.digest.render_markdown import render_markdown
 
 __all__ = [
     "ChangeEvent",

@@ -11,7 +11,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from .model import Timeline
+from aggregator.digest.model import Timeline
 
 # Okabe-Ito colours (readable with colour-vision deficiencies): (direct, indirect tint).
 GROUP_COLOURS: dict[str, tuple[str, str]] = {

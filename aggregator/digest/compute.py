@@ -15,9 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..bulk import gc_paused
-from ..vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES
-from .model import (
+from aggregator.bulk import gc_paused
+from aggregator.digest.model import (
     ArticleEntry,
     ChangeEntry,
     ChangeEvent,
@@ -43,7 +42,8 @@ from .model import (
     doi_url,
     pubmed_url,
 )
-from .tally import DigestTallies, tally_articles
+from aggregator.digest.tally import DigestTallies, tally_articles
+from aggregator.vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES
 
 GLYCINATE = "glycinate"
 SYNTHESIS_TYPES = frozenset({"meta_analysis", "systematic_review"})

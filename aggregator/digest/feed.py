@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..errors import AggregatorError
-from .render_json import iso_utc
+from aggregator.digest.render_json import iso_utc
+from aggregator.errors import AggregatorError
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_FILE = "feed.xml"

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 import jinja2
 
-from ..vocab import STUDY_TYPE_LABELS
-from .compute import form_label
+from aggregator.digest.compute import form_label
+from aggregator.vocab import STUDY_TYPE_LABELS
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 _WHITESPACE = re.compile(r"\s+")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..errors import AggregatorError
-from ..vocab import (
+from aggregator.errors import AggregatorError
+from aggregator.vocab import (
     CONDITIONS,
     DIRECT_CONDITIONS,
     FORMS,

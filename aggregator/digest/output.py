@@ -6,11 +6,11 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .feed import FEED_FILE, FeedEntry, FeedLink, read_feed, write_feed
-from .model import Digest, DigestInputError
-from .render_html import render_html
-from .render_json import render_json
-from .render_markdown import render_markdown
+from aggregator.digest.feed import FEED_FILE, FeedEntry, FeedLink, read_feed, write_feed
+from aggregator.digest.model import Digest, DigestInputError
+from aggregator.digest.render_html import render_html
+from aggregator.digest.render_json import render_json
+from aggregator.digest.render_markdown import render_markdown
 
 RENDERERS: dict[str, tuple[Callable[[Digest], str], str]] = {
     "md": (render_markdown, "text/markdown"),

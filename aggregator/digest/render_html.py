@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..bulk import gc_paused
-from .chart import chart_description, render_svg
-from .compute import NO_DIRECT_GLYCINATE
-from .formatting import shared_environment
-from .model import Digest
-from .tables import group_rows, timeline_rows
+from aggregator.bulk import gc_paused
+from aggregator.digest.chart import chart_description, render_svg
+from aggregator.digest.compute import NO_DIRECT_GLYCINATE
+from aggregator.digest.formatting import shared_environment
+from aggregator.digest.model import Digest
+from aggregator.digest.tables import group_rows, timeline_rows
 
 
 def render_html(digest: Digest) -> str:

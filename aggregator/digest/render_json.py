@@ -11,9 +11,8 @@ from typing import Any
 
 import orjson
 
-from ..bulk import gc_paused
-from ..vocab import STUDY_TYPES
-from .model import (
+from aggregator.bulk import gc_paused
+from aggregator.digest.model import (
     ArticleEntry,
     CountsChange,
     Digest,
@@ -21,6 +20,7 @@ from .model import (
     EvidenceSplit,
     MapCell,
 )
+from aggregator.vocab import STUDY_TYPES
 
 SCHEMA_VERSION = 1
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..bulk import gc_paused
-from .formatting import shared_environment
-from .model import Digest
-from .tables import group_rows, timeline_rows
+from aggregator.bulk import gc_paused
+from aggregator.digest.formatting import shared_environment
+from aggregator.digest.model import Digest
+from aggregator.digest.tables import group_rows, timeline_rows
 
 
 def render_markdown(digest: Digest) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Timeline, TimelineCell, TimelineYear
+from aggregator.digest.model import Timeline, TimelineCell, TimelineYear
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ one ISO week: articles alike in forms, study type, evidence level, directness an
 they became known and retracted relative to that week are one :class:`ProfileCount`; the chart
 needs :class:`YearCount` rows (active articles per form, year, study type and directness).
 
-The database computes these with GROUP BY (:mod:`aggregator.digest_source`), so a digest over
+The database computes these with GROUP BY (:mod:`aggregator.store.digest_reader`), so a digest over
 100,000 articles never builds 100,000 objects; :func:`tally_articles` computes the same from
 plain :class:`DigestArticle` values (tests, small inputs). Both feed
 :func:`aggregator.digest.compute.build_digest`.
@@ -19,8 +19,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..vocab import FORMS, STUDY_TYPES, in_vocabulary_order, unknown_value_error
-from .model import DigestArticle, DigestInputError, has_direct_outcome
+from aggregator.digest.model import DigestArticle, DigestInputError, has_direct_outcome
+from aggregator.vocab import FORMS, STUDY_TYPES, in_vocabulary_order, unknown_value_error
 
 # When something became known, relative to the digest's week.
 BEFORE_WEEK = 0  # before the week started (known at the end of the previous week)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .engine import new_session, open_engine
-from .lock import RunLock
-from .repo import StoredArticle, UpsertResult
+from aggregator.store.engine import new_session, open_engine
+from aggregator.store.lock import RunLock
+from aggregator.store.repo import StoredArticle, UpsertResult
 
 __all__ = ["RunLock", "StoredArticle", "UpsertResult", "new_session", "open_engine"]

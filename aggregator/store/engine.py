@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from ..errors import StoreError
+from aggregator.errors import StoreError
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 # Serialises concurrent migrations on PostgreSQL (any constant shared by all processes works).

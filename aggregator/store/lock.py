@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import RunInProgressError, StoreError
-from .engine import store_errors
-from .models import RunLockRow
+from aggregator.errors import RunInProgressError, StoreError
+from aggregator.store.engine import store_errors
+from aggregator.store.models import RunLockRow
 
 DEFAULT_LEASE = dt.timedelta(minutes=15)
 Clock = Callable[[], dt.datetime]

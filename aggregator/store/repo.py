@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..article import (
+from aggregator.article import (
     AbstractSection,
     Article,
     Author,
@@ -32,9 +32,8 @@ from ..article import (
     MeshHeading,
     MeshQualifier,
 )
-from ..errors import StoreError
-from ..vocab import ArticleTags, Tag, in_vocabulary_order
-from .models import (
+from aggregator.errors import StoreError
+from aggregator.store.models import (
     ARTICLE_SOURCES,
     RUN_KINDS,
     RUN_STATUSES,
@@ -47,6 +46,7 @@ from .models import (
     SavedQueryStateRow,
     TagRow,
 )
+from aggregator.vocab import ArticleTags, Tag, in_vocabulary_order
 
 UpsertStatus = Literal["new", "revised", "unchanged"]
 

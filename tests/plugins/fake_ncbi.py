@@ -1,4 +1,4 @@
-"""Fixtures for the in-process NCBI E-utilities stand-in (aggregator.fake_eutils).
+"""Fixtures for the in-process NCBI E-utilities stand-in (aggregator.pubmed.fake).
 
 ``fake_ncbi``: a started server with the shipped base corpus as of BASE_TODAY (2026-11-15,
 before the timeline weeks 2026-W47..W49), rate limiting off so tests are not timing-bound.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.fake_eutils import BASE_TODAY, FakeEutils
+from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 
 
 @pytest.fixture

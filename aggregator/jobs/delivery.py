@@ -23,8 +23,8 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import AggregatorError, ConfigError
-from .logconfig import log_event
+from aggregator.errors import AggregatorError, ConfigError
+from aggregator.logconfig import log_event
 
 SMTP_URL_VAR = "AGGREGATOR_SMTP_URL"
 SMTP_TO_VAR = "AGGREGATOR_SMTP_TO"
@@ -226,7 +226,7 @@ def send_digest(
 
     ``ssl_context`` defaults to the system trust store with hostname checking.
     """
-    log = logger or logging.getLogger("aggregator.delivery")
+    log = logger or logging.getLogger("aggregator.jobs.delivery")
     if not settings.recipients:
         raise DeliveryError(f"no recipients for the digest mail via {settings.server}")
     message = build_message(settings, subject, text_body, html_body, attachments)

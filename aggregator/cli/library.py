@@ -20,11 +20,10 @@ from typing import Any, TextIO
 
 import click
 
-from .. import library
-from ..article import Article
-from ..context import AppContext, settings_options
-from ..errors import AggregatorError
-from ..output import (
+from aggregator.article import Article
+from aggregator.cli.context import AppContext, settings_options
+from aggregator.errors import AggregatorError
+from aggregator.export import (
     DOI_URL,
     FORMATS,
     PMC_URL,
@@ -35,9 +34,10 @@ from ..output import (
     write_rows,
     write_stream,
 )
-from ..store import repo
-from ..store.engine import new_session, store_errors
-from ..vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES, unknown_value_error
+from aggregator.store import repo
+from aggregator.store import search as library
+from aggregator.store.engine import new_session, store_errors
+from aggregator.vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES, unknown_value_error
 
 EXPORT_FORMATS = tuple(f for f in FORMATS if f != "table")
 TABLE_FORMATS = ("table", "json", "csv")
@@ -646,7 +646,7 @@ def sql(statement: str, fmt: str | None) -> None:
 def _load_tagger() -> tuple[library.Tagger, str]:
     """The current tagger and its rules version (imported late: it loads its vocabularies)."""
     try:
-        from ..tagging import RULES_VERSION, tag_article
+        from aggregator.tagging import RULES_VERSION, tag_article
     except ImportError as exc:  # pragma: no cover - the package ships the tagger
         raise AggregatorError(f"the tagger is not available: {exc}") from exc
     return tag_article, RULES_VERSION
@@ -704,7 +704,7 @@ def retag(dry_run: bool, fmt: str) -> None:
     engine = app.engine()
     lock = None
     if not dry_run:
-        from ..store.lock import RunLock
+        from aggregator.store.lock import RunLock
 
         lock = RunLock(engine, name="harvest")
         lock.acquire()

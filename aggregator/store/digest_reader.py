@@ -11,19 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .bulk import gc_paused
-from .digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest, parse_week
-from .digest.compute import WeekWindow, charted_forms
-from .digest.tally import (
+from aggregator.bulk import gc_paused
+from aggregator.digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest, parse_week
+from aggregator.digest.compute import WeekWindow, charted_forms
+from aggregator.digest.tally import (
     BEFORE_WEEK,
     DURING_WEEK,
     DigestTallies,
     TallyBuilder,
 )
-from .store import repo
-from .store.engine import new_session
-from .store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
-from .vocab import in_vocabulary_order
+from aggregator.store import repo
+from aggregator.store.engine import new_session
+from aggregator.store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
+from aggregator.vocab import in_vocabulary_order
 
 GLYCINATE = "glycinate"
 DERIVED = "derived"  # tag field of values the tagger concluded without provenance text
@@ -189,7 +189,7 @@ def as_of_version(
                 reverted = True
     if not reverted:
         return stored
-    from .tagging import tag_article
+    from aggregator.tagging import tag_article
 
     article = repo.article_from_columns(columns)
     return dataclasses.replace(stored, article=article, tags=tag_article(article))

@@ -26,25 +26,25 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from .article import Article, DeletedCitations
-from .bulk import gc_paused
-from .errors import AggregatorError
-from .logconfig import log_event, run_context
-from .queries import SavedQuery
-from .store import repo
-from .store.engine import new_session, store_errors
-from .store.lock import RunLock
-from .tagging import tag_article
-from .vocab import ArticleTags
+from aggregator.article import Article, DeletedCitations
+from aggregator.bulk import gc_paused
+from aggregator.errors import AggregatorError
+from aggregator.logconfig import log_event, run_context
+from aggregator.queries import SavedQuery
+from aggregator.store import repo
+from aggregator.store.engine import new_session, store_errors
+from aggregator.store.lock import RunLock
+from aggregator.tagging import tag_article
+from aggregator.vocab import ArticleTags
 
-logger = logging.getLogger("aggregator.pipeline")
+logger = logging.getLogger("aggregator.jobs.harvest")
 
 COMMIT_BATCH = 200  # articles per transaction: a kill loses at most one uncommitted batch
 IMPORT_BATCH = 500  # articles per upsert statement group in an import (one transaction per file)
 
 
 class SearchClient(Protocol):
-    """What the harvest needs of :class:`aggregator.eutils.EutilsClient`."""
+    """What the harvest needs of :class:`aggregator.pubmed.eutils.EutilsClient`."""
 
     def search_ids(
         self,
@@ -374,7 +374,7 @@ def import_file(
     The whole file is parsed before anything is written, in one transaction per file, so a
     corrupt or truncated file changes nothing.
     """
-    from .pubmed_xml import iter_file
+    from aggregator.pubmed.files import iter_file
 
     report = ImportReport(path=path)
     with gc_paused():  # thousands of articles and their parts: see gc_paused

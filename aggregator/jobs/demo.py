@@ -18,9 +18,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .errors import ConfigError
-from .queries import SavedQuery
-from .settings import load_settings
+from aggregator.errors import ConfigError
+from aggregator.queries import SavedQuery
+from aggregator.settings import load_settings
 
 DEMO_EMAIL = "demo@example.invalid"
 DEMO_RATE = 20  # requests per second to the in-process stand-in
@@ -77,12 +77,12 @@ def run_demo(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[DemoWeek]:
     """Replay the synthetic corpus week by week into ``engine``; returns what each week did."""
-    from .eutils import EutilsClient
-    from .fake_eutils import FakeEutils
-    from .fake_eutils.corpus import BASE_TODAY
-    from .http import PoliteSession
-    from .pipeline import Harvester
-    from .store.lock import RunLock
+    from aggregator.http import PoliteSession
+    from aggregator.jobs.harvest import Harvester
+    from aggregator.pubmed.eutils import EutilsClient
+    from aggregator.pubmed.fake import FakeEutils
+    from aggregator.pubmed.fake.corpus import BASE_TODAY
+    from aggregator.store.lock import RunLock
 
     ensure_demo_database(engine)
     weeks: list[DemoWeek] = []

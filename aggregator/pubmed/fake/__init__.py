@@ -6,8 +6,14 @@ the server's own socket on 127.0.0.1.
 
 from __future__ import annotations
 
-from .corpus import BASE_TODAY, TimelineEvent, corpus_dir, load_base_records, load_timeline
-from .records import (
+from aggregator.pubmed.fake.corpus import (
+    BASE_TODAY,
+    TimelineEvent,
+    corpus_dir,
+    load_base_records,
+    load_timeline,
+)
+from aggregator.pubmed.fake.records import (
     AbstractPart,
     AuthorEntry,
     CommentEntry,
@@ -16,7 +22,7 @@ from .records import (
     parse_records,
     render_record,
 )
-from .server import FAULT_KINDS, FakeEutils, FakeEutilsError, RequestLogEntry
+from aggregator.pubmed.fake.server import FAULT_KINDS, FakeEutils, FakeEutilsError, RequestLogEntry
 
 __all__ = [
     "BASE_TODAY",

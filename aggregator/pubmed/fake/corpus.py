@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ParseError
-from .records import PubmedRecord, parse_records
+from aggregator.errors import ParseError
+from aggregator.pubmed.fake.records import PubmedRecord, parse_records
 
 # The "current date" the base corpus was written for: every base record exists by then and no
 # timeline event has happened yet (the timeline starts in ISO week 2026-W47).
@@ -39,7 +39,7 @@ class TimelineEvent:
 
 def corpus_dir() -> Path:
     """Folder holding base/ and timeline/ (inside the installed package)."""
-    return Path(str(resources.files("aggregator.fake_eutils") / "corpus"))
+    return Path(str(resources.files("aggregator.pubmed.fake") / "corpus"))
 
 
 def load_file(path: Path) -> list[PubmedRecord]:

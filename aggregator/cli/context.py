@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.engine import Engine
 
-from .settings import Settings, load_settings
+from aggregator.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,7 +117,7 @@ class AppContext:
     def engine(self) -> Engine:
         """The database, migrated to the current schema."""
         if self._engine is None:
-            from .store.engine import open_engine
+            from aggregator.store.engine import open_engine
 
             self._engine = open_engine(self.settings.db_url)
         return self._engine
@@ -135,8 +135,8 @@ class AppContext:
         """One-line log events on stderr (WARNING; -v INFO; -vv DEBUG), secrets redacted."""
         import os
 
-        from .delivery import load_smtp_settings
-        from .logconfig import configure_logging
+        from aggregator.jobs.delivery import load_smtp_settings
+        from aggregator.logconfig import configure_logging
 
         level = logging.WARNING - 10 * min(self.verbosity, 2)
         if log_file is not None:
@@ -154,7 +154,7 @@ class AppContext:
         return sys.stderr.isatty()
 
     def close(self) -> None:
-        from .logconfig import remove_logging_handlers
+        from aggregator.logconfig import remove_logging_handlers
 
         remove_logging_handlers()  # the stderr handler must not outlive this invocation
         if self._engine is not None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .records import PubmedRecord
+from aggregator.pubmed.fake.records import PubmedRecord
 
 TOKEN_RE = re.compile(r"[a-z0-9]+")
 

@@ -10,7 +10,6 @@ it has not bundled it downloads one from NCBI.)
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,12 +20,13 @@ from typing import Any
 import requests
 from lxml import etree
 
-from .article import Article
-from .errors import AggregatorError, ConfigError
-from .http import EutilsHTTPError, PoliteSession, RetryPolicy
-from .settings import Settings
+from aggregator.article import Article
+from aggregator.errors import AggregatorError, ConfigError
+from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
+from aggregator.pubmed.xml import iter_pubmed_xml
+from aggregator.settings import Settings
 
-logger = logging.getLogger("aggregator.eutils")
+logger = logging.getLogger("aggregator.pubmed.eutils")
 
 # EUTILS-FACTS §4: PubMed ESearch only reaches the first 9,999 ids of a query (retstart above
 # 9998 is refused), so a query with more matches is split by date until each slice fits.
@@ -482,12 +482,7 @@ class EutilsClient:
         return response.content
 
     def _parser(self) -> ArticleParser:
-        if self._article_parser is not None:
-            return self._article_parser
-        # Imported late: searching must work even where the parser module is not needed.
-        module = importlib.import_module("aggregator.pubmed_xml")
-        parser: ArticleParser = module.iter_pubmed_xml
-        return parser
+        return self._article_parser or iter_pubmed_xml
 
     def _url(self, utility: str) -> str:
         return f"{self.base_url}{utility}.fcgi"

@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from ..context import AppContext, settings_options
-from ..errors import ConfigError
-from ..queries import SavedQuery, load_queries, resolve_queries_dir
-from ..settings import Settings
+from aggregator.cli.context import AppContext, settings_options
+from aggregator.errors import ConfigError
+from aggregator.queries import SavedQuery, load_queries, resolve_queries_dir
+from aggregator.settings import Settings
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -45,7 +45,7 @@ class Progress:
 
 
 def _client(settings: Settings) -> Any:
-    from ..eutils import EutilsClient
+    from aggregator.pubmed.eutils import EutilsClient
 
     if not settings.email:
         # NCBI asks every E-utilities tool to identify itself with a contact address.
@@ -121,9 +121,9 @@ def run(
     Incremental: each saved search resumes from its checkpoint in the database. A run that is
     killed can simply be started again. Exit code 1 when any saved search failed.
     """
-    from ..pipeline import Harvester
-    from ..store.lock import RunLock
-    from .reports import write_current_digest, write_weekly_digest
+    from aggregator.cli.reports import write_current_digest, write_weekly_digest
+    from aggregator.jobs.harvest import Harvester
+    from aggregator.store.lock import RunLock
 
     if demo:
         app.set_defaults(db_url=str(DEMO_DB), out_dir=DEMO_OUT)
@@ -134,7 +134,7 @@ def run(
     engine = app.engine()
     _stop_on_sigterm()
     if demo:
-        from ..demo import run_demo
+        from aggregator.jobs.demo import run_demo
 
         click.echo(
             "DEMO: replaying the synthetic corpus shipped with the package, served by an "
@@ -195,7 +195,7 @@ def import_(app: AppContext, files: tuple[Path, ...]) -> None:
       aggregator import pubmed-magnesium-set.xml
       aggregator import pubmed-export.nbib more.txt
     """
-    from ..pipeline import import_file
+    from aggregator.jobs.harvest import import_file
 
     engine = app.engine()
     for path in files:
@@ -271,8 +271,8 @@ def search(
       aggregator search "magnesium AND headache" --count
       aggregator search "magnesium glycinate" --format json | jq '.[].title'
     """
-    from ..output import article_record, write_records
-    from ..tagging import tag_article
+    from aggregator.export import article_record, write_records
+    from aggregator.tagging import tag_article
 
     settings = app.settings
     mindate = _parse_since(since)
@@ -303,9 +303,9 @@ def search(
     else:
         tagged.sort(key=lambda pair: pair[0].entrez_date or dt.date.min, reverse=True)
     if save:
-        from ..pipeline import utc_now
-        from ..store import repo
-        from ..store.engine import new_session
+        from aggregator.jobs.harvest import utc_now
+        from aggregator.store import repo
+        from aggregator.store.engine import new_session
 
         with new_session(app.engine()) as session:
             now = utc_now()
@@ -348,8 +348,8 @@ def queries_list(app: AppContext) -> None:
     items = load_queries(folder)
     checkpoints: dict[str, Any] = {}
     if app.database_exists():  # listing never creates a database as a side effect
-        from ..store import repo
-        from ..store.engine import new_session
+        from aggregator.store import repo
+        from aggregator.store.engine import new_session
 
         with new_session(app.engine()) as session:
             checkpoints = {s.query_name: s.last_window_end for s in repo.query_states(session)}

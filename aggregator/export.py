@@ -21,8 +21,8 @@ from typing import Any, TextIO
 
 import orjson
 
-from .article import Article, Author
-from .vocab import STUDY_TYPE_LABELS, ArticleTags
+from aggregator.article import Article, Author
+from aggregator.vocab import STUDY_TYPE_LABELS, ArticleTags
 
 FORMATS: tuple[str, ...] = ("table", "json", "csv", "ris", "bibtex")
 # The JSON object's keys, in order; CSV uses the same columns except the provenance list.

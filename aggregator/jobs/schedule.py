@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import schedule as schedule_lib
 
-from .errors import ConfigError
-from .logconfig import quote_value
+from aggregator.errors import ConfigError
+from aggregator.logconfig import quote_value
 
 WEEKDAYS: tuple[str, ...] = (
     "monday",
@@ -214,7 +214,7 @@ class WeeklyRunner:
         # Default sleep wakes as soon as a stop is requested.
         self._sleep = sleep if sleep is not None else self._wait_for_stop
         self._retry_delays = tuple(retry_delays)
-        self._log = logger if logger is not None else logging.getLogger("aggregator.scheduler")
+        self._log = logger if logger is not None else logging.getLogger("aggregator.jobs.schedule")
         self._chunk = sleep_chunk_seconds
         self._plan: PlannedRun | None = None
         self._failures_for_slot = 0

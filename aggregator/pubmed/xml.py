@@ -29,69 +29,19 @@ from aggregator.article import (
     MeshQualifier,
 )
 from aggregator.errors import ParseError
-from aggregator.textclean import element_text, normalise_space
+from aggregator.pubmed.fields import (
+    join_abstract,
+    month_number,
+    normalise_orcid,
+    parse_medline_date,
+    valid_day,
+)
+from aggregator.pubmed.textclean import element_text, normalise_space
 
 DEFAULT_SOURCE_NAME = "PubMed XML"
 
 _SET_TAGS = ("PubmedArticleSet", "MedlineCitationSet", "PubmedBookArticleSet")
 _RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation", "MedlineCitation")
-
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-# A season becomes the month it starts in within the given year, so sorting by (year, month)
-# stays sensible: Winter is January (ranges such as "2005 Winter-Spring" run Winter first).
-_SEASONS = {"winter": 1, "spring": 3, "summer": 6, "fall": 9, "autumn": 9}
-_MEDLINE_DATE = re.compile(r"^\s*(\d{4})(?:[\s/-]+([A-Za-z]+|\d{1,2})(?:\s+(\d{1,2})(?!\d))?)?")
-_ORCID = re.compile(r"(\d{4}-\d{4}-\d{4}-\d{3}[\dXx])")
-
-
-def month_number(text: str | None) -> int | None:
-    """1-12 for a month name ("Dec", "December"), number ("12") or season ("Spring")."""
-    if not text:
-        return None
-    value = text.strip().lower()
-    if value.isdigit():
-        number = int(value)
-        return number if 1 <= number <= 12 else None
-    return _MONTHS.get(value) or _MONTHS.get(value[:3]) or _SEASONS.get(value)
-
-
-def parse_medline_date(text: str) -> tuple[int | None, int | None, int | None]:
-    """(year, month, day) of the *start* of a free-text date like "1998 Dec-1999 Jan"."""
-    match = _MEDLINE_DATE.match(text)
-    if not match:
-        return None, None, None
-    year = int(match.group(1))
-    month = month_number(match.group(2))
-    day = int(match.group(3)) if month is not None and match.group(3) else None
-    return year, month, valid_day(year, month, day)
-
-
-def normalise_orcid(text: str | None) -> str | None:
-    """Bare ORCID iD ("0000-0002-1825-0097") from a URL or bare form; other text as given."""
-    if not text:
-        return None
-    match = _ORCID.search(text)
-    return match.group(1).upper() if match else text.strip() or None
 
 
 def iter_pubmed_xml(
@@ -116,20 +66,6 @@ def parse_pubmed_xml(data: bytes, source_name: str = DEFAULT_SOURCE_NAME) -> lis
     return [
         item for item in iter_pubmed_xml(data, source_name=source_name) if isinstance(item, Article)
     ]
-
-
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """Return "pubmed-xml" or "medline" for a file, judged by content (see aggregator.medline)."""
-    from aggregator.medline import detect_format as detect  # late: medline imports this module
-
-    return detect(path)
-
-
-def iter_file(path: str | os.PathLike[str]) -> Iterator[Article | DeletedCitations]:
-    """Parse a PubMed XML or MEDLINE file, optionally gzipped (see aggregator.medline)."""
-    from aggregator.medline import iter_file as iterate_file  # late: medline imports this module
-
-    return iterate_file(path)
 
 
 def _open_source(
@@ -336,17 +272,6 @@ def _pub_date(
     return year, month, valid_day(year, month, day), None
 
 
-def valid_day(year: int | None, month: int | None, day: int | None) -> int | None:
-    """``day`` when year-month-day is a real date, else None (PubMed has a few "Feb 30")."""
-    if year is None or month is None or day is None:
-        return None
-    try:
-        dt.date(year, month, day)
-    except ValueError:
-        return None
-    return day
-
-
 def _abstract(abstract: etree._Element | None) -> tuple[str, tuple[AbstractSection, ...]]:
     if abstract is None:
         return "", ()
@@ -359,11 +284,6 @@ def _abstract(abstract: etree._Element | None) -> tuple[str, tuple[AbstractSecti
             AbstractSection(text, part.get("Label") or None, part.get("NlmCategory") or None)
         )
     return join_abstract(sections), tuple(sections)
-
-
-def join_abstract(sections: list[AbstractSection] | tuple[AbstractSection, ...]) -> str:
-    """Sections as "LABEL: text" (or just text), separated by a blank line."""
-    return "\n\n".join(f"{s.label}: {s.text}" if s.label else s.text for s in sections)
 
 
 def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:

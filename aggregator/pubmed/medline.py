@@ -1,5 +1,4 @@
-"""Parser for PubMed's MEDLINE export (the tagged text of "Save > PubMed format" and .nbib),
-plus file-type detection for anything a user may hand the aggregator.
+"""Parser for PubMed's MEDLINE export (the tagged text of "Save > PubMed format" and .nbib).
 
 The MEDLINE text is read field by field *in order*, so each affiliation (AD) and ORCID (AUID)
 stays with the author it follows and wrapped lines are joined back into one value. (Bio.Medline
@@ -10,7 +9,6 @@ CIN/OT/RN value into two list entries; so it is not used here.)
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -22,21 +20,20 @@ from aggregator.article import (
     Author,
     Chemical,
     CommentCorrection,
-    DeletedCitations,
     Grant,
     MeshHeading,
     MeshQualifier,
 )
 from aggregator.errors import ParseError
-from aggregator.pubmed_xml import (
-    iter_pubmed_xml,
+from aggregator.pubmed.fields import (
     join_abstract,
     month_number,
     normalise_orcid,
+    open_binary,
     parse_medline_date,
     valid_day,
 )
-from aggregator.textclean import normalise_space
+from aggregator.pubmed.textclean import normalise_space
 
 DEFAULT_SOURCE_NAME = "MEDLINE text"
 
@@ -86,59 +83,11 @@ def iter_medline(
     elif isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         name = source_name or path
-        with _open_binary(path, name) as stream:
+        with open_binary(path, name) as stream:
             yield from _parse_lines(_decoded_lines(stream, name), name)
     else:
         name = source_name or getattr(source, "name", None) or DEFAULT_SOURCE_NAME
         yield from _parse_lines(source, name)
-
-
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """Return "pubmed-xml" or "medline", judged by the file's content (gzip is looked through)."""
-    name = os.fspath(path)
-    try:
-        with _open_binary(name, name) as stream:
-            head = stream.read(4096)
-    except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
-        raise ParseError(f"{name}: cannot read file: {exc}") from None
-    if not head:
-        raise ParseError(f"{name}: file is empty")
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text:
-        raise ParseError(f"{name}: file holds only whitespace")
-    if text.startswith(b"<"):
-        return "pubmed-xml"
-    if text.startswith(b"PMID-"):
-        return "medline"
-    if text[:1] in (b"\xfe", b"\xff") or b"\x00" in text[:64]:
-        raise ParseError(f"{name}: not UTF-8 text (looks like UTF-16 or binary)")
-    raise ParseError(
-        f"{name}: unrecognised format: expected PubMed XML or MEDLINE text starting with 'PMID-'"
-    )
-
-
-def iter_file(path: str | os.PathLike[str]) -> Iterator[Article | DeletedCitations]:
-    """Parse a PubMed XML or MEDLINE file (optionally gzipped), whichever its content is."""
-    name = os.fspath(path)
-    if detect_format(name) == "medline":
-        yield from iter_medline(name)
-        return
-    with _open_binary(name, name) as stream:
-        try:
-            yield from iter_pubmed_xml(stream, source_name=name)
-        except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
-            raise ParseError(f"{name}: cannot read file: {exc}") from None
-
-
-def _open_binary(path: str, name: str) -> IO[bytes]:
-    try:
-        with open(path, "rb") as probe:
-            magic = probe.read(2)
-        if magic == b"\x1f\x8b":
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return open(path, "rb")  # noqa: SIM115 - returned to a with-block
-    except OSError as exc:
-        raise ParseError(f"{name}: cannot read file: {exc.strerror or exc}") from exc
 
 
 def _decoded_lines(stream: IO[bytes], name: str) -> Iterator[str]:

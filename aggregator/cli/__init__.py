@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .context import AppContext, settings_options
-from .errors import AggregatorError
+from aggregator import __version__
+from aggregator.cli.context import AppContext, settings_options
+from aggregator.errors import AggregatorError
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.
@@ -85,7 +85,7 @@ def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
 
 
 def _register() -> None:
-    from .commands import harvest, library, reports
+    from aggregator.cli import harvest, library, reports
 
     for module in (harvest, library, reports):
         for command in module.COMMANDS:

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from ..errors import ParseError
+from aggregator.errors import ParseError
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SYNTHETIC_JOURNAL = "Journal of Synthetic Headache Research"

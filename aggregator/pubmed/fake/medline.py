@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .records import MONTHS, PubmedRecord
+from aggregator.pubmed.fake.records import MONTHS, PubmedRecord
 
 # MEDLINE tags for CommentsCorrections RefTypes.
 COMMENT_TAGS = {

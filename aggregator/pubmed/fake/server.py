@@ -25,11 +25,11 @@ from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from ..errors import AggregatorError
-from .corpus import TimelineEvent, load_base_records, load_timeline
-from .medline import render_medline_set
-from .records import PubmedRecord, parse_records, render_record
-from .search import (
+from aggregator.errors import AggregatorError
+from aggregator.pubmed.fake.corpus import TimelineEvent, load_base_records, load_timeline
+from aggregator.pubmed.fake.medline import render_medline_set
+from aggregator.pubmed.fake.records import PubmedRecord, parse_records, render_record
+from aggregator.pubmed.fake.search import (
     DATE_FIELDS,
     FIELD_NAMES,
     QuerySyntaxError,

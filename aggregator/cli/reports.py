@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..context import AppContext, settings_options
+from aggregator.cli.context import AppContext, settings_options
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from ..digest import Digest
+    from aggregator.digest import Digest
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 logger = logging.getLogger("aggregator.reports")
@@ -56,10 +56,10 @@ def write_weekly_digest(
     out_dir: Path | None = None,
 ) -> list[Path]:
     """Build the digest for ``week`` from the database, write it, and record it there."""
-    from ..digest import digest_to_dict, write_digest
-    from ..digest.output import RENDERERS
-    from ..store import repo
-    from ..store.engine import new_session
+    from aggregator.digest import digest_to_dict, write_digest
+    from aggregator.digest.output import RENDERERS
+    from aggregator.store import repo
+    from aggregator.store.engine import new_session
 
     engine = app.engine()
     digest = _build(engine, week, demo)
@@ -79,7 +79,7 @@ def write_weekly_digest(
 
 def _build(engine: Engine, week: str, demo: bool | None) -> Digest:
     """The digest of ``week`` from the database, as known at the end of that week."""
-    from ..digest_source import load_digest_inputs
+    from aggregator.store.digest_reader import load_digest_inputs
 
     inputs = load_digest_inputs(engine, week)
     if not inputs.stored_articles and not inputs.runs:
@@ -94,8 +94,8 @@ def _build(engine: Engine, week: str, demo: bool | None) -> Digest:
 
 def _deliver(digest: Digest, paths: list[Path]) -> None:
     """E-mail the digest when AGGREGATOR_SMTP_URL and AGGREGATOR_SMTP_TO are set."""
-    from ..delivery import load_smtp_settings, send_digest
-    from ..digest import render_html, render_markdown
+    from aggregator.digest import render_html, render_markdown
+    from aggregator.jobs.delivery import load_smtp_settings, send_digest
 
     smtp = load_smtp_settings(os.environ)
     if smtp is None:
@@ -141,7 +141,7 @@ def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdou
     week = _check_week(week) if week else current_week()
     formats = formats or FORMATS
     if to_stdout:
-        from ..digest.output import RENDERERS
+        from aggregator.digest.output import RENDERERS
 
         built = _build(app.engine(), week, None)
         render, _media = RENDERERS[formats[0]]
@@ -189,13 +189,18 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
       aggregator schedule
       aggregator schedule --day friday --at 18:30 --timezone America/New_York --log-file run.log
     """
-    from ..logconfig import configure_logging
-    from ..pipeline import Harvester
-    from ..scheduler import JobResult, WeeklyRunner, WeeklySchedule, install_signal_handlers
-    from ..store import repo
-    from ..store.engine import new_session
-    from ..store.lock import RunLock
-    from .harvest import _client, _load_queries
+    from aggregator.cli.harvest import _client, _load_queries
+    from aggregator.jobs.harvest import Harvester
+    from aggregator.jobs.schedule import (
+        JobResult,
+        WeeklyRunner,
+        WeeklySchedule,
+        install_signal_handlers,
+    )
+    from aggregator.logconfig import configure_logging
+    from aggregator.store import repo
+    from aggregator.store.engine import new_session
+    from aggregator.store.lock import RunLock
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
     settings = app.settings
@@ -253,9 +258,9 @@ def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> Non
       aggregator status
       aggregator status --runs 20
     """
-    from ..scheduler import WeeklySchedule
-    from ..store import repo
-    from ..store.engine import new_session
+    from aggregator.jobs.schedule import WeeklySchedule
+    from aggregator.store import repo
+    from aggregator.store.engine import new_session
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
     now = dt.datetime.now(dt.UTC)

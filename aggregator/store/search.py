@@ -27,12 +27,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from .article import Article
-from .errors import AggregatorError, ConfigError, StoreError
-from .store import repo
-from .store.engine import describe_url, sqlite_path, store_errors
-from .store.models import ArticleRow, RunRow, TagRow
-from .vocab import (
+from aggregator.article import Article
+from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.store import repo
+from aggregator.store.engine import describe_url, sqlite_path, store_errors
+from aggregator.store.models import ArticleRow, RunRow, TagRow
+from aggregator.vocab import (
     FORMS,
     STUDY_TYPES,
     ArticleTags,
@@ -350,7 +350,7 @@ _TAG_KINDS = ("form", "route", "condition", "population")  # the kinds a record 
 
 
 def load_records(session: Session, pmids: Sequence[int]) -> list[dict[str, Any]]:
-    """The JSON records (:func:`~aggregator.output.article_record`) for ``pmids``, in that
+    """The JSON records (:func:`~aggregator.export.article_record`) for ``pmids``, in that
     order, read from only the columns they show: much faster than loading whole articles.
 
     The records are built straight from the rows (no Article, ArticleTags or Tag objects);
@@ -486,7 +486,7 @@ def run_query(
     pmids = pmids[:limit] if limit is not None else pmids
     if not with_articles:
         return QueryResult(records=load_records(session, pmids), articles=None, more=more)
-    from .output import article_record
+    from aggregator.export import article_record
 
     items = load_articles(session, pmids)
     return QueryResult(
@@ -820,7 +820,7 @@ def tag_list(tags: ArticleTags | None) -> list[Tag]:
     """The provenance tags of an article, grouped by kind in vocabulary order."""
     if tags is None:
         return []
-    from .vocab import TAG_KINDS
+    from aggregator.vocab import TAG_KINDS
 
     order = {kind: i for i, kind in enumerate(TAG_KINDS)}
     return sorted(tags.tags, key=lambda t: (order.get(t.kind, len(order)), t.value, t.field))
