@@ -24,6 +24,10 @@ FORMS: tuple[str, ...] = (
     "unspecified",
     "dietary",
 )
+GLYCINATE = "glycinate"  # the form the digest follows
+# Vocabulary "forms" that are not a salt: magnesium given or measured without a named salt.
+NON_SALT_FORMS: frozenset[str] = frozenset({"unspecified", "dietary"})
+SALT_FORMS: tuple[str, ...] = tuple(form for form in FORMS if form not in NON_SALT_FORMS)
 
 ROUTES: tuple[str, ...] = ("oral", "intravenous", "intramuscular", "topical", "dietary")
 
@@ -165,6 +169,12 @@ _RANK: dict[str, dict[str, int]] = {
         ("population", POPULATIONS),
     )
 }
+
+
+def vocabulary_rank(kind: str, value: str) -> int:
+    """Position of ``value`` in its vocabulary (unknown values after every known one)."""
+    rank = _RANK.get(kind, {})
+    return rank.get(value, len(rank))
 
 
 def in_vocabulary_order(kind: str, values: Iterable[str]) -> tuple[str, ...]:

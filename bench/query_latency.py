@@ -28,8 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from aggregator.export import write_records
-from aggregator.store import repo
 from aggregator.store import search as library
+from aggregator.store.codec import forms_column
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
 from aggregator.vocab import EVIDENCE_LEVEL, FORMS, ROUTES, STUDY_TYPES
@@ -125,7 +125,7 @@ def build(path: Path, count: int, seed: int = 7) -> float:
                     "combination_product": rng.random() < 0.1,
                     "is_direct": direct,
                     "rules_version": "bench",
-                    "forms": repo.forms_column(forms),  # as the store writes it with the tags
+                    "forms": forms_column(forms),  # as the store writes it with the tags
                 }
             )
             values = [("form", f) for f in forms] + [("route", route), ("study_type", study_type)]

@@ -20,9 +20,10 @@ from aggregator.pubmed.eutils import EutilsClient
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.settings import load_settings, normalise_db_url
-from aggregator.store import repo
+from aggregator.store.articles import count_articles
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.lock import RunLock
+from aggregator.store.runs import recent_runs
 
 SYNTHETIC_XML = Path(__file__).parent / "fixtures" / "parser"
 
@@ -133,7 +134,7 @@ def test_run_harvests_writes_digest_and_second_run_fetches_nothing(
     assert {e.endpoint for e in fake.requests} == {"esearch"}
     engine = open_engine(normalise_db_url(env["AGGREGATOR_DB"]))
     with new_session(engine) as session:
-        runs = repo.recent_runs(session)
+        runs = recent_runs(session)
         assert [r.status for r in runs] == ["success", "success"]
         assert runs[0].new == 0
     engine.dispose()
@@ -236,13 +237,13 @@ def test_import_loads_xml_and_medline_and_a_corrupt_file_changes_nothing(
     assert result.stdout.startswith(f"{good}: ")
     engine = open_engine(normalise_db_url(env["AGGREGATOR_DB"]))
     with new_session(engine) as session:
-        count = repo.count_articles(session)
+        count = count_articles(session)
     assert count > 0
     if medline_files:
         result = invoke(["import", str(medline_files[0])], env)
         assert result.exit_code == 0, result.output
     with new_session(engine) as session:
-        count = repo.count_articles(session)
+        count = count_articles(session)
 
     corrupt = tmp_path / "corrupt.xml"
     corrupt.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
@@ -250,7 +251,7 @@ def test_import_loads_xml_and_medline_and_a_corrupt_file_changes_nothing(
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "corrupt.xml" in result.stderr
     with new_session(engine) as session:
-        assert repo.count_articles(session) == count
+        assert count_articles(session) == count
     engine.dispose()
 
 

@@ -22,8 +22,9 @@ from aggregator.article import Article
 from aggregator.cli import cli
 from aggregator.cli import library as library_commands
 from aggregator.export import article_record
-from aggregator.store import repo
+from aggregator.store.articles import upsert_article
 from aggregator.store.engine import new_session, open_engine
+from aggregator.store.runs import finish_run, start_run
 from aggregator.vocab import ArticleTags, Tag
 from tests.plugins.databases import make_article, make_tags
 
@@ -84,13 +85,11 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "library.sqlite"
     engine = open_engine(f"sqlite:///{path}")
     with new_session(engine) as session:
-        run_id = repo.start_run(session, now=T0, kind="import")
+        run_id = start_run(session, now=T0, kind="import")
         for article, tags in corpus():
             now = T1 if article.pmid == NEW else T0
-            repo.upsert_article(
-                session, article, tags=tags, run_id=run_id, now=now, source="import"
-            )
-        repo.finish_run(session, run_id, status="success", now=T0, new=5)
+            upsert_article(session, article, tags=tags, run_id=run_id, now=now, source="import")
+        finish_run(session, run_id, status="success", now=T0, new=5)
         session.commit()
     with engine.connect() as connection:  # fold the WAL in, so one file is the whole database
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -371,7 +370,7 @@ def test_show_json_has_history_and_retraction(db_url: str) -> None:
         revised, publication_types=("Journal Article", "Retracted Publication"), pub_year=2022
     )
     with new_session(engine) as session:
-        repo.upsert_article(session, revised, tags=None, run_id=None, now=T1, source="efetch")
+        upsert_article(session, revised, tags=None, run_id=None, now=T1, source="efetch")
         session.commit()
     engine.dispose()
     result = run(db_url, "show", str(RETRACTED), "--format", "json")

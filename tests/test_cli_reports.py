@@ -32,8 +32,10 @@ from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import SavedQuery, load_queries, shipped_queries_dir
-from aggregator.store import repo
+from aggregator.store.articles import count_articles
+from aggregator.store.digests import get_digest
 from aggregator.store.engine import new_session, open_engine
+from aggregator.store.runs import recent_runs
 from tests.test_digest_e2e import Clock, harvest, move_to
 
 README = Path(__file__).parent.parent / "README.md"
@@ -92,7 +94,7 @@ def stored_digest(db: Path, week: str, fmt: str) -> str | None:
     engine = open_engine(f"sqlite:///{db}")
     try:
         with new_session(engine) as session:
-            row = repo.get_digest(session, week, fmt)
+            row = get_digest(session, week, fmt)
             return row.content if row else None
     finally:
         engine.dispose()
@@ -199,7 +201,7 @@ def test_status_shows_runs_failures_freshness_and_next_run(db_path: Path) -> Non
     lines = result.stdout.splitlines()
     engine = open_engine(f"sqlite:///{db_path}")
     with new_session(engine) as session:
-        total = repo.count_articles(session)
+        total = count_articles(session)
     engine.dispose()
     assert lines[0] == f"database: {total} articles"
     now = dt.datetime.now(dt.UTC)
@@ -443,9 +445,9 @@ def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
 
     engine = open_engine(f"sqlite:///{tmp_path / 'scheduled.sqlite'}")
     with new_session(engine) as session:
-        runs = repo.recent_runs(session)
+        runs = recent_runs(session)
         assert [(r.kind, r.status) for r in runs] == [("run", "success")]
-        assert runs[0].new == repo.count_articles(session) > 0
+        assert runs[0].new == count_articles(session) > 0
     engine.dispose()
     year, week, _ = dt.datetime.now(dt.UTC).isocalendar()
     assert (tmp_path / "out" / f"digest-{year}-W{week:02d}.html").is_file()

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
 from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
-from aggregator.store import repo
+from aggregator.store.digests import get_digest
 from aggregator.store.engine import new_session, open_engine
 from tests.plugins.smtp import (
     PASSWORD,
@@ -128,7 +128,7 @@ def test_smtp_server_down_is_one_line_exit_1_and_the_digest_is_still_written(
     assert (out / "feed.xml").is_file()
     engine = open_engine(f"sqlite:///{db_path}")
     with new_session(engine) as session:
-        row = repo.get_digest(session, "2026-W48", "md")
+        row = get_digest(session, "2026-W48", "md")
         assert row is not None and row.content == text
     engine.dispose()
 

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from aggregator.digest import DigestInputError, build_digest, parse_week
-from aggregator.digest.compute import NO_DIRECT_GLYCINATE, previous_week
+from aggregator.digest import DigestInputError, build_digest
+from aggregator.digest.compute import NO_DIRECT_GLYCINATE
 from aggregator.digest.model import (
     ChangeEntry,
     CountsChange,
@@ -22,6 +22,7 @@ from aggregator.digest.model import (
     RunHealth,
 )
 from aggregator.digest.tally import tally_articles
+from aggregator.weeks import parse_week
 from tests.test_digest_corpus import (
     RCT,
     W46,
@@ -256,11 +257,6 @@ def test_bad_week_is_a_one_line_error(week: str, message: str) -> None:
     with pytest.raises(DigestInputError) as info:
         build_digest(week, [], [], [])
     assert str(info.value) == message
-
-
-def test_previous_week_crosses_years() -> None:
-    assert previous_week(parse_week("2027-W01")).label == "2026-W53"
-    assert previous_week(parse_week("2026-W01")).label == "2025-W52"
 
 
 def test_invalid_inputs_name_the_problem() -> None:

@@ -34,7 +34,7 @@ from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import SavedQuery, load_queries, shipped_queries_dir
 from aggregator.settings import load_settings
-from aggregator.store import repo
+from aggregator.store.digests import get_digest
 from aggregator.store.engine import new_session
 from aggregator.store.lock import RunLock
 
@@ -201,10 +201,10 @@ def test_each_digest_is_recorded_in_the_database(simulation: Simulation) -> None
                 ("md", simulation.rebuilt[week].markdown),
                 ("json", simulation.rebuilt[week].json_text),
             ):
-                row = repo.get_digest(session, week, fmt)
+                row = get_digest(session, week, fmt)
                 assert row is not None, (week, fmt)
                 assert (row.iso_week, row.format, row.content) == (week, fmt, text)
-            assert repo.get_digest(session, week, "html") is None
+            assert get_digest(session, week, "html") is None
 
 
 # ---- key numbers, week over week ------------------------------------------------------------

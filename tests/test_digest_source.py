@@ -2,7 +2,7 @@
 
 ``load_digest_inputs`` counts in the database and reads in full only the articles a digest
 lists. The oracle here is the slow, obvious path: every stored article rebuilt in full
-(``repo.list_articles``), taken back to how it was at the end of the week (``as_of_version``)
+(``list_articles``), taken back to how it was at the end of the week (``as_of_version``)
 and counted one by one by the pure digest code. Both must give the same tallies and the same
 digest, on SQLite and PostgreSQL, for every week of the SYNTHETIC fixture corpus (new
 articles, a revision seen later, a retraction and its notice, the first glycinate RCT).
@@ -19,13 +19,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from aggregator.article import CommentCorrection
-from aggregator.digest import ChangeEvent, DigestArticle, build_digest, parse_week
+from aggregator.digest import ChangeEvent, DigestArticle, build_digest
 from aggregator.digest.compute import charted_forms
 from aggregator.digest.tally import tally_articles
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import load_queries, shipped_queries_dir
-from aggregator.store import repo
+from aggregator.store.articles import (
+    count_articles,
+    list_articles,
+    replace_tags,
+    revisions_since,
+    upsert_article,
+)
 from aggregator.store.digest_reader import (
     _change_event,
     as_of_version,
@@ -34,6 +40,7 @@ from aggregator.store.digest_reader import (
 )
 from aggregator.store.engine import new_session
 from aggregator.store.models import ArticleRevisionRow
+from aggregator.weeks import parse_week
 from tests.plugins.databases import make_article, make_tags
 from tests.test_digest_e2e import Clock, harvest, move_to
 
@@ -60,14 +67,14 @@ def oracle(engine: Engine, week: str) -> tuple[list[DigestArticle], list[ChangeE
     """Every stored article as it was at the end of ``week``, and every revision."""
     end = parse_week(week).end
     with new_session(engine) as session:
-        revisions = repo.revisions_since(session, dt.datetime(1900, 1, 1, tzinfo=dt.UTC))
+        revisions = revisions_since(session, dt.datetime(1900, 1, 1, tzinfo=dt.UTC))
         later: dict[int, list[ArticleRevisionRow]] = {}
         for revision in revisions:
             if revision.seen_at >= end:
                 later.setdefault(revision.pmid, []).append(revision)
         then = [
             as_of_version(stored, later.get(stored.article.pmid, ()))
-            for stored in repo.list_articles(session)
+            for stored in list_articles(session)
         ]
     titles = {stored.article.pmid: stored.article.title for stored in then}
     articles = [a for a in map(digest_article, then) if a is not None]
@@ -76,7 +83,7 @@ def oracle(engine: Engine, week: str) -> tuple[list[DigestArticle], list[ChangeE
 
 def test_database_counts_equal_counting_every_article(harvested: Engine) -> None:
     with new_session(harvested) as session:
-        stored = repo.count_articles(session)
+        stored = count_articles(session)
     for week in DIGEST_WEEKS:
         window = parse_week(week)
         articles, changes = oracle(harvested, week)
@@ -121,7 +128,7 @@ def test_the_checked_weeks_cover_what_can_happen(harvested: Engine) -> None:
     assert any(p.seen == 1 for w in HARVEST_WEEKS for p in tallies[w].profiles)
     assert any(p.retracted == 1 for p in tallies["2026-W49"].profiles)
     with new_session(harvested) as session:
-        revised = repo.revisions_since(session, parse_week("2026-W47").end)
+        revised = revisions_since(session, parse_week("2026-W47").end)
         notices = session.execute(
             sa.text("SELECT count(*) FROM article WHERE retraction_notice_pmid IS NOT NULL")
         ).scalar_one()
@@ -136,20 +143,18 @@ def test_forms_column_follows_the_tags_through_every_write(db: Engine) -> None:
 
     oxide_glycinate = make_tags(forms=("oxide", "glycinate", "oxide"))
     with new_session(db) as session:
-        repo.upsert_article(
-            session, make_article(), tags=None, run_id=None, now=T0, source="efetch"
-        )
+        upsert_article(session, make_article(), tags=None, run_id=None, now=T0, source="efetch")
         assert stored_forms(session) is None  # untagged
-        repo.upsert_article(
+        upsert_article(
             session, make_article(), tags=oxide_glycinate, run_id=None, now=T0, source="efetch"
         )
         assert stored_forms(session) == "glycinate,oxide"
         revised = make_article(title="A revised synthetic title")
-        repo.upsert_article(
+        upsert_article(
             session, revised, tags=make_tags(forms=()), run_id=None, now=T0, source="efetch"
         )
         assert stored_forms(session) == ""
-        repo.replace_tags(session, 99000001, make_tags(forms=("citrate",)))
+        replace_tags(session, 99000001, make_tags(forms=("citrate",)))
         assert stored_forms(session) == "citrate"
         session.commit()
 
@@ -168,7 +173,7 @@ def test_retraction_notice_column_follows_the_record(db: Engine) -> None:
     by_type = make_article(99000003, publication_types=("Retraction of Publication",))
     with new_session(db) as session:
         for article in (study, by_reference, by_type):
-            repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+            upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
         assert flags(session) == [(99000001, False), (99000002, True), (99000003, True)]
         # A revision can make a record a notice, or stop it being one.
         later = T0 + dt.timedelta(days=7)
@@ -176,8 +181,6 @@ def test_retraction_notice_column_follows_the_record(db: Engine) -> None:
             dataclasses.replace(study, publication_types=("Retraction of Publication",)),
             dataclasses.replace(by_type, publication_types=("Journal Article",)),
         ):
-            repo.upsert_article(
-                session, article, tags=None, run_id=None, now=later, source="efetch"
-            )
+            upsert_article(session, article, tags=None, run_id=None, now=later, source="efetch")
         assert flags(session) == [(99000001, True), (99000002, True), (99000003, False)]
         session.commit()

@@ -28,9 +28,9 @@ from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.server import FAULT_KINDS, RequestLogEntry
 from aggregator.queries import SavedQuery
 from aggregator.settings import load_settings
-from aggregator.store import repo
 from aggregator.store.engine import new_session
 from aggregator.store.lock import RunLock
+from aggregator.store.runs import get_checkpoint
 
 DAY_ONE = dt.date(2026, 3, 2)
 DAY_TWO = dt.date(2026, 3, 9)
@@ -135,7 +135,7 @@ def database_state(engine: Engine) -> dict[str, object]:
         tagged_pmids = {pmid for (pmid,) in rows("SELECT DISTINCT pmid FROM tag")}
         hits = rows("SELECT query_name, pmid FROM query_hit")
         runs = [status for (status,) in rows("SELECT status FROM run ORDER BY id")]
-        checkpoint = repo.get_checkpoint(session, BULK_QUERY.name, term_hash(BULK_QUERY.term))
+        checkpoint = get_checkpoint(session, BULK_QUERY.name, term_hash(BULK_QUERY.term))
     duplicates = [p for p, n in Counter(pmids).items() if n > 1]
     duplicate_hits = [h for h, n in Counter(hits).items() if n > 1]
     return {

@@ -14,8 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from aggregator.export import article_record
-from aggregator.store import repo
 from aggregator.store import search as library
+from aggregator.store.articles import count_articles, mark_retracted, replace_tags, upsert_article
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.search import ArticleFilter, FilterError, fts5_query
 from tests.plugins.databases import make_article, make_tags
@@ -58,9 +58,7 @@ def fill(engine: Engine) -> None:
             article = make_article(
                 pmid, title=title, abstract=abstract, abstract_sections=(), keywords=()
             )
-            repo.upsert_article(
-                session, article, tags=make_tags(), run_id=None, now=T0, source="import"
-            )
+            upsert_article(session, article, tags=make_tags(), run_id=None, now=T0, source="import")
         session.commit()
 
 
@@ -134,7 +132,7 @@ def test_stemming_phrases_or_and_exclusion(db: Engine) -> None:
 def test_text_combines_with_the_other_filters(db: Engine) -> None:
     fill(db)
     with new_session(db) as session:
-        repo.replace_tags(
+        replace_tags(
             session, 99000102, make_tags(forms=("oxide",), study_type="cohort", evidence_level=3)
         )
         session.commit()
@@ -157,7 +155,7 @@ def test_index_follows_revised_and_deleted_articles(db: Engine) -> None:
         keywords=(),
     )
     with new_session(db) as session:
-        assert repo.upsert_article(
+        assert upsert_article(
             session, revised, tags=None, run_id=None, now=T1, source="efetch"
         ).status == ("revised")
         session.commit()
@@ -175,7 +173,7 @@ def test_injection_strings_in_text_are_inert(db: Engine, text: str, expected: li
     fill(db)
     assert search(db, text) == expected
     with new_session(db) as session:
-        assert repo.count_articles(session) == 4
+        assert count_articles(session) == 4
         assert library.select_pmids(session, ArticleFilter(), sort="pmid") == sorted(TEXTS)
 
 
@@ -191,8 +189,8 @@ def test_sort_orders(db: Engine) -> None:
         for pmid, year, entrez, study_type, level in rows:
             article = make_article(pmid, pub_year=year, entrez_date=entrez)
             tags = make_tags(study_type=study_type, evidence_level=level)
-            repo.upsert_article(session, article, tags=tags, run_id=None, now=T0, source="import")
-        repo.upsert_article(
+            upsert_article(session, article, tags=tags, run_id=None, now=T0, source="import")
+        upsert_article(
             session,
             make_article(99000206, pub_year=2030),
             tags=None,
@@ -217,10 +215,10 @@ def test_sort_orders(db: Engine) -> None:
 def test_load_records_equals_records_of_whole_articles(db: Engine) -> None:
     fill(db)
     with new_session(db) as session:
-        repo.upsert_article(
+        upsert_article(
             session, make_article(99000150), tags=None, run_id=None, now=T0, source="import"
         )
-        repo.mark_retracted(session, 99000103, 99000900, T1, None)
+        mark_retracted(session, 99000103, 99000900, T1, None)
         session.commit()
         pmids = [99000150, 99000103, 99000101]
         expected = [

@@ -21,10 +21,11 @@ from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
 from aggregator.queries import SavedQuery, load_queries, shipped_queries_dir
 from aggregator.settings import load_settings
-from aggregator.store import repo
+from aggregator.store.articles import article_history, count_articles, get_article, list_articles
 from aggregator.store.engine import new_session
 from aggregator.store.lock import RunLock
 from aggregator.store.models import ArticleRevisionRow, QueryHitRow
+from aggregator.store.runs import get_checkpoint, get_run, query_hits
 
 QUERIES = load_queries(shipped_queries_dir())
 
@@ -114,12 +115,12 @@ def test_first_run_stores_every_match_tags_it_and_sets_checkpoints(
     assert all(expected.values()), "every shipped search matches part of the corpus"
     everything = set().union(*expected.values())
     with new_session(db) as session:
-        stored = {s.article.pmid: s for s in repo.list_articles(session)}
+        stored = {s.article.pmid: s for s in list_articles(session)}
         assert set(stored) == everything
         assert all(s.tags is not None for s in stored.values())
         for query in QUERIES:
-            assert repo.query_hits(session, query.name) == expected[query.name]
-            assert repo.get_checkpoint(session, query.name, term_hash(query.term)) == BASE_TODAY
+            assert query_hits(session, query.name) == expected[query.name]
+            assert get_checkpoint(session, query.name, term_hash(query.term)) == BASE_TODAY
     # Everything was fetched exactly once, in POSTed batches; no revision check on a first run.
     assert fetched_ids(log) == everything
     assert endpoint_counts(log)["esearch"] == len(QUERIES)
@@ -132,7 +133,7 @@ def test_second_run_with_nothing_new_makes_one_search_per_query_plus_revision_ch
     clock = Clock(BASE_TODAY)
     harvest(db, fake, clock)
     with new_session(db) as session:
-        before = {s.article.pmid: s.last_fetched_at for s in repo.list_articles(session)}
+        before = {s.article.pmid: s.last_fetched_at for s in list_articles(session)}
     clock.set_day(BASE_TODAY)
     report, log = harvest(db, fake, clock)
 
@@ -141,7 +142,7 @@ def test_second_run_with_nothing_new_makes_one_search_per_query_plus_revision_ch
     datetypes = sorted(e.params.get("datetype") for e in log)  # type: ignore[attr-defined]
     assert datetypes == sorted(["crdt", "mdat"] * len(QUERIES))
     with new_session(db) as session:
-        after = {s.article.pmid: s.last_fetched_at for s in repo.list_articles(session)}
+        after = {s.article.pmid: s.last_fetched_at for s in list_articles(session)}
     assert after == before
     assert report.total("new") == 0  # type: ignore[attr-defined]
 
@@ -150,7 +151,7 @@ def test_new_records_upstream_are_the_only_ones_fetched(db: Engine, fake: FakeEu
     clock = Clock(BASE_TODAY)
     harvest(db, fake, clock)
     with new_session(db) as session:
-        stored_before = {s.article.pmid for s in repo.list_articles(session)}
+        stored_before = {s.article.pmid for s in list_articles(session)}
 
     week_end = BASE_TODAY + dt.timedelta(days=7)
     events = fake.set_today(week_end)
@@ -172,7 +173,7 @@ def test_timeline_revision_and_retraction_are_applied_in_place(
     clock = Clock(BASE_TODAY)
     harvest(db, fake, clock)
     with new_session(db) as session:
-        count_before = repo.count_articles(session)
+        count_before = count_articles(session)
 
     final_day = max(e.date for e in fake.pending_events)
     for event_day in sorted({e.date for e in fake.pending_events}):
@@ -185,18 +186,18 @@ def test_timeline_revision_and_retraction_are_applied_in_place(
     assert revisions, "the corpus timeline revises a stored record"
     with new_session(db) as session:
         for event in revisions:
-            stored = repo.get_article(session, event.record.pmid)
+            stored = get_article(session, event.record.pmid)
             assert stored is not None
             served = fake.get_record(event.record.pmid)
             assert stored.article.title == served.title
-            history = repo.article_history(session, event.record.pmid)
+            history = article_history(session, event.record.pmid)
             assert history and history[-1].changed_fields
         # A retraction notice arrived weeks after its article: the article is flagged.
-        notices = [s for s in repo.list_articles(session) if s.article.retracts]
+        notices = [s for s in list_articles(session) if s.article.retracts]
         assert notices, "the corpus timeline has a retraction notice"
         for notice in notices:
             for target in notice.article.retracts:
-                retracted = repo.get_article(session, target)
+                retracted = get_article(session, target)
                 assert retracted is not None and retracted.retracted
                 assert retracted.retraction_notice_pmid == notice.article.pmid
         # Nothing duplicated: one row per PMID, hits unique.
@@ -219,9 +220,9 @@ def test_a_failing_query_does_not_stop_the_others_and_keeps_its_checkpoint(
     assert outcomes["broken-syntax"].error
     assert all(outcomes[q.name].ok for q in QUERIES)
     with new_session(db) as session:
-        assert repo.get_checkpoint(session, "broken-syntax") is None
-        assert all(repo.get_checkpoint(session, q.name) == BASE_TODAY for q in QUERIES)
-        run = repo.get_run(session, report.run_id)  # type: ignore[attr-defined]
+        assert get_checkpoint(session, "broken-syntax") is None
+        assert all(get_checkpoint(session, q.name) == BASE_TODAY for q in QUERIES)
+        run = get_run(session, report.run_id)  # type: ignore[attr-defined]
         assert run is not None and run.status == "partial" and run.failed_queries == 1
 
 
@@ -233,15 +234,15 @@ def test_persistent_outage_fails_cleanly_and_next_run_completes(
     report, _ = harvest(db, fake, clock)
     assert report.status == "failed"  # type: ignore[attr-defined]
     with new_session(db) as session:
-        assert repo.count_articles(session) == 0
-        assert all(repo.get_checkpoint(session, q.name) is None for q in QUERIES)
+        assert count_articles(session) == 0
+        assert all(get_checkpoint(session, q.name) is None for q in QUERIES)
 
     fake.clear_faults()
     report, _ = harvest(db, fake, clock)
     assert report.status == "success"  # type: ignore[attr-defined]
     expected = set().union(*(expected_matches(fake, q) for q in QUERIES))
     with new_session(db) as session:
-        assert {s.article.pmid for s in repo.list_articles(session)} == expected
+        assert {s.article.pmid for s in list_articles(session)} == expected
 
 
 def test_edited_search_term_restarts_from_its_start_date(db: Engine, fake: FakeEutils) -> None:

@@ -16,7 +16,16 @@ from sqlalchemy.engine import Engine
 
 from aggregator.article import CommentCorrection
 from aggregator.errors import StoreError
-from aggregator.store import repo
+from aggregator.store.articles import (
+    StoredArticle,
+    UpsertResult,
+    article_history,
+    get_article,
+    list_articles,
+    stored_pmids,
+    upsert_article,
+)
+from aggregator.store.codec import article_columns, content_hash, forms_column
 from aggregator.store.engine import (
     create_store_engine,
     current_revision,
@@ -33,7 +42,7 @@ from aggregator.store.models import (
     SQLModel,
     include_in_autogenerate,
 )
-from aggregator.store.repo import StoredArticle, UpsertResult
+from aggregator.store.runs import get_checkpoint, get_run
 from tests.plugins.databases import make_article, make_tags
 
 T0 = dt.datetime(2025, 6, 2, 8, 30, tzinfo=dt.UTC)
@@ -129,7 +138,7 @@ def _insert_v1_rows(engine: Engine) -> dict[str, Any]:
                 tables["article"]
                 .insert()
                 .values(
-                    **repo.article_columns(make_article(pmid)),
+                    **article_columns(make_article(pmid)),
                     source="efetch",
                     first_seen_at=T0,
                     last_updated_at=T0,
@@ -188,13 +197,13 @@ def test_upgrade_from_0001_keeps_rows_and_backfills(blank_db_url: str) -> None:
     try:
         assert (revision_of(engine), table_names(engine)) == (head_revision(), ALL_TABLES)
         with new_session(engine) as session:
-            found = repo.list_articles(session)
+            found = list_articles(session)
             expected = [
                 StoredArticle(
                     article=make_article(pmid),
                     tags=inserted["tags"],
                     source="efetch",
-                    content_hash=repo.content_hash(make_article(pmid)),
+                    content_hash=content_hash(make_article(pmid)),
                     first_seen_at=T0,
                     last_updated_at=T0,
                     last_fetched_at=T0,
@@ -212,21 +221,19 @@ def test_upgrade_from_0001_keeps_rows_and_backfills(blank_db_url: str) -> None:
             ]
             # Revision 0005 filled article.forms from the form tags, as the store writes it.
             stored_forms = session.execute(sa.text("SELECT pmid, forms FROM article ORDER BY pmid"))
-            forms = repo.forms_column(inserted["tags"].forms)
+            forms = forms_column(inserted["tags"].forms)
             assert forms and stored_forms.all() == [(99000001, forms), (99000002, forms)]
-            assert repo.get_checkpoint(session, "mg-migraine", "h1") == dt.date(2025, 6, 1)
-            assert repo.get_run(session, inserted["run_id"]).status == "success"  # type: ignore[union-attr]
+            assert get_checkpoint(session, "mg-migraine", "h1") == dt.date(2025, 6, 1)
+            assert get_run(session, inserted["run_id"]).status == "success"  # type: ignore[union-attr]
             # The backfilled hash is the one the code computes: re-fetching changes nothing.
-            result = repo.upsert_article(
+            result = upsert_article(
                 session, make_article(99000001), tags=None, run_id=None, now=T1, source="efetch"
             )
             assert result == UpsertResult(pmid=99000001, status="unchanged")
             # New tables work on the upgraded database.
             changed = dataclasses.replace(make_article(99000001), title="Changed title")
-            repo.upsert_article(session, changed, tags=None, run_id=None, now=T1, source="efetch")
-            assert [r.changed_fields for r in repo.article_history(session, 99000001)] == [
-                ["title"]
-            ]
+            upsert_article(session, changed, tags=None, run_id=None, now=T1, source="efetch")
+            assert [r.changed_fields for r in article_history(session, 99000001)] == [["title"]]
             session.commit()
     finally:
         engine.dispose()
@@ -253,7 +260,7 @@ def test_upgrade_to_0005_fills_forms_and_retraction_notices(blank_db_url: str) -
             ):
                 connection.execute(
                     article_table.insert().values(
-                        **repo.article_columns(article),
+                        **article_columns(article),
                         source="efetch",
                         first_seen_at=T0,
                         last_updated_at=T0,
@@ -319,7 +326,7 @@ def test_failed_upgrade_changes_nothing(blank_db_url: str) -> None:
 
 def test_downgrade_to_0001_keeps_articles_and_tags(db: Engine) -> None:
     with new_session(db) as session:
-        repo.upsert_article(
+        upsert_article(
             session, make_article(), tags=make_tags(), run_id=None, now=T0, source="efetch"
         )
         session.commit()
@@ -334,7 +341,7 @@ def test_downgrade_to_0001_keeps_articles_and_tags(db: Engine) -> None:
     upgrade_database(db)
     assert revision_of(db) == head_revision()
     with new_session(db) as session:
-        found = repo.get_article(session, 99000001)
+        found = get_article(session, 99000001)
         assert found is not None
         assert found.tags == make_tags()
 
@@ -450,11 +457,9 @@ def test_in_memory_sqlite_works(tmp_path: Path) -> None:
     engine = open_engine("sqlite://")
     try:
         with new_session(engine) as session:
-            repo.upsert_article(
-                session, make_article(), tags=None, run_id=None, now=T0, source="demo"
-            )
+            upsert_article(session, make_article(), tags=None, run_id=None, now=T0, source="demo")
             session.commit()
         with new_session(engine) as session:
-            assert repo.stored_pmids(session, [99000001]) == {99000001}
+            assert stored_pmids(session, [99000001]) == {99000001}
     finally:
         engine.dispose()

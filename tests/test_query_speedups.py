@@ -17,8 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from aggregator.export import article_record, record_json, write_records
-from aggregator.store import repo
 from aggregator.store import search as library
+from aggregator.store.articles import mark_retracted, upsert_article
 from aggregator.store.engine import (
     downgrade_database,
     new_session,
@@ -64,8 +64,8 @@ def fill(engine: Engine) -> None:
             article = make_article(
                 pmid, pub_year=year, title=f"Invented title {pmid} \u2013 \u03b1"
             )
-            repo.upsert_article(session, article, tags=tags, run_id=None, now=T0, source="import")
-        repo.upsert_article(
+            upsert_article(session, article, tags=tags, run_id=None, now=T0, source="import")
+        upsert_article(
             session, make_article(UNTAGGED), tags=None, run_id=None, now=T0, source="import"
         )
         session.commit()
@@ -78,7 +78,7 @@ def test_load_records_equals_records_of_whole_articles(db: Engine) -> None:
     fill(db)
     pmids = [UNTAGGED, 99000305, 99000301, 99000303, 99000399, 99000302]  # 99000399: not stored
     with new_session(db) as session:
-        repo.mark_retracted(session, 99000302, 99000900, T0, None)
+        mark_retracted(session, 99000302, 99000900, T0, None)
         session.commit()
         expected = [
             article_record(i.article, i.tags, retracted=i.retracted)

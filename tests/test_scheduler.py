@@ -20,7 +20,6 @@ from aggregator.jobs.schedule import (
     WeeklyRunner,
     WeeklySchedule,
     install_signal_handlers,
-    utc_now,
 )
 
 BERLIN_MONDAY_7 = WeeklySchedule(day="monday", at="07:00", timezone="Europe/Berlin")
@@ -192,13 +191,6 @@ def test_schedule_from_text() -> None:
     assert str(excinfo.value) == (
         "schedule must look like 'monday 07:00 Europe/Berlin'; got 'monday'"
     )
-
-
-def test_utc_now_is_aware_utc() -> None:
-    before = datetime.now(UTC)
-    now = utc_now()
-    assert now.tzinfo is UTC
-    assert before <= now <= datetime.now(UTC)
 
 
 def test_naive_moment_is_rejected() -> None:

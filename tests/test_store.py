@@ -13,9 +13,37 @@ from sqlalchemy.orm import Session
 
 from aggregator.article import CommentCorrection, MeshHeading
 from aggregator.errors import StoreError
-from aggregator.store import repo
+from aggregator.store.articles import (
+    StoredArticle,
+    UpsertResult,
+    article_history,
+    count_articles,
+    get_article,
+    list_articles,
+    mark_retracted,
+    pending_retractions,
+    replace_tags,
+    retracted_since,
+    stored_pmids,
+    upsert_article,
+)
+from aggregator.store.codec import content_hash
+from aggregator.store.digests import get_digest, last_digest, save_digest
 from aggregator.store.engine import new_session
-from aggregator.store.repo import StoredArticle, UpsertResult
+from aggregator.store.runs import (
+    finish_run,
+    get_checkpoint,
+    get_run,
+    last_successful_run,
+    mark_interrupted_runs,
+    query_hits,
+    query_states,
+    recent_runs,
+    record_hits,
+    set_checkpoint,
+    start_run,
+    unfetched_hits,
+)
 from aggregator.vocab import Tag
 from tests.plugins.databases import make_article, make_tags
 
@@ -38,7 +66,7 @@ def stored(
         article=article,
         tags=tags,
         source="efetch",
-        content_hash=repo.content_hash(article),
+        content_hash=content_hash(article),
         first_seen_at=at,
         last_updated_at=at,
         last_fetched_at=at,
@@ -65,7 +93,7 @@ def revision_dicts(session: Session, pmid: int) -> list[dict[str, Any]]:
             "old_values": r.old_values,
             "new_values": r.new_values,
         }
-        for r in repo.article_history(session, pmid)
+        for r in article_history(session, pmid)
     ]
 
 
@@ -74,41 +102,41 @@ def revision_dicts(session: Session, pmid: int) -> list[dict[str, Any]]:
 
 def test_new_article_round_trips_every_field(session: Session) -> None:
     article = make_article()
-    result = repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    result = upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
     session.commit()
 
     assert result == UpsertResult(pmid=PMID, status="new")
-    assert_same_article(repo.get_article(session, PMID), stored(article))
-    assert repo.get_article(session, 99000099) is None
+    assert_same_article(get_article(session, PMID), stored(article))
+    assert get_article(session, 99000099) is None
 
 
 def test_same_record_twice_is_unchanged_and_not_duplicated(session: Session) -> None:
     article = make_article()
-    repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
-    again = repo.upsert_article(session, article, tags=None, run_id=None, now=T1, source="efetch")
+    upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    again = upsert_article(session, article, tags=None, run_id=None, now=T1, source="efetch")
     session.commit()
 
     assert again == UpsertResult(pmid=PMID, status="unchanged")
-    assert_same_article(repo.get_article(session, PMID), stored(article, last_fetched_at=T1))
+    assert_same_article(get_article(session, PMID), stored(article, last_fetched_at=T1))
     assert (count(session, "article"), count(session, "article_revision")) == (1, 0)
 
 
 def test_changed_record_is_updated_in_place_with_a_revision(session: Session, db: Engine) -> None:
-    run_id = repo.start_run(session, now=T1)
+    run_id = start_run(session, now=T1)
     old = make_article()
-    repo.upsert_article(session, old, tags=None, run_id=None, now=T0, source="import")
+    upsert_article(session, old, tags=None, run_id=None, now=T0, source="import")
     new_mesh = (*old.mesh_headings, MeshHeading(descriptor="Humans", ui="D006801"))
     new = dataclasses.replace(
         old, title="Synthetic trial, corrected title", mesh_headings=new_mesh, status="MEDLINE"
     )
-    result = repo.upsert_article(session, new, tags=None, run_id=run_id, now=T1, source="efetch")
+    result = upsert_article(session, new, tags=None, run_id=run_id, now=T1, source="efetch")
     session.commit()
 
     assert result == UpsertResult(
         pmid=PMID, status="revised", changed_fields=("title", "status", "mesh_headings")
     )
     assert_same_article(
-        repo.get_article(session, PMID),
+        get_article(session, PMID),
         stored(new, first_seen_at=T0, last_updated_at=T1, last_fetched_at=T1),
     )
     old_mesh = [dataclasses.asdict(m) | {"qualifiers": []} for m in old.mesh_headings]
@@ -136,49 +164,47 @@ def test_changed_record_is_updated_in_place_with_a_revision(session: Session, db
     ]
     assert count(session, "article") == 1
     # The new version upserted again is unchanged: no second revision.
-    repo.upsert_article(session, new, tags=None, run_id=run_id, now=T2, source="efetch")
+    upsert_article(session, new, tags=None, run_id=run_id, now=T2, source="efetch")
     assert count(session, "article_revision") == 1
 
 
 def test_revised_date_alone_updates_quietly(session: Session) -> None:
     article = make_article()
-    repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
     touched = dataclasses.replace(article, revised_date=dt.date(2026, 1, 1))
-    result = repo.upsert_article(session, touched, tags=None, run_id=None, now=T1, source="efetch")
+    result = upsert_article(session, touched, tags=None, run_id=None, now=T1, source="efetch")
 
     assert result == UpsertResult(pmid=PMID, status="unchanged")
-    assert_same_article(repo.get_article(session, PMID), stored(touched, last_fetched_at=T1))
+    assert_same_article(get_article(session, PMID), stored(touched, last_fetched_at=T1))
     assert count(session, "article_revision") == 0
 
 
 def test_raw_xml_formatting_change_is_not_a_revision_but_is_kept(session: Session) -> None:
     article = make_article()
-    repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
     reformatted = dataclasses.replace(
         article, raw_xml=article.raw_xml.replace("><", ">\n  <"), source_format="medline"
     )
-    result = repo.upsert_article(
-        session, reformatted, tags=None, run_id=None, now=T1, source="import"
-    )
+    result = upsert_article(session, reformatted, tags=None, run_id=None, now=T1, source="import")
 
     assert result == UpsertResult(pmid=PMID, status="unchanged")
     assert_same_article(
-        repo.get_article(session, PMID), stored(reformatted, last_fetched_at=T1, source="import")
+        get_article(session, PMID), stored(reformatted, last_fetched_at=T1, source="import")
     )
     assert count(session, "article_revision") == 0
 
 
 def test_upserts_are_not_committed_by_the_repository(db: Engine) -> None:
     with new_session(db) as first:
-        repo.upsert_article(first, make_article(), tags=None, run_id=None, now=T0, source="demo")
+        upsert_article(first, make_article(), tags=None, run_id=None, now=T0, source="demo")
         first.rollback()
     with new_session(db) as second:
-        assert repo.get_article(second, PMID) is None
+        assert get_article(second, PMID) is None
 
 
 def test_naive_timestamps_are_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
-        repo.upsert_article(
+        upsert_article(
             session,
             make_article(),
             tags=None,
@@ -190,11 +216,11 @@ def test_naive_timestamps_are_refused(session: Session) -> None:
 
 def test_timestamps_come_back_as_utc(session: Session) -> None:
     berlin_noon = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    repo.upsert_article(
+    upsert_article(
         session, make_article(), tags=None, run_id=None, now=berlin_noon, source="efetch"
     )
     session.commit()
-    found = repo.get_article(session, PMID)
+    found = get_article(session, PMID)
     assert found is not None
     assert found.first_seen_at == dt.datetime(2026, 1, 5, 11, 0, tzinfo=dt.UTC)
     assert found.first_seen_at.utcoffset() == dt.timedelta(0)
@@ -202,13 +228,11 @@ def test_timestamps_come_back_as_utc(session: Session) -> None:
 
 def test_stored_pmids_and_counts(session: Session) -> None:
     for pmid in (99000001, 99000002, 99000003):
-        repo.upsert_article(
-            session, make_article(pmid), tags=None, run_id=None, now=T0, source="efetch"
-        )
+        upsert_article(session, make_article(pmid), tags=None, run_id=None, now=T0, source="efetch")
     asked = [99000002, 99000003, 99000004, *range(99100000, 99100700)]
-    assert repo.stored_pmids(session, asked) == {99000002, 99000003}
-    assert repo.stored_pmids(session, []) == set()
-    assert repo.count_articles(session) == 3
+    assert stored_pmids(session, asked) == {99000002, 99000003}
+    assert stored_pmids(session, []) == set()
+    assert count_articles(session) == 3
 
 
 # ---- retractions ---------------------------------------------------------------------------
@@ -225,13 +249,11 @@ def notice(retracted_pmid: int = PMID) -> Any:
 
 def test_record_that_says_it_is_retracted(session: Session) -> None:
     article = make_article()
-    repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
     retracted = dataclasses.replace(
         article, publication_types=(*article.publication_types, "Retracted Publication")
     )
-    result = repo.upsert_article(
-        session, retracted, tags=None, run_id=None, now=T1, source="efetch"
-    )
+    result = upsert_article(session, retracted, tags=None, run_id=None, now=T1, source="efetch")
 
     assert result == UpsertResult(
         pmid=PMID,
@@ -241,7 +263,7 @@ def test_record_that_says_it_is_retracted(session: Session) -> None:
         newly_retracted=True,
     )
     assert_same_article(
-        repo.get_article(session, PMID),
+        get_article(session, PMID),
         stored(retracted, last_updated_at=T1, last_fetched_at=T1, retracted=True, retracted_at=T1),
     )
     history = revision_dicts(session, PMID)
@@ -254,22 +276,22 @@ def test_record_that_says_it_is_retracted(session: Session) -> None:
 
 def test_new_article_already_retracted(session: Session) -> None:
     article = make_article(publication_types=("Journal Article", "Retracted Publication"))
-    result = repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    result = upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
     assert result == UpsertResult(pmid=PMID, status="new", retracted=True, newly_retracted=True)
     assert_same_article(
-        repo.get_article(session, PMID), stored(article, retracted=True, retracted_at=T0)
+        get_article(session, PMID), stored(article, retracted=True, retracted_at=T0)
     )
 
 
 def test_notice_arriving_after_the_article_retracts_it(session: Session) -> None:
-    run_id = repo.start_run(session, now=T1)
+    run_id = start_run(session, now=T1)
     article = make_article()
-    repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
-    repo.upsert_article(session, notice(), tags=None, run_id=run_id, now=T1, source="efetch")
+    upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    upsert_article(session, notice(), tags=None, run_id=run_id, now=T1, source="efetch")
     session.commit()
 
     assert_same_article(
-        repo.get_article(session, PMID),
+        get_article(session, PMID),
         stored(
             article,
             last_updated_at=T1,
@@ -289,37 +311,37 @@ def test_notice_arriving_after_the_article_retracts_it(session: Session) -> None
         }
     ]
     # The notice itself is not retracted, and a second sighting changes nothing.
-    assert repo.get_article(session, NOTICE_PMID).retracted is False  # type: ignore[union-attr]
-    assert repo.mark_retracted(session, PMID, NOTICE_PMID, T2, None) is False
+    assert get_article(session, NOTICE_PMID).retracted is False  # type: ignore[union-attr]
+    assert mark_retracted(session, PMID, NOTICE_PMID, T2, None) is False
     assert count(session, "article_revision") == 1
-    assert [a.article.pmid for a in repo.retracted_since(session, T1)] == [PMID]
-    assert repo.retracted_since(session, T2) == []
+    assert [a.article.pmid for a in retracted_since(session, T1)] == [PMID]
+    assert retracted_since(session, T2) == []
 
 
 def test_notice_arriving_before_the_article_is_applied_when_it_arrives(session: Session) -> None:
-    repo.upsert_article(session, notice(), tags=None, run_id=None, now=T0, source="efetch")
-    assert repo.pending_retractions(session) == {PMID: NOTICE_PMID}
+    upsert_article(session, notice(), tags=None, run_id=None, now=T0, source="efetch")
+    assert pending_retractions(session) == {PMID: NOTICE_PMID}
 
     article = make_article()
-    result = repo.upsert_article(session, article, tags=None, run_id=None, now=T1, source="efetch")
+    result = upsert_article(session, article, tags=None, run_id=None, now=T1, source="efetch")
     session.commit()
 
     assert result == UpsertResult(pmid=PMID, status="new", retracted=True, newly_retracted=True)
     assert_same_article(
-        repo.get_article(session, PMID),
+        get_article(session, PMID),
         stored(article, at=T1, retracted=True, retracted_at=T1, retraction_notice_pmid=NOTICE_PMID),
     )
-    assert repo.pending_retractions(session) == {}
+    assert pending_retractions(session) == {}
 
 
 def test_retraction_is_sticky(session: Session) -> None:
     article = make_article()
-    repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
-    assert repo.mark_retracted(session, PMID, NOTICE_PMID, T1, None) is True
+    upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
+    assert mark_retracted(session, PMID, NOTICE_PMID, T1, None) is True
     # A later fetch of the record (not yet updated by PubMed) must not un-retract it.
-    result = repo.upsert_article(session, article, tags=None, run_id=None, now=T2, source="efetch")
+    result = upsert_article(session, article, tags=None, run_id=None, now=T2, source="efetch")
     assert result == UpsertResult(pmid=PMID, status="unchanged", retracted=True)
-    found = repo.get_article(session, PMID)
+    found = get_article(session, PMID)
     assert (found.retracted, found.retracted_at, found.retraction_notice_pmid) == (  # type: ignore[union-attr]
         True,
         T1,
@@ -343,10 +365,10 @@ def tag_rows(session: Session, pmid: int) -> list[tuple[str, str, str, str, str]
 
 def test_tags_are_stored_with_the_article_and_read_back(session: Session) -> None:
     article, tags = make_article(), make_tags()
-    repo.upsert_article(session, article, tags=tags, run_id=None, now=T0, source="efetch")
+    upsert_article(session, article, tags=tags, run_id=None, now=T0, source="efetch")
     session.commit()
 
-    assert_same_article(repo.get_article(session, PMID), stored(article, tags=tags))
+    assert_same_article(get_article(session, PMID), stored(article, tags=tags))
     assert tag_rows(session, PMID) == [
         ("condition", "migraine", "mesh", "Migraine Disorders", "rules-1"),
         ("form", "glycinate", "keyword", "magnesium glycinate", "rules-1"),
@@ -374,9 +396,7 @@ def test_tags_are_stored_with_the_article_and_read_back(session: Session) -> Non
 def test_replace_tags_removes_old_ones_and_adds_rows_for_unsourced_values(
     session: Session,
 ) -> None:
-    repo.upsert_article(
-        session, make_article(), tags=make_tags(), run_id=None, now=T0, source="efetch"
-    )
+    upsert_article(session, make_article(), tags=make_tags(), run_id=None, now=T0, source="efetch")
     new_tags = make_tags(
         forms=("oxide", "citrate"),
         routes=(),
@@ -391,8 +411,8 @@ def test_replace_tags_removes_old_ones_and_adds_rows_for_unsourced_values(
         ),
         rules_version="rules-2",
     )
-    repo.replace_tags(session, PMID, new_tags)
-    repo.replace_tags(session, PMID, new_tags)  # idempotent
+    replace_tags(session, PMID, new_tags)
+    replace_tags(session, PMID, new_tags)  # idempotent
     session.commit()
 
     assert tag_rows(session, PMID) == [
@@ -401,7 +421,7 @@ def test_replace_tags_removes_old_ones_and_adds_rows_for_unsourced_values(
         ("form", "oxide", "abstract", "magnesium oxide", "rules-2"),
         ("study_type", "cohort", "derived", "", "rules-2"),
     ]
-    found = repo.get_article(session, PMID)
+    found = get_article(session, PMID)
     assert found is not None
     assert found.tags == dataclasses.replace(
         new_tags,
@@ -413,14 +433,14 @@ def test_replace_tags_removes_old_ones_and_adds_rows_for_unsourced_values(
 
 def test_tagging_an_unknown_article_is_a_clear_error(session: Session) -> None:
     with pytest.raises(StoreError, match=r"^cannot tag PMID 99000777: the article is not stored$"):
-        repo.replace_tags(session, 99000777, make_tags())
+        replace_tags(session, 99000777, make_tags())
 
 
 def test_list_articles_filters(session: Session) -> None:
-    repo.upsert_article(
+    upsert_article(
         session, make_article(99000001), tags=make_tags(), run_id=None, now=T0, source="efetch"
     )
-    repo.upsert_article(
+    upsert_article(
         session,
         make_article(99000002),
         tags=make_tags(forms=("oxide",), study_type="cohort", tags=()),
@@ -428,13 +448,11 @@ def test_list_articles_filters(session: Session) -> None:
         now=T1,
         source="efetch",
     )
-    repo.upsert_article(
-        session, make_article(99000003), tags=None, run_id=None, now=T1, source="demo"
-    )
-    repo.mark_retracted(session, 99000003, NOTICE_PMID, T2, None)
+    upsert_article(session, make_article(99000003), tags=None, run_id=None, now=T1, source="demo")
+    mark_retracted(session, 99000003, NOTICE_PMID, T2, None)
 
     def pmids(**filters: Any) -> list[int]:
-        return [s.article.pmid for s in repo.list_articles(session, **filters)]
+        return [s.article.pmid for s in list_articles(session, **filters)]
 
     assert pmids() == [99000001, 99000002, 99000003]
     assert pmids(form="glycinate") == [99000001]
@@ -445,17 +463,17 @@ def test_list_articles_filters(session: Session) -> None:
     assert pmids(retracted=False) == [99000001, 99000002]
     assert pmids(pmids=[99000003, 99000001, 99000999]) == [99000001, 99000003]
     assert pmids(pmids=[]) == []
-    assert repo.list_articles(session, pmids=[99000003])[0].tags is None
+    assert list_articles(session, pmids=[99000003])[0].tags is None
 
 
 # ---- searches ------------------------------------------------------------------------------
 
 
 def test_hits_are_recorded_once_per_query_and_pmid(session: Session) -> None:
-    run_id = repo.start_run(session, now=T0)
-    assert repo.record_hits(session, "mg-migraine", [99000001, 99000002, 99000002], run_id, T0) == 2
-    assert repo.record_hits(session, "mg-migraine", [99000002, 99000003], run_id, T1) == 1
-    assert repo.record_hits(session, "glycinate", [99000001], None, T1) == 1
+    run_id = start_run(session, now=T0)
+    assert record_hits(session, "mg-migraine", [99000001, 99000002, 99000002], run_id, T0) == 2
+    assert record_hits(session, "mg-migraine", [99000002, 99000003], run_id, T1) == 1
+    assert record_hits(session, "glycinate", [99000001], None, T1) == 1
     session.commit()
 
     rows = session.execute(
@@ -467,28 +485,26 @@ def test_hits_are_recorded_once_per_query_and_pmid(session: Session) -> None:
         ("mg-migraine", 99000002, run_id),
         ("mg-migraine", 99000003, run_id),
     ]
-    assert repo.query_hits(session, "mg-migraine") == {99000001, 99000002, 99000003}
-    repo.upsert_article(
-        session, make_article(99000001), tags=None, run_id=None, now=T1, source="efetch"
-    )
-    assert repo.get_article(session, 99000001).query_names == ("glycinate", "mg-migraine")  # type: ignore[union-attr]
-    assert repo.unfetched_hits(session) == {99000002, 99000003}
+    assert query_hits(session, "mg-migraine") == {99000001, 99000002, 99000003}
+    upsert_article(session, make_article(99000001), tags=None, run_id=None, now=T1, source="efetch")
+    assert get_article(session, 99000001).query_names == ("glycinate", "mg-migraine")  # type: ignore[union-attr]
+    assert unfetched_hits(session) == {99000002, 99000003}
 
 
 def test_checkpoints(session: Session) -> None:
-    run_id = repo.start_run(session, now=T0)
-    assert repo.get_checkpoint(session, "mg-migraine") is None
-    repo.set_checkpoint(session, "mg-migraine", dt.date(2026, 1, 4), run_id, T0, term_hash="abc")
-    repo.set_checkpoint(session, "mg-migraine", dt.date(2026, 1, 11), run_id, T1, term_hash="abc")
+    run_id = start_run(session, now=T0)
+    assert get_checkpoint(session, "mg-migraine") is None
+    set_checkpoint(session, "mg-migraine", dt.date(2026, 1, 4), run_id, T0, term_hash="abc")
+    set_checkpoint(session, "mg-migraine", dt.date(2026, 1, 11), run_id, T1, term_hash="abc")
     session.commit()
 
-    assert repo.get_checkpoint(session, "mg-migraine") == dt.date(2026, 1, 11)
-    assert repo.get_checkpoint(session, "mg-migraine", term_hash="abc") == dt.date(2026, 1, 11)
-    assert repo.get_checkpoint(session, "mg-migraine", term_hash="edited") is None
-    assert repo.get_checkpoint(session, "other") is None
+    assert get_checkpoint(session, "mg-migraine") == dt.date(2026, 1, 11)
+    assert get_checkpoint(session, "mg-migraine", term_hash="abc") == dt.date(2026, 1, 11)
+    assert get_checkpoint(session, "mg-migraine", term_hash="edited") is None
+    assert get_checkpoint(session, "other") is None
     states = [
         (s.query_name, s.term_hash, s.last_window_end, s.last_success_at, s.last_run_id)
-        for s in repo.query_states(session)
+        for s in query_states(session)
     ]
     assert states == [("mg-migraine", "abc", dt.date(2026, 1, 11), T1, run_id)]
 
@@ -501,9 +517,9 @@ def run_dict(run: Any) -> dict[str, Any]:
 
 
 def test_run_lifecycle(session: Session) -> None:
-    first = repo.start_run(session, now=T0)
-    second = repo.start_run(session, now=T1, kind="import")
-    repo.finish_run(
+    first = start_run(session, now=T0)
+    second = start_run(session, now=T1, kind="import")
+    finish_run(
         session,
         first,
         status="partial",
@@ -518,7 +534,7 @@ def test_run_lifecycle(session: Session) -> None:
     )
     session.commit()
 
-    assert run_dict(repo.get_run(session, first)) == {
+    assert run_dict(get_run(session, first)) == {
         "id": first,
         "kind": "run",
         "status": "partial",
@@ -532,45 +548,39 @@ def test_run_lifecycle(session: Session) -> None:
         "details": {"failed": ["glycinate"], "window": "2026-01-04"},
         "error": "query 'glycinate' failed: HTTP 500",
     }
-    assert [r.id for r in repo.recent_runs(session)] == [second, first]
-    assert [r.id for r in repo.recent_runs(session, limit=1)] == [second]
-    assert repo.last_successful_run(session) is None
+    assert [r.id for r in recent_runs(session)] == [second, first]
+    assert [r.id for r in recent_runs(session, limit=1)] == [second]
+    assert last_successful_run(session) is None
 
-    assert repo.mark_interrupted_runs(session, T2) == 1
-    interrupted = repo.get_run(session, second)
+    assert mark_interrupted_runs(session, T2) == 1
+    interrupted = get_run(session, second)
     assert (interrupted.status, interrupted.finished_at) == ("interrupted", T2)  # type: ignore[union-attr]
 
-    third = repo.start_run(session, now=T2)
-    repo.finish_run(session, third, status="success", now=T2)
-    assert repo.last_successful_run(session).id == third  # type: ignore[union-attr]
+    third = start_run(session, now=T2)
+    finish_run(session, third, status="success", now=T2)
+    assert last_successful_run(session).id == third  # type: ignore[union-attr]
 
 
 def test_run_errors(session: Session) -> None:
-    run_id = repo.start_run(session, now=T0)
+    run_id = start_run(session, now=T0)
     with pytest.raises(ValueError, match="unknown final run status 'done'"):
-        repo.finish_run(session, run_id, status="done", now=T1)
+        finish_run(session, run_id, status="done", now=T1)
     with pytest.raises(ValueError, match="unknown run kind 'cron'"):
-        repo.start_run(session, now=T0, kind="cron")
+        start_run(session, now=T0, kind="cron")
     with pytest.raises(StoreError, match=r"^run 424242 does not exist$"):
-        repo.finish_run(session, 424242, status="failed", now=T1)
+        finish_run(session, 424242, status="failed", now=T1)
 
 
 # ---- digests -------------------------------------------------------------------------------
 
 
 def test_digests_are_saved_and_replaced_per_week_and_format(session: Session) -> None:
-    repo.save_digest(
-        session, iso_week="2026-W02", fmt="md", content="old", summary={"n": 1}, now=T0
-    )
-    repo.save_digest(
-        session, iso_week="2026-W02", fmt="md", content="new", summary={"n": 2}, now=T1
-    )
-    repo.save_digest(
-        session, iso_week="2026-W02", fmt="html", content="<p>x</p>", summary={}, now=T0
-    )
+    save_digest(session, iso_week="2026-W02", fmt="md", content="old", summary={"n": 1}, now=T0)
+    save_digest(session, iso_week="2026-W02", fmt="md", content="new", summary={"n": 2}, now=T1)
+    save_digest(session, iso_week="2026-W02", fmt="html", content="<p>x</p>", summary={}, now=T0)
     session.commit()
 
-    digest = repo.get_digest(session, "2026-W02", "md")
+    digest = get_digest(session, "2026-W02", "md")
     assert digest is not None
     assert (digest.iso_week, digest.format, digest.created_at, digest.content, digest.summary) == (
         "2026-W02",
@@ -580,10 +590,10 @@ def test_digests_are_saved_and_replaced_per_week_and_format(session: Session) ->
         {"n": 2},
     )
     assert count(session, "digest") == 2
-    assert repo.last_digest(session).format == "md"  # type: ignore[union-attr]
-    assert repo.last_digest(session, fmt="html").content == "<p>x</p>"  # type: ignore[union-attr]
-    assert repo.last_digest(session, before_week="2026-W02") is None
-    assert repo.get_digest(session, "2026-W03", "md") is None
+    assert last_digest(session).format == "md"  # type: ignore[union-attr]
+    assert last_digest(session, fmt="html").content == "<p>x</p>"  # type: ignore[union-attr]
+    assert last_digest(session, before_week="2026-W02") is None
+    assert get_digest(session, "2026-W03", "md") is None
 
 
 # ---- database settings ---------------------------------------------------------------------
@@ -602,8 +612,8 @@ def test_foreign_keys_are_enforced(session: Session) -> None:
 
 def test_deleting_an_article_cascades_to_tags_and_revisions(session: Session) -> None:
     article = make_article()
-    repo.upsert_article(session, article, tags=make_tags(), run_id=None, now=T0, source="efetch")
-    repo.upsert_article(
+    upsert_article(session, article, tags=make_tags(), run_id=None, now=T0, source="efetch")
+    upsert_article(
         session,
         dataclasses.replace(article, title="Changed"),
         tags=None,

@@ -1,8 +1,8 @@
 """The store's content hash and JSON column values do not depend on how they are computed.
 
-``repo._columns_and_hash`` converts an article with orjson. A stored database keeps hashes
+``columns_and_hash`` converts an article with orjson. A stored database keeps hashes
 computed by the earlier formula (``json.dumps(sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)`` over ``repo._plain`` values; migration 0002 backfills the same): if
+ensure_ascii=False)`` over ``plain`` values; migration 0002 backfills the same): if
 the two ever differed, every stored article would look revised on its next fetch. These
 tests compare both on every record of the SYNTHETIC fixture corpus (base and timeline) and on
 articles with awkward text.
@@ -20,7 +20,13 @@ from aggregator.article import Article, Author, CommentCorrection
 from aggregator.pubmed.fake import load_base_records, render_record
 from aggregator.pubmed.fake.corpus import load_timeline
 from aggregator.pubmed.xml import parse_pubmed_xml
-from aggregator.store import repo
+from aggregator.store.codec import (
+    ARTICLE_FIELDS,
+    JSON_FIELDS,
+    UNHASHED_FIELDS,
+    columns_and_hash,
+    plain,
+)
 from tests.plugins.databases import make_article
 
 AWKWARD = (
@@ -33,9 +39,9 @@ AWKWARD = (
 def reference_hash(article: Article) -> str:
     """The formula stored hashes were computed with."""
     hashed = {
-        name: repo._plain(getattr(article, name))
-        for name in repo._ARTICLE_FIELDS
-        if name not in repo._UNHASHED_FIELDS
+        name: plain(getattr(article, name))
+        for name in ARTICLE_FIELDS
+        if name not in UNHASHED_FIELDS
     }
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -69,12 +75,10 @@ def test_hash_and_json_columns_match_the_reference_formula(source: str) -> None:
     articles = corpus_articles() if source == "corpus" else awkward_articles()
     assert len(articles) >= 3
     for article in articles:
-        columns, digest = repo._columns_and_hash(article)
+        columns, digest = columns_and_hash(article)
         assert digest == reference_hash(article), article.pmid
         expected = {
-            name: repo._plain(getattr(article, name))
-            if name in repo._JSON_FIELDS
-            else getattr(article, name)
-            for name in repo._ARTICLE_FIELDS
+            name: plain(getattr(article, name)) if name in JSON_FIELDS else getattr(article, name)
+            for name in ARTICLE_FIELDS
         }
         assert columns == expected, article.pmid

@@ -20,8 +20,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from aggregator.article import Article, CommentCorrection
-from aggregator.store import repo
 from aggregator.store import search as library
+from aggregator.store.articles import (
+    UpsertResult,
+    article_history,
+    get_article,
+    list_articles,
+    pending_retractions,
+    upsert_article,
+    upsert_articles,
+)
+from aggregator.store.codec import JSON_FIELDS, article_columns, content_hash
 from aggregator.store.engine import downgrade_database, new_session, upgrade_database
 from aggregator.vocab import ArticleTags, Tag
 from tests.plugins.databases import make_article, make_tags
@@ -85,16 +94,16 @@ def second_week() -> list[tuple[Article, ArticleTags | None]]:
 
 def database_state(session: Session) -> dict[str, Any]:
     """Everything an upsert can change, without surrogate ids."""
-    stored = repo.list_articles(session)
+    stored = list_articles(session)
     return {
         "articles": stored,
         "raw_xml": [s.article.raw_xml for s in stored],
         "revisions": [
             (r.pmid, r.seen_at, r.run_id, r.changed_fields, r.old_values, r.new_values)
             for s in stored
-            for r in repo.article_history(session, s.article.pmid)
+            for r in article_history(session, s.article.pmid)
         ],
-        "pending": repo.pending_retractions(session),
+        "pending": pending_retractions(session),
     }
 
 
@@ -102,13 +111,13 @@ def one_by_one(
     session: Session, items: Sequence[tuple[Article, ArticleTags | None]], now: Any
 ) -> Any:
     return [
-        repo.upsert_article(session, article, tags=tags, run_id=None, now=now, source="efetch")
+        upsert_article(session, article, tags=tags, run_id=None, now=now, source="efetch")
         for article, tags in items
     ]
 
 
 def batched(session: Session, items: Sequence[tuple[Article, ArticleTags | None]], now: Any) -> Any:
-    return repo.upsert_articles(session, items, run_id=None, now=now, source="efetch")
+    return upsert_articles(session, items, run_id=None, now=now, source="efetch")
 
 
 def empty(engine: Engine) -> None:
@@ -190,23 +199,23 @@ def test_refetching_with_the_same_tags_leaves_the_tag_rows_alone(db: Engine) -> 
         return list(session.execute(sa.text("SELECT id FROM tag ORDER BY id")).scalars())
 
     with new_session(db) as session:
-        repo.upsert_article(
+        upsert_article(
             session, make_article(), tags=make_tags(), run_id=None, now=T0, source="efetch"
         )
         before = tag_ids(session)
         with counted_statements(db) as statements:
-            result = repo.upsert_article(
+            result = upsert_article(
                 session, make_article(), tags=make_tags(), run_id=None, now=T1, source="efetch"
             )
-        assert result == repo.UpsertResult(pmid=99000001, status="unchanged")
+        assert result == UpsertResult(pmid=99000001, status="unchanged")
         assert tag_ids(session) == before
         # Read state, read tags, update last_fetched_at: no DELETE, no INSERT.
         assert statements == ["SELECT", "SELECT", "UPDATE"]
 
-        repo.upsert_article(
+        upsert_article(
             session, make_article(), tags=other_tags(), run_id=None, now=T1, source="efetch"
         )
-        found = repo.get_article(session, 99000001)
+        found = get_article(session, 99000001)
         assert found is not None and found.tags == other_tags()
         assert found.last_fetched_at == T1
 
@@ -223,10 +232,10 @@ def test_content_hash_is_the_documented_formula(article: Article) -> None:
     record = article.to_dict()
     record.pop("source_format")
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert repo.content_hash(article) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert content_hash(article) == hashlib.sha256(text.encode("utf-8")).hexdigest()
     plain = dataclasses.asdict(article)
-    assert repo.article_columns(article) == {
-        name: json.loads(json.dumps(plain[name])) if name in repo._JSON_FIELDS else plain[name]
+    assert article_columns(article) == {
+        name: json.loads(json.dumps(plain[name])) if name in JSON_FIELDS else plain[name]
         for name in plain
     }
 
@@ -243,7 +252,7 @@ def fill_texts(engine: Engine) -> None:
     with new_session(engine) as session:
         for pmid, (title, abstract) in texts.items():
             article = make_article(pmid, title=title, abstract=abstract, abstract_sections=())
-            repo.upsert_article(session, article, tags=None, run_id=None, now=T0, source="demo")
+            upsert_article(session, article, tags=None, run_id=None, now=T0, source="demo")
         session.commit()
 
 
@@ -252,12 +261,12 @@ def search(engine: Engine, text: str) -> list[int]:
         return library.select_pmids(session, library.ArticleFilter(text=text), sort="pmid")
 
 
-def article_columns(engine: Engine) -> set[str]:
+def table_columns(engine: Engine) -> set[str]:
     return {c["name"] for c in sa.inspect(engine).get_columns("article")}
 
 
 def test_search_vector_exists_only_on_postgresql(db: Engine, backend: str) -> None:
-    assert ("search_vector" in article_columns(db)) == (backend == "postgresql")
+    assert ("search_vector" in table_columns(db)) == (backend == "postgresql")
     fill_texts(db)
     assert search(db, '"menstrual migraine"') == [99000201, 99000203]
     assert search(db, "menstrual -glycinate") == [99000201, 99000202]
@@ -284,16 +293,16 @@ def test_postgresql_vector_follows_edits_and_migrates_both_ways(db: Engine) -> N
     fill_texts(db)
     with new_session(db) as session:
         edited = make_article(99000202, title="Cycle diary", abstract="", abstract_sections=())
-        repo.upsert_article(session, edited, tags=None, run_id=None, now=T1, source="demo")
+        upsert_article(session, edited, tags=None, run_id=None, now=T1, source="demo")
         session.commit()
     assert search(db, "menstrual") == [99000201, 99000203]
 
     downgrade_database(db, "0003")
     try:
-        assert "search_vector" not in article_columns(db)
+        assert "search_vector" not in table_columns(db)
         indexes = {i["name"] for i in sa.inspect(db).get_indexes("article")}
         assert "ix_article_fulltext" in indexes
     finally:
         upgrade_database(db)
-    assert "search_vector" in article_columns(db)
+    assert "search_vector" in table_columns(db)
     assert search(db, "menstrual") == [99000201, 99000203]  # filled again for existing rows

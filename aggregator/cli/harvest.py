@@ -303,16 +303,14 @@ def search(
     else:
         tagged.sort(key=lambda pair: pair[0].entrez_date or dt.date.min, reverse=True)
     if save:
-        from aggregator.jobs.harvest import utc_now
-        from aggregator.store import repo
+        from aggregator.store.articles import upsert_article
         from aggregator.store.engine import new_session
+        from aggregator.timeutil import utc_now
 
         with new_session(app.engine()) as session:
             now = utc_now()
             for article, tags in tagged:
-                repo.upsert_article(
-                    session, article, tags=tags, run_id=None, now=now, source="efetch"
-                )
+                upsert_article(session, article, tags=tags, run_id=None, now=now, source="efetch")
             session.commit()
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     records = [article_record(a, t) for a, t in tagged]
@@ -348,11 +346,11 @@ def queries_list(app: AppContext) -> None:
     items = load_queries(folder)
     checkpoints: dict[str, Any] = {}
     if app.database_exists():  # listing never creates a database as a side effect
-        from aggregator.store import repo
         from aggregator.store.engine import new_session
+        from aggregator.store.runs import query_states
 
         with new_session(app.engine()) as session:
-            checkpoints = {s.query_name: s.last_window_end for s in repo.query_states(session)}
+            checkpoints = {s.query_name: s.last_window_end for s in query_states(session)}
     click.echo(f"# saved searches in {folder}")
     for q in items:
         checkpoint = checkpoints.get(q.name)

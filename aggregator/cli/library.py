@@ -34,8 +34,8 @@ from aggregator.export import (
     write_rows,
     write_stream,
 )
-from aggregator.store import repo
 from aggregator.store import search as library
+from aggregator.store.articles import StoredArticle, article_history, count_articles, get_article
 from aggregator.store.engine import new_session, store_errors
 from aggregator.vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES, unknown_value_error
 
@@ -192,7 +192,7 @@ def _destination(path: Path | None) -> Iterator[TextIO]:
         raise AggregatorError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _records(items: Sequence[repo.StoredArticle]) -> list[dict[str, Any]]:
+def _records(items: Sequence[StoredArticle]) -> list[dict[str, Any]]:
     return [article_record(i.article, i.tags, retracted=i.retracted) for i in items]
 
 
@@ -290,7 +290,7 @@ def _links(article: Article) -> dict[str, str]:
     return links
 
 
-def show_document(stored: repo.StoredArticle, history: Sequence[Any]) -> dict[str, Any]:
+def show_document(stored: StoredArticle, history: Sequence[Any]) -> dict[str, Any]:
     """The whole record as JSON: the query object plus every parsed field, links,
     retraction status, bookkeeping and the revision history."""
     article = stored.article
@@ -350,7 +350,7 @@ def _citation(article: Article) -> str:
     return text
 
 
-def render_show(doc: dict[str, Any], stored: repo.StoredArticle) -> str:
+def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
     """The whole record as readable text."""
     article = stored.article
     lines: list[str] = []
@@ -457,10 +457,10 @@ def show(pmid: int, fmt: str) -> None:
     """
     app = _app()
     with _session(app) as session:
-        stored = repo.get_article(session, pmid)
+        stored = get_article(session, pmid)
         if stored is None:
             raise AggregatorError(f"PMID {pmid} is not in the database {app.settings.db_url}")
-        history = repo.article_history(session, pmid)
+        history = article_history(session, pmid)
     doc = show_document(stored, history)
     out = _stdout()
     if fmt == "json":
@@ -710,7 +710,7 @@ def retag(dry_run: bool, fmt: str) -> None:
         lock.acquire()
     try:
         with _session(app) as session:
-            total = repo.count_articles(session)
+            total = count_articles(session)
             with _progress(app, total) as progress:
                 report = library.retag(
                     session, tagger, rules_version=rules_version, dry_run=dry_run, progress=progress

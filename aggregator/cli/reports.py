@@ -58,7 +58,7 @@ def write_weekly_digest(
     """Build the digest for ``week`` from the database, write it, and record it there."""
     from aggregator.digest import digest_to_dict, write_digest
     from aggregator.digest.output import RENDERERS
-    from aggregator.store import repo
+    from aggregator.store.digests import save_digest
     from aggregator.store.engine import new_session
 
     engine = app.engine()
@@ -69,7 +69,7 @@ def write_weekly_digest(
         now = dt.datetime.now(dt.UTC)
         for fmt in formats:
             render, _media = RENDERERS[fmt]
-            repo.save_digest(
+            save_digest(
                 session, iso_week=week, fmt=fmt, content=render(digest), summary=summary, now=now
             )
         session.commit()
@@ -198,9 +198,9 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
         install_signal_handlers,
     )
     from aggregator.logconfig import configure_logging
-    from aggregator.store import repo
     from aggregator.store.engine import new_session
     from aggregator.store.lock import RunLock
+    from aggregator.store.runs import last_successful_run
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
     settings = app.settings
@@ -219,7 +219,7 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
 
     def last_success() -> dt.datetime | None:
         with new_session(engine) as session:
-            row = repo.last_successful_run(session)
+            row = last_successful_run(session)
         return row.finished_at if row else None
 
     runner = WeeklyRunner(
@@ -259,16 +259,17 @@ def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> Non
       aggregator status --runs 20
     """
     from aggregator.jobs.schedule import WeeklySchedule
-    from aggregator.store import repo
+    from aggregator.store.articles import count_articles
     from aggregator.store.engine import new_session
+    from aggregator.store.runs import last_successful_run, query_states, recent_runs
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
     now = dt.datetime.now(dt.UTC)
     with new_session(app.engine()) as session:
-        runs = repo.recent_runs(session, limit=limit)
-        states = repo.query_states(session)
-        last_ok = repo.last_successful_run(session)
-        total = repo.count_articles(session)
+        runs = recent_runs(session, limit=limit)
+        states = query_states(session)
+        last_ok = last_successful_run(session)
+        total = count_articles(session)
     click.echo(f"database: {total} articles")
     if last_ok and last_ok.finished_at:
         age = now - last_ok.finished_at.replace(tzinfo=last_ok.finished_at.tzinfo or dt.UTC)

@@ -5,7 +5,7 @@ Usage: ``write_digest(build_digest("2026-W48", articles, changes, runs), Path("d
 
 from __future__ import annotations
 
-from aggregator.digest.compute import build_digest, parse_week
+from aggregator.digest.compute import build_digest
 from aggregator.digest.feed import FeedEntry, FeedLink, read_feed, write_feed
 from aggregator.digest.model import ChangeEvent, Digest, DigestArticle, DigestInputError, RunInfo
 from aggregator.digest.output import write_digest
@@ -23,7 +23,6 @@ __all__ = [
     "RunInfo",
     "build_digest",
     "digest_to_dict",
-    "parse_week",
     "read_feed",
     "render_html",
     "render_json",

@@ -10,7 +10,7 @@ Retracted articles are left out of every count; they are listed in their own sec
 from __future__ import annotations
 
 import datetime as dt
-import re
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,13 +43,18 @@ from aggregator.digest.model import (
     pubmed_url,
 )
 from aggregator.digest.tally import DigestTallies, tally_articles
-from aggregator.vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES
+from aggregator.vocab import (
+    FORMS,
+    GLYCINATE,
+    NON_SALT_FORMS,
+    STUDY_TYPE_LABELS,
+    STUDY_TYPES,
+    vocabulary_rank,
+)
+from aggregator.weeks import InvalidWeekError, WeekWindow, parse_week, previous_week
 
-GLYCINATE = "glycinate"
 SYNTHESIS_TYPES = frozenset({"meta_analysis", "systematic_review"})
 RCT = "randomized_controlled_trial"
-# Vocabulary "forms" that are not a salt: left out when picking the most studied forms.
-NOT_A_SALT = frozenset({"unspecified", "dietary"})
 
 # Study types grouped for the chart (17 colours would be unreadable).
 CHART_GROUPS: tuple[tuple[str, str, frozenset[str]], ...] = (
@@ -81,54 +86,6 @@ DEMO_NOTICE = (
 NO_DIRECT_GLYCINATE = (
     "No published study has tested magnesium glycinate for migraine or headache yet."
 )
-
-_WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
-
-
-# --------------------------------------------------------------------------------------------
-# Weeks
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WeekWindow:
-    """An ISO week as a half-open UTC interval [start, end)."""
-
-    label: str
-    start: dt.datetime  # Monday 00:00 UTC
-    end: dt.datetime  # next Monday 00:00 UTC (exclusive)
-
-    @property
-    def as_of(self) -> dt.datetime:
-        """Sunday 23:59:59 UTC, the last second of the week."""
-        return self.end - dt.timedelta(seconds=1)
-
-    def contains(self, moment: dt.datetime) -> bool:
-        return self.start <= moment < self.end
-
-
-def parse_week(week: str) -> WeekWindow:
-    """Parse "2026-W48" into its UTC window; a clear error for anything else."""
-    match = _WEEK_RE.fullmatch(week.strip()) if isinstance(week, str) else None
-    if not match:
-        raise DigestInputError(f"invalid ISO week {week!r}; expected YYYY-Www, e.g. 2026-W48")
-    year, number = int(match.group(1)), int(match.group(2))
-    try:
-        monday = dt.date.fromisocalendar(year, number, 1)
-    except ValueError:
-        raise DigestInputError(f"invalid ISO week {week!r}: {year} has no week {number}") from None
-    return _window_from_monday(monday)
-
-
-def _window_from_monday(monday: dt.date) -> WeekWindow:
-    start = dt.datetime(monday.year, monday.month, monday.day, tzinfo=dt.UTC)
-    iso = monday.isocalendar()
-    return WeekWindow(f"{iso.year}-W{iso.week:02d}", start, start + dt.timedelta(days=7))
-
-
-def previous_week(window: WeekWindow) -> WeekWindow:
-    return _window_from_monday(window.start.date() - dt.timedelta(days=7))
-
 
 # --------------------------------------------------------------------------------------------
 # Snapshots
@@ -211,10 +168,6 @@ def _split(now: dict[bool, _Tally], previous: dict[bool, _Tally]) -> EvidenceSpl
     return EvidenceSplit(direct=change(True), indirect=change(False))
 
 
-def _form_order(form: str) -> int:
-    return FORMS.index(form)
-
-
 # --------------------------------------------------------------------------------------------
 # Text
 # --------------------------------------------------------------------------------------------
@@ -279,10 +232,7 @@ def _headline(
         if direct and study_type == RCT:
             for form in forms:
                 rct_forms[form] += count
-    migraine_rct_forms = tuple(
-        FormCount(form, count)
-        for form, count in sorted(rct_forms.items(), key=lambda fc: (-fc[1], _form_order(fc[0])))
-    )
+    migraine_rct_forms = tuple(FormCount(form, count) for form, count in _most_first(rct_forms))
     no_direct = glycinate.direct.now.articles == 0
     sentences = [_split_sentence("Magnesium glycinate", glycinate)]
     if no_direct:
@@ -335,7 +285,7 @@ def _entry(article: DigestArticle, cutoff: dt.datetime) -> ArticleEntry:
         title=article.title,
         journal=article.journal,
         year=article.year,
-        forms=tuple(sorted(article.forms, key=_form_order)),
+        forms=tuple(sorted(article.forms, key=functools.partial(vocabulary_rank, "form"))),
         conditions=article.conditions,
         study_type=article.study_type,
         study_type_label=STUDY_TYPE_LABELS[article.study_type],
@@ -400,10 +350,14 @@ def _top_forms(snapshot: _Snapshot, count: int) -> tuple[str, ...]:
     per_form: Counter[str] = Counter()
     for (forms, _study_type, _level, _direct), articles in snapshot.profiles.items():
         for form in forms:
-            if form != GLYCINATE and form not in NOT_A_SALT:
+            if form != GLYCINATE and form not in NON_SALT_FORMS:
                 per_form[form] += articles
-    ranked = sorted(per_form.items(), key=lambda fc: (-fc[1], _form_order(fc[0])))
-    return tuple(form for form, _ in ranked[:count])
+    return tuple(form for form, _ in _most_first(per_form)[:count])
+
+
+def _most_first(counts: Counter[str]) -> list[tuple[str, int]]:
+    """(form, count) pairs, most counted first, ties in vocabulary order."""
+    return sorted(counts.items(), key=lambda fc: (-fc[1], vocabulary_rank("form", fc[0])))
 
 
 def chart_group(study_type: str) -> str:
@@ -586,7 +540,10 @@ def _build_digest(
     demo: bool,
     tallies: DigestTallies | None,
 ) -> Digest:
-    window = parse_week(week)
+    try:
+        window = parse_week(week)
+    except InvalidWeekError as exc:
+        raise DigestInputError(str(exc)) from None
     prior = previous_week(window)
     _check_unique(articles)
     if tallies is None:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from aggregator.errors import ConfigError
 from aggregator.queries import SavedQuery
 from aggregator.settings import load_settings
+from aggregator.weeks import iso_week
 
 DEMO_EMAIL = "demo@example.invalid"
 DEMO_RATE = 20  # requests per second to the in-process stand-in
@@ -31,11 +32,6 @@ class DemoWeek:
     day: dt.date
     week: str
     summary: list[str]
-
-
-def _iso_week(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def _same_day(day: dt.date) -> dt.date:
@@ -118,7 +114,7 @@ def run_demo(
                     run_kind="demo",
                     lock=RunLock(engine, clock=clock),
                 ).run(queries)
-            week = _iso_week(day)
+            week = iso_week(day)
             write_digest(week)
             weeks.append(DemoWeek(day=day, week=week, summary=report.summary_lines()))
     return weeks

@@ -31,10 +31,24 @@ from aggregator.bulk import gc_paused
 from aggregator.errors import AggregatorError
 from aggregator.logconfig import log_event, run_context
 from aggregator.queries import SavedQuery
-from aggregator.store import repo
+from aggregator.store.articles import (
+    UpsertResult,
+    last_fetched_times,
+    stored_pmids,
+    upsert_articles,
+)
 from aggregator.store.engine import new_session, store_errors
 from aggregator.store.lock import RunLock
+from aggregator.store.runs import (
+    finish_run,
+    get_checkpoint,
+    mark_interrupted_runs,
+    record_hits,
+    set_checkpoint,
+    start_run,
+)
 from aggregator.tagging import tag_article
+from aggregator.timeutil import utc_now
 from aggregator.vocab import ArticleTags
 
 logger = logging.getLogger("aggregator.jobs.harvest")
@@ -63,10 +77,6 @@ class SearchClient(Protocol):
 
 # progress(query_name, done, total)
 ProgressCallback = Callable[[str, int, int], None]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def term_hash(term: str) -> str:
@@ -167,8 +177,8 @@ class Harvester:
     def _run_locked(self, queries: Sequence[SavedQuery]) -> HarvestReport:
         with new_session(self.engine) as session:
             # We hold the run lock, so any run still marked "running" died mid-way.
-            repo.mark_interrupted_runs(session, self.clock())
-            run_id = repo.start_run(session, now=self.clock(), kind=self.run_kind)
+            mark_interrupted_runs(session, self.clock())
+            run_id = start_run(session, now=self.clock(), kind=self.run_kind)
             session.commit()
         outcomes: list[QueryOutcome] = []
         try:
@@ -195,7 +205,7 @@ class Harvester:
         self, run_id: int, outcomes: list[QueryOutcome], *, status: str, error: str | None
     ) -> None:
         with new_session(self.engine) as session:
-            repo.finish_run(
+            finish_run(
                 session,
                 run_id,
                 status=status,
@@ -258,7 +268,7 @@ class Harvester:
     def _harvest_query(self, query: SavedQuery, run_id: int, outcome: QueryOutcome) -> None:
         fingerprint = term_hash(query.term)
         with new_session(self.engine) as session:
-            checkpoint = repo.get_checkpoint(session, query.name, fingerprint)
+            checkpoint = get_checkpoint(session, query.name, fingerprint)
         today = self.today()
         first = checkpoint is None
         # The window includes the checkpoint day itself: records created later that same day
@@ -274,7 +284,7 @@ class Harvester:
         )
         outcome.found = len(set(created) | set(revised))
         with new_session(self.engine) as session:
-            last_fetched = repo.last_fetched_times(session, set(created) | set(revised))
+            last_fetched = last_fetched_times(session, set(created) | set(revised))
         to_fetch = [p for p in created if p not in last_fetched]
         # A stored record in the mdat window is fetched again unless we already fetched it
         # after the checkpoint day: PubMed dates are whole days, so a record fetched on the
@@ -298,9 +308,9 @@ class Harvester:
         self._fetch_and_store(query, run_id, to_fetch, outcome)
         outcome.missing = sorted(set(self.client.missing_pmids))
         with new_session(self.engine) as session:
-            stored = repo.stored_pmids(session, created)
-            repo.record_hits(session, query.name, stored, run_id, self.clock())
-            repo.set_checkpoint(session, query.name, today, run_id, self.clock(), fingerprint)
+            stored = stored_pmids(session, created)
+            record_hits(session, query.name, stored, run_id, self.clock())
+            set_checkpoint(session, query.name, today, run_id, self.clock(), fingerprint)
             session.commit()
 
     def _fetch_and_store(
@@ -328,19 +338,17 @@ class Harvester:
         now = self.clock()
         with gc_paused(), new_session(self.engine) as session:  # many small objects
             tagged = [(article, self.tagger(article)) for article in batch]
-            results = repo.upsert_articles(
-                session, tagged, run_id=run_id, now=now, source=self.source
-            )
+            results = upsert_articles(session, tagged, run_id=run_id, now=now, source=self.source)
             for result in results:
                 _count(outcome, result)
-            repo.record_hits(session, query.name, [a.pmid for a in batch], run_id, now)
+            record_hits(session, query.name, [a.pmid for a in batch], run_id, now)
             session.commit()
         outcome.fetched += len(batch)
         if self.lock is not None:
             self.lock.heartbeat()  # a long harvest keeps its lease
 
 
-def _count(outcome: QueryOutcome | ImportReport, result: repo.UpsertResult) -> None:
+def _count(outcome: QueryOutcome | ImportReport, result: UpsertResult) -> None:
     if result.status == "new":
         outcome.new += 1
     elif result.status == "revised":
@@ -403,14 +411,12 @@ def _import_articles(
     now = clock()
     # store_errors: a locked or read-only database is a one-line error, not a traceback.
     with store_errors(engine.url), new_session(engine) as session:
-        run_id = repo.start_run(session, now=now, kind="import")
+        run_id = start_run(session, now=now, kind="import")
         for start in range(0, len(tagged), IMPORT_BATCH):
             chunk = tagged[start : start + IMPORT_BATCH]
-            for result in repo.upsert_articles(
-                session, chunk, run_id=run_id, now=now, source="import"
-            ):
+            for result in upsert_articles(session, chunk, run_id=run_id, now=now, source="import"):
                 _count(report, result)
-        repo.finish_run(
+        finish_run(
             session,
             run_id,
             status="success",

@@ -21,6 +21,7 @@ import schedule as schedule_lib
 
 from aggregator.errors import ConfigError
 from aggregator.logconfig import quote_value
+from aggregator.timeutil import require_aware
 
 WEEKDAYS: tuple[str, ...] = (
     "monday",
@@ -51,16 +52,6 @@ class JobResult:
     ok: bool
     message: str
     run_id: int | None = None
-
-
-def utc_now() -> datetime:
-    """The real clock for :class:`WeeklyRunner`: an aware UTC ``datetime``."""
-    return datetime.now(UTC)
-
-
-def _require_aware(moment: datetime, name: str) -> None:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {moment!r}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +101,7 @@ class WeeklySchedule:
 
     def next_run_after(self, moment: datetime) -> datetime:
         """First slot strictly after ``moment`` (aware), returned as an aware UTC datetime."""
-        _require_aware(moment, "moment")
+        require_aware(moment, "moment")
         local_day = moment.astimezone(self._tz).date()
         candidate_day = local_day + timedelta(days=(self._weekday - local_day.weekday()) % 7)
         slot = self._slot_on(candidate_day)
@@ -121,7 +112,7 @@ class WeeklySchedule:
 
     def last_slot_at_or_before(self, moment: datetime) -> datetime:
         """Most recent slot at or before ``moment`` (aware), as an aware UTC datetime."""
-        _require_aware(moment, "moment")
+        require_aware(moment, "moment")
         local_day = moment.astimezone(self._tz).date()
         candidate_day = local_day - timedelta(days=(local_day.weekday() - self._weekday) % 7)
         slot = self._slot_on(candidate_day)
@@ -228,7 +219,7 @@ class WeeklyRunner:
 
     def _now(self) -> datetime:
         now = self._clock()
-        _require_aware(now, "clock()")
+        require_aware(now, "clock()")
         return now.astimezone(UTC)
 
     def _read_last_success(self) -> datetime | None:
@@ -240,7 +231,7 @@ class WeeklyRunner:
             )
             return None
         if last is not None:
-            _require_aware(last, "last_success()")
+            require_aware(last, "last_success()")
         return last
 
     # -- planning ------------------------------------------------------------------------

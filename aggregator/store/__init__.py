@@ -1,9 +1,6 @@
-"""The database layer: SQLModel tables, engines with migrations, the repository, the run lock."""
+"""The database layer, and the only package that speaks SQL.
 
-from __future__ import annotations
-
-from aggregator.store.engine import new_session, open_engine
-from aggregator.store.lock import RunLock
-from aggregator.store.repo import StoredArticle, UpsertResult
-
-__all__ = ["RunLock", "StoredArticle", "UpsertResult", "new_session", "open_engine"]
+engine (connections, migrations), models (tables), tables (SQL helpers), codec (article <->
+row), articles, runs, digests (reads and writes; callers own the transaction), lock (the run
+lock), search, stats, readonly (the everyday queries), digest_reader (the digest's inputs).
+"""

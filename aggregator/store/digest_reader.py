@@ -12,20 +12,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from aggregator.bulk import gc_paused
-from aggregator.digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest, parse_week
-from aggregator.digest.compute import WeekWindow, charted_forms
+from aggregator.digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest
+from aggregator.digest.compute import charted_forms
 from aggregator.digest.tally import (
     BEFORE_WEEK,
     DURING_WEEK,
     DigestTallies,
     TallyBuilder,
 )
-from aggregator.store import repo
+from aggregator.store.articles import StoredArticle, count_articles, list_articles, revisions_since
+from aggregator.store.codec import article_columns, article_from_columns
 from aggregator.store.engine import new_session
 from aggregator.store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
-from aggregator.vocab import in_vocabulary_order
+from aggregator.store.runs import recent_runs
+from aggregator.vocab import GLYCINATE, in_vocabulary_order
+from aggregator.weeks import WeekWindow, parse_week
 
-GLYCINATE = "glycinate"
 DERIVED = "derived"  # tag field of values the tagger concluded without provenance text
 
 # Field names as a reader would say them in "what changed".
@@ -56,7 +58,7 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment
 
 
-def digest_article(stored: repo.StoredArticle) -> DigestArticle | None:
+def digest_article(stored: StoredArticle) -> DigestArticle | None:
     """A stored, tagged article as the digest sees it (None until it has been tagged, and
     for retraction notices: they are not evidence, and the article they retract is listed
     under retractions)."""
@@ -172,15 +174,13 @@ def _revert(value: Any, current: Any) -> Any:
     return value
 
 
-def as_of_version(
-    stored: repo.StoredArticle, later: Sequence[ArticleRevisionRow]
-) -> repo.StoredArticle:
+def as_of_version(stored: StoredArticle, later: Sequence[ArticleRevisionRow]) -> StoredArticle:
     """The article as it was before the ``later`` revisions (any order) were seen, re-tagged.
 
     Without this a past week's digest showed titles and tags learnt after that week, so the
     same week gave a different digest once a later harvest had revised an article.
     """
-    columns = repo.article_columns(stored.article)
+    columns = article_columns(stored.article)
     reverted = False
     for row in sorted(later, key=lambda r: (r.seen_at, r.id or 0), reverse=True):
         for name, value in row.old_values.items():
@@ -191,7 +191,7 @@ def as_of_version(
         return stored
     from aggregator.tagging import tag_article
 
-    article = repo.article_from_columns(columns)
+    article = article_from_columns(columns)
     return dataclasses.replace(stored, article=article, tags=tag_article(article))
 
 
@@ -535,7 +535,7 @@ def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
     window = parse_week(week)
     with gc_paused(), new_session(engine) as session:
         tallies = TallyBuilder(window.label, window.start, window.end)
-        revisions = repo.revisions_since(session, window.start)
+        revisions = revisions_since(session, window.start)
         later: dict[int, list[ArticleRevisionRow]] = {}
         for revision in revisions:
             seen_at = _aware(revision.seen_at)
@@ -554,7 +554,7 @@ def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
             if article.pmid not in later
         ]
         # The articles revised later, as they were at the end of the week (usually few).
-        for stored in repo.list_articles(session, pmids=revised_later):
+        for stored in list_articles(session, pmids=revised_later):
             then = as_of_version(stored, later.get(stored.article.pmid, ()))
             titles[then.article.pmid] = then.article.title
             article = digest_article(then)
@@ -571,8 +571,8 @@ def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
         changes_in_week = [r for r in revisions if r not in later.get(r.pmid, ())]
         missing = sorted({r.pmid for r in changes_in_week} - set(titles))
         titles.update(_titles(session, missing))
-        run_rows = repo.recent_runs(session, limit=10_000)
-        stored_articles = repo.count_articles(session)
+        run_rows = recent_runs(session, limit=10_000)
+        stored_articles = count_articles(session)
     changes = [_change_event(r, titles.get(r.pmid, "")) for r in changes_in_week]
     runs = [_run_info(r) for r in run_rows if r.kind in ("run", "demo")]
     kinds = {r.kind for r in run_rows}

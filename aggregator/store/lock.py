@@ -26,14 +26,9 @@ from sqlalchemy.engine import Connection, Engine
 from aggregator.errors import RunInProgressError, StoreError
 from aggregator.store.engine import store_errors
 from aggregator.store.models import RunLockRow
+from aggregator.timeutil import Clock, utc_now
 
 DEFAULT_LEASE = dt.timedelta(minutes=15)
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    """The current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def process_alive(pid: int) -> bool:

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from aggregator.article import Article
 from aggregator.errors import AggregatorError, ConfigError, StoreError
-from aggregator.store import repo
+from aggregator.store.articles import StoredArticle, list_articles, replace_tags
 from aggregator.store.engine import describe_url, sqlite_path, store_errors
 from aggregator.store.models import ArticleRow, RunRow, TagRow
+from aggregator.store.runs import recent_runs
 from aggregator.vocab import (
     FORMS,
     STUDY_TYPES,
@@ -448,15 +449,15 @@ def _record(row: Any, tag_rows: Sequence[Any]) -> dict[str, Any]:
     return record
 
 
-def load_articles(session: Session, pmids: Sequence[int]) -> list[repo.StoredArticle]:
+def load_articles(session: Session, pmids: Sequence[int]) -> list[StoredArticle]:
     """The stored articles for ``pmids``, in the order given."""
-    found = {item.article.pmid: item for item in repo.list_articles(session, pmids=pmids)}
+    found = {item.article.pmid: item for item in list_articles(session, pmids=pmids)}
     return [found[p] for p in pmids if p in found]
 
 
 def find_articles(
     session: Session, filt: ArticleFilter, *, sort: str = "level", limit: int | None = None
-) -> list[repo.StoredArticle]:
+) -> list[StoredArticle]:
     """Stored articles (with tags) matching ``filt``, in ``sort`` order, at most ``limit``."""
     return load_articles(session, select_pmids(session, filt, sort=sort, limit=limit))
 
@@ -498,7 +499,7 @@ def run_query(
 
 def iter_articles(
     session: Session, filt: ArticleFilter, *, sort: str = "pmid"
-) -> Iterator[repo.StoredArticle]:
+) -> Iterator[StoredArticle]:
     """Every matching article, loaded in batches so an export never holds them all."""
     pmids = select_pmids(session, filt, sort=sort)
     for start in range(0, len(pmids), _BATCH):
@@ -594,7 +595,7 @@ def library_stats(engine: Engine, session: Session) -> LibraryStats:
         .group_by(articles.c.pub_year)
         .order_by(sa.nulls_last(articles.c.pub_year.asc()))
     ).all()
-    runs = repo.recent_runs(session, limit=1)
+    runs = recent_runs(session, limit=1)
     return LibraryStats(
         articles=int(totals[0]),
         tagged=int(totals[1]),
@@ -789,7 +790,7 @@ def retag(
         for p in session.execute(sa.select(articles.c.pmid).order_by(articles.c.pmid)).scalars()
     ]
     for start in range(0, len(pmids), _BATCH):
-        for stored in repo.list_articles(session, pmids=pmids[start : start + _BATCH]):
+        for stored in list_articles(session, pmids=pmids[start : start + _BATCH]):
             report.examined += 1
             new = tagger(stored.article)
             kinds = _changed_kinds(stored.tags, new)
@@ -797,7 +798,7 @@ def retag(
             if kinds or stale:
                 report.updated += 1
                 if not dry_run:
-                    repo.replace_tags(session, stored.article.pmid, new)
+                    replace_tags(session, stored.article.pmid, new)
             for kind in kinds:
                 report.changed_by_kind[kind] += 1
             if "study_type" in kinds or "form" in kinds:

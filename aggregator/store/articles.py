@@ -1,99 +1,55 @@
-"""Every database read and write the pipeline, digest and CLI use.
+"""Articles as stored: upserts keyed on PMID, tags, retractions, revisions, and reads.
 
 All functions take an open SQLAlchemy/SQLModel ``Session`` and never commit: the caller owns
-the transaction. Writes are upserts keyed on natural keys (PMID, query name, ISO week), using
-each dialect's ``INSERT ... ON CONFLICT``, so running anything twice never duplicates rows.
-Timestamps passed in (``now``) must be timezone-aware; tests inject them.
+the transaction. Writes are upserts keyed on the PMID, using each dialect's
+``INSERT ... ON CONFLICT``, so running anything twice never duplicates rows. Timestamps passed
+in (``now``) must be timezone-aware; tests inject them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from aggregator.article import (
-    AbstractSection,
-    Article,
-    Author,
-    Chemical,
-    CommentCorrection,
-    Grant,
-    MeshHeading,
-    MeshQualifier,
-)
+from aggregator.article import Article
 from aggregator.errors import StoreError
+from aggregator.store.codec import (
+    COMPARED_FIELDS,
+    QUIET_FIELDS,
+    TAG_COLUMNS,
+    article_from_columns,
+    columns_and_hash,
+    json_ready,
+    tag_columns,
+    tag_rows,
+    tags_from_rows,
+)
 from aggregator.store.models import (
     ARTICLE_SOURCES,
-    RUN_KINDS,
-    RUN_STATUSES,
     ArticleRevisionRow,
     ArticleRow,
-    DigestRow,
     PendingRetractionRow,
     QueryHitRow,
-    RunRow,
-    SavedQueryStateRow,
     TagRow,
 )
-from aggregator.vocab import ArticleTags, Tag, in_vocabulary_order
+from aggregator.store.tables import (
+    CHUNK,
+    chunks,
+    dialect_insert,
+    dialect_insert_for,
+    rowcount,
+    table_of,
+)
+from aggregator.timeutil import require_aware
+from aggregator.vocab import ArticleTags
 
 UpsertStatus = Literal["new", "revised", "unchanged"]
-
-# Article fields kept as JSON columns, and how to rebuild each element.
-_JSON_FIELDS = (
-    "abstract_sections",
-    "authors",
-    "languages",
-    "publication_types",
-    "mesh_headings",
-    "chemicals",
-    "keywords",
-    "grants",
-    "comments_corrections",
-)
-_ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
-# Parsed fields compared to decide whether a record really changed. raw_xml is formatting;
-# source_format only says whether it came as XML or MEDLINE text.
-_COMPARED_FIELDS = tuple(
-    f for f in _ARTICLE_FIELDS if f not in {"pmid", "raw_xml", "source_format"}
-)
-# PubMed bumps DateRevised on every touch; on its own that is not a revision worth reporting.
-_QUIET_FIELDS = frozenset({"revised_date"})
-# Stored with the article row, parsed but not part of its content hash (see content_hash).
-_UNHASHED_FIELDS = frozenset({"raw_xml", "source_format"})
-# Article columns holding the tagger's conclusions (per-value tags are rows of the tag table).
-_TAG_COLUMNS = (
-    "study_type",
-    "evidence_level",
-    "combination_product",
-    "is_direct",
-    "rules_version",
-    "forms",
-)
-# Fields converted to JSON values: every hashed field (unhashed ones, such as the raw XML, are
-# stored as they are).
-_CONVERTED_FIELDS = tuple(f for f in _ARTICLE_FIELDS if f not in _UNHASHED_FIELDS)
-_CHUNK = 500  # keeps IN (...) lists well under SQLite's bound-parameter limit
-
-
-def _table(model: Any) -> sa.Table:
-    return cast(sa.Table, model.__table__)
-
-
-def _rowcount(result: Any) -> int:
-    """Rows matched by an INSERT/UPDATE/DELETE (CursorResult.rowcount)."""
-    return int(cast(sa.CursorResult[Any], result).rowcount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,139 +83,6 @@ class StoredArticle:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _require_aware(now: dt.datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"naive datetime {now.isoformat()} given; pass an aware UTC time")
-
-
-def _insert(session: Session, table: sa.Table) -> Any:
-    """The dialect's INSERT, which has on_conflict_do_nothing/on_conflict_do_update."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise StoreError(f"unsupported database backend {dialect!r}; use SQLite or PostgreSQL")
-
-
-def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-def _json_ready(value: Any) -> Any:
-    """Plain JSON types (tuples become lists, dates ISO strings), as a JSON column returns them."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
-
-
-@functools.cache
-def _field_names(cls: Any) -> tuple[str, ...]:
-    """Field names of a dataclass (dataclasses.fields() is slow in a hot loop)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _plain(value: Any) -> Any:
-    """Plain JSON types, as a JSON column returns them: dataclasses become dicts, tuples lists.
-
-    Much cheaper than ``dataclasses.asdict`` (which deep-copies every leaf) plus a JSON round
-    trip, and it gives the same values for the types Article holds.
-    """
-    if value is None or isinstance(value, str | int | float):  # most leaves: return at once
-        return value
-    if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
-    cls: Any = type(value)
-    if hasattr(cls, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in _field_names(cls)}
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _columns_and_hash(article: Article) -> tuple[dict[str, Any], str]:
-    """:func:`article_columns` and :func:`content_hash` of one article, converting it once.
-
-    orjson turns the fields into plain JSON values (dataclasses into dicts in field order,
-    tuples into lists, dates into ISO text) and writes the hashed text, both in C: the same
-    values as :func:`_plain` and the same text as ``json.dumps(sort_keys=True,
-    separators=(",", ":"), ensure_ascii=False)`` (tests check both), at a fraction of the
-    cost, which was the largest part of storing an article.
-    """
-    values = {name: getattr(article, name) for name in _CONVERTED_FIELDS}
-    plain = orjson.loads(orjson.dumps(values))
-    columns = {
-        name: plain[name] if name in _JSON_FIELDS else getattr(article, name)
-        for name in _ARTICLE_FIELDS
-    }
-    text = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
-    return columns, hashlib.sha256(text).hexdigest()
-
-
-def content_hash(article: Article) -> str:
-    """sha256 of the canonical parsed record (sorted-key JSON of its fields).
-
-    Whitespace or attribute order in the raw XML, and whether the record came as XML or
-    MEDLINE text, do not change it; any parsed field does. Migration 0002 backfills the same
-    formula from stored columns.
-    """
-    return _columns_and_hash(article)[1]
-
-
-def article_columns(article: Article) -> dict[str, Any]:
-    """The article's parsed fields as column values (JSON columns as plain lists/dicts)."""
-    return _columns_and_hash(article)[0]
-
-
-def _qualifier(data: Mapping[str, Any]) -> MeshQualifier:
-    return MeshQualifier(name=data["name"], ui=data.get("ui"), major=bool(data.get("major")))
-
-
-def _mesh(data: Mapping[str, Any]) -> MeshHeading:
-    return MeshHeading(
-        descriptor=data["descriptor"],
-        ui=data.get("ui"),
-        major=bool(data.get("major")),
-        qualifiers=tuple(_qualifier(q) for q in data.get("qualifiers") or ()),
-    )
-
-
-def _author(data: Mapping[str, Any]) -> Author:
-    return Author(
-        last_name=data.get("last_name"),
-        fore_name=data.get("fore_name"),
-        initials=data.get("initials"),
-        collective_name=data.get("collective_name"),
-        affiliations=tuple(data.get("affiliations") or ()),
-        orcid=data.get("orcid"),
-    )
-
-
-def article_from_columns(row: Mapping[Any, Any]) -> Article:
-    """Rebuild the Article dataclass from a stored article row."""
-    values = {name: row[name] for name in _ARTICLE_FIELDS}
-    values["abstract_sections"] = tuple(AbstractSection(**s) for s in row["abstract_sections"])
-    values["authors"] = tuple(_author(a) for a in row["authors"])
-    values["mesh_headings"] = tuple(_mesh(m) for m in row["mesh_headings"])
-    values["chemicals"] = tuple(Chemical(**c) for c in row["chemicals"])
-    values["grants"] = tuple(Grant(**g) for g in row["grants"])
-    values["comments_corrections"] = tuple(
-        CommentCorrection(**c) for c in row["comments_corrections"]
-    )
-    for name in ("languages", "publication_types", "keywords"):
-        values[name] = tuple(row[name])
-    return Article(**values)
-
-
 def _add_revision(
     session: Session,
     *,
@@ -271,13 +94,13 @@ def _add_revision(
     new: Mapping[str, Any],
 ) -> None:
     session.execute(
-        sa.insert(_table(ArticleRevisionRow)).values(
+        sa.insert(table_of(ArticleRevisionRow)).values(
             pmid=pmid,
             seen_at=now,
             run_id=run_id,
             changed_fields=list(changed),
-            old_values={name: _json_ready(old[name]) for name in changed},
-            new_values={name: _json_ready(new[name]) for name in changed},
+            old_values={name: json_ready(old[name]) for name in changed},
+            new_values={name: json_ready(new[name]) for name in changed},
         )
     )
 
@@ -294,7 +117,7 @@ _STATE_COLUMNS = (
     "source_format",
     "retracted",
     "retraction_notice",
-    *_TAG_COLUMNS,
+    *TAG_COLUMNS,
 )
 _TAG_ROW_FIELDS = ("kind", "value", "field", "snippet", "rules_version")
 
@@ -306,14 +129,9 @@ def _in_pmids(column: Any) -> Any:
 @functools.cache
 def _statements(dialect: str) -> dict[str, Any]:
     """The statements of :func:`upsert_articles`, built once per dialect."""
-    articles, tags = _table(ArticleRow), _table(TagRow)
-    pending = _table(PendingRetractionRow)
-    if dialect == "postgresql":
-        insert_article: Any = postgresql.insert(articles)
-    elif dialect == "sqlite":
-        insert_article = sqlite.insert(articles)
-    else:
-        raise StoreError(f"unsupported database backend {dialect!r}; use SQLite or PostgreSQL")
+    articles, tags = table_of(ArticleRow), table_of(TagRow)
+    pending = table_of(PendingRetractionRow)
+    insert_article = dialect_insert_for(dialect, articles)
     return {
         "state": sa.select(*(articles.c[name] for name in _STATE_COLUMNS)).where(
             _in_pmids(articles.c.pmid)
@@ -334,7 +152,7 @@ def _statements(dialect: str) -> dict[str, Any]:
         .order_by(tags.c.id),
         "delete_tags": sa.delete(tags).where(_in_pmids(tags.c.pmid)),
         "insert_tags": sa.insert(tags),
-        "insert_revision": sa.insert(_table(ArticleRevisionRow)),
+        "insert_revision": sa.insert(table_of(ArticleRevisionRow)),
     }
 
 
@@ -379,7 +197,7 @@ def upsert_articles(
     """:func:`upsert_article` for many ``(article, tags)`` pairs, in order, with a few
     statements per batch instead of several per article. Results and stored rows are the same
     as calling :func:`upsert_article` for each pair in turn."""
-    _require_aware(now)
+    require_aware(now, "now")
     if source not in ARTICLE_SOURCES:
         raise ValueError(f"unknown article source {source!r}; valid: {', '.join(ARTICLE_SOURCES)}")
     writer = _BatchWriter(session, run_id=run_id, now=now, source=source)
@@ -391,12 +209,12 @@ def upsert_articles(
         if article.pmid in batch_pmids:
             results += writer.write(batch)
             batch, batch_pmids = [], set()
-        columns, digest = _columns_and_hash(article)
+        columns, digest = columns_and_hash(article)
         batch.append(_Item(article, tags, columns, digest))
         batch_pmids.add(article.pmid)
         # A retraction notice changes other articles (maybe later ones in this batch), so it
         # ends the batch: everything after it then reads the state it left behind.
-        if article.retracts or len(batch) >= _CHUNK:
+        if article.retracts or len(batch) >= CHUNK:
             results += writer.write(batch)
             batch, batch_pmids = [], set()
     if batch:
@@ -456,7 +274,7 @@ class _BatchWriter:
             rows.append(
                 {
                     **item.columns,
-                    **_tag_columns(item.tags),
+                    **tag_columns(item.tags),
                     "content_hash": item.digest,
                     "source": self.source,
                     "first_seen_at": self.now,
@@ -522,7 +340,7 @@ class _BatchWriter:
         content_changed = existing["content_hash"] != digest
         changed: list[str] = []
         if content_changed:
-            changed = [name for name in _COMPARED_FIELDS if existing[name] != columns[name]]
+            changed = [name for name in COMPARED_FIELDS if existing[name] != columns[name]]
         if newly_retracted:
             changed.append("retracted")
         values: dict[str, Any] = {"last_fetched_at": self.now, "source": self.source}
@@ -535,7 +353,7 @@ class _BatchWriter:
             values.update({name: columns[name] for name in changed if name != "retracted"})
         if existing["retraction_notice"] != article.is_retraction_notice:
             values["retraction_notice"] = article.is_retraction_notice
-        revised = bool(set(changed) - _QUIET_FIELDS)
+        revised = bool(set(changed) - QUIET_FIELDS)
         if revised:
             values["last_updated_at"] = self.now
         if newly_retracted:
@@ -550,8 +368,8 @@ class _BatchWriter:
             "seen_at": self.now,
             "run_id": self.run_id,
             "changed_fields": list(changed),
-            "old_values": {name: _json_ready(old[name]) for name in changed},
-            "new_values": {name: _json_ready(new[name]) for name in changed},
+            "old_values": {name: json_ready(old[name]) for name in changed},
+            "new_values": {name: json_ready(new[name]) for name in changed},
         }
         result = UpsertResult(
             pmid=article.pmid,
@@ -575,9 +393,9 @@ class _BatchWriter:
             stored_rows[row["pmid"]].append(tuple(row[name] for name in _TAG_ROW_FIELDS))
         for item in tagged:
             pmid, tags = item.article.pmid, cast(ArticleTags, item.tags)
-            rows = _tag_rows(pmid, tags)
+            rows = tag_rows(pmid, tags)
             if pmid in state:  # new articles got their tag columns with the INSERT
-                columns = _tag_columns(tags)
+                columns = tag_columns(tags)
                 if stored_rows[pmid] == [
                     tuple(row[name] for name in _TAG_ROW_FIELDS) for row in rows
                 ] and all(state[pmid][name] == value for name, value in columns.items()):
@@ -598,26 +416,6 @@ class _TagPlan:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
-    """The article columns holding the tagger's conclusions (all NULL when untagged)."""
-    if tags is None:
-        return dict.fromkeys(_TAG_COLUMNS)
-    return {
-        "study_type": tags.study_type,
-        "evidence_level": tags.evidence_level,
-        "combination_product": tags.combination_product,
-        "is_direct": tags.is_direct,
-        "rules_version": tags.rules_version,
-        "forms": forms_column(tags.forms),
-    }
-
-
-def forms_column(forms: Iterable[str]) -> str:
-    """The ``article.forms`` value of a tagged article: its forms in vocabulary order,
-    comma-separated; '' for none."""
-    return ",".join(in_vocabulary_order("form", forms))
-
-
 def _execute_grouped(session: Session, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Run ``statement`` once per set of parameter names (an executemany needs one shape)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -636,8 +434,8 @@ def mark_retracted(
 ) -> bool:
     """Record that ``notice_pmid`` retracts ``pmid``; True when a stored article just became
     retracted. For an article not stored yet the notice is kept and applied when it arrives."""
-    _require_aware(now)
-    table = _table(ArticleRow)
+    require_aware(now, "now")
+    table = table_of(ArticleRow)
     row = (
         session.execute(
             sa.select(table.c.retracted, table.c.retraction_notice_pmid).where(table.c.pmid == pmid)
@@ -647,7 +445,7 @@ def mark_retracted(
     )
     if row is None:
         statement = (
-            _insert(session, _table(PendingRetractionRow))
+            dialect_insert(session, table_of(PendingRetractionRow))
             .values(pmid=pmid, notice_pmid=notice_pmid, noted_at=now, run_id=run_id)
             .on_conflict_do_nothing(index_elements=["pmid"])
         )
@@ -685,17 +483,17 @@ def mark_retracted(
 
 def pending_retractions(session: Session) -> dict[int, int]:
     """Retraction notices waiting for their article: {retracted pmid: notice pmid}."""
-    table = _table(PendingRetractionRow)
+    table = table_of(PendingRetractionRow)
     rows = session.execute(sa.select(table.c.pmid, table.c.notice_pmid)).all()
     return {int(pmid): int(notice) for pmid, notice in rows}
 
 
 def stored_pmids(session: Session, pmids: Iterable[int]) -> set[int]:
     """The subset of ``pmids`` already stored."""
-    table = _table(ArticleRow)
+    table = table_of(ArticleRow)
     wanted = sorted(set(pmids))
     found: set[int] = set()
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         found.update(
             session.execute(sa.select(table.c.pmid).where(table.c.pmid.in_(chunk))).scalars()
         )
@@ -704,9 +502,9 @@ def stored_pmids(session: Session, pmids: Iterable[int]) -> set[int]:
 
 def last_fetched_times(session: Session, pmids: Iterable[int]) -> dict[int, dt.datetime]:
     """When each stored PMID among ``pmids`` was last fetched from NCBI (aware UTC)."""
-    table = _table(ArticleRow)
+    table = table_of(ArticleRow)
     found: dict[int, dt.datetime] = {}
-    for chunk in _chunks(sorted(set(pmids))):
+    for chunk in chunks(sorted(set(pmids))):
         rows = session.execute(
             sa.select(table.c.pmid, table.c.last_fetched_at).where(table.c.pmid.in_(chunk))
         ).all()
@@ -717,309 +515,32 @@ def last_fetched_times(session: Session, pmids: Iterable[int]) -> dict[int, dt.d
 # ---- tags ----------------------------------------------------------------------------------
 
 
-def _tag_rows(pmid: int, tags: ArticleTags) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for tag in tags.tags:
-        key = (tag.kind, tag.value, tag.field)
-        rows.setdefault(
-            key,
-            {
-                "pmid": pmid,
-                "kind": tag.kind,
-                "value": tag.value,
-                "field": tag.field,
-                "snippet": tag.snippet,
-                "rules_version": tags.rules_version,
-            },
-        )
-    # Every concluded value gets a row even if the tagger gave no provenance for it, so
-    # queries by kind/value never miss an article.
-    concluded = [
-        *(("form", v) for v in tags.forms),
-        *(("route", v) for v in tags.routes),
-        *(("condition", v) for v in tags.conditions),
-        *(("population", v) for v in tags.population),
-        ("study_type", tags.study_type),
-    ]
-    covered = {(kind, value) for kind, value, _field in rows}
-    for kind, value in concluded:
-        if (kind, value) not in covered:
-            covered.add((kind, value))
-            rows[(kind, value, "derived")] = {
-                "pmid": pmid,
-                "kind": kind,
-                "value": value,
-                "field": "derived",
-                "snippet": "",
-                "rules_version": tags.rules_version,
-            }
-    return list(rows.values())
-
-
 def replace_tags(session: Session, pmid: int, tags: ArticleTags) -> None:
     """Replace all tags of a stored article and its study type/evidence columns."""
-    article_table = _table(ArticleRow)
+    article_table = table_of(ArticleRow)
     updated = session.execute(
-        sa.update(article_table).where(article_table.c.pmid == pmid).values(_tag_columns(tags))
+        sa.update(article_table).where(article_table.c.pmid == pmid).values(tag_columns(tags))
     )
-    if _rowcount(updated) == 0:
+    if rowcount(updated) == 0:
         raise StoreError(f"cannot tag PMID {pmid}: the article is not stored")
-    tag_table = _table(TagRow)
+    tag_table = table_of(TagRow)
     session.execute(sa.delete(tag_table).where(tag_table.c.pmid == pmid))
-    rows = _tag_rows(pmid, tags)
+    rows = tag_rows(pmid, tags)
     if rows:
         session.execute(sa.insert(tag_table), rows)
-
-
-def _tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> ArticleTags | None:
-    if article_row["rules_version"] is None:
-        return None
-    by_kind: dict[str, list[str]] = {}
-    for row in rows:
-        by_kind.setdefault(row.kind, []).append(row.value)
-    return ArticleTags(
-        forms=in_vocabulary_order("form", by_kind.get("form", ())),
-        routes=in_vocabulary_order("route", by_kind.get("route", ())),
-        conditions=in_vocabulary_order("condition", by_kind.get("condition", ())),
-        study_type=article_row["study_type"],
-        evidence_level=article_row["evidence_level"],
-        combination_product=bool(article_row["combination_product"]),
-        population=in_vocabulary_order("population", by_kind.get("population", ())),
-        tags=tuple(
-            Tag(kind=row.kind, value=row.value, field=row.field, snippet=row.snippet)
-            for row in rows
-            if row.field != "derived"
-        ),
-        rules_version=article_row["rules_version"],
-    )
 
 
 # ---- searches: hits and checkpoints --------------------------------------------------------
 
 
-def record_hits(
-    session: Session,
-    query_name: str,
-    pmids: Iterable[int],
-    run_id: int | None,
-    now: dt.datetime,
-) -> int:
-    """Remember that a saved search found these PMIDs; returns how many were new hits."""
-    _require_aware(now)
-    table = _table(QueryHitRow)
-    wanted = sorted(set(pmids))
-    known: set[int] = set()
-    for chunk in _chunks(wanted):
-        known.update(
-            session.execute(
-                sa.select(table.c.pmid).where(
-                    table.c.query_name == query_name, table.c.pmid.in_(chunk)
-                )
-            ).scalars()
-        )
-    fresh = [p for p in wanted if p not in known]
-    if fresh:
-        statement = _insert(session, table).on_conflict_do_nothing(
-            index_elements=["query_name", "pmid"]
-        )
-        session.execute(
-            statement,
-            [
-                {"query_name": query_name, "pmid": p, "first_seen_at": now, "run_id": run_id}
-                for p in fresh
-            ],
-        )
-    return len(fresh)
-
-
-def query_hits(session: Session, query_name: str) -> set[int]:
-    """All PMIDs a saved search has found."""
-    table = _table(QueryHitRow)
-    return set(
-        session.execute(sa.select(table.c.pmid).where(table.c.query_name == query_name)).scalars()
-    )
-
-
-def unfetched_hits(session: Session) -> set[int]:
-    """PMIDs some search found whose article is not stored (a failed fetch to retry)."""
-    hits, articles = _table(QueryHitRow), _table(ArticleRow)
-    statement = (
-        sa.select(hits.c.pmid)
-        .outerjoin(articles, articles.c.pmid == hits.c.pmid)
-        .where(articles.c.pmid.is_(None))
-        .distinct()
-    )
-    return set(session.execute(statement).scalars())
-
-
-def get_checkpoint(
-    session: Session, query_name: str, term_hash: str | None = None
-) -> dt.date | None:
-    """Last harvested window end of a saved search; None when never harvested or when
-    ``term_hash`` is given and differs from the stored one (the search was edited)."""
-    table = _table(SavedQueryStateRow)
-    row = (
-        session.execute(sa.select(table).where(table.c.query_name == query_name)).mappings().first()
-    )
-    if row is None:
-        return None
-    if term_hash is not None and row["term_hash"] is not None and row["term_hash"] != term_hash:
-        return None
-    return cast(dt.date | None, row["last_window_end"])
-
-
-def set_checkpoint(
-    session: Session,
-    query_name: str,
-    window_end: dt.date,
-    run_id: int | None,
-    now: dt.datetime,
-    term_hash: str | None = None,
-) -> None:
-    """Record that a saved search is harvested up to and including ``window_end``."""
-    _require_aware(now)
-    values = {
-        "query_name": query_name,
-        "term_hash": term_hash,
-        "last_window_end": window_end,
-        "last_success_at": now,
-        "last_run_id": run_id,
-    }
-    statement = _insert(session, _table(SavedQueryStateRow)).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["query_name"],
-        set_={k: v for k, v in values.items() if k != "query_name"},
-    )
-    session.execute(statement)
-
-
-def query_states(session: Session) -> list[SavedQueryStateRow]:
-    """Checkpoint rows of every saved search, by name."""
-    statement = (
-        sa.select(SavedQueryStateRow)
-        .order_by(SavedQueryStateRow.query_name)  # type: ignore[arg-type]
-        .execution_options(populate_existing=True)
-    )
-    return list(session.execute(statement).scalars())
-
-
 # ---- runs ----------------------------------------------------------------------------------
-
-
-def start_run(session: Session, *, now: dt.datetime, kind: str = "run") -> int:
-    """Record a run as "running"; returns its id."""
-    _require_aware(now)
-    if kind not in RUN_KINDS:
-        raise ValueError(f"unknown run kind {kind!r}; valid: {', '.join(RUN_KINDS)}")
-    table = _table(RunRow)
-    statement = (
-        sa.insert(table)
-        .values(
-            kind=kind,
-            status="running",
-            started_at=now,
-            searched=0,
-            new=0,
-            revised=0,
-            unchanged=0,
-            failed_queries=0,
-            details={},
-        )
-        .returning(table.c.id)
-    )
-    return int(session.execute(statement).scalar_one())
-
-
-def finish_run(
-    session: Session,
-    run_id: int,
-    *,
-    status: str,
-    now: dt.datetime,
-    searched: int = 0,
-    new: int = 0,
-    revised: int = 0,
-    unchanged: int = 0,
-    failed_queries: int = 0,
-    error: str | None = None,
-    details: Mapping[str, Any] | None = None,
-) -> None:
-    """Close a run with its final status and counts."""
-    _require_aware(now)
-    if status not in RUN_STATUSES or status == "running":
-        valid = ", ".join(s for s in RUN_STATUSES if s != "running")
-        raise ValueError(f"unknown final run status {status!r}; valid: {valid}")
-    table = _table(RunRow)
-    updated = session.execute(
-        sa.update(table)
-        .where(table.c.id == run_id)
-        .values(
-            status=status,
-            finished_at=now,
-            searched=searched,
-            new=new,
-            revised=revised,
-            unchanged=unchanged,
-            failed_queries=failed_queries,
-            error=error,
-            details=_json_ready(dict(details or {})),
-        )
-    )
-    if _rowcount(updated) == 0:
-        raise StoreError(f"run {run_id} does not exist")
-
-
-def mark_interrupted_runs(session: Session, now: dt.datetime) -> int:
-    """Mark runs still "running" as "interrupted" (call while holding the run lock, so none
-    of them can really be running); returns how many."""
-    _require_aware(now)
-    table = _table(RunRow)
-    result = session.execute(
-        sa.update(table)
-        .where(table.c.status == "running")
-        .values(status="interrupted", finished_at=now, error="process ended without finishing")
-    )
-    return _rowcount(result)
-
-
-def get_run(session: Session, run_id: int) -> RunRow | None:
-    """One run record."""
-    statement = (
-        sa.select(RunRow)
-        .where(RunRow.id == run_id)  # type: ignore[arg-type]
-        .execution_options(populate_existing=True)
-    )
-    return session.execute(statement).scalars().first()
-
-
-def recent_runs(session: Session, limit: int = 10) -> list[RunRow]:
-    """The latest runs, newest first."""
-    statement = (
-        sa.select(RunRow)
-        .order_by(RunRow.started_at.desc(), RunRow.id.desc())  # type: ignore[attr-defined,union-attr]
-        .limit(limit)
-        .execution_options(populate_existing=True)
-    )
-    return list(session.execute(statement).scalars())
-
-
-def last_successful_run(session: Session, kind: str = "run") -> RunRow | None:
-    """The newest run of ``kind`` that finished with status "success"."""
-    statement = (
-        sa.select(RunRow)
-        .where(RunRow.kind == kind, RunRow.status == "success")  # type: ignore[arg-type]
-        .order_by(RunRow.finished_at.desc(), RunRow.id.desc())  # type: ignore[union-attr]
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )
-    return session.execute(statement).scalars().first()
 
 
 # ---- reading articles ----------------------------------------------------------------------
 
 
 def _stored_articles(session: Session, where: Sequence[Any]) -> list[StoredArticle]:
-    articles, tag_table, hits = _table(ArticleRow), _table(TagRow), _table(QueryHitRow)
+    articles, tag_table, hits = table_of(ArticleRow), table_of(TagRow), table_of(QueryHitRow)
     rows = (
         session.execute(sa.select(articles).where(*where).order_by(articles.c.pmid))
         .mappings()
@@ -1030,7 +551,7 @@ def _stored_articles(session: Session, where: Sequence[Any]) -> list[StoredArtic
     pmids = [row["pmid"] for row in rows]
     tags_by_pmid: dict[int, list[Any]] = {}
     names_by_pmid: dict[int, list[str]] = {}
-    for chunk in _chunks(pmids):
+    for chunk in chunks(pmids):
         tag_statement = (
             sa.select(tag_table).where(tag_table.c.pmid.in_(chunk)).order_by(tag_table.c.id)
         )
@@ -1042,7 +563,7 @@ def _stored_articles(session: Session, where: Sequence[Any]) -> list[StoredArtic
     return [
         StoredArticle(
             article=article_from_columns(row),
-            tags=_tags_from_rows(row, tags_by_pmid.get(row["pmid"], [])),
+            tags=tags_from_rows(row, tags_by_pmid.get(row["pmid"], [])),
             source=row["source"],
             content_hash=row["content_hash"],
             first_seen_at=row["first_seen_at"],
@@ -1059,7 +580,7 @@ def _stored_articles(session: Session, where: Sequence[Any]) -> list[StoredArtic
 
 def get_article(session: Session, pmid: int) -> StoredArticle | None:
     """One stored article with tags and bookkeeping, or None."""
-    found = _stored_articles(session, [_table(ArticleRow).c.pmid == pmid])
+    found = _stored_articles(session, [table_of(ArticleRow).c.pmid == pmid])
     return found[0] if found else None
 
 
@@ -1073,16 +594,16 @@ def list_articles(
     study_type: str | None = None,
 ) -> list[StoredArticle]:
     """Stored articles with their tags, by PMID, filtered by any of the arguments given."""
-    articles, tag_table = _table(ArticleRow), _table(TagRow)
+    articles, tag_table = table_of(ArticleRow), table_of(TagRow)
     where: list[Any] = []
     if pmids is not None:
         wanted = sorted(set(pmids))
         if not wanted:
             return []
-        if len(wanted) > _CHUNK:
+        if len(wanted) > CHUNK:
             return [
                 item
-                for chunk in _chunks(wanted)
+                for chunk in chunks(wanted)
                 for item in list_articles(
                     session,
                     pmids=chunk,
@@ -1112,7 +633,7 @@ def list_articles(
 
 def retracted_since(session: Session, since: dt.datetime) -> list[StoredArticle]:
     """Articles we learned were retracted at or after ``since``."""
-    articles = _table(ArticleRow)
+    articles = table_of(ArticleRow)
     return _stored_articles(session, [articles.c.retracted_at >= since])
 
 
@@ -1141,61 +662,8 @@ def revisions_since(session: Session, since: dt.datetime) -> list[ArticleRevisio
 def count_articles(session: Session) -> int:
     """How many articles are stored."""
     return int(
-        session.execute(sa.select(sa.func.count()).select_from(_table(ArticleRow))).scalar_one()
+        session.execute(sa.select(sa.func.count()).select_from(table_of(ArticleRow))).scalar_one()
     )
 
 
 # ---- digests -------------------------------------------------------------------------------
-
-
-def save_digest(
-    session: Session,
-    *,
-    iso_week: str,
-    fmt: str,
-    content: str,
-    summary: Mapping[str, Any],
-    now: dt.datetime,
-) -> None:
-    """Store a digest issue; generating the same week and format again replaces it."""
-    _require_aware(now)
-    values = {
-        "iso_week": iso_week,
-        "format": fmt,
-        "created_at": now,
-        "content": content,
-        "summary": _json_ready(dict(summary)),
-    }
-    statement = _insert(session, _table(DigestRow)).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["iso_week", "format"],
-        set_={"created_at": now, "content": content, "summary": values["summary"]},
-    )
-    session.execute(statement)
-
-
-def get_digest(session: Session, iso_week: str, fmt: str) -> DigestRow | None:
-    """The stored digest for one ISO week and format."""
-    statement = (
-        sa.select(DigestRow)
-        .where(DigestRow.iso_week == iso_week, DigestRow.format == fmt)  # type: ignore[arg-type]
-        .execution_options(populate_existing=True)
-    )
-    return session.execute(statement).scalars().first()
-
-
-def last_digest(
-    session: Session, fmt: str | None = None, before_week: str | None = None
-) -> DigestRow | None:
-    """The most recently created digest (of ``fmt``; for a week before ``before_week``)."""
-    statement = sa.select(DigestRow)
-    if fmt is not None:
-        statement = statement.where(DigestRow.format == fmt)  # type: ignore[arg-type]
-    if before_week is not None:
-        statement = statement.where(DigestRow.iso_week < before_week)  # type: ignore[arg-type]
-    statement = (
-        statement.order_by(DigestRow.created_at.desc(), DigestRow.id.desc())  # type: ignore[attr-defined,union-attr]
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )
-    return session.execute(statement).scalars().first()

@@ -1,0 +1,266 @@
+"""How an article and its tags become database rows and back, and the content hash that tells a
+real revision from a re-fetch. Pure: no database access."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from aggregator.article import (
+    AbstractSection,
+    Article,
+    Author,
+    Chemical,
+    CommentCorrection,
+    Grant,
+    MeshHeading,
+    MeshQualifier,
+)
+from aggregator.vocab import ArticleTags, Tag, in_vocabulary_order
+
+# Article fields kept as JSON columns, and how to rebuild each element.
+JSON_FIELDS = (
+    "abstract_sections",
+    "authors",
+    "languages",
+    "publication_types",
+    "mesh_headings",
+    "chemicals",
+    "keywords",
+    "grants",
+    "comments_corrections",
+)
+
+
+ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
+
+
+# Parsed fields compared to decide whether a record really changed. raw_xml is formatting;
+# source_format only says whether it came as XML or MEDLINE text.
+COMPARED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in {"pmid", "raw_xml", "source_format"})
+
+
+# PubMed bumps DateRevised on every touch; on its own that is not a revision worth reporting.
+QUIET_FIELDS = frozenset({"revised_date"})
+
+
+# Stored with the article row, parsed but not part of its content hash (see content_hash).
+UNHASHED_FIELDS = frozenset({"raw_xml", "source_format"})
+
+
+# Article columns holding the tagger's conclusions (per-value tags are rows of the tag table).
+TAG_COLUMNS = (
+    "study_type",
+    "evidence_level",
+    "combination_product",
+    "is_direct",
+    "rules_version",
+    "forms",
+)
+
+
+# Fields converted to JSON values: every hashed field (unhashed ones, such as the raw XML, are
+# stored as they are).
+CONVERTED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in UNHASHED_FIELDS)
+
+
+def json_ready(value: Any) -> Any:
+    """Plain JSON types (tuples become lists, dates ISO strings), as a JSON column returns them."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+@functools.cache
+def _field_names(cls: Any) -> tuple[str, ...]:
+    """Field names of a dataclass (dataclasses.fields() is slow in a hot loop)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def plain(value: Any) -> Any:
+    """Plain JSON types, as a JSON column returns them: dataclasses become dicts, tuples lists.
+
+    Much cheaper than ``dataclasses.asdict`` (which deep-copies every leaf) plus a JSON round
+    trip, and it gives the same values for the types Article holds.
+    """
+    if value is None or isinstance(value, str | int | float):  # most leaves: return at once
+        return value
+    if isinstance(value, tuple | list):
+        return [plain(item) for item in value]
+    cls: Any = type(value)
+    if hasattr(cls, "__dataclass_fields__"):
+        return {name: plain(getattr(value, name)) for name in _field_names(cls)}
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def columns_and_hash(article: Article) -> tuple[dict[str, Any], str]:
+    """:func:`article_columns` and :func:`content_hash` of one article, converting it once.
+
+    orjson turns the fields into plain JSON values (dataclasses into dicts in field order,
+    tuples into lists, dates into ISO text) and writes the hashed text, both in C: the same
+    values as :func:`plain` and the same text as ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` (tests check both), at a fraction of the
+    cost, which was the largest part of storing an article.
+    """
+    values = {name: getattr(article, name) for name in CONVERTED_FIELDS}
+    plain = orjson.loads(orjson.dumps(values))
+    columns = {
+        name: plain[name] if name in JSON_FIELDS else getattr(article, name)
+        for name in ARTICLE_FIELDS
+    }
+    text = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    return columns, hashlib.sha256(text).hexdigest()
+
+
+def content_hash(article: Article) -> str:
+    """sha256 of the canonical parsed record (sorted-key JSON of its fields).
+
+    Whitespace or attribute order in the raw XML, and whether the record came as XML or
+    MEDLINE text, do not change it; any parsed field does. Migration 0002 backfills the same
+    formula from stored columns.
+    """
+    return columns_and_hash(article)[1]
+
+
+def article_columns(article: Article) -> dict[str, Any]:
+    """The article's parsed fields as column values (JSON columns as plain lists/dicts)."""
+    return columns_and_hash(article)[0]
+
+
+def _qualifier(data: Mapping[str, Any]) -> MeshQualifier:
+    return MeshQualifier(name=data["name"], ui=data.get("ui"), major=bool(data.get("major")))
+
+
+def _mesh(data: Mapping[str, Any]) -> MeshHeading:
+    return MeshHeading(
+        descriptor=data["descriptor"],
+        ui=data.get("ui"),
+        major=bool(data.get("major")),
+        qualifiers=tuple(_qualifier(q) for q in data.get("qualifiers") or ()),
+    )
+
+
+def _author(data: Mapping[str, Any]) -> Author:
+    return Author(
+        last_name=data.get("last_name"),
+        fore_name=data.get("fore_name"),
+        initials=data.get("initials"),
+        collective_name=data.get("collective_name"),
+        affiliations=tuple(data.get("affiliations") or ()),
+        orcid=data.get("orcid"),
+    )
+
+
+def article_from_columns(row: Mapping[Any, Any]) -> Article:
+    """Rebuild the Article dataclass from a stored article row."""
+    values = {name: row[name] for name in ARTICLE_FIELDS}
+    values["abstract_sections"] = tuple(AbstractSection(**s) for s in row["abstract_sections"])
+    values["authors"] = tuple(_author(a) for a in row["authors"])
+    values["mesh_headings"] = tuple(_mesh(m) for m in row["mesh_headings"])
+    values["chemicals"] = tuple(Chemical(**c) for c in row["chemicals"])
+    values["grants"] = tuple(Grant(**g) for g in row["grants"])
+    values["comments_corrections"] = tuple(
+        CommentCorrection(**c) for c in row["comments_corrections"]
+    )
+    for name in ("languages", "publication_types", "keywords"):
+        values[name] = tuple(row[name])
+    return Article(**values)
+
+
+def tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
+    """The article columns holding the tagger's conclusions (all NULL when untagged)."""
+    if tags is None:
+        return dict.fromkeys(TAG_COLUMNS)
+    return {
+        "study_type": tags.study_type,
+        "evidence_level": tags.evidence_level,
+        "combination_product": tags.combination_product,
+        "is_direct": tags.is_direct,
+        "rules_version": tags.rules_version,
+        "forms": forms_column(tags.forms),
+    }
+
+
+def forms_column(forms: Iterable[str]) -> str:
+    """The ``article.forms`` value of a tagged article: its forms in vocabulary order,
+    comma-separated; '' for none."""
+    return ",".join(in_vocabulary_order("form", forms))
+
+
+def tag_rows(pmid: int, tags: ArticleTags) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for tag in tags.tags:
+        key = (tag.kind, tag.value, tag.field)
+        rows.setdefault(
+            key,
+            {
+                "pmid": pmid,
+                "kind": tag.kind,
+                "value": tag.value,
+                "field": tag.field,
+                "snippet": tag.snippet,
+                "rules_version": tags.rules_version,
+            },
+        )
+    # Every concluded value gets a row even if the tagger gave no provenance for it, so
+    # queries by kind/value never miss an article.
+    concluded = [
+        *(("form", v) for v in tags.forms),
+        *(("route", v) for v in tags.routes),
+        *(("condition", v) for v in tags.conditions),
+        *(("population", v) for v in tags.population),
+        ("study_type", tags.study_type),
+    ]
+    covered = {(kind, value) for kind, value, _field in rows}
+    for kind, value in concluded:
+        if (kind, value) not in covered:
+            covered.add((kind, value))
+            rows[(kind, value, "derived")] = {
+                "pmid": pmid,
+                "kind": kind,
+                "value": value,
+                "field": "derived",
+                "snippet": "",
+                "rules_version": tags.rules_version,
+            }
+    return list(rows.values())
+
+
+def tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> ArticleTags | None:
+    if article_row["rules_version"] is None:
+        return None
+    by_kind: dict[str, list[str]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, []).append(row.value)
+    return ArticleTags(
+        forms=in_vocabulary_order("form", by_kind.get("form", ())),
+        routes=in_vocabulary_order("route", by_kind.get("route", ())),
+        conditions=in_vocabulary_order("condition", by_kind.get("condition", ())),
+        study_type=article_row["study_type"],
+        evidence_level=article_row["evidence_level"],
+        combination_product=bool(article_row["combination_product"]),
+        population=in_vocabulary_order("population", by_kind.get("population", ())),
+        tags=tuple(
+            Tag(kind=row.kind, value=row.value, field=row.field, snippet=row.snippet)
+            for row in rows
+            if row.field != "derived"
+        ),
+        rules_version=article_row["rules_version"],
+    )
