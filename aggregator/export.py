@@ -13,16 +13,17 @@ import json
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
 from aggregator.article import Article, Author
-from aggregator.vocab import STUDY_TYPE_LABELS, ArticleTags
+from aggregator.vocab import STUDY_TYPE_LABELS, TAG_KINDS, ArticleTags, Tag
+
+if TYPE_CHECKING:  # the store's types, without loading the database layer
+    from aggregator.store.articles import StoredArticle
 
 FORMATS: tuple[str, ...] = ("table", "json", "csv", "ris", "bibtex")
 # The JSON object's keys, in order; CSV uses the same columns except the provenance list.
@@ -51,21 +52,54 @@ PMC_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmc}/"
 DEFAULT_WIDTH = 100
 
 
-def article_record(
-    article: Article, tags: ArticleTags | None, *, retracted: bool | None = None
-) -> dict[str, Any]:
-    """The JSON object for one article: bibliographic fields, tags and their provenance.
+class RecordSource(Protocol):
+    """What an export record is built from: an article as listed (the store's ListedArticle)
+    or a whole parsed article (:class:`ArticleFields`)."""
 
-    ``retracted`` is what the store knows (a notice may have arrived after the record);
-    it defaults to what the record itself says. Untagged articles get empty lists and nulls.
-    """
+    @property
+    def pmid(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def year(self) -> int | None: ...
+    @property
+    def journal(self) -> str | None: ...
+    @property
+    def doi(self) -> str | None: ...
+    @property
+    def publication_types(self) -> Sequence[str]: ...
+    @property
+    def retracted(self) -> bool: ...
+    @property
+    def tags(self) -> ArticleTags | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFields:
+    """A parsed article and its tags as a :class:`RecordSource`."""
+
+    pmid: int
+    title: str
+    year: int | None
+    journal: str | None
+    doi: str | None
+    publication_types: Sequence[str]
+    retracted: bool
+    tags: ArticleTags | None
+
+
+def build_record(source: RecordSource) -> dict[str, Any]:
+    """The JSON object every command prints for one article: bibliographic fields, tags and
+    their provenance (the one place that defines it). Untagged articles get empty lists and
+    nulls."""
+    tags = source.tags
     return {
-        "pmid": article.pmid,
-        "title": article.title,
-        "year": article.pub_year,
-        "journal": article.journal_title or article.journal_iso,
-        "doi": article.doi,
-        "publication_types": list(article.publication_types),
+        "pmid": source.pmid,
+        "title": source.title,
+        "year": source.year,
+        "journal": source.journal,
+        "doi": source.doi,
+        "publication_types": list(source.publication_types),
         "forms": list(tags.forms) if tags else [],
         "routes": list(tags.routes) if tags else [],
         "conditions": list(tags.conditions) if tags else [],
@@ -73,12 +107,83 @@ def article_record(
         "evidence_level": tags.evidence_level if tags else None,
         "combination_product": tags.combination_product if tags else None,
         "population": list(tags.population) if tags else [],
-        "retracted": article.is_retracted if retracted is None else retracted,
+        "retracted": source.retracted,
         "tags": [
             {"kind": t.kind, "value": t.value, "field": t.field, "snippet": t.snippet}
             for t in (tags.tags if tags else ())
         ],
     }
+
+
+def article_record(
+    article: Article, tags: ArticleTags | None, *, retracted: bool | None = None
+) -> dict[str, Any]:
+    """:func:`build_record` of a parsed article. ``retracted`` is what the store knows (a
+    notice may have arrived after the record); it defaults to what the record itself says."""
+    return build_record(
+        ArticleFields(
+            pmid=article.pmid,
+            title=article.title,
+            year=article.pub_year,
+            journal=article.journal_title or article.journal_iso,
+            doi=article.doi,
+            publication_types=article.publication_types,
+            retracted=article.is_retracted if retracted is None else retracted,
+            tags=tags,
+        )
+    )
+
+
+def _links(article: Article) -> dict[str, str]:
+    links = {"pubmed": PUBMED_URL.format(pmid=article.pmid)}
+    if article.doi:
+        links["doi"] = DOI_URL.format(doi=article.doi)
+    if article.pmc_id:
+        pmc = article.pmc_id if article.pmc_id.upper().startswith("PMC") else f"PMC{article.pmc_id}"
+        links["pmc"] = PMC_URL.format(pmc=pmc)
+    return links
+
+
+def article_document(stored: StoredArticle, history: Sequence[Any]) -> dict[str, Any]:
+    """The whole record as JSON: the query object plus every parsed field, links,
+    retraction status, bookkeeping and the revision history."""
+    article = stored.article
+    return {
+        **article_record(article, stored.tags, retracted=stored.retracted),
+        "article": article.to_dict(),
+        "rules_version": stored.tags.rules_version if stored.tags else None,
+        "links": _links(article),
+        "retraction": {
+            "retracted": stored.retracted,
+            "retracted_at": stored.retracted_at.isoformat() if stored.retracted_at else None,
+            "notice_pmid": stored.retraction_notice_pmid,
+        },
+        "stored": {
+            "source": stored.source,
+            "first_seen_at": stored.first_seen_at.isoformat(),
+            "last_updated_at": stored.last_updated_at.isoformat(),
+            "last_fetched_at": stored.last_fetched_at.isoformat(),
+            "saved_searches": list(stored.query_names),
+        },
+        "history": [
+            {
+                "seen_at": rev.seen_at.isoformat(),
+                "run_id": rev.run_id,
+                "changed_fields": list(rev.changed_fields),
+                "old_values": rev.old_values,
+                "new_values": rev.new_values,
+            }
+            for rev in history
+        ],
+    }
+
+
+def provenance_in_order(tags: ArticleTags | None) -> list[Tag]:
+    """The provenance tags of an article, grouped by kind in vocabulary order (for reading)."""
+    if tags is None:
+        return []
+    order = {kind: i for i, kind in enumerate(TAG_KINDS)}
+    return sorted(tags.tags, key=lambda t: (order.get(t.kind, len(order)), t.value, t.field))
 
 
 def write_records(
@@ -336,23 +441,3 @@ def bibtex_entry(article: Article, record: dict[str, Any]) -> str:
     entry_type = "book" if article.kind == "book" else "article"
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
     return f"@{entry_type}{{{bibtex_key(article)},\n{body}\n}}\n\n"
-
-
-# ---- files ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def atomic_text_file(path: Path) -> Iterator[TextIO]:
-    """Write a text file atomically: a temp file in the same folder, renamed over ``path``
-    only when the block finishes without an error (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

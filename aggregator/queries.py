@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from aggregator.errors import QueryFileError
+from aggregator.errors import ConfigError, QueryFileError
 
 REQUIRED_KEYS = ("name", "term", "start_date")
 OPTIONAL_KEYS = ("description", "enabled")
@@ -112,3 +113,18 @@ def load_queries(folder: Path) -> list[SavedQuery]:
         seen[query.name] = path
         queries.append(query)
     return sorted(queries, key=lambda q: q.name)
+
+
+def select_queries(folder: Path, names: Sequence[str] = ()) -> list[SavedQuery]:
+    """The saved searches in ``folder``: all of them, or those named (in that order); an
+    unknown name is a ConfigError naming the folder and the known searches."""
+    queries = load_queries(folder)
+    if not names:
+        return queries
+    by_name = {q.name: q for q in queries}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ConfigError(
+            f"unknown saved search {unknown[0]!r} in {folder}; known: {', '.join(sorted(by_name))}"
+        )
+    return [by_name[n] for n in names]

@@ -28,7 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from aggregator.export import write_records
-from aggregator.store import search as library
+from aggregator.jobs.library import query_page
+from aggregator.store import filters as library
 from aggregator.store.codec import forms_column
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
@@ -151,7 +152,7 @@ def build(path: Path, count: int, seed: int = 7) -> float:
 
 def run_query(session: Any, filt: library.ArticleFilter, sort: str, limit: int) -> int:
     """What `aggregator query --format json` does once the database is open."""
-    result = library.run_query(session, filt, sort=sort, limit=limit)
+    result = query_page(session, filt, sort=sort, limit=limit)
     write_records(result.records, "json", io.StringIO())
     return len(result.records)
 

@@ -42,6 +42,7 @@ from aggregator.digest.output import RENDERERS
 from aggregator.store.digest_reader import load_digest_inputs
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
+from aggregator.tagging import tag_article
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import query_latency  # noqa: E402 - the colleague's builder and query mix, reused
@@ -122,7 +123,7 @@ def measure_digest(engine: Engine, repeat: int) -> None:
     def once() -> None:
         nonlocal articles_count
         started = time.perf_counter()
-        inputs = load_digest_inputs(engine, WEEK)
+        inputs = load_digest_inputs(engine, WEEK, retag=tag_article)
         loaded = time.perf_counter()
         digest = inputs.build()
         built = time.perf_counter()

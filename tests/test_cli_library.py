@@ -22,6 +22,7 @@ from aggregator.article import Article
 from aggregator.cli import cli
 from aggregator.cli import library as library_commands
 from aggregator.export import article_record
+from aggregator.jobs import retag as retag_job
 from aggregator.store.articles import upsert_article
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.runs import finish_run, start_run
@@ -603,7 +604,8 @@ def fake_tagger(article: Article) -> ArticleTags:
 
 @pytest.fixture
 def new_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(library_commands, "_load_tagger", lambda: (fake_tagger, "rules-2"))
+    monkeypatch.setattr(retag_job, "tag_article", fake_tagger)
+    monkeypatch.setattr(retag_job, "RULES_VERSION", "rules-2")
 
 
 def test_retag_dry_run_reports_and_stores_nothing(db_url: str, new_rules: None) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.digest import build_digest, write_digest
+from aggregator.digest import build_digest, render_formats
 from aggregator.digest.chart import GROUP_COLOURS
+from aggregator.jobs.publish import write_digest_files
 from tests.plugins.chromium import chromium_binary  # noqa: F401  (fixture)
 from tests.test_digest_corpus import corpus_changes, corpus_runs, retracted_corpus_articles
 
@@ -102,7 +103,7 @@ def test_chromium_renders_the_digest_with_a_coloured_chart(
     tmp_path: Path,
 ) -> None:
     digest = build_digest("2026-W47", retracted_corpus_articles(), corpus_changes(), corpus_runs())
-    html = write_digest(digest, tmp_path / "out", formats=("html",))[0]
+    html = write_digest_files(digest, tmp_path / "out", render_formats(digest, ("html",)))[0]
     png = tmp_path / "shot.png"
     screenshot(chromium_binary, html, png, tmp_path / "profile")
 

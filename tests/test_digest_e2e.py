@@ -5,7 +5,7 @@ records, PMIDs from 99000000 up). We harvest its base corpus on BASE_TODAY (Sund
 2026-W46), then move the server's date and the harvest clock to the Sunday of 2026-W47, W48
 and W49, where the corpus timeline brings new records, a revision, a retraction notice for an
 article first seen two weeks earlier, and the first direct glycinate RCT (W47). After each
-harvest the week's digest is built from the database by ``write_weekly_digest`` (the code
+harvest the week's digest is built from the database by ``publish_digest`` (the code
 path of ``aggregator digest``) and compared with the golden files in tests/golden/corpus/
 (regenerate with UPDATE_GOLDEN=1). The key numbers are also asserted explicitly, in a way
 that does not depend on how the tagger labels unrelated records.
@@ -25,10 +25,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from aggregator.cli.context import AppContext
-from aggregator.cli.reports import write_weekly_digest
 from aggregator.http import PoliteSession, RetryPolicy
 from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
 from aggregator.jobs.harvest import Harvester, HarvestReport
+from aggregator.jobs.publish import publish_digest
 from aggregator.pubmed.eutils import EutilsClient
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
@@ -127,6 +127,11 @@ def read_issue(paths: list[Path]) -> Issue:
     )
 
 
+def publish(engine: Engine, week: str, out_dir: Path) -> list[Path]:
+    """The publish job's Markdown and JSON digest of ``week`` (no e-mail)."""
+    return publish_digest(engine, week, out_dir=out_dir, formats=("md", "json")).paths
+
+
 @pytest.fixture(scope="module")
 def simulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulation]:
     """Harvest W46..W49 week by week, writing each week's digest after its harvest."""
@@ -147,13 +152,8 @@ def simulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulation]
                 report = harvest(engine, fake, clock, queries)
                 assert report.ok, report.summary_lines()
                 lines[week] = report.summary_lines()
-                issues[week] = read_issue(write_weekly_digest(app, week, ("md", "json")))
-        rebuilt = {
-            week: read_issue(
-                write_weekly_digest(app, week, ("md", "json"), out_dir=root / "rebuilt")
-            )
-            for week in WEEKS
-        }
+                issues[week] = read_issue(publish(engine, week, root / "digests"))
+        rebuilt = {week: read_issue(publish(engine, week, root / "rebuilt")) for week in WEEKS}
         try:
             yield Simulation(app, engine, issues, rebuilt, lines)
         finally:

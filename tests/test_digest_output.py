@@ -1,4 +1,5 @@
-"""write_digest files, the Atom feed and Markdown escaping. SYNTHETIC inputs."""
+"""The digest files and Atom feed the publish job writes, and Markdown escaping. SYNTHETIC
+inputs."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import pytest
 from lxml import etree
 
 from aggregator.digest import (
+    Digest,
     DigestInputError,
     build_digest,
     digest_to_dict,
+    render_formats,
     render_json,
     render_markdown,
-    write_digest,
 )
 from aggregator.digest.feed import FeedError, entry_id
+from aggregator.jobs.publish import write_digest_files
 from tests.test_digest_corpus import (
     RCT,
     W48,
@@ -27,6 +30,13 @@ from tests.test_digest_corpus import (
 )
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def write_digest(
+    digest: Digest, out_dir: Path, formats: tuple[str, ...] = ("md", "html", "json")
+) -> list[Path]:
+    """What the publish job writes for ``digest`` in ``formats``."""
+    return write_digest_files(digest, out_dir, render_formats(digest, formats))
 
 
 def parse_feed(path: Path) -> etree._Element:

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from aggregator.export import article_record
+from aggregator.export import article_record, build_record
 from aggregator.store import search as library
 from aggregator.store.articles import count_articles, mark_retracted, replace_tags, upsert_article
 from aggregator.store.engine import new_session, open_engine
+from aggregator.store.readonly import ReadOnlySQLError, run_readonly_sql
 from aggregator.store.search import ArticleFilter, FilterError, fts5_query
 from tests.plugins.databases import make_article, make_tags
 
@@ -227,7 +228,7 @@ def test_load_records_equals_records_of_whole_articles(db: Engine) -> None:
         ]
         assert [r["pmid"] for r in expected] == pmids
         assert expected[1]["retracted"] is True
-        assert library.load_records(session, pmids) == expected
+        assert listed_records(session, pmids) == expected
 
 
 @pytest.mark.parametrize("budget_s", [1.0, 0.0], ids=["probe", "fallback"])
@@ -309,8 +310,13 @@ def test_sqlite_queries_walk_the_sort_index(tmp_path: Path) -> None:
 def test_readonly_sql_refuses_writes(db: Engine, statement: str) -> None:
     fill(db)
     url = db.url.render_as_string(hide_password=False)
-    with pytest.raises(library.ReadOnlySQLError, match=r"^SQL failed \(read-only connection\): "):
-        library.run_readonly_sql(url, statement)
-    result = library.run_readonly_sql(url, "SELECT pmid FROM article ORDER BY pmid")
+    with pytest.raises(ReadOnlySQLError, match=r"^SQL failed \(read-only connection\): "):
+        run_readonly_sql(url, statement)
+    result = run_readonly_sql(url, "SELECT pmid FROM article ORDER BY pmid")
     assert result.columns == ("pmid",)
     assert result.rows == [(p,) for p in sorted(TEXTS)]
+
+
+def listed_records(session: Any, pmids: list[int]) -> list[dict[str, Any]]:
+    """The records `query` lists for ``pmids`` (read from the narrow columns)."""
+    return [build_record(item) for item in library.load_listed(session, pmids)]

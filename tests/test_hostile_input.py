@@ -18,9 +18,10 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
-from aggregator.cli.reports import current_week
 from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 from aggregator.store import engine as store_engine
+from aggregator.timeutil import utc_now
+from aggregator.weeks import current_week
 
 API_KEY = "SECRETKEY-hostile-zq9x7w"
 UNREACHABLE = "http://127.0.0.1:9/entrez/eutils/"
@@ -620,7 +621,7 @@ def test_html_and_script_in_article_text_is_escaped_in_the_html_digest(
     )
     (tmp_path / "script.xml").write_text(escaped, encoding="utf-8")
     assert invoke(["import", "script.xml"], env).exit_code == 0
-    week = current_week()
+    week = current_week(utc_now())
 
     result = invoke(["digest", "--week", week, "--format", "html", "--out", "site"], env)
 

@@ -15,10 +15,10 @@ import rispy
 from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from aggregator.article import Author
+from aggregator.atomic import atomic_text_file
 from aggregator.export import (
     CSV_COLUMNS,
     article_record,
-    atomic_text_file,
     bibtex_escape,
     truncate,
     write_records,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from aggregator.export import article_record, record_json, write_records
+from aggregator.export import article_record, build_record, record_json, write_records
 from aggregator.store import search as library
 from aggregator.store.articles import mark_retracted, upsert_article
 from aggregator.store.engine import (
@@ -84,7 +84,7 @@ def test_load_records_equals_records_of_whole_articles(db: Engine) -> None:
             article_record(i.article, i.tags, retracted=i.retracted)
             for i in library.load_articles(session, pmids)
         ]
-        records = library.load_records(session, pmids)
+        records = listed_records(session, pmids)
     assert [r["pmid"] for r in records] == [p for p in pmids if p != 99000399]
     assert records[1]["forms"] == ["oxide", "threonate"]  # vocabulary order
     assert records[1]["population"] == ["adults", "zz-invented"]  # unknown values last
@@ -123,7 +123,7 @@ def test_record_json_floats_read_back_the_same() -> None:
 def test_json_output_of_stored_records_is_unchanged(db: Engine) -> None:
     fill(db)
     with new_session(db) as session:
-        records = library.load_records(session, sorted([*LIBRARY, UNTAGGED]))
+        records = listed_records(session, sorted([*LIBRARY, UNTAGGED]))
     out = io.StringIO()
     write_records(records, "json", out)
     bodies = [json.dumps(r, ensure_ascii=False, indent=2).replace("\n", "\n  ") for r in records]
@@ -222,3 +222,8 @@ def test_level_sort_index_covers_the_walk_and_downgrades(tmp_path: Path) -> None
         assert found == len(LIBRARY) + 1
     finally:
         engine.dispose()
+
+
+def listed_records(session: Any, pmids: list[int]) -> list[dict[str, Any]]:
+    """The records `query` lists for ``pmids`` (read from the narrow columns)."""
+    return [build_record(item) for item in library.load_listed(session, pmids)]

@@ -1,104 +1,13 @@
-"""Command line interface: a thin layer that wires settings, client, store, tagger and digest.
+"""The command line: thin commands that parse flags, call one job and print its result.
 
-Exit codes: 0 success, 1 error (a clear one-line message on stderr), 2 usage error,
-130 interrupted.
+app (the group, errors, exit codes), context (settings and what commands share), harvest
+(run, import, search, queries), library (query, show, export, stats, sql, retag), reports
+(digest, status, schedule), views (text output). Jobs and the database layer are imported by
+the commands that need them, so ``aggregator --help`` starts fast.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from aggregator.cli.app import cli, main
 
-import click
-
-from aggregator import __version__
-from aggregator.cli.context import AppContext, settings_options
-from aggregator.errors import AggregatorError
-
-EPILOG = """\b
-Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.
-Settings come from flags, then environment (NCBI_EUTILS_URL, NCBI_API_KEY, NCBI_EMAIL,
-NCBI_TOOL, AGGREGATOR_DB, AGGREGATOR_QUERIES, AGGREGATOR_OUT), then defaults.
-"""
-
-
-class AggregatorGroup(click.Group):
-    """Turns AggregatorError into one line on stderr and exit code 1 (never a traceback), and
-    usage errors into one line and exit code 2 (click would print a usage block)."""
-
-    def main(  # type: ignore[override]
-        self,
-        args: Any = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, **extra)
-        try:
-            result = super().main(args, prog_name, complete_var, False, **extra)
-        except click.UsageError as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        sys.exit(result if isinstance(result, int) else 0)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AggregatorError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-
-
-@click.group(
-    cls=AggregatorGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
-)
-@click.version_option(__version__, prog_name="aggregator")
-@settings_options
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
-    """Track the PubMed evidence on magnesium and migraine, by magnesium form and study type.
-
-    \b
-    Quick start:
-      aggregator run --demo        # the whole job on a synthetic corpus, no network
-      aggregator run               # harvest PubMed, tag, store, write this week's digest
-      aggregator search "magnesium glycinate migraine"
-    """
-    app = ctx.ensure_object(AppContext)
-    app.update(overrides)
-    app.verbosity = verbose
-    app.configure_logging()
-    ctx.call_on_close(app.close)
-
-
-def _register() -> None:
-    from aggregator.cli import harvest, library, reports
-
-    for module in (harvest, library, reports):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
-
-
-def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="aggregator", windows_expand_args=False)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+__all__ = ["cli", "main"]

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.engine import Engine
 
+from aggregator.queries import SavedQuery, resolve_queries_dir, select_queries
 from aggregator.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
+    from sqlalchemy.engine import Engine
+
+    from aggregator.jobs.delivery import SmtpSettings
+    from aggregator.pubmed.eutils import EutilsClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,23 +138,48 @@ class AppContext:
             return True
         return Path(url.database).exists()
 
-    def configure_logging(self, log_file: Path | None = None) -> None:
-        """One-line log events on stderr (WARNING; -v INFO; -vv DEBUG), secrets redacted."""
-        import os
-
-        from aggregator.jobs.delivery import load_smtp_settings
+    def configure_logging(
+        self, log_file: Path | None = None, *, default_level: int = logging.WARNING
+    ) -> None:
+        """The one logging set-up of every command: one-line events on stderr at
+        ``default_level`` (WARNING; each -v one step more), also to ``log_file`` (at least
+        INFO: a log file is for the record), with the API key and the SMTP password
+        redacted everywhere."""
         from aggregator.logconfig import configure_logging
 
-        level = logging.WARNING - 10 * min(self.verbosity, 2)
+        level = max(logging.DEBUG, default_level - 10 * min(self.verbosity, 2))
         if log_file is not None:
-            level = min(level, logging.INFO)  # a log file is for the record: keep run events
+            level = min(level, logging.INFO)
         secrets = [self.settings.api_key] if self.settings.api_key else []
-        smtp = load_smtp_settings(os.environ)
-        if smtp is not None:
-            secrets.extend(smtp.secrets())
+        if self.smtp is not None:
+            secrets.extend(self.smtp.secrets())
         configure_logging(level, log_file=log_file, secrets=secrets)
         # alembic narrates every migration at INFO; only its warnings matter to users.
         logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """E-mail delivery settings (AGGREGATOR_SMTP_URL, AGGREGATOR_SMTP_TO), or None: off."""
+        from aggregator.jobs.delivery import load_smtp_settings
+
+        return load_smtp_settings(os.environ)
+
+    def eutils_client(self) -> EutilsClient:
+        """An E-utilities client from the settings (warns when no contact e-mail is set)."""
+        from aggregator.pubmed.eutils import EutilsClient
+
+        if not self.settings.email:
+            # NCBI asks every E-utilities tool to identify itself with a contact address.
+            click.echo(
+                "warning: NCBI_EMAIL is not set; NCBI asks for a contact e-mail with every "
+                "request (set NCBI_EMAIL or pass --email)",
+                err=True,
+            )
+        return EutilsClient(self.settings)
+
+    def saved_queries(self, names: Sequence[str] = ()) -> list[SavedQuery]:
+        """The saved searches of the queries folder: all, or those ``names``."""
+        return select_queries(resolve_queries_dir(self.settings.queries_dir), names)
 
     @property
     def interactive(self) -> bool:

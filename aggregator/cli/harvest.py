@@ -6,70 +6,19 @@ import datetime as dt
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from aggregator.cli.context import AppContext, settings_options
-from aggregator.errors import ConfigError
+from aggregator.cli.views import Progress
 from aggregator.queries import SavedQuery, load_queries, resolve_queries_dir
-from aggregator.settings import Settings
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
 DEMO_DB = Path("db") / "demo.sqlite"
 DEMO_OUT = Path("digests-demo")
-
-
-class Progress:
-    """Progress on stderr when it is a terminal; silent otherwise (cron, pipes, tests)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._started: dict[str, float] = {}
-
-    def __call__(self, label: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        start = self._started.setdefault(label, time.monotonic())
-        elapsed = max(time.monotonic() - start, 1e-6)
-        rate = done / elapsed
-        end = "\n" if done >= total else ""
-        click.echo(
-            f"\r{label}: {done}/{total} records fetched ({rate:.0f}/s)\x1b[K", err=True, nl=False
-        )
-        if end:
-            click.echo("", err=True)
-
-
-def _client(settings: Settings) -> Any:
-    from aggregator.pubmed.eutils import EutilsClient
-
-    if not settings.email:
-        # NCBI asks every E-utilities tool to identify itself with a contact address.
-        click.echo(
-            "warning: NCBI_EMAIL is not set; NCBI asks for a contact e-mail with every request "
-            "(set NCBI_EMAIL or pass --email)",
-            err=True,
-        )
-    return EutilsClient(settings)
-
-
-def _load_queries(app: AppContext, names: tuple[str, ...]) -> list[SavedQuery]:
-    folder = resolve_queries_dir(app.settings.queries_dir)
-    queries = load_queries(folder)
-    if names:
-        by_name = {q.name: q for q in queries}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise ConfigError(
-                f"unknown saved search {unknown[0]!r} in {folder}; "
-                f"known: {', '.join(sorted(by_name))}"
-            )
-        queries = [by_name[n] for n in names]
-    return queries
 
 
 @click.command()
@@ -121,8 +70,7 @@ def run(
     Incremental: each saved search resumes from its checkpoint in the database. A run that is
     killed can simply be started again. Exit code 1 when any saved search failed.
     """
-    from aggregator.cli.reports import write_current_digest, write_weekly_digest
-    from aggregator.jobs.harvest import Harvester
+    from aggregator.jobs.weekly import DigestTarget, run_weekly
     from aggregator.store.lock import RunLock
 
     if demo:
@@ -130,43 +78,41 @@ def run(
     if log_file is not None:
         app.configure_logging(log_file)
     settings = app.settings
-    queries = _load_queries(app, query_names)
+    queries = app.saved_queries(query_names)
     engine = app.engine()
     _stop_on_sigterm()
+    digest = None if no_digest else DigestTarget(settings.out_dir, demo=demo or None, smtp=app.smtp)
     if demo:
-        from aggregator.jobs.demo import run_demo
-
-        click.echo(
-            "DEMO: replaying the synthetic corpus shipped with the package, served by an "
-            "in-process stand-in for NCBI. Not real PubMed data.",
-            err=True,
-        )
-        weeks = run_demo(
-            engine,
-            queries,
-            lambda week: [] if no_digest else write_weekly_digest(app, week, demo=True),
-            progress=Progress(app.interactive),
-        )
-        for week in weeks:
-            click.echo(f"DEMO {week.week} (harvest on {week.day.isoformat()}): {week.summary[-1]}")
-        if not no_digest:
-            click.echo(f"DEMO digests written to {settings.out_dir}/ (open the .html files)")
+        _run_demo(app, queries, digest)
         return
-    with _client(settings) as client:
-        harvester = Harvester(
+    with app.eutils_client() as client:
+        result = run_weekly(
             engine,
             client,
+            queries,
+            digest=digest,
             progress=Progress(app.interactive),
             lock=RunLock(engine),
         )
-        report = harvester.run(queries)
-    for line in report.summary_lines():
+    for line in result.summary_lines():
         click.echo(line)
-    if not no_digest:
-        for path in write_current_digest(app):
-            click.echo(f"wrote {path}")
-    if not report.ok:
+    if not result.ok:
         raise click.exceptions.Exit(1)
+
+
+def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any) -> None:
+    from aggregator.jobs.demo import run_demo
+
+    click.echo(
+        "DEMO: replaying the synthetic corpus shipped with the package, served by an "
+        "in-process stand-in for NCBI. Not real PubMed data.",
+        err=True,
+    )
+    weeks = run_demo(app.engine(), queries, digest=digest, progress=Progress(app.interactive))
+    for week in weeks:
+        click.echo(f"DEMO {week.week} (harvest on {week.day.isoformat()}): {week.summary[-1]}")
+    if digest is not None:
+        click.echo(f"DEMO digests written to {app.settings.out_dir}/ (open the .html files)")
 
 
 def _stop_on_sigterm() -> None:
@@ -196,10 +142,11 @@ def import_(app: AppContext, files: tuple[Path, ...]) -> None:
       aggregator import pubmed-export.nbib more.txt
     """
     from aggregator.jobs.harvest import import_file
+    from aggregator.store.lock import RunLock
 
     engine = app.engine()
     for path in files:
-        report = import_file(engine, path)
+        report = import_file(engine, path, lock=RunLock(engine))
         click.echo(
             f"{path}: {report.new} new, {report.revised} revised, {report.unchanged} unchanged"
             + (
@@ -272,49 +219,31 @@ def search(
       aggregator search "magnesium glycinate" --format json | jq '.[].title'
     """
     from aggregator.export import article_record, write_records
-    from aggregator.tagging import tag_article
+    from aggregator.jobs.search import count_pubmed, save_hits, search_pubmed
+    from aggregator.store.lock import RunLock
 
-    settings = app.settings
     mindate = _parse_since(since)
-    with _client(settings) as client:
-        maxdate = dt.date.today() if mindate else None
-        result = client.esearch(
-            term,
-            mindate=mindate,
-            maxdate=maxdate,
-            datetype="crdt" if mindate else None,
-            retmax=0 if count_only else max_results,
-            usehistory=False,
-        )
+    with app.eutils_client() as client:
         if count_only:
-            click.echo(f"{result.count}")
-            click.echo(f"translation: {result.query_translation}")
+            counted = count_pubmed(client, term, since=mindate)
+            click.echo(f"{counted.count}")
+            click.echo(f"translation: {counted.translation}")
             return
-        progress = Progress(app.interactive and len(result.ids) > 200)
-        articles = []
-        for article in client.fetch_articles(result.ids):
-            articles.append(article)
-            if len(articles) % 100 == 0:
-                progress("search", len(articles), len(result.ids))
-        progress("search", len(articles), len(result.ids))
-    tagged = [(a, tag_article(a)) for a in articles]
-    if sort == "level":
-        tagged.sort(key=lambda pair: (pair[1].evidence_level or 9, -(pair[0].pub_year or 0)))
-    else:
-        tagged.sort(key=lambda pair: pair[0].entrez_date or dt.date.min, reverse=True)
+        progress = Progress(app.interactive)
+        result = search_pubmed(
+            client,
+            term,
+            max_results=max_results,
+            since=mindate,
+            sort=sort,
+            progress=lambda done, total: progress("search", done, total) if total > 200 else None,
+        )
     if save:
-        from aggregator.store.articles import upsert_article
-        from aggregator.store.engine import new_session
-        from aggregator.timeutil import utc_now
-
-        with new_session(app.engine()) as session:
-            now = utc_now()
-            for article, tags in tagged:
-                upsert_article(session, article, tags=tags, run_id=None, now=now, source="efetch")
-            session.commit()
+        engine = app.engine()
+        save_hits(engine, result.hits, lock=RunLock(engine))
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
-    records = [article_record(a, t) for a, t in tagged]
-    write_records(records, fmt, sys.stdout, articles=[a for a, _ in tagged])
+    records = [article_record(a, t) for a, t in result.hits]
+    write_records(records, fmt, sys.stdout, articles=[a for a, _ in result.hits])
     if fmt == "table":
         click.echo(f"{len(records)} of {result.count} records shown", err=True)
 
@@ -370,7 +299,7 @@ def queries_show(app: AppContext, name: str) -> None:
     Examples:
       aggregator queries show magnesium-glycinate
     """
-    (query,) = _load_queries(app, (name,))
+    (query,) = app.saved_queries((name,))
     click.echo(f"name:        {query.name}")
     click.echo(f"file:        {query.path}")
     click.echo(f"description: {query.description}")
@@ -392,8 +321,8 @@ def queries_test(app: AppContext, name: str) -> None:
       aggregator queries test magnesium-migraine
       NCBI_EMAIL=me@example.org aggregator queries test magnesium-glycinate
     """
-    (query,) = _load_queries(app, (name,))
-    with _client(app.settings) as client:
+    (query,) = app.saved_queries((name,))
+    with app.eutils_client() as client:
         result = client.esearch(query.term, retmax=0, usehistory=False)
     click.echo(f"{query.name}: {result.count} records in PubMed")
     click.echo(f"translation: {result.query_translation}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -20,24 +19,13 @@ from typing import Any, TextIO
 
 import click
 
-from aggregator.article import Article
+from aggregator.atomic import atomic_text_file
 from aggregator.cli.context import AppContext, settings_options
+from aggregator.cli.views import render_retag, render_show, render_stats
 from aggregator.errors import AggregatorError
-from aggregator.export import (
-    DOI_URL,
-    FORMATS,
-    PMC_URL,
-    PUBMED_URL,
-    article_record,
-    atomic_text_file,
-    write_records,
-    write_rows,
-    write_stream,
-)
-from aggregator.store import search as library
-from aggregator.store.articles import StoredArticle, article_history, count_articles, get_article
-from aggregator.store.engine import new_session, store_errors
-from aggregator.vocab import FORMS, STUDY_TYPE_LABELS, STUDY_TYPES, unknown_value_error
+from aggregator.export import FORMATS, write_records, write_rows
+from aggregator.store.filters import SORTS, ArticleFilter, FilterError
+from aggregator.vocab import FORMS, STUDY_TYPES, unknown_value_error
 
 EXPORT_FORMATS = tuple(f for f in FORMATS if f != "table")
 TABLE_FORMATS = ("table", "json", "csv")
@@ -153,8 +141,8 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _filter(params: dict[str, Any]) -> library.ArticleFilter:
-    filt = library.ArticleFilter(
+def _filter(params: dict[str, Any]) -> ArticleFilter:
+    filt = ArticleFilter(
         forms=params["forms"],
         study_types=params["study_types"],
         max_level=params["max_level"],
@@ -167,16 +155,9 @@ def _filter(params: dict[str, Any]) -> library.ArticleFilter:
     )
     try:
         filt.validate()
-    except library.FilterError as exc:
+    except FilterError as exc:
         raise click.UsageError(str(exc)) from exc
     return filt
-
-
-@contextmanager
-def _session(app: AppContext) -> Iterator[Any]:
-    engine = app.engine()
-    with store_errors(engine.url), new_session(engine) as session:
-        yield session
 
 
 @contextmanager
@@ -190,10 +171,6 @@ def _destination(path: Path | None) -> Iterator[TextIO]:
             yield handle
     except OSError as exc:
         raise AggregatorError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _records(items: Sequence[StoredArticle]) -> list[dict[str, Any]]:
-    return [article_record(i.article, i.tags, retracted=i.retracted) for i in items]
 
 
 def _json_default(value: Any) -> Any:
@@ -221,7 +198,7 @@ def _print_json(data: Any, out: TextIO) -> None:
 @filter_options
 @click.option(
     "--sort",
-    type=click.Choice(library.SORTS),
+    type=click.Choice(SORTS),
     default="level",
     show_default=True,
     help="level: strongest evidence first, then newest; year: newest first; "
@@ -259,17 +236,14 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
       aggregator query --form citrate,oxide --format csv > citrate-oxide.csv
       aggregator query --new-since 2025-11-01 --format json | jq '.[].pmid'
     """
+    from aggregator.jobs.library import query_articles
+
     app = _app()
     filt = _filter(params)
     fmt = _default_format(fmt)
-    with _session(app) as session:
-        result = library.run_query(
-            session,
-            filt,
-            sort=sort,
-            limit=limit or None,
-            with_articles=fmt in ("ris", "bibtex"),
-        )
+    result = query_articles(
+        app.engine(), filt, sort=sort, limit=limit or None, with_articles=fmt in ("ris", "bibtex")
+    )
     write_records(result.records, fmt, _stdout(), articles=result.articles)
     if not result.records and fmt == "table":
         click.echo("no stored article matches", err=True)
@@ -278,161 +252,6 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
 
 
 # ---- show ----------------------------------------------------------------------------------
-
-
-def _links(article: Article) -> dict[str, str]:
-    links = {"pubmed": PUBMED_URL.format(pmid=article.pmid)}
-    if article.doi:
-        links["doi"] = DOI_URL.format(doi=article.doi)
-    if article.pmc_id:
-        pmc = article.pmc_id if article.pmc_id.upper().startswith("PMC") else f"PMC{article.pmc_id}"
-        links["pmc"] = PMC_URL.format(pmc=pmc)
-    return links
-
-
-def show_document(stored: StoredArticle, history: Sequence[Any]) -> dict[str, Any]:
-    """The whole record as JSON: the query object plus every parsed field, links,
-    retraction status, bookkeeping and the revision history."""
-    article = stored.article
-    return {
-        **article_record(article, stored.tags, retracted=stored.retracted),
-        "article": article.to_dict(),
-        "rules_version": stored.tags.rules_version if stored.tags else None,
-        "links": _links(article),
-        "retraction": {
-            "retracted": stored.retracted,
-            "retracted_at": stored.retracted_at.isoformat() if stored.retracted_at else None,
-            "notice_pmid": stored.retraction_notice_pmid,
-        },
-        "stored": {
-            "source": stored.source,
-            "first_seen_at": stored.first_seen_at.isoformat(),
-            "last_updated_at": stored.last_updated_at.isoformat(),
-            "last_fetched_at": stored.last_fetched_at.isoformat(),
-            "saved_searches": list(stored.query_names),
-        },
-        "history": [
-            {
-                "seen_at": rev.seen_at.isoformat(),
-                "run_id": rev.run_id,
-                "changed_fields": list(rev.changed_fields),
-                "old_values": rev.old_values,
-                "new_values": rev.new_values,
-            }
-            for rev in history
-        ],
-    }
-
-
-def _date_text(article: Article) -> str:
-    parts = [str(article.pub_year)] if article.pub_year else []
-    if article.pub_year and article.pub_month:
-        parts.append(dt.date(2000, article.pub_month, 1).strftime("%b"))
-        if article.pub_day:
-            parts.append(str(article.pub_day))
-    published = article.medline_date or " ".join(parts) or "unknown"
-    extra = []
-    if article.article_date:
-        extra.append(f"online {article.article_date.isoformat()}")
-    if article.entrez_date:
-        extra.append(f"added to PubMed {article.entrez_date.isoformat()}")
-    return published + (f" ({'; '.join(extra)})" if extra else "")
-
-
-def _citation(article: Article) -> str:
-    text = article.journal_iso or article.journal_title or "unknown journal"
-    if article.volume:
-        text += f" {article.volume}"
-        if article.issue:
-            text += f"({article.issue})"
-    if article.pages:
-        text += f":{article.pages}"
-    return text
-
-
-def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
-    """The whole record as readable text."""
-    article = stored.article
-    lines: list[str] = []
-    head = f"PMID {article.pmid}"
-    if stored.retracted:
-        head += "  [RETRACTED]"
-    lines += [head, article.title, ""]
-    if article.authors:
-        lines.append("Authors:    " + ", ".join(a.display_name for a in article.authors))
-    lines.append("Journal:    " + _citation(article))
-    if article.journal_title and article.journal_iso != article.journal_title:
-        lines.append("            " + article.journal_title)
-    lines.append("Published:  " + _date_text(article))
-    if article.publication_types:
-        lines.append("Types:      " + "; ".join(article.publication_types))
-    if article.mesh_headings:
-        mesh = []
-        for heading in article.mesh_headings:
-            text = heading.descriptor + ("*" if heading.major else "")
-            for qualifier in heading.qualifiers:
-                text += f"/{qualifier.name}" + ("*" if qualifier.major else "")
-            mesh.append(text)
-        lines.append("MeSH:       " + "; ".join(mesh))
-    if article.keywords:
-        lines.append("Keywords:   " + "; ".join(article.keywords))
-    lines += ["", "Abstract:"]
-    if article.abstract_sections:
-        for section in article.abstract_sections:
-            label = f"{section.label}: " if section.label else ""
-            lines.append(f"  {label}{section.text}")
-    elif article.abstract:
-        lines.append(f"  {article.abstract}")
-    else:
-        lines.append("  (no abstract)")
-    lines.append("")
-    tags = stored.tags
-    if tags is None:
-        lines.append("Tags:       (not tagged yet; run `aggregator retag`)")
-    else:
-        level = tags.evidence_level if tags.evidence_level is not None else "none"
-        label = STUDY_TYPE_LABELS.get(tags.study_type, tags.study_type)
-        lines.append(f"Study type: {label} ({tags.study_type}), evidence level {level}")
-        lines.append("Forms:      " + (", ".join(tags.forms) or "none"))
-        for name, values in (
-            ("Routes", tags.routes),
-            ("Conditions", tags.conditions),
-            ("Population", tags.population),
-        ):
-            lines.append(f"{name + ':':<12}" + (", ".join(values) or "none"))
-        direct = "direct" if tags.is_direct else "indirect"
-        combo = "; combination product" if tags.combination_product else ""
-        lines.append(f"Evidence:   {direct} (migraine/headache outcome){combo}")
-        lines.append(f"Provenance (rules {tags.rules_version}):")
-        for tag in library.tag_list(tags):
-            snippet = " ".join(tag.snippet.split())
-            lines.append(f"  {tag.kind:<20} {tag.value:<28} {tag.field:<16} \u201c{snippet}\u201d")
-    lines += ["", "Links:"]
-    for name, url in doc["links"].items():
-        lines.append(f"  {name.upper() if name != 'pubmed' else 'PubMed':<7}{url}")
-    lines.append("")
-    if stored.retracted:
-        notice = stored.retraction_notice_pmid
-        since = stored.retracted_at.date().isoformat() if stored.retracted_at else "unknown"
-        lines.append(
-            "Retraction: RETRACTED"
-            + (f" (notice PMID {notice})" if notice else "")
-            + f", noted {since}"
-        )
-    else:
-        lines.append("Retraction: not retracted")
-    lines.append(
-        f"Stored:     first seen {stored.first_seen_at.date().isoformat()}, "
-        f"last updated {stored.last_updated_at.date().isoformat()}, source {stored.source}"
-        + (f", found by {', '.join(stored.query_names)}" if stored.query_names else "")
-    )
-    history = doc["history"]
-    lines.append("History:" if history else "History:    no revisions recorded")
-    for revision in history:
-        lines.append(
-            f"  {revision['seen_at'][:19]}Z  changed: {', '.join(revision['changed_fields'])}"
-        )
-    return "\n".join(lines) + "\n"
 
 
 @click.command()
@@ -455,18 +274,17 @@ def show(pmid: int, fmt: str) -> None:
       aggregator show 99000012
       aggregator show 99000012 --format json | jq .tags
     """
+    from aggregator.jobs.library import show_article
+
     app = _app()
-    with _session(app) as session:
-        stored = get_article(session, pmid)
-        if stored is None:
-            raise AggregatorError(f"PMID {pmid} is not in the database {app.settings.db_url}")
-        history = article_history(session, pmid)
-    doc = show_document(stored, history)
+    shown = show_article(app.engine(), pmid)
+    if shown is None:
+        raise AggregatorError(f"PMID {pmid} is not in the database {app.settings.db_url}")
     out = _stdout()
     if fmt == "json":
-        _print_json(doc, out)
+        _print_json(shown.document, out)
     else:
-        out.write(render_show(doc, stored))
+        out.write(render_show(shown.document, shown.stored))
 
 
 # ---- export --------------------------------------------------------------------------------
@@ -504,14 +322,13 @@ def export(fmt: str, out_file: Path | None, **params: Any) -> None:
       aggregator export --format bibtex --form glycinate -o glycinate.bib
       aggregator export --format csv --no-retracted > all.csv
     """
+    from aggregator.jobs.library import export_articles
+
     app = _app()
     filt = _filter(params)
-    with _session(app) as session, _destination(out_file) as out:
-        items = (
-            (article_record(i.article, i.tags, retracted=i.retracted), i.article)
-            for i in library.iter_articles(session, filt)
-        )
-        count = write_stream(items, fmt, out)
+    engine = app.engine()
+    with _destination(out_file) as out:
+        count = export_articles(engine, filt, fmt, out)
     if out_file is not None:
         click.echo(f"wrote {count} articles to {out_file}", err=True)
 
@@ -521,55 +338,6 @@ export.params = [p for p in export.params if not (p.name == "out" and isinstance
 
 
 # ---- stats ---------------------------------------------------------------------------------
-
-
-def render_stats(stats: library.LibraryStats) -> str:
-    """Stats as aligned text tables."""
-    lines = [
-        f"Articles:   {stats.articles} ({stats.tagged} tagged, {stats.retracted} retracted)",
-        f"Database:   {_size(stats.database_bytes)}",
-    ]
-    run = stats.last_run
-    if run:
-        lines.append(
-            f"Last run:   {run['kind']} #{run['id']} {run['status']}, "
-            f"started {run['started_at'][:19]}Z ({run['new']} new, {run['revised']} revised)"
-        )
-    else:
-        lines.append("Last run:   none yet")
-    lines.append("")
-    types = [t for t in STUDY_TYPES if any(t in row for row in stats.by_form_and_type.values())]
-    types += sorted({t for row in stats.by_form_and_type.values() for t in row} - set(types))
-    text: list[str] = []
-    if stats.by_form_and_type:
-        lines.append("Articles by form and study type:")
-        header = ["FORM", *types, "TOTAL"]
-        rows = [
-            [form, *(row.get(t, 0) for t in types), sum(row.values())]
-            for form, row in stats.by_form_and_type.items()
-        ]
-        lines.append(_rows_text(header, rows))
-    if stats.by_year:
-        lines += ["", "Articles by year:"]
-        lines.append(_rows_text(["YEAR", "ARTICLES"], [[y, n] for y, n in stats.by_year.items()]))
-    return "\n".join(lines + text) + "\n"
-
-
-def _rows_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    write_rows(header, rows, buffer)
-    return buffer.getvalue().rstrip("\n")
-
-
-def _size(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover
 
 
 @click.command()
@@ -590,10 +358,9 @@ def stats(fmt: str | None) -> None:
       aggregator stats
       aggregator stats --format json | jq .by_year
     """
-    app = _app()
-    engine = app.engine()
-    with _session(app) as session:
-        result = library.library_stats(engine, session)
+    from aggregator.jobs.library import database_stats
+
+    result = database_stats(_app().engine())
     out = _stdout()
     if _default_format(fmt) == "json":
         _print_json(result.to_dict(), out)
@@ -626,8 +393,9 @@ def sql(statement: str, fmt: str | None) -> None:
       aggregator sql --format csv \\
         "SELECT value, count(*) AS n FROM tag WHERE kind = 'form' GROUP BY value"
     """
-    app = _app()
-    result = library.run_readonly_sql(app.settings.db_url, statement)
+    from aggregator.jobs.library import run_sql
+
+    result = run_sql(_app().settings.db_url, statement)
     out = _stdout()
     fmt = _default_format(fmt)
     if fmt == "json":
@@ -641,40 +409,6 @@ def sql(statement: str, fmt: str | None) -> None:
 
 
 # ---- retag ---------------------------------------------------------------------------------
-
-
-def _load_tagger() -> tuple[library.Tagger, str]:
-    """The current tagger and its rules version (imported late: it loads its vocabularies)."""
-    try:
-        from aggregator.tagging import RULES_VERSION, tag_article
-    except ImportError as exc:  # pragma: no cover - the package ships the tagger
-        raise AggregatorError(f"the tagger is not available: {exc}") from exc
-    return tag_article, RULES_VERSION
-
-
-def render_retag(report: library.RetagReport) -> str:
-    verb = "would change" if report.dry_run else "changed"
-    lines = [
-        f"Re-tagged {report.examined} articles with rules {report.rules_version}: "
-        f"{report.updated} {verb}" + (" (dry run: nothing stored)" if report.dry_run else ""),
-    ]
-    changed = {k: n for k, n in report.changed_by_kind.items() if n}
-    if changed:
-        lines.append("Articles with changed values, by kind:")
-        lines += [f"  {kind:<20} {n}" for kind, n in changed.items()]
-    if report.changes:
-        lines.append("Study type or forms changed:")
-        for change in report.changes:
-            parts = []
-            if change.old_study_type != change.new_study_type:
-                parts.append(
-                    f"study type {change.old_study_type or '-'} -> {change.new_study_type}"
-                )
-            if set(change.old_forms) != set(change.new_forms):
-                old = ",".join(change.old_forms) or "-"
-                parts.append(f"forms {old} -> {','.join(change.new_forms) or '-'}")
-            lines.append(f"  {change.pmid}  " + "; ".join(parts))
-    return "\n".join(lines) + "\n"
 
 
 @click.command()
@@ -699,29 +433,13 @@ def retag(dry_run: bool, fmt: str) -> None:
       aggregator retag --dry-run
       aggregator retag --format json | jq '.changes[].pmid'
     """
-    app = _app()
-    tagger, rules_version = _load_tagger()
-    engine = app.engine()
-    lock = None
-    if not dry_run:
-        from aggregator.store.lock import RunLock
+    from aggregator.jobs.retag import retag as retag_job
+    from aggregator.store.lock import RunLock
 
-        lock = RunLock(engine, name="harvest")
-        lock.acquire()
-    try:
-        with _session(app) as session:
-            total = count_articles(session)
-            with _progress(app, total) as progress:
-                report = library.retag(
-                    session, tagger, rules_version=rules_version, dry_run=dry_run, progress=progress
-                )
-            if dry_run:
-                session.rollback()
-            else:
-                session.commit()
-    finally:
-        if lock is not None:
-            lock.release()
+    app = _app()
+    engine = app.engine()
+    with _progress(app) as progress:
+        report = retag_job(engine, dry_run=dry_run, progress=progress, lock=RunLock(engine))
     out = _stdout()
     if fmt == "json":
         _print_json(report.to_dict(), out)
@@ -730,20 +448,27 @@ def retag(dry_run: bool, fmt: str) -> None:
 
 
 @contextmanager
-def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None] | None]:
+def _progress(app: AppContext) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not app.interactive or total == 0:
+    if not app.interactive:
         yield None
         return
-    with click.progressbar(length=total, label="re-tagging", file=sys.stderr) as bar:
-        done = 0
+    bar: Any = None
+    done = 0
 
-        def advance(examined: int) -> None:
-            nonlocal done
-            bar.update(examined - done)
-            done = examined
+    def advance(examined: int, total: int) -> None:
+        nonlocal bar, done
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label="re-tagging", file=sys.stderr)
+            bar.__enter__()
+        bar.update(examined - done)
+        done = examined
 
+    try:
         yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 COMMANDS = [query, show, export, stats, sql, retag]

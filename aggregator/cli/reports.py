@@ -4,111 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from aggregator.cli.context import AppContext, settings_options
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from aggregator.digest import Digest
-
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
-logger = logging.getLogger("aggregator.reports")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 FORMATS = ("md", "html", "json")
 
 
-def current_week(today: dt.date | None = None) -> str:
-    """ISO week of ``today`` (UTC), e.g. '2026-W48'."""
-    day = today or dt.datetime.now(dt.UTC).date()
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def _check_week(week: str) -> str:
-    match = WEEK_RE.match(week)
+    import datetime as dt
+    import re
+
+    match = re.match(r"^(\d{4})-W(\d{2})$", week)
     if not match:
         raise click.BadParameter(f"{week!r} is not an ISO week like 2026-W48", param_hint="--week")
-    year, number = int(match.group(1)), int(match.group(2))
     try:
-        dt.date.fromisocalendar(year, number, 1)
+        dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError as exc:
         raise click.BadParameter(f"{week!r}: {exc}", param_hint="--week") from exc
     return week
-
-
-def write_weekly_digest(
-    app: AppContext,
-    week: str,
-    formats: tuple[str, ...] = FORMATS,
-    *,
-    demo: bool | None = None,
-    out_dir: Path | None = None,
-) -> list[Path]:
-    """Build the digest for ``week`` from the database, write it, and record it there."""
-    from aggregator.digest import digest_to_dict, write_digest
-    from aggregator.digest.output import RENDERERS
-    from aggregator.store.digests import save_digest
-    from aggregator.store.engine import new_session
-
-    engine = app.engine()
-    digest = _build(engine, week, demo)
-    paths = write_digest(digest, out_dir or app.settings.out_dir, formats)
-    summary = digest_to_dict(digest)["headline"]
-    with new_session(engine) as session:
-        now = dt.datetime.now(dt.UTC)
-        for fmt in formats:
-            render, _media = RENDERERS[fmt]
-            save_digest(
-                session, iso_week=week, fmt=fmt, content=render(digest), summary=summary, now=now
-            )
-        session.commit()
-    _deliver(digest, paths)
-    return paths
-
-
-def _build(engine: Engine, week: str, demo: bool | None) -> Digest:
-    """The digest of ``week`` from the database, as known at the end of that week."""
-    from aggregator.store.digest_reader import load_digest_inputs
-
-    inputs = load_digest_inputs(engine, week)
-    if not inputs.stored_articles and not inputs.runs:
-        # The digest itself says there is nothing; this says why, and what to do.
-        click.echo(
-            "note: the database holds no harvested articles yet; run `aggregator run` "
-            "(or `aggregator run --demo`) first",
-            err=True,
-        )
-    return inputs.build(demo=demo)
-
-
-def _deliver(digest: Digest, paths: list[Path]) -> None:
-    """E-mail the digest when AGGREGATOR_SMTP_URL and AGGREGATOR_SMTP_TO are set."""
-    from aggregator.digest import render_html, render_markdown
-    from aggregator.jobs.delivery import load_smtp_settings, send_digest
-
-    smtp = load_smtp_settings(os.environ)
-    if smtp is None:
-        return
-    # Rendered here, not read from the written files: the mail needs both parts even when
-    # only one format was written (e.g. --format md).
-    receipt = send_digest(smtp, digest.title, render_markdown(digest), render_html(digest))
-    logger.info("digest emailed: %s", receipt)
-
-
-def write_current_digest(app: AppContext, *, demo: bool = False) -> list[Path]:
-    """The digest of the current ISO week, in every format (used by `aggregator run`)."""
-    return write_weekly_digest(app, current_week(), FORMATS, demo=demo or None)
 
 
 @click.command()
@@ -138,17 +60,34 @@ def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdou
       aggregator digest --week 2026-W47 --format html --out /srv/www/digests
       aggregator digest --format md --stdout | mail -s "Mg digest" team@example.org
     """
-    week = _check_week(week) if week else current_week()
-    formats = formats or FORMATS
-    if to_stdout:
-        from aggregator.digest.output import RENDERERS
+    from aggregator.jobs.publish import publish_digest, render_digest
+    from aggregator.timeutil import utc_now
+    from aggregator.weeks import current_week
 
-        built = _build(app.engine(), week, None)
-        render, _media = RENDERERS[formats[0]]
-        click.echo(render(built))
+    week = _check_week(week) if week else current_week(utc_now())
+    formats = formats or FORMATS
+    engine = app.engine()
+    if to_stdout:
+        rendered = render_digest(engine, week, formats[0])
+        _note_if_empty(rendered.empty_database)
+        click.echo(rendered.text)
         return
-    for path in write_weekly_digest(app, week, formats):
+    published = publish_digest(
+        engine, week, out_dir=app.settings.out_dir, formats=formats, smtp=app.smtp
+    )
+    _note_if_empty(published.empty_database)
+    for path in published.paths:
         click.echo(f"wrote {path}")
+
+
+def _note_if_empty(empty_database: bool) -> None:
+    if empty_database:
+        # The digest itself says there is nothing; this says why, and what to do.
+        click.echo(
+            "note: the database holds no harvested articles yet; run `aggregator run` "
+            "(or `aggregator run --demo`) first",
+            err=True,
+        )
 
 
 schedule_options = [
@@ -189,50 +128,28 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
       aggregator schedule
       aggregator schedule --day friday --at 18:30 --timezone America/New_York --log-file run.log
     """
-    from aggregator.cli.harvest import _client, _load_queries
-    from aggregator.jobs.harvest import Harvester
     from aggregator.jobs.schedule import (
-        JobResult,
         WeeklyRunner,
         WeeklySchedule,
-        install_signal_handlers,
+        last_success_of,
+        serve,
+        weekly_job,
     )
-    from aggregator.logconfig import configure_logging
-    from aggregator.store.engine import new_session
-    from aggregator.store.lock import RunLock
-    from aggregator.store.runs import last_successful_run
+    from aggregator.jobs.weekly import DigestTarget
+    from aggregator.timeutil import utc_now
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
-    settings = app.settings
-    secrets = [settings.api_key] if settings.api_key else []
-    configure_logging(logging.INFO, log_file=log_file, secrets=secrets)
+    # A foreground service logs its runs: INFO by default (-vv for DEBUG), secrets redacted.
+    app.configure_logging(log_file, default_level=logging.INFO)
     engine = app.engine()
-
-    def job() -> JobResult:
-        queries = _load_queries(app, ())
-        with _client(settings) as client:
-            report = Harvester(engine, client, lock=RunLock(engine)).run(queries)
-        for line in report.summary_lines():
-            logger.info(line)
-        write_current_digest(app)
-        return JobResult(ok=report.ok, message=report.summary_lines()[-1], run_id=report.run_id)
-
-    def last_success() -> dt.datetime | None:
-        with new_session(engine) as session:
-            row = last_successful_run(session)
-        return row.finished_at if row else None
-
-    runner = WeeklyRunner(
-        weekly, job, last_success=last_success, clock=lambda: dt.datetime.now(dt.UTC)
+    job = weekly_job(
+        engine,
+        app.eutils_client,
+        app.saved_queries,
+        DigestTarget(app.settings.out_dir, smtp=app.smtp),
     )
-    restore = install_signal_handlers(runner)
-    try:
-        # describe_next_run() already names the schedule ("every Monday at 07:00 ...").
-        click.echo(f"scheduler started: {runner.describe_next_run()}", err=True)
-        runner.run_forever()
-    finally:
-        restore()
-    click.echo("scheduler stopped", err=True)
+    runner = WeeklyRunner(weekly, job, last_success=last_success_of(engine), clock=utc_now)
+    serve(runner, lambda line: click.echo(line, err=True))
 
 
 def age_text(age: dt.timedelta) -> str:
@@ -258,36 +175,32 @@ def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> Non
       aggregator status
       aggregator status --runs 20
     """
+    from aggregator.jobs.library import run_status
     from aggregator.jobs.schedule import WeeklySchedule
-    from aggregator.store.articles import count_articles
-    from aggregator.store.engine import new_session
-    from aggregator.store.runs import last_successful_run, query_states, recent_runs
+    from aggregator.timeutil import as_utc, utc_now
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
-    now = dt.datetime.now(dt.UTC)
-    with new_session(app.engine()) as session:
-        runs = recent_runs(session, limit=limit)
-        states = query_states(session)
-        last_ok = last_successful_run(session)
-        total = count_articles(session)
-    click.echo(f"database: {total} articles")
-    if last_ok and last_ok.finished_at:
-        age = now - last_ok.finished_at.replace(tzinfo=last_ok.finished_at.tzinfo or dt.UTC)
-        click.echo(f"data refreshed: {last_ok.finished_at:%Y-%m-%d %H:%M} UTC ({age_text(age)})")
+    now = utc_now()
+    report = run_status(app.engine(), runs=limit)
+    click.echo(f"database: {report.articles} articles")
+    finished = as_utc(report.last_success.finished_at) if report.last_success else None
+    if finished is not None:
+        age = age_text(now - finished)
+        click.echo(f"data refreshed: {finished:%Y-%m-%d %H:%M} UTC ({age})")
     else:
         click.echo("data refreshed: never (no successful run yet)")
     click.echo(
         f"next scheduled run: {weekly.next_run_after(now):%Y-%m-%d %H:%M} UTC ({weekly.describe()})"
     )
     click.echo("saved searches:")
-    if not states:
+    if not report.checkpoints:
         click.echo("  (none harvested yet)")
-    for state in states:
+    for state in report.checkpoints:
         click.echo(f"  {state.query_name}: harvested to {state.last_window_end}")
     click.echo("recent runs:")
-    if not runs:
+    if not report.runs:
         click.echo("  (none)")
-    for row in runs:
+    for row in report.runs:
         started = f"{row.started_at:%Y-%m-%d %H:%M}"
         line = (
             f"  #{row.id} {row.kind} {started} {row.status}: {row.new} new, "

@@ -1,14 +1,15 @@
 """Weekly digest: a pure computation over plain inputs plus Markdown, HTML, JSON and Atom output.
 
-Usage: ``write_digest(build_digest("2026-W48", articles, changes, runs), Path("digests"))``.
+Usage: ``render_markdown(build_digest("2026-W48", articles, changes, runs))``; the publish job
+(:mod:`aggregator.jobs.publish`) writes the files and the feed.
 """
 
 from __future__ import annotations
 
 from aggregator.digest.compute import build_digest
-from aggregator.digest.feed import FeedEntry, FeedLink, read_feed, write_feed
+from aggregator.digest.feed import FeedEntry, FeedLink, feed_xml, parse_feed
 from aggregator.digest.model import ChangeEvent, Digest, DigestArticle, DigestInputError, RunInfo
-from aggregator.digest.output import write_digest
+from aggregator.digest.output import feed_entry, render_formats
 from aggregator.digest.render_html import render_html
 from aggregator.digest.render_json import digest_to_dict, render_json
 from aggregator.digest.render_markdown import render_markdown
@@ -23,10 +24,11 @@ __all__ = [
     "RunInfo",
     "build_digest",
     "digest_to_dict",
-    "read_feed",
+    "feed_entry",
+    "feed_xml",
+    "parse_feed",
     "render_html",
     "render_json",
     "render_markdown",
-    "write_digest",
-    "write_feed",
+    "render_formats",
 ]

@@ -1,13 +1,13 @@
-"""Atom 1.0 feed of the weekly digests (feed.xml next to the digest files)."""
+"""Atom 1.0 feed of the weekly digests (feed.xml next to the digest files): built and read
+here, written by the publish job."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePath
 
 from lxml import etree
 
@@ -84,57 +84,39 @@ def feed_xml(entries: Iterable[FeedEntry]) -> bytes:
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
-def _parse_time(text: str | None, path: Path) -> dt.datetime:
+def _parse_time(text: str | None, name: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
     except ValueError:
-        raise FeedError(f"{path}: entry has an invalid <updated> value {text!r}") from None
+        raise FeedError(f"{name}: entry has an invalid <updated> value {text!r}") from None
 
 
-def read_feed(path: Path) -> list[FeedEntry]:
-    """Entries of an existing feed.xml written by :func:`write_feed` (none if missing)."""
-    if not path.exists():
-        return []
+def parse_feed(data: bytes, name: str) -> list[FeedEntry]:
+    """Entries of a feed.xml written from :func:`feed_xml` (``name`` is for error messages)."""
     # Our own file, but parse it safely anyway: no DTDs, entities or network.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        root = etree.parse(str(path), parser).getroot()
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise FeedError(f"{path} is not valid XML: {exc}") from None
+        raise FeedError(f"{name} is not valid XML: {exc}") from None
     if root.tag != _A + "feed":
-        raise FeedError(f"{path} is not an Atom feed (root element {root.tag!r})")
-    entries = []
-    for entry in root.findall(_A + "entry"):
-        title = entry.findtext(_A + "title") or ""
-        week = next(
-            (
-                Path(link.get("href", "")).stem.removeprefix("digest-")
-                for link in entry.findall(_A + "link")
-            ),
-            "",
-        )
-        if not week:
-            raise FeedError(f"{path}: entry {title!r} has no link to its digest file")
-        entries.append(
-            FeedEntry(
-                week=week,
-                title=title,
-                updated=_parse_time(entry.findtext(_A + "updated"), path),
-                summary=entry.findtext(_A + "summary") or "",
-                links=tuple(
-                    FeedLink(href=link.get("href", ""), media_type=link.get("type", ""))
-                    for link in entry.findall(_A + "link")
-                ),
-            )
-        )
-    return entries
+        raise FeedError(f"{name} is not an Atom feed (root element {root.tag!r})")
+    return [_entry(entry, name) for entry in root.findall(_A + "entry")]
 
 
-def write_feed(out_dir: Path, entries: Sequence[FeedEntry]) -> Path:
-    """Write ``out_dir/feed.xml`` with exactly these entries (one per week); return its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FEED_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(feed_xml(entries))
-    os.replace(temporary, path)  # readers never see a half-written feed
-    return path
+def _entry(entry: etree._Element, name: str) -> FeedEntry:
+    title = entry.findtext(_A + "title") or ""
+    links = tuple(
+        FeedLink(href=link.get("href", ""), media_type=link.get("type", ""))
+        for link in entry.findall(_A + "link")
+    )
+    week = next((PurePath(link.href).stem.removeprefix("digest-") for link in links), "")
+    if not week:
+        raise FeedError(f"{name}: entry {title!r} has no link to its digest file")
+    return FeedEntry(
+        week=week,
+        title=title,
+        updated=_parse_time(entry.findtext(_A + "updated"), name),
+        summary=entry.findtext(_A + "summary") or "",
+        links=links,
+    )

@@ -1,12 +1,11 @@
-"""Write a digest to files (digest-<week>.md/.html/.json) and update the Atom feed."""
+"""The digest's output formats (digest-<week>.md/.html/.json) and its Atom feed entry; the
+publish job writes them."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from aggregator.digest.feed import FEED_FILE, FeedEntry, FeedLink, read_feed, write_feed
+from aggregator.digest.feed import FeedEntry, FeedLink
 from aggregator.digest.model import Digest, DigestInputError
 from aggregator.digest.render_html import render_html
 from aggregator.digest.render_json import render_json
@@ -33,40 +32,33 @@ def feed_summary(digest: Digest) -> str:
     return " ".join(parts)
 
 
-def write_digest(
-    digest: Digest, out_dir: Path, formats: Sequence[str] = ("md", "html", "json")
-) -> list[Path]:
-    """Write the digest in ``formats`` to ``out_dir`` and update feed.xml; return the paths."""
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` without duplicates, in order; DigestInputError for an unknown one."""
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown or not formats:
         raise DigestInputError(
             f"unknown digest format {unknown[0] if unknown else ''!r}; "
             f"valid formats: {', '.join(RENDERERS)}"
         )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in dict.fromkeys(formats):  # keep order, drop duplicates
-        render, _media_type = RENDERERS[fmt]
-        path = out_dir / digest_file_name(digest.week, fmt)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(render(digest), encoding="utf-8")
-        os.replace(temporary, path)
-        written.append(path)
-    links = tuple(
-        FeedLink(href=digest_file_name(digest.week, fmt), media_type=RENDERERS[fmt][1])
-        for fmt in FEED_LINK_ORDER
-        if (out_dir / digest_file_name(digest.week, fmt)).exists()
-    ) or tuple(
-        FeedLink(href=p.name, media_type=RENDERERS[p.suffix.lstrip(".")][1]) for p in written
-    )
-    entry = FeedEntry(
+    return tuple(dict.fromkeys(formats))
+
+
+def render_formats(digest: Digest, formats: Sequence[str]) -> dict[str, str]:
+    """Each of ``formats`` rendered once."""
+    return {fmt: RENDERERS[fmt][0](digest) for fmt in check_formats(formats)}
+
+
+def feed_entry(digest: Digest, present: Sequence[str]) -> FeedEntry:
+    """The digest's feed entry, linking the human-readable files ``present`` (formats whose
+    file exists for the week), HTML first; JSON only when nothing else exists."""
+    readable = [fmt for fmt in FEED_LINK_ORDER if fmt in present] or list(present)
+    return FeedEntry(
         week=digest.week,
         title=digest.title,
         updated=digest.updated_at,
         summary=feed_summary(digest),
-        links=links,
+        links=tuple(
+            FeedLink(href=digest_file_name(digest.week, fmt), media_type=RENDERERS[fmt][1])
+            for fmt in readable
+        ),
     )
-    others = [e for e in read_feed(out_dir / FEED_FILE) if e.week != digest.week]
-    written.append(write_feed(out_dir, [*others, entry]))
-    return written

@@ -16,6 +16,7 @@ is ever duplicated.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -30,6 +31,7 @@ from aggregator.article import Article, DeletedCitations
 from aggregator.bulk import gc_paused
 from aggregator.errors import AggregatorError
 from aggregator.logconfig import log_event, run_context
+from aggregator.pubmed.files import iter_file
 from aggregator.queries import SavedQuery
 from aggregator.store.articles import (
     UpsertResult,
@@ -376,17 +378,18 @@ def import_file(
     tagger: Callable[[Article], ArticleTags] = tag_article,
     clock: Callable[[], dt.datetime] = utc_now,
     progress: Callable[[int], None] | None = None,
+    lock: RunLock | None = None,
 ) -> ImportReport:
-    """Load a PubMed XML or MEDLINE export into the database (upsert by PMID).
+    """Load a PubMed XML or MEDLINE export into the database (upsert by PMID), holding
+    ``lock`` (the run lock: never while a harvest writes).
 
     The whole file is parsed before anything is written, in one transaction per file, so a
     corrupt or truncated file changes nothing.
     """
-    from aggregator.pubmed.files import iter_file
-
     report = ImportReport(path=path)
-    with gc_paused():  # thousands of articles and their parts: see gc_paused
-        return _import_articles(engine, path, report, tagger, clock, progress, iter_file(path))
+    items = iter_file(path)
+    with lock if lock is not None else contextlib.nullcontext(), gc_paused():
+        return _import_articles(engine, path, report, tagger, clock, progress, items)
 
 
 def _import_articles(

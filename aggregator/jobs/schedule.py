@@ -12,15 +12,23 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import schedule as schedule_lib
+from sqlalchemy.engine import Engine
 
 from aggregator.errors import ConfigError
+from aggregator.jobs.harvest import SearchClient
+from aggregator.jobs.weekly import DigestTarget, run_weekly
 from aggregator.logconfig import quote_value
+from aggregator.queries import SavedQuery
+from aggregator.store.engine import new_session
+from aggregator.store.lock import RunLock
+from aggregator.store.runs import last_successful_run
 from aggregator.timeutil import require_aware
 
 WEEKDAYS: tuple[str, ...] = (
@@ -442,3 +450,48 @@ def install_signal_handlers(
             signal.signal(signum, handler)
 
     return restore
+
+
+def weekly_job(
+    engine: Engine,
+    make_client: Callable[[], AbstractContextManager[SearchClient]],
+    load_queries: Callable[[], Sequence[SavedQuery]],
+    digest: DigestTarget,
+) -> Callable[[], JobResult]:
+    """The job the scheduler runs each week: :func:`aggregator.jobs.weekly.run_weekly` with
+    the saved searches as they are on disk at that moment, under the run lock."""
+    log = logging.getLogger("aggregator.scheduler")
+
+    def job() -> JobResult:
+        queries = load_queries()
+        with make_client() as client:
+            result = run_weekly(engine, client, queries, digest=digest, lock=RunLock(engine))
+        for line in result.summary_lines():
+            log.info(line)
+        report = result.report
+        return JobResult(ok=report.ok, message=report.summary_lines()[-1], run_id=report.run_id)
+
+    return job
+
+
+def last_success_of(engine: Engine) -> Callable[[], datetime | None]:
+    """When the last successful harvest finished, read from the database at each call."""
+
+    def last_success() -> datetime | None:
+        with new_session(engine) as session:
+            row = last_successful_run(session)
+        return row.finished_at if row else None
+
+    return last_success
+
+
+def serve(runner: WeeklyRunner, announce: Callable[[str], None]) -> None:
+    """Run ``runner`` in the foreground until SIGTERM/SIGINT (a running job finishes first)."""
+    restore = install_signal_handlers(runner)
+    try:
+        # describe_next_run() already names the schedule ("every Monday at 07:00 ...").
+        announce(f"scheduler started: {runner.describe_next_run()}")
+        runner.run_forever()
+    finally:
+        restore()
+    announce("scheduler stopped")

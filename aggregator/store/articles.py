@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -657,6 +657,18 @@ def revisions_since(session: Session, since: dt.datetime) -> list[ArticleRevisio
         .execution_options(populate_existing=True)
     )
     return list(session.execute(statement).scalars())
+
+
+def iter_article_batches(session: Session, size: int = CHUNK) -> Iterator[list[StoredArticle]]:
+    """Every stored article (with tags), in PMID order, ``size`` at a time: a pass over the
+    whole database that never holds it all."""
+    articles = table_of(ArticleRow)
+    pmids = [
+        int(p)
+        for p in session.execute(sa.select(articles.c.pmid).order_by(articles.c.pmid)).scalars()
+    ]
+    for chunk in chunks(pmids, size):
+        yield list_articles(session, pmids=chunk)
 
 
 def count_articles(session: Session) -> int:

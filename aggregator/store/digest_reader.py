@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from aggregator.article import Article
 from aggregator.bulk import gc_paused
 from aggregator.digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest
 from aggregator.digest.compute import charted_forms
@@ -25,9 +26,13 @@ from aggregator.store.codec import article_columns, article_from_columns
 from aggregator.store.engine import new_session
 from aggregator.store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
 from aggregator.store.runs import recent_runs
-from aggregator.vocab import GLYCINATE, in_vocabulary_order
+from aggregator.store.tables import chunks, table_of
+from aggregator.timeutil import as_utc
+from aggregator.vocab import GLYCINATE, ArticleTags, in_vocabulary_order
 from aggregator.weeks import WeekWindow, parse_week
 
+# Tags an article again as its rules would have, once reverted to an older version.
+Tagger = Callable[[Article], ArticleTags]
 DERIVED = "derived"  # tag field of values the tagger concluded without provenance text
 
 # Field names as a reader would say them in "what changed".
@@ -48,16 +53,6 @@ FIELD_LABELS = {
 }
 
 
-def _table(model: Any) -> sa.Table:
-    return cast(sa.Table, model.__table__)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment
-
-
 def digest_article(stored: StoredArticle) -> DigestArticle | None:
     """A stored, tagged article as the digest sees it (None until it has been tagged, and
     for retraction notices: they are not evidence, and the article they retract is listed
@@ -70,7 +65,7 @@ def digest_article(stored: StoredArticle) -> DigestArticle | None:
         (t for t in tags.tags if t.kind == "form" and t.value == GLYCINATE),
         None,
     )
-    first_seen = _aware(stored.first_seen_at)
+    first_seen = as_utc(stored.first_seen_at)
     assert first_seen is not None
     return DigestArticle(
         pmid=article.pmid,
@@ -84,7 +79,7 @@ def digest_article(stored: StoredArticle) -> DigestArticle | None:
         evidence_level=tags.evidence_level,
         combination_product=tags.combination_product,
         retracted=stored.retracted,
-        retracted_at=_aware(stored.retracted_at),
+        retracted_at=as_utc(stored.retracted_at),
         first_seen_at=first_seen,
         glycinate_snippet=glycinate.snippet if glycinate else None,
         glycinate_field=glycinate.field if glycinate else None,
@@ -133,7 +128,7 @@ def change_summary(changed: Sequence[str], old: Mapping[str, Any], new: Mapping[
 
 
 def _change_event(row: ArticleRevisionRow, title: str) -> ChangeEvent:
-    seen_at = _aware(row.seen_at)
+    seen_at = as_utc(row.seen_at)
     assert seen_at is not None
     fields = tuple(row.changed_fields)
     if "retracted" in fields:
@@ -154,11 +149,11 @@ def _run_info(row: RunRow) -> RunInfo:
     failures = tuple(f"{q.get('name')}: {q.get('error')}" for q in queries if not q.get("ok", True))
     if row.status == "interrupted" and not failures:
         failures = (f"run interrupted: {row.error or 'process ended without finishing'}",)
-    started = _aware(row.started_at)
+    started = as_utc(row.started_at)
     assert started is not None
     return RunInfo(
         started_at=started,
-        finished_at=_aware(row.finished_at),
+        finished_at=as_utc(row.finished_at),
         status=row.status,
         queries=tuple(str(q.get("name")) for q in queries),
         new_count=row.new,
@@ -174,8 +169,11 @@ def _revert(value: Any, current: Any) -> Any:
     return value
 
 
-def as_of_version(stored: StoredArticle, later: Sequence[ArticleRevisionRow]) -> StoredArticle:
-    """The article as it was before the ``later`` revisions (any order) were seen, re-tagged.
+def as_of_version(
+    stored: StoredArticle, later: Sequence[ArticleRevisionRow], retag: Tagger
+) -> StoredArticle:
+    """The article as it was before the ``later`` revisions (any order) were seen, tagged
+    again by ``retag``.
 
     Without this a past week's digest showed titles and tags learnt after that week, so the
     same week gave a different digest once a later harvest had revised an article.
@@ -189,13 +187,8 @@ def as_of_version(stored: StoredArticle, later: Sequence[ArticleRevisionRow]) ->
                 reverted = True
     if not reverted:
         return stored
-    from aggregator.tagging import tag_article
-
     article = article_from_columns(columns)
-    return dataclasses.replace(stored, article=article, tags=tag_article(article))
-
-
-_CHUNK = 500  # PMIDs per IN (...) list, well under SQLite's bound-parameter limit
+    return dataclasses.replace(stored, article=article, tags=retag(article))
 
 
 def _utc_reader() -> Callable[[Any], dt.datetime | None]:
@@ -221,7 +214,7 @@ def _utc_reader() -> Callable[[Any], dt.datetime | None]:
 def _conditions(session: Session, pmids: Any) -> dict[int, tuple[str, ...]]:
     """The conditions of the articles ``pmids`` (a query) selects, distinct, in vocabulary
     order (as the store lists them)."""
-    tags = _table(TagRow)
+    tags = table_of(TagRow)
     query = sa.select(tags.c.pmid, tags.c.value).where(
         tags.c.kind == "condition", tags.c.pmid.in_(pmids)
     )
@@ -241,7 +234,7 @@ def _conditions(session: Session, pmids: Any) -> dict[int, tuple[str, ...]]:
 def _glycinate_provenance(session: Session) -> dict[int, tuple[str, str]]:
     """(field, snippet) of each article's first glycinate form tag with provenance (by tag
     id, as the store lists tags). Every glycinate article is listed, so all are read."""
-    tags = _table(TagRow)
+    tags = table_of(TagRow)
     query = (
         sa.select(tags.c.pmid, tags.c.field, tags.c.snippet)
         .where(tags.c.kind == "form", tags.c.value == GLYCINATE, tags.c.field != DERIVED)
@@ -257,7 +250,7 @@ def _lean_articles(session: Session, where: Any) -> list[DigestArticle]:
     """The tagged articles matching ``where`` as the digest sees them, read with three
     narrow queries instead of rebuilding full articles (``where`` leaves out retraction
     notices: see :func:`_listed_condition`)."""
-    articles = _table(ArticleRow)
+    articles = table_of(ArticleRow)
     query = (
         sa.select(
             articles.c.pmid,
@@ -326,17 +319,13 @@ def _lean_articles(session: Session, where: Any) -> list[DigestArticle]:
     return found
 
 
-def _pmid_chunks(pmids: Sequence[int]) -> list[Sequence[int]]:
-    return [pmids[start : start + _CHUNK] for start in range(0, len(pmids), _CHUNK)]
-
-
 DIGEST_INDEX = "ix_article_digest"  # revision 0005
 
 
 def _counted_columns() -> tuple[str, ...]:
     """The article columns the digest counts by: those of its index, and the PMID (which
     every SQLite index holds as the row id)."""
-    index = next(i for i in _table(ArticleRow).indexes if i.name == DIGEST_INDEX)
+    index = next(i for i in table_of(ArticleRow).indexes if i.name == DIGEST_INDEX)
     return ("pmid", *(column.name for column in index.columns))
 
 
@@ -358,7 +347,7 @@ class _Counted:
 
 
 def _counted(session: Session) -> _Counted:
-    articles = _table(ArticleRow)
+    articles = table_of(ArticleRow)
     if session.get_bind().dialect.name != "sqlite":
         return _Counted(articles, {name: articles.c[name] for name in _counted_columns()})
     columns = {name: sa.column(name, articles.c[name].type) for name in _counted_columns()}
@@ -468,7 +457,7 @@ def _listed_condition(window: WeekWindow) -> Any:
     """Stored articles a digest of the week may list: first seen or retracted during the
     week, or glycinate (known by the week's end; untagged ones are dropped later). Each part
     is answered from an index; an OR of them made SQLite read every article."""
-    articles, tags = _table(ArticleRow), _table(TagRow)
+    articles, tags = table_of(ArticleRow), table_of(TagRow)
     first_seen = articles.c.first_seen_at
     retraction_seen = sa.func.coalesce(articles.c.retracted_at, first_seen)
     listed = sa.union(
@@ -523,60 +512,33 @@ class DigestInputs:
         )
 
 
-def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
+def load_digest_inputs(engine: Engine, week: str, *, retag: Tagger) -> DigestInputs:
     """Read the inputs of ISO ``week``'s digest, as known at the end of that week.
 
     Counts come from the database (:func:`_count_profiles`, :func:`_count_years`); only
     articles the digest lists are read in full. Retraction notices are not evidence and are
     left out. Articles revised after the week are shown and counted as they were then, so a
     past week's digest is the same whenever it is built: their current counts are taken out
-    and those of the version of the time (reverted, re-tagged) put in.
+    and those of the version of the time (reverted, and tagged again by ``retag``) put in.
     """
     window = parse_week(week)
     with gc_paused(), new_session(engine) as session:
-        tallies = TallyBuilder(window.label, window.start, window.end)
         revisions = revisions_since(session, window.start)
-        later: dict[int, list[ArticleRevisionRow]] = {}
-        for revision in revisions:
-            seen_at = _aware(revision.seen_at)
-            if seen_at is not None and seen_at >= window.end:
-                later.setdefault(revision.pmid, []).append(revision)
-        revised_later = sorted(later)
-        chunks = _pmid_chunks(revised_later)
-        _count_profiles(session, tallies, None, 1)
-        for chunk in chunks:
-            _count_profiles(session, tallies, chunk, -1)
-
-        titles: dict[int, str] = {}
-        listed = [
-            article
-            for article in _lean_articles(session, _listed_condition(window))
-            if article.pmid not in later
-        ]
-        # The articles revised later, as they were at the end of the week (usually few).
-        for stored in list_articles(session, pmids=revised_later):
-            then = as_of_version(stored, later.get(stored.article.pmid, ()))
-            titles[then.article.pmid] = then.article.title
-            article = digest_article(then)
-            if article is not None:
-                tallies.add_article(article)
-                if _is_listed(article, window):
-                    listed.append(article)
+        later = _revised_after(revisions, window)
+        tallies = TallyBuilder(window.label, window.start, window.end)
+        _count_profiles_as_then(session, tallies, later)
+        listed = _listed_as_stored(session, window, later)
+        then = _revised_as_then(session, later, retag)
+        for article in then.articles:
+            tallies.add_article(article)
+            if _is_listed(article, window):
+                listed.append(article)
         # Year counts only for the forms the chart shows, which the profiles decide.
         charted = charted_forms(tallies.build(year_forms=()))
-        _count_years(session, tallies, charted, None, 1)
-        for chunk in chunks:
-            _count_years(session, tallies, charted, chunk, -1)
-
-        changes_in_week = [r for r in revisions if r not in later.get(r.pmid, ())]
-        missing = sorted({r.pmid for r in changes_in_week} - set(titles))
-        titles.update(_titles(session, missing))
-        run_rows = recent_runs(session, limit=10_000)
+        _count_years_as_then(session, tallies, charted, later)
+        changes = _changes_in_week(session, revisions, later, then.titles)
+        runs, demo = _runs(session)
         stored_articles = count_articles(session)
-    changes = [_change_event(r, titles.get(r.pmid, "")) for r in changes_in_week]
-    runs = [_run_info(r) for r in run_rows if r.kind in ("run", "demo")]
-    kinds = {r.kind for r in run_rows}
-    demo = "demo" in kinds and "run" not in kinds
     return DigestInputs(
         week=window.label,
         articles=listed,
@@ -588,10 +550,88 @@ def load_digest_inputs(engine: Engine, week: str) -> DigestInputs:
     )
 
 
+Revisions = dict[int, list[ArticleRevisionRow]]
+
+
+def _revised_after(revisions: Sequence[ArticleRevisionRow], window: WeekWindow) -> Revisions:
+    """The revisions seen after the week, by PMID: what the digest must undo."""
+    later: Revisions = {}
+    for revision in revisions:
+        seen_at = as_utc(revision.seen_at)
+        if seen_at is not None and seen_at >= window.end:
+            later.setdefault(revision.pmid, []).append(revision)
+    return later
+
+
+def _count_profiles_as_then(session: Session, tallies: TallyBuilder, later: Revisions) -> None:
+    """Every stored article's profile counted, minus those revised later (added back as they
+    were by the caller)."""
+    _count_profiles(session, tallies, None, 1)
+    for chunk in chunks(sorted(later)):
+        _count_profiles(session, tallies, chunk, -1)
+
+
+def _count_years_as_then(
+    session: Session, tallies: TallyBuilder, forms: Sequence[str], later: Revisions
+) -> None:
+    """Year counts of ``forms``, minus the articles revised later (added by add_article)."""
+    _count_years(session, tallies, forms, None, 1)
+    for chunk in chunks(sorted(later)):
+        _count_years(session, tallies, forms, chunk, -1)
+
+
+def _listed_as_stored(
+    session: Session, window: WeekWindow, later: Revisions
+) -> list[DigestArticle]:
+    """The articles the digest lists, as stored, except those revised after the week."""
+    listed = _lean_articles(session, _listed_condition(window))
+    return [article for article in listed if article.pmid not in later]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _AsThen:
+    articles: list[DigestArticle]  # the revised articles as they were (notices left out)
+    titles: dict[int, str]  # their titles then
+
+
+def _revised_as_then(session: Session, later: Revisions, retag: Tagger) -> _AsThen:
+    """The articles revised after the week, as they were at its end (usually few)."""
+    articles: list[DigestArticle] = []
+    titles: dict[int, str] = {}
+    for stored in list_articles(session, pmids=sorted(later)):
+        then = as_of_version(stored, later.get(stored.article.pmid, ()), retag)
+        titles[then.article.pmid] = then.article.title
+        article = digest_article(then)
+        if article is not None:
+            articles.append(article)
+    return _AsThen(articles, titles)
+
+
+def _changes_in_week(
+    session: Session,
+    revisions: Sequence[ArticleRevisionRow],
+    later: Revisions,
+    titles: Mapping[int, str],
+) -> list[ChangeEvent]:
+    """The revisions seen during the week, each with the article's title as it was then."""
+    in_week = [r for r in revisions if r not in later.get(r.pmid, ())]
+    known = dict(titles)
+    known.update(_titles(session, sorted({r.pmid for r in in_week} - set(known))))
+    return [_change_event(r, known.get(r.pmid, "")) for r in in_week]
+
+
+def _runs(session: Session) -> tuple[list[RunInfo], bool]:
+    """The harvest runs (PubMed and demo), and whether the database holds only demo data."""
+    run_rows = recent_runs(session, limit=10_000)
+    kinds = {r.kind for r in run_rows}
+    runs = [_run_info(r) for r in run_rows if r.kind in ("run", "demo")]
+    return runs, "demo" in kinds and "run" not in kinds
+
+
 def _titles(session: Session, pmids: Sequence[int]) -> dict[int, str]:
-    articles = _table(ArticleRow)
+    articles = table_of(ArticleRow)
     found: dict[int, str] = {}
-    for chunk in _pmid_chunks(pmids):
+    for chunk in chunks(pmids):
         query = sa.select(articles.c.pmid, articles.c.title).where(articles.c.pmid.in_(chunk))
         found.update((pmid, title) for pmid, title in session.execute(query).all())
     return found

@@ -10,17 +10,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from aggregator.errors import StoreError
+from aggregator.errors import ConfigError, StoreError
 from aggregator.store.codec import json_ready
 from aggregator.store.models import (
     RUN_KINDS,
     RUN_STATUSES,
+    ArticleRevisionRow,
     ArticleRow,
+    DigestRow,
+    PendingRetractionRow,
     QueryHitRow,
     RunRow,
     SavedQueryStateRow,
+    TagRow,
 )
 from aggregator.store.tables import chunks, dialect_insert, rowcount, table_of
 from aggregator.timeutil import require_aware
@@ -239,3 +244,32 @@ def last_successful_run(session: Session, kind: str = "run") -> RunRow | None:
         .execution_options(populate_existing=True)
     )
     return session.execute(statement).scalars().first()
+
+
+# Every table a demo writes, children first so foreign keys hold on SQLite and PostgreSQL.
+_DEMO_TABLES = (
+    ArticleRevisionRow,
+    QueryHitRow,
+    TagRow,
+    PendingRetractionRow,
+    ArticleRow,
+    SavedQueryStateRow,
+    DigestRow,
+    RunRow,
+)
+
+
+def clear_demo_database(engine: Engine) -> None:
+    """Empty a demo database before a demo; refuse to touch one that holds real harvests."""
+    if "run" not in sa.inspect(engine).get_table_names():
+        return
+    runs = table_of(RunRow)
+    with engine.begin() as connection:
+        kinds = set(connection.execute(sa.select(runs.c.kind).distinct()).scalars())
+        if kinds - {"demo"}:
+            raise ConfigError(
+                f"{engine.url.render_as_string(hide_password=True)} holds real harvests; "
+                "--demo only writes to its own database (default db/demo.sqlite)"
+            )
+        for model in _DEMO_TABLES:
+            connection.execute(sa.delete(table_of(model)))

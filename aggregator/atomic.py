@@ -1,0 +1,37 @@
+"""Files written whole or not at all: a unique temporary file in the same folder (never a fixed
+name a second writer or a planted link could share), flushed to disk, then renamed over the
+target. Readers never see half a file, and a failed write leaves the old one intact."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+
+@contextmanager
+def atomic_text_file(path: Path) -> Iterator[TextIO]:
+    """Write a text file atomically: a temp file in the same folder, renamed over ``path``
+    only when the block finishes without an error (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, content: str | bytes) -> Path:
+    """Write ``content`` (text as UTF-8) to ``path`` atomically; return ``path``."""
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    with atomic_text_file(path) as handle:
+        handle.write(text)
+    return path

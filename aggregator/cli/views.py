@@ -1,0 +1,227 @@
+"""Text views of the library commands' results: what `show`, `stats` and `retag` print on a
+terminal (their JSON comes from the same data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from aggregator.article import Article
+from aggregator.export import provenance_in_order, write_rows
+from aggregator.vocab import STUDY_TYPE_LABELS, STUDY_TYPES
+
+if TYPE_CHECKING:
+    from aggregator.jobs.retag import RetagReport
+    from aggregator.store.articles import StoredArticle
+    from aggregator.store.stats import LibraryStats
+
+
+def _date_text(article: Article) -> str:
+    parts = [str(article.pub_year)] if article.pub_year else []
+    if article.pub_year and article.pub_month:
+        parts.append(dt.date(2000, article.pub_month, 1).strftime("%b"))
+        if article.pub_day:
+            parts.append(str(article.pub_day))
+    published = article.medline_date or " ".join(parts) or "unknown"
+    extra = []
+    if article.article_date:
+        extra.append(f"online {article.article_date.isoformat()}")
+    if article.entrez_date:
+        extra.append(f"added to PubMed {article.entrez_date.isoformat()}")
+    return published + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _citation(article: Article) -> str:
+    text = article.journal_iso or article.journal_title or "unknown journal"
+    if article.volume:
+        text += f" {article.volume}"
+        if article.issue:
+            text += f"({article.issue})"
+    if article.pages:
+        text += f":{article.pages}"
+    return text
+
+
+def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
+    """The whole record as readable text."""
+    article = stored.article
+    lines: list[str] = []
+    head = f"PMID {article.pmid}"
+    if stored.retracted:
+        head += "  [RETRACTED]"
+    lines += [head, article.title, ""]
+    if article.authors:
+        lines.append("Authors:    " + ", ".join(a.display_name for a in article.authors))
+    lines.append("Journal:    " + _citation(article))
+    if article.journal_title and article.journal_iso != article.journal_title:
+        lines.append("            " + article.journal_title)
+    lines.append("Published:  " + _date_text(article))
+    if article.publication_types:
+        lines.append("Types:      " + "; ".join(article.publication_types))
+    if article.mesh_headings:
+        mesh = []
+        for heading in article.mesh_headings:
+            text = heading.descriptor + ("*" if heading.major else "")
+            for qualifier in heading.qualifiers:
+                text += f"/{qualifier.name}" + ("*" if qualifier.major else "")
+            mesh.append(text)
+        lines.append("MeSH:       " + "; ".join(mesh))
+    if article.keywords:
+        lines.append("Keywords:   " + "; ".join(article.keywords))
+    lines += ["", "Abstract:"]
+    if article.abstract_sections:
+        for section in article.abstract_sections:
+            label = f"{section.label}: " if section.label else ""
+            lines.append(f"  {label}{section.text}")
+    elif article.abstract:
+        lines.append(f"  {article.abstract}")
+    else:
+        lines.append("  (no abstract)")
+    lines.append("")
+    tags = stored.tags
+    if tags is None:
+        lines.append("Tags:       (not tagged yet; run `aggregator retag`)")
+    else:
+        level = tags.evidence_level if tags.evidence_level is not None else "none"
+        label = STUDY_TYPE_LABELS.get(tags.study_type, tags.study_type)
+        lines.append(f"Study type: {label} ({tags.study_type}), evidence level {level}")
+        lines.append("Forms:      " + (", ".join(tags.forms) or "none"))
+        for name, values in (
+            ("Routes", tags.routes),
+            ("Conditions", tags.conditions),
+            ("Population", tags.population),
+        ):
+            lines.append(f"{name + ':':<12}" + (", ".join(values) or "none"))
+        direct = "direct" if tags.is_direct else "indirect"
+        combo = "; combination product" if tags.combination_product else ""
+        lines.append(f"Evidence:   {direct} (migraine/headache outcome){combo}")
+        lines.append(f"Provenance (rules {tags.rules_version}):")
+        for tag in provenance_in_order(tags):
+            snippet = " ".join(tag.snippet.split())
+            lines.append(f"  {tag.kind:<20} {tag.value:<28} {tag.field:<16} \u201c{snippet}\u201d")
+    lines += ["", "Links:"]
+    for name, url in doc["links"].items():
+        lines.append(f"  {name.upper() if name != 'pubmed' else 'PubMed':<7}{url}")
+    lines.append("")
+    if stored.retracted:
+        notice = stored.retraction_notice_pmid
+        since = stored.retracted_at.date().isoformat() if stored.retracted_at else "unknown"
+        lines.append(
+            "Retraction: RETRACTED"
+            + (f" (notice PMID {notice})" if notice else "")
+            + f", noted {since}"
+        )
+    else:
+        lines.append("Retraction: not retracted")
+    lines.append(
+        f"Stored:     first seen {stored.first_seen_at.date().isoformat()}, "
+        f"last updated {stored.last_updated_at.date().isoformat()}, source {stored.source}"
+        + (f", found by {', '.join(stored.query_names)}" if stored.query_names else "")
+    )
+    history = doc["history"]
+    lines.append("History:" if history else "History:    no revisions recorded")
+    for revision in history:
+        lines.append(
+            f"  {revision['seen_at'][:19]}Z  changed: {', '.join(revision['changed_fields'])}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_stats(stats: LibraryStats) -> str:
+    """Stats as aligned text tables."""
+    lines = [
+        f"Articles:   {stats.articles} ({stats.tagged} tagged, {stats.retracted} retracted)",
+        f"Database:   {_size(stats.database_bytes)}",
+    ]
+    run = stats.last_run
+    if run:
+        lines.append(
+            f"Last run:   {run['kind']} #{run['id']} {run['status']}, "
+            f"started {run['started_at'][:19]}Z ({run['new']} new, {run['revised']} revised)"
+        )
+    else:
+        lines.append("Last run:   none yet")
+    lines.append("")
+    types = [t for t in STUDY_TYPES if any(t in row for row in stats.by_form_and_type.values())]
+    types += sorted({t for row in stats.by_form_and_type.values() for t in row} - set(types))
+    text: list[str] = []
+    if stats.by_form_and_type:
+        lines.append("Articles by form and study type:")
+        header = ["FORM", *types, "TOTAL"]
+        rows = [
+            [form, *(row.get(t, 0) for t in types), sum(row.values())]
+            for form, row in stats.by_form_and_type.items()
+        ]
+        lines.append(_rows_text(header, rows))
+    if stats.by_year:
+        lines += ["", "Articles by year:"]
+        lines.append(_rows_text(["YEAR", "ARTICLES"], [[y, n] for y, n in stats.by_year.items()]))
+    return "\n".join(lines + text) + "\n"
+
+
+def _rows_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    write_rows(header, rows, buffer)
+    return buffer.getvalue().rstrip("\n")
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover
+
+
+def render_retag(report: RetagReport) -> str:
+    verb = "would change" if report.dry_run else "changed"
+    lines = [
+        f"Re-tagged {report.examined} articles with rules {report.rules_version}: "
+        f"{report.updated} {verb}" + (" (dry run: nothing stored)" if report.dry_run else ""),
+    ]
+    changed = {k: n for k, n in report.changed_by_kind.items() if n}
+    if changed:
+        lines.append("Articles with changed values, by kind:")
+        lines += [f"  {kind:<20} {n}" for kind, n in changed.items()]
+    if report.changes:
+        lines.append("Study type or forms changed:")
+        for change in report.changes:
+            parts = []
+            if change.old_study_type != change.new_study_type:
+                parts.append(
+                    f"study type {change.old_study_type or '-'} -> {change.new_study_type}"
+                )
+            if set(change.old_forms) != set(change.new_forms):
+                old = ",".join(change.old_forms) or "-"
+                parts.append(f"forms {old} -> {','.join(change.new_forms) or '-'}")
+            lines.append(f"  {change.pmid}  " + "; ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+class Progress:
+    """Progress on stderr when it is a terminal; silent otherwise (cron, pipes, tests)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._started: dict[str, float] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        start = self._started.setdefault(label, time.monotonic())
+        elapsed = max(time.monotonic() - start, 1e-6)
+        rate = done / elapsed
+        end = "\n" if done >= total else ""
+        click.echo(
+            f"\r{label}: {done}/{total} records fetched ({rate:.0f}/s)\x1b[K", err=True, nl=False
+        )
+        if end:
+            click.echo("", err=True)
