@@ -338,15 +338,15 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     ),
     "digest-week-60": (
         ["digest", "--week", "2026-W60"],
-        "Invalid value for --week: '2026-W60': Invalid week: 60",
+        "Invalid value for --week: invalid ISO week '2026-W60': 2026 has no week 60",
     ),
     "digest-week-53-of-52-week-year": (
         ["digest", "--week", "2025-W53"],
-        "Invalid value for --week: '2025-W53': Invalid week: 53",
+        "Invalid value for --week: invalid ISO week '2025-W53': 2025 has no week 53",
     ),
     "digest-week-garbage": (
         ["digest", "--week", "last week"],
-        "Invalid value for --week: 'last week' is not an ISO week like 2026-W48",
+        "Invalid value for --week: invalid ISO week 'last week'; expected YYYY-Www, e.g. 2026-W48",
     ),
     "query-new-since-impossible": (
         ["query", "--new-since", "2024-02-30"],

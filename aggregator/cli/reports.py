@@ -20,17 +20,12 @@ FORMATS = ("md", "html", "json")
 
 
 def _check_week(week: str) -> str:
-    import datetime as dt
-    import re
+    from aggregator.weeks import InvalidWeekError, parse_week
 
-    match = re.match(r"^(\d{4})-W(\d{2})$", week)
-    if not match:
-        raise click.BadParameter(f"{week!r} is not an ISO week like 2026-W48", param_hint="--week")
     try:
-        dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError as exc:
-        raise click.BadParameter(f"{week!r}: {exc}", param_hint="--week") from exc
-    return week
+        return parse_week(week).label
+    except InvalidWeekError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from exc
 
 
 @click.command()

@@ -2,7 +2,7 @@
 
 SQLite: an FTS5 external-content table ``article_fts`` (rowid = PMID) over article.title and
 article.abstract, kept in sync by triggers and filled once from the stored articles.
-PostgreSQL: a GIN index on the tsvector expression that aggregator.library searches with
+PostgreSQL: a GIN index on the tsvector expression that aggregator.store.search searches with
 ``websearch_to_tsquery`` (the expression must stay identical to ``library.PG_TSVECTOR``).
 
 Both: tag(kind, value, pmid) so a form filter is answered from the index alone,
@@ -27,7 +27,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copy of aggregator.library.PG_TSVECTOR: a migration must never change later.
+# Frozen copy of aggregator.store.search.PG_TSVECTOR: a migration must never change later.
 _PG_TSVECTOR = (
     "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 )
@@ -58,7 +58,7 @@ _SQLITE_FTS = [
 ]
 
 
-# Sort orders as aggregator.library orders them (frozen copies). Level: strongest first
+# Sort orders as aggregator.store.search orders them (frozen copies). Level: strongest first
 # (no level last), then newest, then highest PMID.
 _FILTER_COLUMNS = "study_type, retracted, is_direct, first_seen_at"
 _SQLITE_SORT_INDEXES = {
