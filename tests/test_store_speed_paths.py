@@ -38,7 +38,7 @@ from tests.plugins.databases import make_article, make_tags
 T0 = dt.datetime(2026, 2, 2, 9, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(days=7)
 NOTICE_PMID = 99000600
-# For the stored tsvector, which only PostgreSQL has (SQLite's FTS5 is tests/test_fulltext.py).
+# For the stored tsvector, which only PostgreSQL has (SQLite's FTS5 is tests/test_store_search.py).
 ONLY_POSTGRESQL = pytest.mark.parametrize(
     "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
 
     from aggregator.jobs.delivery import SmtpSettings
     from aggregator.pubmed.eutils import EutilsClient
+    from aggregator.store.lock import RunLock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,14 +130,17 @@ class AppContext:
             self._engine = open_engine(self.settings.db_url)
         return self._engine
 
+    def run_lock(self) -> RunLock:
+        """The run lock of the database: held by every command that writes to it."""
+        from aggregator.store.lock import RunLock
+
+        return RunLock(self.engine())
+
     def database_exists(self) -> bool:
         """False only for an SQLite file that has not been created yet."""
-        from sqlalchemy.engine import make_url
+        from aggregator.store.engine import database_exists
 
-        url = make_url(self.settings.db_url)
-        if url.get_backend_name() != "sqlite" or not url.database:
-            return True
-        return Path(url.database).exists()
+        return database_exists(self.settings.db_url)
 
     def configure_logging(
         self, log_file: Path | None = None, *, default_level: int = logging.WARNING

@@ -71,7 +71,6 @@ def run(
     killed can simply be started again. Exit code 1 when any saved search failed.
     """
     from aggregator.jobs.weekly import DigestTarget, run_weekly
-    from aggregator.store.lock import RunLock
 
     if demo:
         app.set_defaults(db_url=str(DEMO_DB), out_dir=DEMO_OUT)
@@ -92,7 +91,7 @@ def run(
             queries,
             digest=digest,
             progress=Progress(app.interactive),
-            lock=RunLock(engine),
+            lock=app.run_lock(),
         )
     for line in result.summary_lines():
         click.echo(line)
@@ -142,11 +141,10 @@ def import_(app: AppContext, files: tuple[Path, ...]) -> None:
       aggregator import pubmed-export.nbib more.txt
     """
     from aggregator.jobs.harvest import import_file
-    from aggregator.store.lock import RunLock
 
     engine = app.engine()
     for path in files:
-        report = import_file(engine, path, lock=RunLock(engine))
+        report = import_file(engine, path, lock=app.run_lock())
         click.echo(
             f"{path}: {report.new} new, {report.revised} revised, {report.unchanged} unchanged"
             + (
@@ -220,7 +218,6 @@ def search(
     """
     from aggregator.export import article_record, write_records
     from aggregator.jobs.search import count_pubmed, save_hits, search_pubmed
-    from aggregator.store.lock import RunLock
 
     mindate = _parse_since(since)
     with app.eutils_client() as client:
@@ -240,7 +237,7 @@ def search(
         )
     if save:
         engine = app.engine()
-        save_hits(engine, result.hits, lock=RunLock(engine))
+        save_hits(engine, result.hits, lock=app.run_lock())
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     records = [article_record(a, t) for a, t in result.hits]
     write_records(records, fmt, sys.stdout, articles=[a for a, _ in result.hits])
@@ -275,11 +272,10 @@ def queries_list(app: AppContext) -> None:
     items = load_queries(folder)
     checkpoints: dict[str, Any] = {}
     if app.database_exists():  # listing never creates a database as a side effect
-        from aggregator.store.engine import new_session
-        from aggregator.store.runs import query_states
+        from aggregator.jobs.library import run_status
 
-        with new_session(app.engine()) as session:
-            checkpoints = {s.query_name: s.last_window_end for s in query_states(session)}
+        states = run_status(app.engine(), runs=0).checkpoints
+        checkpoints = {state.query_name: state.last_window_end for state in states}
     click.echo(f"# saved searches in {folder}")
     for q in items:
         checkpoint = checkpoints.get(q.name)

@@ -434,12 +434,11 @@ def retag(dry_run: bool, fmt: str) -> None:
       aggregator retag --format json | jq '.changes[].pmid'
     """
     from aggregator.jobs.retag import retag as retag_job
-    from aggregator.store.lock import RunLock
 
     app = _app()
     engine = app.engine()
     with _progress(app) as progress:
-        report = retag_job(engine, dry_run=dry_run, progress=progress, lock=RunLock(engine))
+        report = retag_job(engine, dry_run=dry_run, progress=progress, lock=app.run_lock())
     out = _stdout()
     if fmt == "json":
         _print_json(report.to_dict(), out)

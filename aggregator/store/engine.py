@@ -95,6 +95,15 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def database_exists(url: str) -> bool:
+    """False only for an SQLite file that has not been created yet (a server database is
+    taken to exist: connecting says otherwise)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return True
+    return Path(parsed.database).exists()
+
+
 def create_store_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """Create an engine (no migrations): SQLite gets WAL, foreign keys and a busy timeout.
 
