@@ -1,4 +1,5 @@
-"""The one HTTP object that talks to NCBI, with an explicit politeness and retry policy.
+"""The one HTTP object that talks to NCBI (and other sources), with an explicit politeness and
+retry policy.
 
 :class:`PoliteSession` wraps a single :class:`requests.Session` and adds:
 
@@ -6,7 +7,8 @@
   requests per second without an API key, 10 with one, counted across all E-utilities);
 * bounded retries with exponential backoff and full jitter on connection errors, timeouts,
   HTTP 429, 5xx, truncated bodies and on a caller-supplied "retryable body" check;
-* ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2);
+* ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2), unless the session
+  is built with ``ncbi_identity=False`` for a source that is not NCBI (ClinicalTrials.gov);
 * redaction of the API key from every log line, exception message and repr.
 
 ``sleep``, ``clock`` and the jitter source are injectable so tests run in milliseconds.
@@ -44,7 +46,16 @@ BodyCheck = Callable[[requests.Response], str | None]
 _API_KEY_PARAM = re.compile(r"(api_key=)[^&\s'\"]*", re.IGNORECASE)
 
 
-class EutilsHTTPError(AggregatorError):
+class HTTPRequestError(AggregatorError):
+    """A request to an upstream source failed; ``status`` is the HTTP status (None: no reply)."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class EutilsHTTPError(HTTPRequestError):
     """An E-utilities request failed; ``status`` is the HTTP status (None: no reply)."""
 
     def __init__(
@@ -55,9 +66,7 @@ class EutilsHTTPError(AggregatorError):
         url: str | None = None,
         ncbi_message: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.url = url
+        super().__init__(message, status=status, url=url)
         self.ncbi_message = ncbi_message
 
 
@@ -139,7 +148,12 @@ class SlidingWindowLimiter:
 
 
 class PoliteSession:
-    """One ``requests.Session`` with NCBI's rate limit, retries, identity params and redaction."""
+    """One ``requests.Session`` with NCBI's rate limit, retries, identity params and redaction.
+
+    ``ncbi_identity=False`` is for a source that is not NCBI: no ``tool``/``email``/``api_key``
+    parameters are added (``tool`` still names us in the User-Agent), and an ``api_key`` is
+    refused, so NCBI's key can never be sent elsewhere. Pass ``requests_per_second`` then.
+    """
 
     def __init__(
         self,
@@ -155,7 +169,11 @@ class PoliteSession:
         jitter: Callable[[], float] | None = None,
         rate_margin: float = 0.08,
         session: requests.Session | None = None,
+        ncbi_identity: bool = True,
     ) -> None:
+        if not ncbi_identity and (api_key or email):
+            raise ValueError("ncbi_identity=False takes no api_key or email: they are NCBI's only")
+        self.ncbi_identity = ncbi_identity
         self.tool = tool
         self.email = email
         self._api_key = api_key or None
@@ -325,6 +343,8 @@ class PoliteSession:
     def _with_identity(self, params: Mapping[str, Any]) -> dict[str, Any]:
         # EUTILS-FACTS §2: tool and email on every request; api_key when the user has one.
         merged = {k: v for k, v in params.items() if v is not None}
+        if not self.ncbi_identity:
+            return merged
         merged["tool"] = self.tool
         if self.email:
             merged["email"] = self.email

@@ -14,6 +14,7 @@ from pathlib import Path
 from aggregator.errors import ConfigError
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+DEFAULT_CTGOV_URL = "https://clinicaltrials.gov/api/v2/"
 DEFAULT_TOOL = "aggregator"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,7 @@ class Settings:
     db_url: str = field(default_factory=default_db_url)
     queries_dir: Path | None = None  # None: ./queries if present, else the shipped searches
     out_dir: Path = Path("digests")
+    ctgov_url: str = DEFAULT_CTGOV_URL  # ClinicalTrials.gov API v2 base URL
 
     @property
     def has_api_key(self) -> bool:
@@ -55,6 +57,7 @@ def load_settings(
     queries_dir: str | Path | None = None,
     out_dir: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    ctgov_url: str | None = None,
 ) -> Settings:
     """Resolve settings: explicit arguments (flags) win over the environment over defaults."""
     env = os.environ if environ is None else environ
@@ -70,6 +73,11 @@ def load_settings(
         raise ConfigError(f"NCBI_EUTILS_URL must be an http(s) URL, got {url!r}")
     if not url.endswith("/"):
         url += "/"
+    registry_url = pick(ctgov_url, "CTGOV_API_URL") or DEFAULT_CTGOV_URL
+    if not registry_url.startswith(("http://", "https://")):
+        raise ConfigError(f"CTGOV_API_URL must be an http(s) URL, got {registry_url!r}")
+    if not registry_url.endswith("/"):
+        registry_url += "/"
     tool_name = pick(tool, "NCBI_TOOL") or DEFAULT_TOOL
     if any(ch.isspace() for ch in tool_name):
         raise ConfigError(f"NCBI_TOOL must not contain spaces, got {tool_name!r}")
@@ -82,6 +90,7 @@ def load_settings(
         db_url=normalise_db_url(pick(db_url, "AGGREGATOR_DB") or default_db_url()),
         queries_dir=Path(queries) if queries else None,
         out_dir=Path(pick(out_dir, "AGGREGATOR_OUT") or "digests"),
+        ctgov_url=registry_url,
     )
 
 
