@@ -1,0 +1,653 @@
+"""Design cues: what a reviewer looks for before naming a study design.
+
+Each cue answers part of one question of the design procedure (``study_design.py``):
+
+- what kind of publication is it: a notice (retraction, erratum, expression of concern), a
+  protocol or registration, a letter or editorial, a guideline, a review;
+- for a review: were sources searched systematically, were results pooled;
+- who or what was studied: people, animals of any species, cells or tissue in the laboratory;
+- did the investigators assign an intervention; is there a comparison group and how was it formed
+  (randomly, by site, by time, by patient choice, concurrently without randomisation); crossover;
+  blinding;
+- when were outcomes measured relative to exposure: once (cross-sectional), forward (cohort),
+  backward from the outcome (case-control), or is it a description of one or a few patients.
+
+Every cue is one :class:`CueRule` row: a name, a gated regex (see ``text.Gated``) and where it
+may be found. Mentions that refer to other work ("previous randomised trials showed ...", "a
+placebo-controlled trial is needed") are skipped, so a cohort study citing trials has no
+``randomised`` cue. Only the first occurrence of each cue is kept (with its snippet), plus a count
+for the cues whose recurrence matters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aggregator.tagging.text import Gated, Sentence, gated, is_cited, snippet, whole_lower
+from aggregator.vocab import Tag
+
+
+@dataclass(frozen=True, slots=True)
+class CueRule:
+    """Wording that signals one cue. ``where`` is "title", "abstract" or "any"; ``cited_ok``
+    cues count even in a mention of other work (article kinds, subjects of a review)."""
+
+    name: str
+    pattern: Gated
+    where: str = "any"
+    cited_ok: bool = False
+    # Fires only when the same sentence also matches this (e.g. healthy controls need patients).
+    requires: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    name: str
+    tag: Tag  # kind "design_cue", value = name, field and snippet of the first occurrence
+    count: int  # sentences with this cue (counted up to 3)
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+_DATABASES = (
+    r"(?:pubmed|medline|embase|cochrane(?: library| central| register)?|central|web of science|"
+    r"scopus|cinahl|psycinfo|google scholar|lilacs|clinicaltrials\.gov|(?:trials? |speciali[sz]ed |"
+    r"study )registers?|(?:electronic |bibliographic )?databases?)"
+)
+_PATIENTS = _rx(
+    r"\b(?:patients|migraineurs|cases|sufferers|(?:individuals|people|subjects|children|women|"
+    r"adults|adolescents|participants) (?:with|who had|suffering)|(?:with|without) (?:\w+[- ])?"
+    r"(?:migraine|headache|disease|sclerosis|diabetes))\b"
+)
+_ANIMALS = (
+    r"rats?|mice|mouse|murine|rodents?|rabbits?|guinea[- ]pigs?|hamsters?|gerbils?|ferrets?|"
+    r"cats|felines?|dogs|canines?|pigs|piglets?|swine|porcine|minipigs?|sows|boars?|sheep|lambs|"
+    r"ewes?|goats?|kids|cattle|cows|calves|heifers|steers|bulls|bovine|horses?|ponies|foals|mares?|"
+    r"equine|poultry|chickens?|chicks|broilers?|hens|laying hens|quails?|turkeys|ducks|fish|"
+    r"zebrafish|trout|salmon|carp|tilapia|monkeys?|macaques?|primates|baboons?|marmosets?|"
+    r"drosophila|c\. elegans|nematodes?|animals|wistar|sprague[- ]dawley|c57bl\S*|balb/c"
+)
+
+RULES: tuple[CueRule, ...] = (
+    # --- what kind of publication -------------------------------------------------------------
+    CueRule(
+        "notice",
+        gated(
+            r"^(?:notice of )?(?:retraction|retracted|erratum|errata|corrigendum|correction|"
+            r"expression of concern|withdrawn|withdrawal)\b(?:\s*(?:notice|note|statement))?\s*"
+            r"(?:[:\-–(\[]|to\b|for\b|of\b|in\b|$)",
+            *("retract", "errat", "corrigend", "correction", "concern", "withdraw"),
+        ),
+        where="title",
+    ),
+    CueRule(
+        "notice",
+        gated(
+            r"\b(?:this|the) (?:\w+ ){0,2}(?:article|paper|review|publication|report|manuscript)"
+            r"(?: \w+){0,3} (?:has been|was|is being|is) (?:retracted|withdrawn)|"
+            r"\b(?:editors?|publishers?|journal|authors) (?:\w+ ){0,3}(?:have |has )?(?:retracted|"
+            r"retract|issu\w+ an expression of concern)|\bexpression of concern\b|"
+            r"\b(?:notice of|this) retraction\b|\bretraction (?:notice|note)\b|"
+            r"\bthis (?:erratum|correction|corrigendum)\b|\ban error (?:was|has been|in)\b|"
+            r"\bthe authors regret\b|\bthis corrects\b|\b(?:has been|was) withdrawn from\b",
+            *("retract", "concern", "erratum", "correction", "corrigendum", "error", "regret"),
+            *("corrects", "withdrawn"),
+        ),
+        cited_ok=True,
+    ),
+    CueRule(
+        "protocol",
+        gated(
+            r"\bprotocol\b(?! (?:violation|deviation))|\brationale and design\b|"
+            r"\bdesign and rationale\b|\bstudy design\b(?=\s*(?:$|:))",
+            "protocol",
+            "rationale",
+        ),
+        where="title",
+        cited_ok=True,
+    ),
+    CueRule(
+        "protocol",
+        gated(
+            r"\b(?:study|trial|review) protocol\b|\bthis protocol\b|\bprotocol (?:for|of) (?:a|an|"
+            r"the) (?:\w+[- ]){0,4}(?:trial|study|review)|\bthe protocol (?:describes|outlines)\b",
+            "protocol",
+        ),
+    ),
+    CueRule(
+        "future_design",
+        gated(
+            r"\b(?:will|would|shall) (?:be )?(?:randomi[sz]ed|randomly|recruit\w*|enrol\w*|"
+            r"allocated|assigned|included|screened|followed|invited|stratified|blinded|"
+            r"measured|assessed|compared|analy[sz]ed|collected|conducted|performed|evaluated|"
+            r"receive|undergo|test|determine|examine|investigate|be the primary)\b|"
+            r"\bwe (?:will|plan to|intend to|propose to) (?:\w+ )?(?:recruit|randomi[sz]e|enrol\w*|"
+            r"compare|assess|conduct|include|search|evaluate|test|examine|investigate|measure|"
+            r"determine|follow)\b|\b(?:are|is) being (?:recruited|conducted|enrolled|randomi[sz]ed)"
+            r"\b|\b(?:is|are|was) (?:planned|proposed)\b|\bplanned (?:sample|enrol\w*|recruitment)"
+            r"\b|\bthe (?:planned|proposed) (?:trial|study)\b",
+            *("will", "would", "shall", "plan", "intend", "propose", "being"),
+        ),
+        where="abstract",
+    ),
+    CueRule(
+        "withdrawn_trial",
+        gated(
+            r"\b(?:trial|study) (?:was|has been) (?:withdrawn|terminated|stopped|suspended) "
+            r"(?:before|prior to|without)\b|\bno (?:participants|patients) (?:were|was) "
+            r"(?:enrolled|recruited)\b|\bwithdrawn before enrol\w*",
+            *("withdrawn", "terminated", "stopped", "suspended", "no participants", "no patients"),
+        ),
+    ),
+    CueRule(
+        "results",
+        gated(
+            r"\bp ?[<=>≤] ?0?\.\d|\b95 ?% ?ci\b|\bconfidence interval|\bsignificant(?:ly)? "
+            r"(?:\w+ )?(?:reduc|improv|increas|decreas|higher|lower|better|worse|associat|differ)\w*|"
+            r"\b(?:was|were) (?:significantly |not |no )?(?:associated|reduced|improved|increased|"
+            r"decreased|lower|higher|similar|comparable|found|observed|detected)\b|"
+            r"\b(?:did not|didn't) (?:differ|improve|reduce|change)\b|\bwe found\b|"
+            r"\b(?:odds|hazard|risk) ratio\b|\bresponder rate\b",
+            *(
+                "p ",
+                "p<",
+                "p=",
+                "p>",
+                "p≤",
+                "ci",
+                "confidence",
+                "significant",
+                "was ",
+                "were ",
+                "did",
+            ),
+            *("found", "ratio", "responder"),
+        ),
+        where="abstract",
+    ),
+    CueRule(
+        "letter",
+        gated(
+            r"letter to the editor|\bin this letter\b|\bthis letter\b|\bdear editor\b|"
+            r"\b(?:this|an|the present) editorial\b|\bthis commentary\b|\bwe read with (?:great )?"
+            r"interest|\bauthors'? reply\b|\bin (?:response|reply) to (?:the |your |our |a |an )?"
+            r"(?:\w+ )?(?:letter|comments?|article|correspondence|editorial|critique|concerns|dr\b)",
+            *("letter", "editor", "commentary", "read with", "reply", "response to"),
+        ),
+        cited_ok=True,
+    ),
+    CueRule(
+        "letter",
+        gated(
+            r"^(?:comment(?:ary)? on|reply|response to|re:|letter:|editorial:|in reply)",
+            *("comment", "reply", "response", "re:", "letter", "editorial"),
+        ),
+        where="title",
+    ),
+    CueRule(
+        "opinion",
+        gated(
+            r"\bexpert opinion\b|\bopinion (?:piece|paper|article)\b|\bpersonal view\b|"
+            r"\bviewpoint\b|\bperspective(?:s)? (?:on|article)\b|\bin this perspective\b|"
+            r"\bwe (?:argue|contend|propose that)\b|\bten beliefs\b|\bmyths?\b|\bdebate\b|"
+            r"\b(?:why|how|should|can|is|are|do|does) [^.?]{3,80}\?$",
+            *("opinion", "personal view", "viewpoint", "perspective", "argue", "contend"),
+            *("propose that", "beliefs", "myth", "debate", "?"),
+        ),
+    ),
+    CueRule(
+        "guideline",
+        gated(
+            r"\bguidelines?\b|\bconsensus\b|position (?:statement|paper)|practice parameter|"
+            r"\brecommendations (?:of|from|for|on)\b|\bkey methodological\b|\bgood practice\b",
+            *("guideline", "consensus", "position", "practice parameter", "recommendations"),
+            *("key methodological", "good practice"),
+        ),
+        where="title",
+        cited_ok=True,
+    ),
+    CueRule(
+        "guideline",
+        gated(
+            r"\bth(?:is|ese) guidelines?\b|guideline (?:panel|committee|development|update|group)|"
+            r"\b(?:expert|consensus|guideline|task force) (?:panel|group)\b|\btask force\b|"
+            r"consensus (?:statement|conference|meeting|process|recommendations?|document)|"
+            r"\bdelphi\b|\bwe (?:issue|provide|present|make|developed|formulated|offer|propose) "
+            r"(?:\w+ ){0,3}recommendations\b|\blevel [a-c] (?:recommendations?|evidence)\b|"
+            r"\b(?:strong|weak|conditional) recommendations?\b|\brecommendations (?:are|were) "
+            r"(?:made|given|provided|formulated|graded)\b|\bgrade (?:of|system)\b",
+            *("guideline", "panel", "group", "task force", "consensus", "delphi", "recommendation"),
+            "grade",
+        ),
+    ),
+    CueRule(
+        "guidelines_compared",
+        gated(
+            r"\b(?:compar\w*|review\w*|apprais\w*|summari[sz]\w*|analy[sz]\w*) (?:\w+[- ]){0,4}"
+            r"(?:guidelines|recommendations)\b|\b(?:guidelines|recommendations) (?:\w+ ){0,3}"
+            r"(?:were|are) (?:compared|reviewed|appraised|analy[sz]ed)\b|\bacross (?:\w+ ){0,3}"
+            r"guidelines\b",
+            *("guidelines", "recommendations"),
+        ),
+    ),
+    # --- reviews --------------------------------------------------------------------------------
+    CueRule(
+        "review",
+        gated(
+            r"(?<!retrospective )(?<!chart )(?<!record )(?<!records )(?<!case )(?<!peer )\breview\b|"
+            r"\boverview\b|\bupdate on\b|\bstate of the art\b|\bcurrent (?:concepts|evidence|"
+            r"perspectives|status|understanding)\b|\bwhat (?:do|we) (?:we )?know\b|\bbeliefs\b|"
+            r"\bfrom bench to bedside\b",
+            *("review", "overview", "update on", "state of the art", "current", "what "),
+            *("beliefs", "bench to bedside"),
+        ),
+        where="title",
+    ),
+    CueRule(
+        "review",
+        gated(
+            r"\b(?:this|the present|our|the current|a) (?:\w+[- ]){0,3}(?:review|overview)\b(?! "
+            r"(?:board|committee|process))|"
+            r"\b(?:we|the authors?|this (?:article|paper|chapter)) (?:\w+ )?(?:review|reviews|"
+            r"summari[sz]es?|discuss(?:es)?|overview|appraises?|describes? the (?:evidence|"
+            r"literature|current)|examines? the (?:evidence|literature))\b|\b(?:this|the) (?:article|"
+            r"paper|chapter|narrative) (?:\w+ )?(?:reviews|summari[sz]es|discusses|examines|surveys|"
+            r"describes|explores|outlines|considers)\b|\bnarrative review\b|\bliterature review\b|"
+            r"\breview (?:of|on) (?:the )?(?:literature|evidence|current|published)|\b(?:integrated|"
+            r"integrative|comprehensive|critical|clinical|updated|brief|mini-?) review\b|"
+            r"\ban overview of\b|\bthis chapter\b|\bin this chapter\b|\bbook chapter\b|"
+            r"\bwe (?:provide|give|present) (?:an? )?(?:\w+ ){0,2}(?:overview|summary|update|"
+            r"appraisal)\b|\b(?:is|are) (?:reviewed|discussed|summari[sz]ed)\b",
+            *("review", "overview", "summar", "discuss", "apprais", "describe", "examine"),
+            *("article", "paper", "chapter", "narrative", "update"),
+        ),
+        cited_ok=True,
+    ),
+    CueRule(
+        "literature_review_attached",
+        gated(
+            r"\b(?:and|with|plus)(?: a)? (?:\w+ )?(?:review of (?:the )?literature|literature "
+            r"review)\b",
+            "review of",
+            "literature review",
+        ),
+        cited_ok=True,
+    ),
+    CueRule(
+        "systematic_search",
+        gated(
+            r"\bsystematic(?:al)? reviews?\b(?! of (?:the )?(?:medical )?records)|"
+            r"\bsystematically (?:searched|reviewed|identified|assessed)\b|"
+            r"\bprisma\b|\b(?:scoping|umbrella) reviews?\b|\b(?:searched|search(?:es)? of|"
+            rf"searching)(?: \w+){{0,4}} {_DATABASES}|{_DATABASES}(?: (?:and|,)? ?[\w.]+){{0,6}} "
+            r"(?:were|was) searched\b|\bsystematic (?:literature )?search\b|\bliterature "
+            r"search(?:es)? (?:was|were) (?:performed|conducted|carried out)\b|\bselection "
+            r"criteria\b|\b(?:two|2|independent) (?:\w+ )?reviewers\b|\bincluded (?:studies|"
+            r"trials|rcts)\b|\b(?:studies|trials|rcts) were (?:eligible|included|identified)\b|"
+            r"\brisk of bias\b|\bnetwork meta-?analys",
+            *("systematic", "prisma", "scoping", "umbrella", "search", "selection criteria"),
+            *("reviewers", "included", "eligible", "identified", "risk of bias", "network"),
+        ),
+    ),
+    CueRule(
+        "pooled",
+        gated(
+            r"\bmeta-?analy[sz](?:is|es|ed)\b|\bmetaanaly|\bpool(?:ed|ing) (?:\w+ ){0,3}(?:trials|"
+            r"studies|rcts|data)\b|\b(?:trials|studies|data|results) were pooled\b|\bwe pooled\b|"
+            r"\bpooled (?:analysis|estimates?|effects?|odds ratios?|risk ratios?|mean differences?|"
+            r"relative risks?|prevalence|results)\b|random[- ]effects? (?:model|meta)|"
+            r"\bforest plots?\b|\bstandardi[sz]ed mean differences?\b|\bindividual patient data\b",
+            *("meta", "pool", "random-effect", "random effect", "forest plot", "standardi"),
+            "individual patient data",
+        ),
+    ),
+    # --- who or what was studied ----------------------------------------------------------------
+    CueRule(
+        "cells",
+        gated(
+            r"\bin vitro\b|\bex vivo\b|\bcultured (?:\w+ ){0,2}(?:cells|neurons|astrocytes|"
+            r"myocytes|cardiomyocytes|slices|macrophages)\b|\bcell cultures?\b|\bcell lines?\b|"
+            r"\b(?:brain|hippocampal|cortical) slices\b|\bpatch[- ]clamp\b|\borganotypic\b|"
+            r"\bhek ?293\b|\bsh-sy5y\b|\bcaco-?2\b|\borgan baths?\b|\bisolated (?:\w+ ){0,2}"
+            r"(?:arter(?:y|ies)|vessels?|segments|rings|tissues?|hearts?|cells|mitochondria)\b|"
+            r"\b(?:arterial|vascular) (?:rings|segments)\b|\bbioaccessib\w*|\bsimulated (?:\w+ )?"
+            r"(?:digestion|gastric|intestinal)\b|\bdissolution (?:test|testing|profiles?|rate)\b|"
+            r"\b(?:incubated|exposed) (?:\w+ ){0,3}(?:cells|neurons|slices|tissue|medium)\b|"
+            r"\bculture medium\b|\bbath(?:ing)? (?:solution|medium)\b|\bmacrophages\b",
+            *("vitro", "vivo", "cultur", "cell line", "slices", "patch", "organotypic", "hek"),
+            *("sh-sy5y", "caco", "organ bath", "isolated", "rings", "segments", "bioaccessib"),
+            *("simulated", "dissolution", "incubated", "exposed", "bath", "macrophage"),
+        ),
+    ),
+    CueRule(
+        "animals",
+        gated(
+            rf"\b(?:{_ANIMALS})\b|\banimal (?:models?|study|studies|experiments?)\b|"
+            r"\bin vivo\b|\bexperimental (?:animals|model)\b",
+            *("rat", "mice", "mouse", "murine", "rodent", "rabbit", "pig", "hamster", "gerbil"),
+            *("ferret", "cats", "feline", "dogs", "canine", "swine", "porcine", "sows", "boar"),
+            *("sheep", "lamb", "ewe", "goat", "kids", "cattle", "cows", "calves", "heifer"),
+            *("steer", "bull", "bovine", "horse", "poni", "foal", "mare", "equine", "poultry"),
+            *("chick", "broiler", "hens", "quail", "turkeys", "ducks", "fish", "trout", "salmon"),
+            *("carp", "tilapia", "monkey", "macaque", "primate", "baboon", "marmoset"),
+            *("drosophila", "elegans", "nematode", "animal", "wistar", "sprague", "c57bl"),
+            *("balb", "in vivo", "experimental"),
+        ),
+    ),
+    CueRule(
+        "humans",
+        gated(
+            r"\b(?:patients|participants|volunteers|migraineurs|women|men|children|adults|"
+            r"adolescents|people|outpatients|inpatients|subjects|individuals|infants|students|"
+            r"residents|respondents|pregnan\w+|mothers|workers|athletes|veterans|consumers|"
+            r"persons|population|humans?|healthy (?:\w+ )?(?:males|females)|(?:a|an) \d+-year-old)\b",
+            *("patient", "participant", "volunteer", "migraineur", "women", "men", "children"),
+            *("adult", "adolescent", "people", "subject", "individual", "infant", "student"),
+            *("resident", "respondent", "pregnan", "mother", "worker", "athlete", "veteran"),
+            *("consumer", "person", "population", "human", "male", "female", "year-old"),
+        ),
+    ),
+    # --- single patients and series -----------------------------------------------------------
+    CueRule(
+        "single_patient",
+        gated(
+            r"\bcase report\b|\bwe (?:report|describe|present) (?:a|an|the|one) (?:case|patient|"
+            r"\d+-year-old|(?:\w+[- ]){0,2}(?:man|woman|boy|girl|patient|primigravida))\b|"
+            r"\b(?:a|an) \d+-year-old (?:\w+ ){0,2}(?:man|woman|boy|girl|patient|female|male|"
+            r"primigravida|multigravida|gravida)\b|\bcase of (?:a|an) \d+-year-old|\bthis case\b|"
+            r"\bsingle case\b|\bcase presentation\b|\bthe patient (?:was|had|presented|developed|"
+            r"underwent|received)\b|\b(?:a|an|one) (?:young |elderly |middle-aged )?(?:man|woman|"
+            r"boy|girl) (?:who|with|presented|presenting)\b",
+            *("case", "year-old", "we report", "we describe", "we present", "the patient"),
+            *("man ", "woman", "boy", "girl"),
+        ),
+    ),
+    CueRule(
+        "case_series",
+        gated(
+            r"\bcase series\b|\bseries of (?:\d+|\w+) (?:\w+ )?(?:patients|cases|children|adults|"
+            r"injections)\b|\bconsecutive (?:cases|patients)\b|\b(?:two|three|four|five|six|seven|"
+            r"eight|nine|ten|\d+) (?:\w+ )?(?:cases|patients) (?:are|were) (?:described|reported|"
+            r"presented)\b|\bwe (?:describe|report|present) (?:two|three|four|five|six|seven|eight|"
+            r"nine|ten|\d+) (?:\w+ )?(?:cases|patients)\b|\bcase reports? and (?:a )?series\b",
+            *("case series", "series of", "consecutive", "cases", "patients"),
+        ),
+    ),
+    # --- intervention and allocation ------------------------------------------------------------
+    CueRule(
+        "randomised",
+        gated(
+            # Every alternative starts with "random": the look-ahead skips other positions fast.
+            r"(?=random)(?:(?<![\w-])randomi[sz](?:ed|ation|ing)\b|\brandomly (?:assigned|"
+            r"allocated|divided|distributed|selected to receive)\b|\brandom (?:allocation|"
+            r"assignment|order|sequence)\b)",
+            "random",
+        ),
+    ),
+    CueRule(
+        "not_randomised",
+        gated(
+            r"\bnon-?randomi[sz]ed\b|\bnot randomi[sz]ed\b|\bwithout randomi[sz]ation\b|"
+            r"\bquasi-?(?:experimental|randomi[sz]ed)\b|\bnon-?random(?:ly)? (?:allocat|assign)\w*|"
+            r"\bnot (?:randomly|random) (?:allocated|assigned)\b",
+            "random",
+            "quasi",
+        ),
+    ),
+    CueRule(
+        "allocation_by_site_time_or_choice",
+        gated(
+            r"\bhistorical (?:controls?|cohort|comparison)\b|\balternate(?:ly)? allocat\w*|"
+            r"\ballocated alternately\b|\b(?:allocated|assigned) (?:\w+ ){0,3}(?:by|according to) "
+            r"(?:site|centre|center|hospital|ward|week|day|month|preference|choice|birth date|date)\b|"
+            r"\b(?:patient|participant|parental|own) (?:preference|choice)\b|\b(?:chose|elected|"
+            r"opted|preferred) (?:to (?:receive|take|use)|either)\b|\b(?:before|after) (?:the )?"
+            r"(?:implementation|introduction)\b|\bpre-?(?:implementation|intervention) (?:period|"
+            r"phase|cohort|group)\b|\b(?:two|both|each of (?:the )?two) (?:\w+ ){0,2}(?:emergency "
+            r"departments|hospitals|centres|centers|sites|clinics|wards|units)\b[^.;]{0,80}\b"
+            r"(?:each|one|the other|respectively)\b|\b(?:\d+|other) (?:\w+ ){0,2}consecutive "
+            r"(?:\w+ ){0,2}patients\b[^.;]{0,120}\b(?:other|another|previous|subsequent|"
+            r"following) (?:\d+ )?(?:\w+ ){0,2}(?:consecutive )?patients\b|\bserved as "
+            r"(?:the )?(?:controls?|comparison|control group)\b|\bcontemporaneous controls?\b|"
+            r"\bconcurrent (?:control|comparison)\b",
+            *("historical", "alternate", "allocated", "assigned", "preference", "choice", "chose"),
+            *("elected", "opted", "preferred", "implementation", "introduction", "pre-"),
+            *("pre", "two", "both", "each", "consecutive", "served as", "contemporaneous"),
+            "concurrent",
+        ),
+    ),
+    CueRule(
+        "crossover",
+        gated(r"\bcross-?over\b|\bcrossed over\b", "crossover", "cross-over", "crossed"),
+    ),
+    CueRule(
+        "blinded",
+        gated(
+            r"\b(?:double|single|triple|patient|observer|assessor|investigator)[- ]blind(?:ed)?\b|"
+            r"\bblinded\b|\bmasked\b",
+            "blind",
+            "masked",
+        ),
+    ),
+    CueRule(
+        "placebo",
+        gated(
+            r"\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with|and|than) (?:a )?(?:matching |"
+            r"identical |inert |saline )?placebo\b|\bplacebo (?:group|arm|tablets?|capsules?)\b|"
+            r"\bsham\b",
+            "placebo",
+            "sham",
+        ),
+    ),
+    CueRule(
+        "trial",
+        gated(
+            r"\btrials?\b(?! (?:registration|register|registry|number|identifier))|"
+            r"\bintervention study\b|\bdose[- ]finding\b|\bphase (?:i{1,3}|iv|[1-4])\b",
+            "trial",
+            "intervention study",
+            "dose",
+            "phase",
+        ),
+        where="title",
+    ),
+    CueRule(
+        "trial",
+        gated(
+            r"\b(?:this|our|the present|the current|a|an) (?:\w+[- ]){0,5}(?:trial|intervention "
+            r"study)\b|\bclinical (?:trial|study) (?:of|was|in)\b",
+            "trial",
+            "intervention study",
+            "clinical",
+        ),
+    ),
+    CueRule(
+        "assigned_intervention",
+        gated(
+            r"\b(?:patients|participants|subjects|children|adults|women|men|volunteers|"
+            r"migraineurs|inpatients|outpatients|students|adolescents|infants|they|all|each|"
+            r"group|groups|arm|\d+)\b[^.;]{0,60}\b(?:received|were given|were treated with|took|"
+            r"were administered|were started on|were supplemented|were assigned|were allocated|"
+            r"were injected|were infused|consumed|ingested|were switched)\b|"
+            r"\b(?:allocated|assigned) to (?:receive|take|either|one of)\b|"
+            r"\btreatment (?:group|arm)\b|\bsupplementation (?:group|arm)\b|"
+            r"\b(?:given|administered|supplemented) (?:\w+ ){0,3}(?:daily|twice|once|for \d+)\b",
+            *("received", "given", "treated with", "took", "administered", "started on"),
+            *("supplemented", "assigned", "allocated", "injected", "infused", "consumed"),
+            *("ingested", "switched", "treatment group", "treatment arm", "supplementation"),
+        ),
+    ),
+    CueRule(
+        "single_arm",
+        gated(
+            r"\bopen[- ]label\b(?![,]? (?:randomi|controlled))|\bsingle[- ](?:arm|group)\b|"
+            r"\buncontrolled\b|\bpilot (?:study|trial)\b|\bbefore[- ]and[- ]after\b|\bpre-?post\b|"
+            r"\bnon-?comparative\b|\bopen (?:trial|study)\b|\bfrom baseline\b|"
+            r"\bcompared (?:with|to) (?:the |their )?(?:own )?(?:baseline|pre-?treatment)\b",
+            *("open-label", "open label", "single", "uncontrolled", "pilot", "before"),
+            *("pre-post", "prepost", "comparative", "open trial", "open study", "baseline"),
+        ),
+    ),
+    CueRule(
+        "control_group",
+        gated(
+            r"\bcontrol (?:group|arm|condition|subjects|participants)\b|\b(?:versus|vs\.?|against)"
+            r"\b|\bcompared (?:with|to) (?:a |an |the )?(?:\w+ ){0,3}(?:group|arm|controls|patients"
+            r" who|those who|standard|usual|conventional)\b|\bcomparison group\b|\bactive "
+            r"comparator\b|\b(?:\d+|two|three|four) (?:\w+ )?(?:groups|arms)\b|\bcontrols\b",
+            *("control", "versus", "vs", "against", "compared", "comparison", "comparator"),
+            *("groups", "arms"),
+        ),
+        where="abstract",
+    ),
+    # --- observational timing ----------------------------------------------------------------
+    CueRule(
+        "case_control_label",
+        gated(
+            r"\bcase[- ](?:control|referent|crossover)\b|\bmatched controls?\b|\bnested case\b",
+            *("case-control", "case control", "case-referent", "case referent", "case-crossover"),
+            *("case crossover", "matched control", "nested case"),
+        ),
+    ),
+    CueRule(
+        "healthy_controls",
+        gated(
+            r"\b(?:healthy|age-matched|sex-matched|age- and sex-matched|non-?migraine|"
+            r"headache-free|normal|unaffected) (?:\w+ )?(?:controls|control subjects|control "
+            r"group|volunteers|subjects|individuals|siblings|people)\b|\bcontrol subjects\b|"
+            r"\b\d+ (?:\w+ )?controls\b|\band (?:\w+ ){0,2}controls\b|\bthan (?:in )?controls\b|"
+            r"\b(?:compared|contrasted) (?:with|to) (?:\w+ ){0,2}(?:controls|siblings|healthy)\b",
+            *("control", "volunteers", "healthy", "subjects", "individuals", "siblings", "people"),
+        ),
+        requires=_PATIENTS,
+    ),
+    CueRule(
+        "cross_sectional_label",
+        gated(
+            r"\bcross-?sectional\b|\bsurveys?\b|\bquestionnaire(?:[- ]based|s? (?:was|were) "
+            r"(?:sent|distributed|administered|completed|mailed))\b|\bprevalence (?:study|survey)\b|"
+            r"\bnhanes\b|\bdoor-to-door\b|\bonline questionnaire\b|\bnational (?:health )?"
+            r"(?:survey|sample)\b|\bsingle (?:visit|time point|measurement)\b|\bat one time point\b",
+            *("cross", "survey", "questionnaire", "prevalence", "nhanes", "door-to-door"),
+            *("national", "single", "one time"),
+        ),
+    ),
+    CueRule(
+        "cohort_label",
+        gated(
+            r"\bcohort\b(?! of (?:\d+ )?(?:patients|children) (?:was|were) randomi)|"
+            r"\bprospective(?:ly)? (?:observational|follow\w*|study|analysis|registry)\b|"
+            r"\blongitudinal\b|\bobservational (?:study|analysis)\b|\bfollow-up study\b|"
+            r"\bregistry\b|\breal-world\b|\btarget trial emulation\b|\bincidence of\b|"
+            r"\bincident (?:cases|dementia|disease)\b|\bfollowed (?:up )?(?:for|over|during|since|"
+            r"until)\b|\b(?:were|was) followed\b|\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of "
+            r"follow-up\b|\bat (?:\d+|six|twelve|three) months\b|\bat \d+ weeks\b",
+            *("cohort", "prospective", "longitudinal", "observational", "follow", "registry"),
+            *("real-world", "target trial", "incidence", "incident", "months", "weeks"),
+        ),
+    ),
+    CueRule(
+        "retrospective",
+        gated(
+            r"\bretrospective(?:ly)?\b|\b(?:medical |clinical |hospital |electronic (?:health |"
+            r"medical )?)?(?:records|charts) (?:were|was) (?:\w+ )?(?:searched|reviewed|"
+            r"examined|analy[sz]ed)\b|\bchart review\b|\breview of (?:\w+ ){0,2}(?:records|charts)\b|"
+            r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b",
+            *("retrospective", "records", "charts", "chart review", "database", "claims"),
+        ),
+    ),
+    CueRule(
+        "measured_once",
+        gated(
+            r"\b(?:was|were) (?:measured|assessed|determined|evaluated|recorded) (?:in|among|for)\b|"
+            r"\bassociation (?:between|of)\b|\bassociated with\b|\bprevalence\b|\bcorrelat\w+\b",
+            *("measured", "assessed", "determined", "evaluated", "recorded", "associat"),
+            *("prevalence", "correlat"),
+        ),
+        where="abstract",
+    ),
+    # --- other research -----------------------------------------------------------------------
+    CueRule(
+        "modelling_or_product_analysis",
+        gated(
+            r"\bcost[- ](?:effectiveness|utility|benefit)\b|\bdecision(?:[- ]analytic)? model\b|"
+            r"\bmarkov model\b|\beconomic evaluation\b|\bbudget impact\b|\b(?:products|"
+            r"supplements|labels?) (?:were|was) (?:purchased|bought|analy[sz]ed|tested)\b|"
+            r"\blabel(?:led|ed)? (?:claims|content)\b|\bcontent analysis\b|\bmodel(?:l)?ing "
+            r"study\b|\bsimulation (?:study|model)\b",
+            *("cost", "decision", "markov", "economic", "budget", "products", "supplements"),
+            *("label", "content analysis", "modelling", "modeling", "simulation"),
+        ),
+    ),
+)
+
+# "Randomized trials found ...": a design named as the subject of a finding is cited work.
+_FINDING_AFTER = re.compile(
+    r"\s*(?:[\w-]+\s+){0,2}?(?:showed|found|reported|concluded|suggested|demonstrated|indicated)\b"
+)
+_SELF_NEAR = re.compile(r"\b(?:this|our|we|the present|the current)\b[^.;]{0,40}$")
+_NOT_RANDOM_BEFORE = re.compile(r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$")
+_SURVEY_RANDOM = re.compile(r"^\w*\s+(?:selected|sampled|chosen)|^\w*\s+sample")
+_NO_CONSENSUS = re.compile(r"\b(?:no|lack of|without|absence of)\s+(?:\w+\s+)?$")
+# Cues about the article as a whole or its subjects: in the title they are never "cited".
+_TITLE_SELF = frozenset(
+    {"notice", "protocol", "letter", "guideline", "review", "opinion", "cells", "animals"}
+)
+# Cues whose recurrence matters (laboratory work mentioned once may be background).
+COUNTED = frozenset({"cells", "animals", "humans", "review"})
+
+
+def _skip(rule: CueRule, sentence: Sentence, match: re.Match[str]) -> bool:
+    lower = sentence.lower
+    start, end = match.span()
+    if rule.requires is not None and not rule.requires.search(lower):
+        return True
+    if rule.name == "randomised":
+        if _NOT_RANDOM_BEFORE.search(lower[max(0, start - 25) : start]):
+            return True
+        if _SURVEY_RANDOM.search(lower[start:]):
+            return True
+    if rule.name == "guideline" and _NO_CONSENSUS.search(lower[max(0, start - 30) : start]):
+        return True
+    if rule.cited_ok or (sentence.field == "title" and rule.name in _TITLE_SELF):
+        return False
+    if _FINDING_AFTER.match(lower, end) and not _SELF_NEAR.search(lower, max(0, start - 40), start):
+        return True
+    return is_cited(sentence, start, end)
+
+
+def find_cues(sentences: list[Sentence]) -> dict[str, Cue]:
+    """Every design cue in the title and abstract: the first occurrence of each, with a count."""
+    whole, index = whole_lower(sentences)
+    live = [
+        CueRule(rule.name, narrowed, rule.where, rule.cited_ok, rule.requires)
+        for rule in RULES
+        if (narrowed := rule.pattern.narrowed(whole, index)) is not None
+    ]
+    found: dict[str, Cue] = {}
+    for sentence in sentences:
+        in_title = sentence.field == "title"
+        seen_here: set[str] = set()
+        for rule in live:
+            if rule.name in seen_here:
+                continue
+            if (rule.where == "title" and not in_title) or (rule.where == "abstract" and in_title):
+                continue
+            first = found.get(rule.name)
+            if first is not None and (rule.name not in COUNTED or first.count >= 3):
+                continue
+            for match in rule.pattern.finditer(sentence.text, sentence.lower):
+                if _skip(rule, sentence, match):
+                    continue
+                seen_here.add(rule.name)
+                if first is None:
+                    text = snippet(sentence.text, match.start(), match.end())
+                    tag = Tag("design_cue", rule.name, sentence.field, text)
+                    found[rule.name] = Cue(rule.name, tag, 1)
+                else:
+                    found[rule.name] = Cue(rule.name, first.tag, first.count + 1)
+                break
+    return found
