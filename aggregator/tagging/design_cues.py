@@ -54,8 +54,8 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 _DATABASES = (
     r"(?:pubmed|medline|embase|cochrane(?: library| central| register)?|central|web of science|"
-    r"scopus|cinahl|psycinfo|google scholar|lilacs|clinicaltrials\.gov|(?:trials? |speciali[sz]ed |"
-    r"study )registers?|(?:electronic |bibliographic )?databases?)"
+    r"scopus|cinahl|psycinfo|google scholar|lilacs|clinicaltrials\.gov|(?:trials?|speciali[sz]ed|"
+    r"study|group)(?:'s)? registers?|(?:electronic |bibliographic )?databases?)"
 )
 _PATIENTS = _rx(
     r"\b(?:patients|migraineurs|cases|sufferers|(?:individuals|people|subjects|children|women|"
@@ -65,8 +65,8 @@ _PATIENTS = _rx(
 _ANIMALS = (
     r"rats?|mice|mouse|murine|rodents?|rabbits?|guinea[- ]pigs?|hamsters?|gerbils?|ferrets?|"
     r"cats|felines?|dogs|canines?|pigs|piglets?|swine|porcine|minipigs?|sows|boars?|sheep|lambs|"
-    r"ewes?|goats?|kids|cattle|cows|calves|heifers|steers|bulls|bovine|horses?|ponies|foals|mares?|"
-    r"equine|poultry|chickens?|chicks|broilers?|hens|laying hens|quails?|turkeys|ducks|fish|"
+    r"ewes?|goats?|cattle|cows|calves|heifers|steers|bulls|bovine|horses?|ponies|foals|mares?|"
+    r"equine|poultry|chickens?|chicks|broilers?|hens|laying hens|quails?|turkeys|ducks|fish(?! oil)|"
     r"zebrafish|trout|salmon|carp|tilapia|monkeys?|macaques?|primates|baboons?|marmosets?|"
     r"drosophila|c\. elegans|nematodes?|animals|wistar|sprague[- ]dawley|c57bl\S*|balb/c"
 )
@@ -91,7 +91,7 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:editors?|publishers?|journal|authors) (?:\w+ ){0,3}(?:have |has )?(?:retracted|"
             r"retract|issu\w+ an expression of concern)|\bexpression of concern\b|"
             r"\b(?:notice of|this) retraction\b|\bretraction (?:notice|note)\b|"
-            r"\bthis (?:erratum|correction|corrigendum)\b|\ban error (?:was|has been|in)\b|"
+            r"\bthis (?:erratum|correction|corrigendum)\b|\ban error (?:was|has been) (?:found|identified|noticed|made|discovered)\b|\b(?:withdrawal|retraction) notice\b|"
             r"\bthe authors regret\b|\bthis corrects\b|\b(?:has been|was) withdrawn from\b",
             *("retract", "concern", "erratum", "correction", "corrigendum", "error", "regret"),
             *("corrects", "withdrawn"),
@@ -193,9 +193,11 @@ RULES: tuple[CueRule, ...] = (
             r"\bexpert opinion\b|\bopinion (?:piece|paper|article)\b|\bpersonal view\b|"
             r"\bviewpoint\b|\bperspective(?:s)? (?:on|article)\b|\bin this perspective\b|"
             r"\bwe (?:argue|contend|propose that)\b|\bten beliefs\b|\bmyths?\b|\bdebate\b|"
-            r"\b(?:why|how|should|can|is|are|do|does) [^.?]{3,80}\?$",
+            r"\b(?:the authors?|we) (?:argu\w*|advis\w*|contend\w*|caution\w*|maintain\w*|believ\w*)\b|"
+            r"^(?:why|how|should|can|is|are|do|does|what) [^.?]{3,160}\?$",
             *("opinion", "personal view", "viewpoint", "perspective", "argue", "contend"),
-            *("propose that", "beliefs", "myth", "debate", "?"),
+            *("propose that", "beliefs", "myth", "debate", "?", "advise", "caution", "maintain"),
+            "believe",
         ),
     ),
     CueRule(
@@ -226,11 +228,22 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "guidelines_compared",
         gated(
-            r"\b(?:compar\w*|review\w*|apprais\w*|summari[sz]\w*|analy[sz]\w*) (?:\w+[- ]){0,4}"
+            r"\b(?:compar\w*|review\w*|apprais\w*|summari[sz]\w*|summary of|analy[sz]\w*) (?:\w+[- ]){0,4}"
             r"(?:guidelines|recommendations)\b|\b(?:guidelines|recommendations) (?:\w+ ){0,3}"
             r"(?:were|are) (?:compared|reviewed|appraised|analy[sz]ed)\b|\bacross (?:\w+ ){0,3}"
             r"guidelines\b",
             *("guidelines", "recommendations"),
+        ),
+    ),
+    CueRule(
+        "review_of_reviews",
+        gated(
+            r"\b(?:scoping|umbrella) reviews?\b|\boverview of (?:\w+ ){0,2}reviews\b|\breview of "
+            r"(?:\w+ ){0,2}(?:systematic reviews|meta-?analyses|reviews)\b",
+            "scoping",
+            "umbrella",
+            "reviews",
+            "analyses",
         ),
     ),
     # --- reviews --------------------------------------------------------------------------------
@@ -252,17 +265,28 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:this|the present|our|the current|a) (?:\w+[- ]){0,3}(?:review|overview)\b(?! "
             r"(?:board|committee|process))|"
             r"\b(?:we|the authors?|this (?:article|paper|chapter)) (?:\w+ )?(?:review|reviews|"
-            r"summari[sz]es?|discuss(?:es)?|overview|appraises?|describes? the (?:evidence|"
-            r"literature|current)|examines? the (?:evidence|literature))\b|\b(?:this|the) (?:article|"
+            r"overview|appraises?)\b|\bin this (?:review|chapter)\b|\b(?:this|the) (?:article|"
             r"paper|chapter|narrative) (?:\w+ )?(?:reviews|summari[sz]es|discusses|examines|surveys|"
             r"describes|explores|outlines|considers)\b|\bnarrative review\b|\bliterature review\b|"
             r"\breview (?:of|on) (?:the )?(?:literature|evidence|current|published)|\b(?:integrated|"
             r"integrative|comprehensive|critical|clinical|updated|brief|mini-?) review\b|"
             r"\ban overview of\b|\bthis chapter\b|\bin this chapter\b|\bbook chapter\b|"
             r"\bwe (?:provide|give|present) (?:an? )?(?:\w+ ){0,2}(?:overview|summary|update|"
-            r"appraisal)\b|\b(?:is|are) (?:reviewed|discussed|summari[sz]ed)\b",
+            r"appraisal)\b",
             *("review", "overview", "summar", "discuss", "apprais", "describe", "examine"),
             *("article", "paper", "chapter", "narrative", "update"),
+        ),
+        cited_ok=True,
+    ),
+    CueRule(
+        "discussion",
+        gated(
+            r"\b(?:we|the authors?|this (?:article|paper|chapter)) (?:\w+ )?(?:summari[sz]es?|"
+            r"discuss(?:es)?|outlines?|explores?|surveys?|presents? and discusses|describes? the "
+            r"(?:evidence|literature|current)|examines? the (?:evidence|literature)|looks? at "
+            r"(?:the|what))\b|\bin this (?:article|paper)\b",
+            *("summar", "discuss", "outline", "explore", "survey", "describe", "examine", "look"),
+            "in this",
         ),
         cited_ok=True,
     ),
@@ -279,30 +303,53 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "systematic_search",
         gated(
-            r"\bsystematic(?:al)? reviews?\b(?! of (?:the )?(?:medical )?records)|"
+            r"\bsystematic(?:al)? review\b(?!s| of (?:the )?(?:medical )?records)|"
             r"\bsystematically (?:searched|reviewed|identified|assessed)\b|"
             r"\bprisma\b|\b(?:scoping|umbrella) reviews?\b|\b(?:searched|search(?:es)? of|"
-            rf"searching)(?: \w+){{0,4}} {_DATABASES}|{_DATABASES}(?: (?:and|,)? ?[\w.]+){{0,6}} "
+            rf"searching)(?: [\w'’]+){{0,7}} {_DATABASES}|{_DATABASES}(?: (?:and|,)? ?[\w.]+){{0,6}} "
             r"(?:were|was) searched\b|\bsystematic (?:literature )?search\b|\bliterature "
             r"search(?:es)? (?:was|were) (?:performed|conducted|carried out)\b|\bselection "
             r"criteria\b|\b(?:two|2|independent) (?:\w+ )?reviewers\b|\bincluded (?:studies|"
             r"trials|rcts)\b|\b(?:studies|trials|rcts) were (?:eligible|included|identified)\b|"
-            r"\brisk of bias\b|\bnetwork meta-?analys",
+            r"\brisk of bias\b|\bnetwork meta-?analys|\bcochrane (?:systematic )?review\b|\b(?:sought|"
+            r"searched for|looked for) (?:\w+ ){0,3}(?:randomi[sz]ed|controlled|clinical) "
+            r"(?:\w+ )?(?:trials|studies)\b",
             *("systematic", "prisma", "scoping", "umbrella", "search", "selection criteria"),
             *("reviewers", "included", "eligible", "identified", "risk of bias", "network"),
+            *("cochrane", "sought", "looked for"),
         ),
     ),
     CueRule(
         "pooled",
         gated(
-            r"\bmeta-?analy[sz](?:is|es|ed)\b|\bmetaanaly|\bpool(?:ed|ing) (?:\w+ ){0,3}(?:trials|"
-            r"studies|rcts|data)\b|\b(?:trials|studies|data|results) were pooled\b|\bwe pooled\b|"
-            r"\bpooled (?:analysis|estimates?|effects?|odds ratios?|risk ratios?|mean differences?|"
-            r"relative risks?|prevalence|results)\b|random[- ]effects? (?:model|meta)|"
-            r"\bforest plots?\b|\bstandardi[sz]ed mean differences?\b|\bindividual patient data\b",
+            r"\bmeta-?analy(?:sis|ses)\b|\bmetaanalys[ie]s\b|\bpooled analysis\b",
+            "meta",
+            "pooled analysis",
+        ),
+        where="title",
+    ),
+    CueRule(
+        "pooled",
+        gated(
+            r"\b(?:this|our|the present|the current|we (?:\w+ )?(?:performed|conducted|did|"
+            r"undertook|carried out) a) (?:\w+[- ]){0,3}meta-?analysis\b|\bsystematic review (?:and|"
+            r"with) (?:a )?meta-?analysis\b|\bmeta-?analy(?:sis|ses) (?:was|were) (?:performed|"
+            r"conducted|done|carried out|undertaken|used)\b|\bmeta-?analy[sz]ed\b|\bpool(?:ed|ing) "
+            r"(?:\w+ ){0,3}(?:trials|studies|rcts|data)\b|\b(?:trials|studies|data|results) were "
+            r"pooled\b|\bwe pooled\b|\bpooled (?:analysis|estimates?|effects?|odds ratios?|risk "
+            r"ratios?|mean differences?|relative risks?|prevalence|results)\b|random[- ]effects? "
+            r"(?:model|meta)|\bforest plots?\b|\bstandardi[sz]ed mean differences?\b|\bindividual "
+            r"patient data\b",
             *("meta", "pool", "random-effect", "random effect", "forest plot", "standardi"),
             "individual patient data",
         ),
+        where="abstract",
+    ),
+    CueRule(
+        "meta_analysis_mentioned",
+        gated(r"\bmeta-?analy(?:sis|ses)\b", "meta"),
+        where="abstract",
+        cited_ok=True,
     ),
     # --- who or what was studied ----------------------------------------------------------------
     CueRule(
@@ -316,10 +363,13 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:arterial|vascular) (?:rings|segments)\b|\bbioaccessib\w*|\bsimulated (?:\w+ )?"
             r"(?:digestion|gastric|intestinal)\b|\bdissolution (?:test|testing|profiles?|rate)\b|"
             r"\b(?:incubated|exposed) (?:\w+ ){0,3}(?:cells|neurons|slices|tissue|medium)\b|"
-            r"\bculture medium\b|\bbath(?:ing)? (?:solution|medium)\b|\bmacrophages\b",
+            r"\bculture medium\b|\bbath(?:ing)? (?:solution|medium)\b|\bmacrophages\b|\bfreshly "
+            r"(?:obtained|isolated|excised|dissected)\b|\b10 ?(?:\^|\()?[-−–]\d+\)? ?m\b|"
+            r"\bconcentration[- ]response\b|\bcontractile responses?\b",
             *("vitro", "vivo", "cultur", "cell line", "slices", "patch", "organotypic", "hek"),
             *("sh-sy5y", "caco", "organ bath", "isolated", "rings", "segments", "bioaccessib"),
             *("simulated", "dissolution", "incubated", "exposed", "bath", "macrophage"),
+            *("freshly", "10", "concentration-response", "concentration response", "contractile"),
         ),
     ),
     CueRule(
@@ -329,7 +379,7 @@ RULES: tuple[CueRule, ...] = (
             r"\bin vivo\b|\bexperimental (?:animals|model)\b",
             *("rat", "mice", "mouse", "murine", "rodent", "rabbit", "pig", "hamster", "gerbil"),
             *("ferret", "cats", "feline", "dogs", "canine", "swine", "porcine", "sows", "boar"),
-            *("sheep", "lamb", "ewe", "goat", "kids", "cattle", "cows", "calves", "heifer"),
+            *("sheep", "lamb", "ewe", "goat", "cattle", "cows", "calves", "heifer"),
             *("steer", "bull", "bovine", "horse", "poni", "foal", "mare", "equine", "poultry"),
             *("chick", "broiler", "hens", "quail", "turkeys", "ducks", "fish", "trout", "salmon"),
             *("carp", "tilapia", "monkey", "macaque", "primate", "baboon", "marmoset"),
@@ -354,10 +404,11 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "single_patient",
         gated(
-            r"\bcase report\b|\bwe (?:report|describe|present) (?:a|an|the|one) (?:case|patient|"
+            r"\bcase report\b|\b(?:we|the authors?) (?:report|describe|present) (?:a|an|the|one) (?:case|patient|"
             r"\d+-year-old|(?:\w+[- ]){0,2}(?:man|woman|boy|girl|patient|primigravida))\b|"
             r"\b(?:a|an) \d+-year-old (?:\w+ ){0,2}(?:man|woman|boy|girl|patient|female|male|"
-            r"primigravida|multigravida|gravida)\b|\bcase of (?:a|an) \d+-year-old|\bthis case\b|"
+            r"primigravida|multigravida|gravida)\b|\bcase of (?:a|an) \d+-year-old|\bthis case\b(?![- ]"
+            r"(?:control|series|crossover))|"
             r"\bsingle case\b|\bcase presentation\b|\bthe patient (?:was|had|presented|developed|"
             r"underwent|received)\b|\b(?:a|an|one) (?:young |elderly |middle-aged )?(?:man|woman|"
             r"boy|girl) (?:who|with|presented|presenting)\b",
@@ -372,8 +423,12 @@ RULES: tuple[CueRule, ...] = (
             r"injections)\b|\bconsecutive (?:cases|patients)\b|\b(?:two|three|four|five|six|seven|"
             r"eight|nine|ten|\d+) (?:\w+ )?(?:cases|patients) (?:are|were) (?:described|reported|"
             r"presented)\b|\bwe (?:describe|report|present) (?:two|three|four|five|six|seven|eight|"
-            r"nine|ten|\d+) (?:\w+ )?(?:cases|patients)\b|\bcase reports? and (?:a )?series\b",
-            *("case series", "series of", "consecutive", "cases", "patients"),
+            r"nine|ten|\d+) (?:\w+ )?(?:cases|patients)\b|\bcase reports? and (?:a )?series\b|"
+            r"\b(?:the authors?|we) (?:describe|report|present) (?:two|three|four|five|six|seven|"
+            r"eight|nine|ten|\d+) (?:\w+ )?(?:cases|patients|people|children|women|men)\b|"
+            r"\b(?:clinical|replication|consecutive|treatment) series\b|\bcase histories\b",
+            *("case series", "series of", "consecutive", "cases", "patients", "describe", "report"),
+            *("present", "series", "case histories"),
         ),
     ),
     # --- intervention and allocation ------------------------------------------------------------
@@ -405,7 +460,8 @@ RULES: tuple[CueRule, ...] = (
             r"(?:site|centre|center|hospital|ward|week|day|month|preference|choice|birth date|date)\b|"
             r"\b(?:patient|participant|parental|own) (?:preference|choice)\b|\b(?:chose|elected|"
             r"opted|preferred) (?:to (?:receive|take|use)|either)\b|\b(?:before|after) (?:the )?"
-            r"(?:implementation|introduction)\b|\bpre-?(?:implementation|intervention) (?:period|"
+            r"(?:implementation|introduction)\b|\bbefore and after (?:the )?(?:\w+ ){0,3}(?:was|were) "
+            r"(?:introduced|implemented|adopted)\b|\bpre-?(?:implementation|intervention) (?:period|"
             r"phase|cohort|group)\b|\b(?:two|both|each of (?:the )?two) (?:\w+ ){0,2}(?:emergency "
             r"departments|hospitals|centres|centers|sites|clinics|wards|units)\b[^.;]{0,80}\b"
             r"(?:each|one|the other|respectively)\b|\b(?:\d+|other) (?:\w+ ){0,2}consecutive "
@@ -415,6 +471,7 @@ RULES: tuple[CueRule, ...] = (
             r"\bconcurrent (?:control|comparison)\b",
             *("historical", "alternate", "allocated", "assigned", "preference", "choice", "chose"),
             *("elected", "opted", "preferred", "implementation", "introduction", "pre-"),
+            *("introduced", "implemented", "adopted"),
             *("pre", "two", "both", "each", "consecutive", "served as", "contemporaneous"),
             "concurrent",
         ),
@@ -435,9 +492,9 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "placebo",
         gated(
-            r"\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with|and|than) (?:a )?(?:matching |"
+            r"(?:\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with|and|than) (?:a )?(?:matching |"
             r"identical |inert |saline )?placebo\b|\bplacebo (?:group|arm|tablets?|capsules?)\b|"
-            r"\bsham\b",
+            r"\bsham\b)(?! effects?\b| responses?\b)",
             "placebo",
             "sham",
         ),
@@ -445,7 +502,7 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "trial",
         gated(
-            r"\btrials?\b(?! (?:registration|register|registry|number|identifier))|"
+            r"(?<!target )\btrials?\b(?! (?:registration|register|registry|number|identifier|emulation))|"
             r"\bintervention study\b|\bdose[- ]finding\b|\bphase (?:i{1,3}|iv|[1-4])\b",
             "trial",
             "intervention study",
@@ -457,8 +514,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "trial",
         gated(
-            r"\b(?:this|our|the present|the current|a|an) (?:\w+[- ]){0,5}(?:trial|intervention "
-            r"study)\b|\bclinical (?:trial|study) (?:of|was|in)\b",
+            r"\b(?:this|our|the present|the current|a|an) (?:\w+[- ]){0,5}(?:(?<!target )trial|"
+            r"intervention study)\b(?! emulation)|\bclinical (?:trial|study) (?:of|was|in)\b",
             "trial",
             "intervention study",
             "clinical",
@@ -469,15 +526,18 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\b(?:patients|participants|subjects|children|adults|women|men|volunteers|"
             r"migraineurs|inpatients|outpatients|students|adolescents|infants|they|all|each|"
-            r"group|groups|arm|\d+)\b[^.;]{0,60}\b(?:received|were given|were treated with|took|"
+            r"group|groups|arm|\d+)\b[^.;]{0,100}\b(?:received|were given|were treated with|took|"
             r"were administered|were started on|were supplemented|were assigned|were allocated|"
             r"were injected|were infused|consumed|ingested|were switched)\b|"
             r"\b(?:allocated|assigned) to (?:receive|take|either|one of)\b|"
             r"\btreatment (?:group|arm)\b|\bsupplementation (?:group|arm)\b|"
-            r"\b(?:given|administered|supplemented) (?:\w+ ){0,3}(?:daily|twice|once|for \d+)\b",
+            r"\b(?:given|administered|supplemented) (?:\w+ ){0,3}(?:daily|twice|once|for \d+)\b|"
+            r"\b(?:we|the authors?|investigators) (?:gave|administered|treated|offered|prescribed|"
+            r"infused|injected)\b|\b(?:were|was) (?:treated|infused|injected)\b",
             *("received", "given", "treated with", "took", "administered", "started on"),
             *("supplemented", "assigned", "allocated", "injected", "infused", "consumed"),
             *("ingested", "switched", "treatment group", "treatment arm", "supplementation"),
+            *("gave", "treated", "offered", "prescribed", "infused"),
         ),
     ),
     CueRule(
@@ -527,7 +587,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "cross_sectional_label",
         gated(
-            r"\bcross-?sectional\b|\bsurveys?\b|\bquestionnaire(?:[- ]based|s? (?:was|were) "
+            r"\bcross-?sectional\b|(?<!authors )(?<!we )\bsurveys?\b(?! (?:the|of the) (?:evidence|"
+            r"literature))|\bquestionnaire(?:[- ]based|s? (?:was|were) "
             r"(?:sent|distributed|administered|completed|mailed))\b|\bprevalence (?:study|survey)\b|"
             r"\bnhanes\b|\bdoor-to-door\b|\bonline questionnaire\b|\bnational (?:health )?"
             r"(?:survey|sample)\b|\bsingle (?:visit|time point|measurement)\b|\bat one time point\b",
@@ -536,17 +597,30 @@ RULES: tuple[CueRule, ...] = (
         ),
     ),
     CueRule(
+        "cross_sectional_label",
+        gated(r"\bprevalence\b|\bsurvey\b", "prevalence", "survey"),
+        where="title",
+    ),
+    CueRule(
+        "observational",
+        gated(
+            r"\bprospective(?:ly)? (?:observational|study|analysis|registry)\b|\bobservational "
+            r"(?:study|analysis|design)\b|\bprospectively (?:enrolled|recruited|collected)\b",
+            "prospective",
+            "observational",
+        ),
+    ),
+    CueRule(
         "cohort_label",
         gated(
             r"\bcohort\b(?! of (?:\d+ )?(?:patients|children) (?:was|were) randomi)|"
-            r"\bprospective(?:ly)? (?:observational|follow\w*|study|analysis|registry)\b|"
-            r"\blongitudinal\b|\bobservational (?:study|analysis)\b|\bfollow-up study\b|"
+            r"\bprospective(?:ly)? follow\w*|\blongitudinal\b|\bfollow-up study\b|"
             r"\bregistry\b|\breal-world\b|\btarget trial emulation\b|\bincidence of\b|"
             r"\bincident (?:cases|dementia|disease)\b|\bfollowed (?:up )?(?:for|over|during|since|"
-            r"until)\b|\b(?:were|was) followed\b|\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of "
-            r"follow-up\b|\bat (?:\d+|six|twelve|three) months\b|\bat \d+ weeks\b",
-            *("cohort", "prospective", "longitudinal", "observational", "follow", "registry"),
-            *("real-world", "target trial", "incidence", "incident", "months", "weeks"),
+            r"until)\b|\b(?:were|was) followed\b|\bfollowed (?:them|these|the \w+) up\b|"
+            r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b",
+            *("cohort", "prospective", "longitudinal", "follow", "registry"),
+            *("real-world", "target trial", "incidence", "incident"),
         ),
     ),
     CueRule(
@@ -555,8 +629,11 @@ RULES: tuple[CueRule, ...] = (
             r"\bretrospective(?:ly)?\b|\b(?:medical |clinical |hospital |electronic (?:health |"
             r"medical )?)?(?:records|charts) (?:were|was) (?:\w+ )?(?:searched|reviewed|"
             r"examined|analy[sz]ed)\b|\bchart review\b|\breview of (?:\w+ ){0,2}(?:records|charts)\b|"
-            r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b",
+            r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b|\b(?:looked|went|going) back\b|"
+            r"\b(?:reviewed|examined|analy[sz]ed|searched|through) (?:\w+ ){0,3}(?:records|charts|"
+            r"case notes|files)\b",
             *("retrospective", "records", "charts", "chart review", "database", "claims"),
+            *("back", "case notes", "files"),
         ),
     ),
     CueRule(
@@ -586,7 +663,8 @@ RULES: tuple[CueRule, ...] = (
 
 # "Randomized trials found ...": a design named as the subject of a finding is cited work.
 _FINDING_AFTER = re.compile(
-    r"\s*(?:[\w-]+\s+){0,2}?(?:showed|found|reported|concluded|suggested|demonstrated|indicated)\b"
+    r"\s*(?:[\w-]+\s+){0,2}?(?:showed|shows?|found|reported|concluded|suggested|demonstrated|"
+    r"indicated)\b"
 )
 _SELF_NEAR = re.compile(r"\b(?:this|our|we|the present|the current)\b[^.;]{0,40}$")
 _NOT_RANDOM_BEFORE = re.compile(r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$")

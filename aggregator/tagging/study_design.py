@@ -254,6 +254,7 @@ def _planned(c: _Cues) -> _Outcome | None:
 
 
 _PRIMARY_WITH_LITERATURE = ("single_patient", "case_series", "case_control_label")
+_PRIMARY = ("randomised", "single_patient", "case_series", "case_control_label", "healthy_controls")
 
 
 def _synthesis(c: _Cues) -> _Outcome | None:
@@ -262,16 +263,24 @@ def _synthesis(c: _Cues) -> _Outcome | None:
         path = ("guideline: recommendations issued",)
         if not (c.in_title("review") or ("pooled" in c and not c.in_title("guideline"))):
             return _Outcome("guideline", CONFIDENCE_NAMED, path, ("guideline",))
-    review = c.any("review", "opinion", "guidelines_compared")
     if "literature_review_attached" in c and c.any(*_PRIMARY_WITH_LITERATURE):
         return None  # "... and review of the literature": the primary study decides
+    # The article calls itself a review (title, "this review", "the authors review", a chapter)
+    # or compares guidelines: that outweighs the designs of the studies it discusses.
+    named = c.any("review", "guidelines_compared", "review_of_reviews")
+    # Discussion and opinion wording only make a review when no primary study is reported.
+    soft = c.any("discussion", "opinion") and not (
+        c.any(*_PRIMARY) or ("assigned_intervention" in c and c.any("placebo", "blinded"))
+    )
     systematic = "systematic_search" in c
-    pooled = "pooled" in c
-    if not (review or systematic or pooled):
+    # A meta-analysis merely named ("earlier meta-analyses", the topic of a review of reviews) is
+    # not pooling: only the article's own pooling counts.
+    pooled = "pooled" in c and "review_of_reviews" not in c
+    if pooled and not (systematic or named or c.in_title("pooled")) and c.any(*_PRIMARY):
+        pooled = False  # a pooled analysis inside a primary study
+    if not (named or soft or systematic or pooled):
         return None
-    if _primary_outweighs_review(c, review=review, systematic=systematic, pooled=pooled):
-        return None
-    if pooled and (systematic or review or c.in_title("pooled")):
+    if pooled:
         return _Outcome(
             "meta_analysis", CONFIDENCE_NAMED, ("synthesis", "results pooled"), ("pooled",)
         )
@@ -282,29 +291,17 @@ def _synthesis(c: _Cues) -> _Outcome | None:
             ("synthesis", "sources searched systematically"),
             ("systematic_search",),
         )
-    if pooled:
-        return _Outcome(
-            "meta_analysis", CONFIDENCE_INFERRED, ("synthesis", "results pooled"), ("pooled",)
-        )
-    because = tuple(name for name in ("review", "opinion", "guidelines_compared") if name in c)
+    because = tuple(
+        name
+        for name in ("review", "review_of_reviews", "guidelines_compared", "discussion", "opinion")
+        if name in c
+    )
     return _Outcome(
         "narrative_review",
-        CONFIDENCE_NAMED if c.in_title("review") else CONFIDENCE_INFERRED,
+        CONFIDENCE_NAMED if named else CONFIDENCE_INFERRED,
         ("synthesis", "no systematic search"),
         because,
     )
-
-
-def _primary_outweighs_review(c: _Cues, *, review: bool, systematic: bool, pooled: bool) -> bool:
-    """A primary study that mentions a review in passing ("reviewed at 12 weeks", "an opinion
-    question") stays a primary study: the review wording must be in the title, name the article
-    itself, or come with a systematic search or pooling."""
-    if systematic or pooled or c.in_title("review") or c.in_title("opinion"):
-        return False
-    own_study = c.any("randomised", "single_patient", "case_series", "case_control_label") or (
-        "assigned_intervention" in c and c.any("placebo", "blinded", "single_arm")
-    )
-    return own_study
 
 
 def _laboratory(c: _Cues) -> _Outcome | None:
@@ -337,8 +334,29 @@ def _laboratory(c: _Cues) -> _Outcome | None:
     return None
 
 
+# Designs a title can name for a study of people; the title's word decides unless the study
+# was randomised.
+_TITLE_NAMED: dict[str, str] = {
+    "case_series": "case_series",
+    "case_control_label": "case_control",
+    "cross_sectional_label": "cross_sectional",
+    "cohort_label": "cohort",
+}
+
+
 def _human_primary(c: _Cues) -> _Outcome:
-    if "single_patient" in c and "case_series" not in c and not c.any("randomised", "trial"):
+    if "randomised" not in c:
+        for name, study_type in _TITLE_NAMED.items():
+            if c.in_title(name):
+                return _Outcome(
+                    study_type, CONFIDENCE_NAMED, ("design named in the title",), (name,)
+                )
+    if c.in_title("single_patient") or (
+        "single_patient" in c
+        and not c.any(
+            "case_series", "randomised", "trial", *_OBSERVATIONAL_LABELS, "healthy_controls"
+        )
+    ):
         return _Outcome("case_report", CONFIDENCE_NAMED, ("one patient",), ("single_patient",))
     trial = _trial(c)
     if trial is not None:
@@ -369,73 +387,73 @@ def _trial(c: _Cues) -> _Outcome | None:
             (*path, "random allocation"),
             ("randomised",),
         )
-    assigned = c.any(
-        "trial",
-        "placebo",
-        "blinded",
-        "crossover",
-        "single_arm",
-        "not_randomised",
-        "controlled_trial_indexed",
-    )
-    observed = c.any(*_OBSERVATIONAL_LABELS, "retrospective", "observational_indexed")
-    if not assigned and "assigned_intervention" in c and not observed:
-        assigned = True
-    if not assigned or (observed and not c.any("placebo", "blinded", "not_randomised", "trial")):
+    masked = c.any("placebo", "blinded")
+    named_trial = c.any("trial", "single_arm", "not_randomised", "controlled_trial_indexed")
+    observed = c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective")
+    # Treatments compared by site, period or choice: an allocation, hence an intervention.
+    allocated = "allocation_by_site_time_or_choice" in c and "results" in c
+    if not (masked or named_trial or allocated or c.any("crossover", "assigned_intervention")):
         return None
-    nonrandom = c.any(
-        "not_randomised", "allocation_by_site_time_or_choice", "controlled_trial_indexed"
+    if observed and not (masked or named_trial):
+        return None  # treated patients observed, not assigned (a cohort, a chart review)
+    if "healthy_controls" in c and not (masked or c.any("not_randomised", "trial")):
+        return None  # groups formed by disease status: a case-control comparison
+    nonrandom = tuple(
+        name
+        for name in (
+            "not_randomised",
+            "allocation_by_site_time_or_choice",
+            "controlled_trial_indexed",
+            "healthy_controls",
+        )
+        if name in c
     )
     if nonrandom:
-        because = tuple(
-            name
-            for name in (
-                "not_randomised",
-                "allocation_by_site_time_or_choice",
-                "controlled_trial_indexed",
-            )
-            if name in c
-        )
         return _Outcome(
             "nonrandomized_controlled_trial",
-            CONFIDENCE_NAMED,
+            CONFIDENCE_NAMED if nonrandom[0] != "healthy_controls" else CONFIDENCE_INFERRED,
             (*path, "comparison group formed without randomisation"),
-            because,
+            nonrandom,
         )
-    if "crossover" in c and c.any("blinded", "placebo"):
+    if "crossover" in c:
+        if masked:
+            return _Outcome(
+                "randomized_controlled_trial",
+                CONFIDENCE_INFERRED,
+                (*path, "blinded or placebo crossover"),
+                ("crossover",),
+            )
         return _Outcome(
-            "randomized_controlled_trial",
-            CONFIDENCE_INFERRED,
-            (*path, "blinded or placebo crossover"),
+            "nonrandomized_controlled_trial",
+            CONFIDENCE_WEAK,
+            (*path, "crossover, order of treatments not said to be random"),
             ("crossover",),
         )
-    if "placebo" in c and ("blinded" in c or "control_group" in c):
+    if "placebo" in c and "blinded" in c:
         return _Outcome(
             "randomized_controlled_trial",
             CONFIDENCE_WEAK,
-            (*path, "placebo-controlled"),
+            (*path, "blinded, placebo-controlled"),
             ("placebo", "blinded"),
         )
-    if "single_arm" in c and "control_group" not in c:
-        return _Outcome(
-            "single_arm_trial", CONFIDENCE_NAMED, (*path, "no comparison group"), ("single_arm",)
-        )
-    if "control_group" in c and c.any("trial", "blinded", "placebo"):
+    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")):
         return _Outcome(
             "nonrandomized_controlled_trial",
             CONFIDENCE_WEAK,
             (*path, "comparison group, allocation not reported"),
-            ("control_group",),
+            ("placebo", "control_group"),
         )
     return _Outcome(
         "single_arm_trial",
-        CONFIDENCE_WEAK,
-        (*path, "no comparison group named"),
-        tuple(n for n in ("single_arm", "assigned_intervention", "trial") if n in c),
+        CONFIDENCE_NAMED if "single_arm" in c else CONFIDENCE_WEAK,
+        (*path, "no comparison group"),
+        tuple(n for n in ("single_arm", "assigned_intervention", "trial", "blinded") if n in c),
     )
 
 
 def _observational(c: _Cues) -> _Outcome | None:
+    """No intervention assigned: the design the authors name, else when outcomes were measured
+    relative to exposure."""
     path = ("no intervention assigned",)
     labels = [name for name in _OBSERVATIONAL_LABELS if name in c]
     titled = [name for name in labels if c.in_title(name)]
@@ -447,13 +465,6 @@ def _observational(c: _Cues) -> _Outcome | None:
             "cross_sectional_label": "cross_sectional",
             "cohort_label": "cohort",
         }[name]
-        if name == "cohort_label" and "healthy_controls" in c and not c.in_title(name):
-            return _Outcome(
-                "case_control",
-                CONFIDENCE_INFERRED,
-                (*path, "patients compared with healthy controls"),
-                ("healthy_controls",),
-            )
         return _Outcome(study_type, CONFIDENCE_NAMED, (*path, "design named"), (name,))
     if "healthy_controls" in c:
         return _Outcome(
@@ -462,19 +473,37 @@ def _observational(c: _Cues) -> _Outcome | None:
             (*path, "patients compared with healthy controls"),
             ("healthy_controls",),
         )
+    if "allocation_by_site_time_or_choice" in c and c.any("retrospective", "observational"):
+        return _Outcome(
+            "cohort",
+            CONFIDENCE_WEAK,
+            (*path, "exposed and unexposed periods or sites compared"),
+            ("allocation_by_site_time_or_choice",),
+        )
     if "case_series" in c or "retrospective" in c:
         because = tuple(n for n in ("case_series", "retrospective") if n in c)
         return _Outcome("case_series", CONFIDENCE_INFERRED, (*path, "series of patients"), because)
-    if "observational_indexed" in c:
+    if "control_group" in c and "humans" in c and "results" in c and "single_arm" not in c:
         return _Outcome(
-            "cohort", CONFIDENCE_WEAK, (*path, "indexed observational"), ("observational_indexed",)
+            "case_control",
+            CONFIDENCE_WEAK,
+            (*path, "patients compared with controls"),
+            ("control_group",),
         )
-    if "measured_once" in c and "humans" in c:
+    if c.any("observational", "observational_indexed") and "assigned_intervention" in c:
+        return _Outcome(
+            "cohort",
+            CONFIDENCE_WEAK,
+            (*path, "observational, outcomes after a treatment received"),
+            tuple(n for n in ("observational", "observational_indexed") if n in c),
+        )
+    if "measured_once" in c and "humans" in c or c.any("observational", "observational_indexed"):
+        # No follow-up named: outcome and exposure measured at one time.
         return _Outcome(
             "cross_sectional",
             CONFIDENCE_WEAK,
             (*path, "measured once, no follow-up"),
-            ("measured_once",),
+            tuple(n for n in ("measured_once", "observational", "observational_indexed") if n in c),
         )
     return None
 
