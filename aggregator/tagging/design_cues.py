@@ -22,9 +22,19 @@ for the cues whose recurrence matters.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from aggregator.tagging.text import Gated, Sentence, gated, is_cited, snippet, whole_lower
+from aggregator.tagging.text import (
+    Gated,
+    LiteralIndex,
+    Sentence,
+    gated,
+    is_cited,
+    snippet,
+    whole_lower,
+)
 from aggregator.vocab import Tag
 
 
@@ -193,12 +203,17 @@ RULES: tuple[CueRule, ...] = (
             r"\bexpert opinion\b|\bopinion (?:piece|paper|article)\b|\bpersonal view\b|"
             r"\bviewpoint\b|\bperspective(?:s)? (?:on|article)\b|\bin this perspective\b|"
             r"\bwe (?:argue|contend|propose that)\b|\bten beliefs\b|\bmyths?\b|\bdebate\b|"
-            r"\b(?:the authors?|we) (?:argu\w*|advis\w*|contend\w*|caution\w*|maintain\w*|believ\w*)\b|"
-            r"^(?:why|how|should|can|is|are|do|does|what) [^.?]{3,160}\?$",
-            *("opinion", "personal view", "viewpoint", "perspective", "argue", "contend"),
-            *("propose that", "beliefs", "myth", "debate", "?", "advise", "caution", "maintain"),
-            "believe",
+            r"\b(?:the authors?|we) (?:argu\w*|advis\w*|contend\w*|caution\w*|maintain\w*|"
+            r"believ\w*)\b",
+            *("opinion", "personal view", "viewpoint", "perspective", "argu", "contend"),
+            *("propose that", "beliefs", "myth", "debate", "advis", "caution", "maintain"),
+            "believ",
         ),
+    ),
+    CueRule(
+        "opinion",
+        gated(r"^(?:why|how|should|can|is|are|do|does|what) [^.?]{3,160}\?$", "?"),
+        where="title",
     ),
     CueRule(
         "guideline",
@@ -262,7 +277,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "review",
         gated(
-            r"\b(?:this|the present|our|the current|a) (?:\w+[- ]){0,3}(?:review|overview)\b(?! "
+            r"\b(?:this|the present|our|the current|a) (?:\w+[- ]){0,3}(?<!retrospective )(?<!chart )"
+            r"(?<!record )(?<!records )(?<!case )(?<!peer )(?:review|overview)\b(?! "
             r"(?:board|committee|process))|"
             r"\b(?:we|the authors?|this (?:article|paper|chapter)) (?:\w+ )?(?:review|reviews|"
             r"overview|appraises?)\b|\bin this (?:review|chapter)\b|\b(?:this|the) (?:article|"
@@ -653,7 +669,8 @@ RULES: tuple[CueRule, ...] = (
             r"\bcost[- ](?:effectiveness|utility|benefit)\b|\bdecision(?:[- ]analytic)? model\b|"
             r"\bmarkov model\b|\beconomic evaluation\b|\bbudget impact\b|\b(?:products|"
             r"supplements|labels?) (?:were|was) (?:purchased|bought|analy[sz]ed|tested)\b|"
-            r"\blabel(?:led|ed)? (?:claims|content)\b|\bcontent analysis\b|\bmodel(?:l)?ing "
+            r"\blabel(?:led|ed)? (?:claims|content)\b|\b(?:analy[sz]ed|examined|assessed|tested|bought|"
+            r"purchased) the (?:labels?|contents?|products?) of\b|\bcontent analysis\b|\bmodel(?:l)?ing "
             r"study\b|\bsimulation (?:study|model)\b",
             *("cost", "decision", "markov", "economic", "budget", "products", "supplements"),
             *("label", "content analysis", "modelling", "modeling", "simulation"),
@@ -675,10 +692,10 @@ _TITLE_SELF = frozenset(
     {"notice", "protocol", "letter", "guideline", "review", "opinion", "cells", "animals"}
 )
 # Cues whose recurrence matters (laboratory work mentioned once may be background).
-COUNTED = frozenset({"cells", "animals", "humans", "review"})
+COUNTED = frozenset({"cells", "animals"})
 
 
-def _skip(rule: CueRule, sentence: Sentence, match: re.Match[str]) -> bool:
+def _skip(rule: CueRule, sentence: Sentence, match: _Span) -> bool:
     lower = sentence.lower
     start, end = match.span()
     if rule.requires is not None and not rule.requires.search(lower):
@@ -698,34 +715,106 @@ def _skip(rule: CueRule, sentence: Sentence, match: re.Match[str]) -> bool:
 
 
 def find_cues(sentences: list[Sentence]) -> dict[str, Cue]:
-    """Every design cue in the title and abstract: the first occurrence of each, with a count."""
+    """Every design cue in the title and abstract: the first occurrence of each, with a count.
+
+    Each live rule (one of its literals occurs in the article) runs once over the article's
+    joined text rather than once per sentence; a match is then placed in its sentence for the
+    context checks. Title-only rules, which may anchor on the title's start or end, run on each
+    title sentence.
+    """
+    if not sentences:
+        return {}
     whole, index = whole_lower(sentences)
-    live = [
-        CueRule(rule.name, narrowed, rule.where, rule.cited_ok, rule.requires)
-        for rule in RULES
-        if (narrowed := rule.pattern.narrowed(whole, index)) is not None
-    ]
-    found: dict[str, Cue] = {}
+    starts: list[int] = []
+    position = 0
     for sentence in sentences:
-        in_title = sentence.field == "title"
-        seen_here: set[str] = set()
-        for rule in live:
-            if rule.name in seen_here:
+        starts.append(position)
+        position += len(sentence.lower) + 1  # joined by one space
+    titles = sum(1 for sentence in sentences if sentence.field == "title")
+    abstract_start = starts[titles] if titles < len(sentences) else len(whole)
+    found: dict[str, tuple[int, int, Cue]] = {}  # name -> (sentence, rule order, cue)
+    for order, rule in enumerate(RULES):
+        if not _live(rule.pattern, whole, index):
+            continue
+        counted = rule.name in COUNTED
+        first: tuple[int, _Span] | None = None
+        seen: set[int] = set()
+        for number, span in _matches(rule, sentences, whole, starts, titles, abstract_start):
+            if number in seen or _skip(rule, sentences[number], span):
                 continue
-            if (rule.where == "title" and not in_title) or (rule.where == "abstract" and in_title):
-                continue
-            first = found.get(rule.name)
-            if first is not None and (rule.name not in COUNTED or first.count >= 3):
-                continue
-            for match in rule.pattern.finditer(sentence.text, sentence.lower):
-                if _skip(rule, sentence, match):
-                    continue
-                seen_here.add(rule.name)
-                if first is None:
-                    text = snippet(sentence.text, match.start(), match.end())
-                    tag = Tag("design_cue", rule.name, sentence.field, text)
-                    found[rule.name] = Cue(rule.name, tag, 1)
-                else:
-                    found[rule.name] = Cue(rule.name, first.tag, first.count + 1)
+            seen.add(number)
+            if first is None:
+                first = (number, span)
+            if not counted or len(seen) >= 3:
                 break
-    return found
+        if first is None:
+            continue
+        number, span = first
+        previous = found.get(rule.name)
+        count = min(3, len(seen) + (previous[2].count if previous else 0))
+        if previous is None or (number, order) < previous[:2]:
+            sentence = sentences[number]
+            text = snippet(sentence.text, span.start(), span.end())
+            cue = Cue(rule.name, Tag("design_cue", rule.name, sentence.field, text), count)
+            found[rule.name] = (number, order, cue)
+        else:
+            found[rule.name] = (*previous[:2], Cue(rule.name, previous[2].tag, count))
+    return {name: entry[2] for name, entry in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A match's offsets inside its sentence (what the context checks need of a match)."""
+
+    begin: int
+    stop: int
+
+    def start(self) -> int:
+        return self.begin
+
+    def end(self) -> int:
+        return self.stop
+
+    def span(self) -> tuple[int, int]:
+        return self.begin, self.stop
+
+
+def _matches(
+    rule: CueRule,
+    sentences: list[Sentence],
+    whole: str,
+    starts: list[int],
+    titles: int,
+    abstract_start: int,
+) -> Iterator[tuple[int, _Span]]:
+    """Matches of a rule as (sentence number, span in that sentence), in text order."""
+    regex = rule.pattern.regex
+    if rule.where == "title":
+        for number in range(titles):
+            for match in regex.finditer(sentences[number].lower):
+                yield number, _Span(*match.span())
+        return
+    position = abstract_start if rule.where == "abstract" else 0
+    search = regex.search
+    while True:
+        match = search(whole, position)
+        if match is None:
+            return
+        number = bisect_right(starts, match.start()) - 1
+        offset = starts[number]
+        lower = sentences[number].lower
+        if match.end() - offset <= len(lower):
+            yield number, _Span(match.start() - offset, match.end() - offset)
+            position = max(match.end(), match.start() + 1)
+            continue
+        # The match runs into the next sentence: look again inside this sentence alone, then
+        # go on from the next sentence.
+        for local in regex.finditer(lower, match.start() - offset):
+            yield number, _Span(*local.span())
+        position = offset + len(lower) + 1
+
+
+def _live(pattern: Gated, whole: str, index: LiteralIndex | None) -> bool:
+    if index is not None:
+        return index.has_any(pattern.keyword_set, pattern.keywords)
+    return pattern.may_match(whole)

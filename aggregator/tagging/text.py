@@ -195,6 +195,12 @@ class LiteralIndex:
         self._literals = scanner.literals
         self._text = text
 
+    def has_any(self, literals: frozenset[str], ordered: tuple[str, ...]) -> bool:
+        """Does any of ``literals`` (also given as ``ordered``) occur in the text?"""
+        if literals <= self._literals:
+            return not self._found.isdisjoint(literals)
+        return any(literal in self._text for literal in ordered)
+
     def present_among(self, literals: frozenset[str], ordered: tuple[str, ...]) -> tuple[str, ...]:
         """The ``literals`` (also given as ``ordered``) that occur in the text. The order of the
         result is arbitrary: literals only gate, so their order never changes an outcome."""
@@ -388,7 +394,7 @@ _STRONG_BREAK = re.compile(
 _CITED_BEFORE = re.compile(
     lower_pattern(
         r"\b(?:unlike|in contrast (?:to|with)|rather than|instead of|previous(?:ly)?|prior|earlier|"
-        r"past|older|existing|published|several|many|numerous|other|few|no(?: published)?|"
+        r"past|older(?! (?:adults|people|patients|women|men|persons|individuals|participants))|existing|published|several|many|numerous|other|few|no(?: published)?|"
         r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|larger|"
         r"well[- ]designed|await\w*|according to|evidence from|reported|(?:a|an|the) (?:19|20)\d\d|"
         r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used)\b"
