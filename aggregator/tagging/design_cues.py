@@ -480,7 +480,7 @@ RULES: tuple[CueRule, ...] = (
             r"(?:introduced|implemented|adopted)\b|\bpre-?(?:implementation|intervention) (?:period|"
             r"phase|cohort|group)\b|\b(?:two|both|each of (?:the )?two) (?:\w+ ){0,2}(?:emergency "
             r"departments|hospitals|centres|centers|sites|clinics|wards|units)\b[^.;]{0,80}\b"
-            r"(?:each|one|the other|respectively)\b|\b(?:\d+|other) (?:\w+ ){0,2}consecutive "
+            r"(?:each|one|the other|respectively)\b|\bconsecutive "
             r"(?:\w+ ){0,2}patients\b[^.;]{0,120}\b(?:other|another|previous|subsequent|"
             r"following) (?:\d+ )?(?:\w+ ){0,2}(?:consecutive )?patients\b|\bserved as "
             r"(?:the )?(?:controls?|comparison|control group)\b|\bcontemporaneous controls?\b|"
@@ -714,52 +714,117 @@ def _skip(rule: CueRule, sentence: Sentence, match: _Span) -> bool:
     return is_cited(sentence, start, end)
 
 
-def find_cues(sentences: list[Sentence]) -> dict[str, Cue]:
-    """Every design cue in the title and abstract: the first occurrence of each, with a count.
+class CueFinder:
+    """The design cues of one article, each found when first asked for (most articles need only
+    some of them: the decision stops at the first question it can answer), then remembered.
 
     Each live rule (one of its literals occurs in the article) runs once over the article's
     joined text rather than once per sentence; a match is then placed in its sentence for the
     context checks. Title-only rules, which may anchor on the title's start or end, run on each
     title sentence.
     """
-    if not sentences:
-        return {}
-    whole, index = whole_lower(sentences)
-    starts: list[int] = []
-    position = 0
-    for sentence in sentences:
-        starts.append(position)
-        position += len(sentence.lower) + 1  # joined by one space
-    titles = sum(1 for sentence in sentences if sentence.field == "title")
-    abstract_start = starts[titles] if titles < len(sentences) else len(whole)
-    found: dict[str, tuple[int, int, Cue]] = {}  # name -> (sentence, rule order, cue)
-    for order, rule in enumerate(RULES):
-        if not _live(rule.pattern, whole, index):
-            continue
+
+    __slots__ = (
+        "_abstract_start",
+        "_found",
+        "_index",
+        "_sentences",
+        "_starts",
+        "_titles",
+        "_whole",
+    )
+
+    def __init__(self, sentences: list[Sentence]) -> None:
+        self._sentences = sentences
+        self._whole, self._index = whole_lower(sentences)
+        starts: list[int] = []
+        position = 0
+        for sentence in sentences:
+            starts.append(position)
+            position += len(sentence.lower) + 1  # joined by one space
+        self._starts = starts
+        self._titles = sum(1 for sentence in sentences if sentence.field == "title")
+        self._abstract_start = (
+            starts[self._titles] if self._titles < len(sentences) else len(self._whole)
+        )
+        self._found: dict[str, Cue | None] = {}
+
+    def get(self, name: str) -> Cue | None:
+        """The cue ``name`` (first occurrence, count), or None when the text has none."""
+        if name in self._found:
+            return self._found[name]
+        best: tuple[int, int, Cue] | None = None
+        count = 0
+        for order, rule in _RULES_BY_NAME.get(name, ()):
+            hit = self._first(rule)
+            if hit is None:
+                continue
+            number, span, seen = hit
+            count += seen
+            if best is None or (number, order) < best[:2]:
+                sentence = self._sentences[number]
+                text = snippet(sentence.text, span.start(), span.end())
+                best = (number, order, Cue(name, Tag("design_cue", name, sentence.field, text), 0))
+        cue = None if best is None else Cue(name, best[2].tag, min(count, 3))
+        self._found[name] = cue
+        return cue
+
+    def seen(self) -> dict[str, Cue]:
+        """The cues asked for so far that the text has."""
+        return {name: cue for name, cue in self._found.items() if cue is not None}
+
+    def _first(self, rule: CueRule) -> tuple[int, _Span, int] | None:
+        if not self._sentences or not _live(rule.pattern, self._whole, self._index):
+            return None
         counted = rule.name in COUNTED
         first: tuple[int, _Span] | None = None
         seen: set[int] = set()
-        for number, span in _matches(rule, sentences, whole, starts, titles, abstract_start):
-            if number in seen or _skip(rule, sentences[number], span):
+        for number, span in self._matches(rule):
+            if number in seen or _skip(rule, self._sentences[number], span):
                 continue
             seen.add(number)
             if first is None:
                 first = (number, span)
             if not counted or len(seen) >= 3:
                 break
-        if first is None:
-            continue
-        number, span = first
-        previous = found.get(rule.name)
-        count = min(3, len(seen) + (previous[2].count if previous else 0))
-        if previous is None or (number, order) < previous[:2]:
-            sentence = sentences[number]
-            text = snippet(sentence.text, span.start(), span.end())
-            cue = Cue(rule.name, Tag("design_cue", rule.name, sentence.field, text), count)
-            found[rule.name] = (number, order, cue)
-        else:
-            found[rule.name] = (*previous[:2], Cue(rule.name, previous[2].tag, count))
-    return {name: entry[2] for name, entry in found.items()}
+        return None if first is None else (*first, len(seen))
+
+    def _matches(self, rule: CueRule) -> Iterator[tuple[int, _Span]]:
+        """Matches of a rule as (sentence number, span in that sentence), in text order."""
+        regex = rule.pattern.regex
+        sentences = self._sentences
+        if rule.where == "title":
+            for number in range(self._titles):
+                for match in regex.finditer(sentences[number].lower):
+                    yield number, _Span(*match.span())
+            return
+        whole, starts = self._whole, self._starts
+        position = self._abstract_start if rule.where == "abstract" else 0
+        search = regex.search
+        while True:
+            match = search(whole, position)
+            if match is None:
+                return
+            number = bisect_right(starts, match.start()) - 1
+            offset = starts[number]
+            lower = sentences[number].lower
+            if match.end() - offset <= len(lower):
+                yield number, _Span(match.start() - offset, match.end() - offset)
+                position = max(match.end(), match.start() + 1)
+                continue
+            # The match runs into the next sentence: look again inside this sentence alone,
+            # then go on from the next sentence.
+            for local in regex.finditer(lower, match.start() - offset):
+                yield number, _Span(*local.span())
+            position = offset + len(lower) + 1
+
+
+def find_cues(sentences: list[Sentence]) -> dict[str, Cue]:
+    """Every design cue in the title and abstract (each rule checked)."""
+    finder = CueFinder(sentences)
+    for name in _RULES_BY_NAME:
+        finder.get(name)
+    return finder.seen()
 
 
 @dataclass(frozen=True, slots=True)
@@ -779,42 +844,12 @@ class _Span:
         return self.begin, self.stop
 
 
-def _matches(
-    rule: CueRule,
-    sentences: list[Sentence],
-    whole: str,
-    starts: list[int],
-    titles: int,
-    abstract_start: int,
-) -> Iterator[tuple[int, _Span]]:
-    """Matches of a rule as (sentence number, span in that sentence), in text order."""
-    regex = rule.pattern.regex
-    if rule.where == "title":
-        for number in range(titles):
-            for match in regex.finditer(sentences[number].lower):
-                yield number, _Span(*match.span())
-        return
-    position = abstract_start if rule.where == "abstract" else 0
-    search = regex.search
-    while True:
-        match = search(whole, position)
-        if match is None:
-            return
-        number = bisect_right(starts, match.start()) - 1
-        offset = starts[number]
-        lower = sentences[number].lower
-        if match.end() - offset <= len(lower):
-            yield number, _Span(match.start() - offset, match.end() - offset)
-            position = max(match.end(), match.start() + 1)
-            continue
-        # The match runs into the next sentence: look again inside this sentence alone, then
-        # go on from the next sentence.
-        for local in regex.finditer(lower, match.start() - offset):
-            yield number, _Span(*local.span())
-        position = offset + len(lower) + 1
-
-
 def _live(pattern: Gated, whole: str, index: LiteralIndex | None) -> bool:
     if index is not None:
         return index.has_any(pattern.keyword_set, pattern.keywords)
     return pattern.may_match(whole)
+
+
+_RULES_BY_NAME: dict[str, list[tuple[int, CueRule]]] = {}
+for _order, _rule in enumerate(RULES):
+    _RULES_BY_NAME.setdefault(_rule.name, []).append((_order, _rule))

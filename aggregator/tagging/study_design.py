@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aggregator.tagging.design_cues import Cue, find_cues
+from aggregator.tagging.design_cues import Cue, CueFinder
 from aggregator.tagging.text import Sentence
 from aggregator.vocab import DesignDecision, Tag
 
@@ -131,25 +131,36 @@ CONFIDENCE_WEAK = 0.6
 CONFIDENCE_FALLBACK = 0.5
 
 
-@dataclass(frozen=True, slots=True)
 class _Cues:
-    """The cues of one article by name, text and indexing merged."""
+    """The cues of one article by name: indexing first, then the wording (found on demand)."""
 
-    by_name: dict[str, Cue]
+    __slots__ = ("_finder", "_indexed")
+
+    def __init__(self, finder: CueFinder, indexed: dict[str, Cue]) -> None:
+        self._finder = finder
+        self._indexed = indexed
+
+    def get(self, name: str) -> Cue | None:
+        indexed = self._indexed.get(name)
+        return indexed if indexed is not None else self._finder.get(name)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.by_name
+        return isinstance(name, str) and self.get(name) is not None
 
     def any(self, *names: str) -> bool:
-        return any(name in self.by_name for name in names)
+        return any(self.get(name) is not None for name in names)
 
     def in_title(self, name: str) -> bool:
-        cue = self.by_name.get(name)
+        cue = self._finder.get(name)  # indexing is never the title
         return cue is not None and cue.tag.field == "title"
 
     def count(self, name: str) -> int:
-        cue = self.by_name.get(name)
+        cue = self.get(name)
         return 0 if cue is None else cue.count
+
+    def seen(self) -> dict[str, Cue]:
+        """Every cue consulted that the article has (indexing replaces the same text cue)."""
+        return {**self._finder.seen(), **self._indexed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,25 +175,26 @@ def decide_design(
     sentences: list[Sentence], publication_types: tuple[str, ...], mesh_terms: tuple[str, ...]
 ) -> tuple[DesignDecision, Tag]:
     """The study design with its evidence, and the ``study_type`` provenance tag."""
-    found = dict(find_cues(sentences))
+    indexed_cues: dict[str, Cue] = {}
     indexed: list[tuple[str, Tag]] = []
     for publication_type in publication_types:
         key = publication_type.strip().lower()
         if key in INDEXED_TYPES:
             study_type = INDEXED_TYPES[key]
             indexed.append((study_type, Tag("study_type", study_type, "publication_type", key)))
-        _add_index_cue(found, INDEX_CUES.get(key), "publication_type", publication_type)
+        _add_index_cue(indexed_cues, INDEX_CUES.get(key), "publication_type", publication_type)
     for term in mesh_terms:
-        _add_index_cue(found, INDEX_CUES.get(term.strip().lower()), "mesh", term)
-    cues = _Cues(found)
+        _add_index_cue(indexed_cues, INDEX_CUES.get(term.strip().lower()), "mesh", term)
+    cues = _Cues(CueFinder(sentences), indexed_cues)
     outcome = _decide(cues, indexed)
     tag = _provenance(outcome, cues, indexed, publication_types)
-    cue_tags = tuple(found[name].tag for name in sorted(found))
+    seen = cues.seen()
+    cue_tags = tuple(seen[name].tag for name in sorted(seen))
     decision = DesignDecision(
         study_type=outcome.study_type,
         confidence=outcome.confidence,
         cues=cue_tags,
-        explanation=_explain(outcome, cues),
+        explanation=_explain(outcome, seen),
     )
     return decision, tag
 
@@ -239,18 +251,18 @@ def _planned(c: _Cues) -> _Outcome | None:
         return _Outcome(
             "trial_protocol", CONFIDENCE_INFERRED, ("planned: withdrawn",), ("withdrawn_trial",)
         )
-    if "results" in c:
+    future = "future_design" in c
+    protocol_named = "protocol" in c and c.any("randomised", "trial", "blinded", "placebo")
+    if not (future or protocol_named) or "results" in c:
         return None
-    if "future_design" in c:
+    if future:
         because = ("future_design", "protocol") if "protocol" in c else ("future_design",)
         return _Outcome(
             "trial_protocol", CONFIDENCE_INFERRED, ("planned: future tense, no results",), because
         )
-    if "protocol" in c and c.any("randomised", "trial", "blinded", "placebo"):
-        return _Outcome(
-            "trial_protocol", CONFIDENCE_WEAK, ("planned: protocol, no results",), ("protocol",)
-        )
-    return None
+    return _Outcome(
+        "trial_protocol", CONFIDENCE_WEAK, ("planned: protocol, no results",), ("protocol",)
+    )
 
 
 _PRIMARY_WITH_LITERATURE = ("single_patient", "case_series", "case_control_label")
@@ -347,6 +359,13 @@ _TITLE_NAMED: dict[str, str] = {
 def _human_primary(c: _Cues) -> _Outcome:
     if "randomised" not in c:
         for name, study_type in _TITLE_NAMED.items():
+            cue = c.get(name)
+            if (
+                name == "case_series"
+                and cue is not None
+                and "series" not in cue.tag.snippet.lower()
+            ):
+                continue  # "consecutive patients" in a title does not name a case series
             if c.in_title(name):
                 return _Outcome(
                     study_type, CONFIDENCE_NAMED, ("design named in the title",), (name,)
@@ -520,7 +539,7 @@ def _provenance(
                 )
                 return Tag("study_type", study_type, "publication_type", original)
     for name in outcome.because:
-        cue = c.by_name.get(name)
+        cue = c.get(name)
         if cue is not None:
             return Tag("study_type", outcome.study_type, cue.tag.field, cue.tag.snippet)
     return Tag("study_type", outcome.study_type, "derived", _short_reason(outcome))
@@ -531,10 +550,8 @@ def _short_reason(outcome: _Outcome) -> str:
     return text[:160]
 
 
-def _explain(outcome: _Outcome, c: _Cues) -> str:
-    cues = (
-        ", ".join(f"{name} ({c.by_name[name].tag.field})" for name in sorted(c.by_name)) or "none"
-    )
+def _explain(outcome: _Outcome, seen: dict[str, Cue]) -> str:
+    cues = ", ".join(f"{name} ({seen[name].tag.field})" for name in sorted(seen)) or "none"
     return (
         f"cues: {cues}. path: {' -> '.join(outcome.path)} -> {outcome.study_type} "
         f"(confidence {outcome.confidence:.2f})"

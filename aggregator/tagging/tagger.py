@@ -5,7 +5,7 @@ from __future__ import annotations
 from aggregator.article import Article
 from aggregator.tagging.combination import find_combination
 from aggregator.tagging.conditions import find_conditions
-from aggregator.tagging.forms import find_forms, merge_indexed_forms
+from aggregator.tagging.forms import find_forms, merge_indexed_forms, with_combination_form
 from aggregator.tagging.population import find_population
 from aggregator.tagging.routes import find_routes
 from aggregator.tagging.study_design import decide_design
@@ -32,9 +32,14 @@ def tag_article(article: Article) -> ArticleTags:
 
     combination = find_combination(sentences, is_review=is_review)
     form_result = find_forms(
-        sentences, is_review=is_review, combination_product=combination is not None
+        sentences,
+        is_review=is_review,
+        combination_product=combination is not None,
+        laboratory=study_type == "in_vitro",
     )
     form_result = merge_indexed_forms(form_result, article)
+    if combination is not None:
+        form_result = with_combination_form(form_result, combination)
     route_tags = find_routes(
         sentences,
         form_result.forms,
