@@ -20,10 +20,10 @@ from aggregator.vocab import (
     EVIDENCE_LEVEL,
     FORMS,
     ORAL_FORMS,
-    SALT_FORMS,
     POPULATIONS,
     PROVENANCE_FIELDS,
     ROUTES,
+    SALT_FORMS,
     STUDY_TYPES,
     TAG_KINDS,
     ArticleTags,
@@ -355,5 +355,5 @@ def test_tagging_twice_gives_equal_tags_including_the_decision() -> None:
 
 def test_one_form_order_comes_from_the_vocabulary() -> None:
     assert tuple(FORM_ORDER) == FORMS
-    assert _ORAL_SALTS == frozenset(ORAL_FORMS)
+    assert frozenset(ORAL_FORMS) == _ORAL_SALTS
     assert set(ORAL_FORMS) < set(SALT_FORMS) < set(FORMS)

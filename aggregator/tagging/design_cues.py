@@ -76,7 +76,8 @@ _ANIMALS = (
     r"rats?|mice|mouse|murine|rodents?|rabbits?|guinea[- ]pigs?|hamsters?|gerbils?|ferrets?|"
     r"cats|felines?|dogs|canines?|pigs|piglets?|swine|porcine|minipigs?|sows|boars?|sheep|lambs|"
     r"ewes?|goats?|cattle|cows|calves|heifers|steers|bulls|bovine|horses?|ponies|foals|mares?|"
-    r"equine|poultry|chickens?|chicks|broilers?|hens|laying hens|quails?|turkeys|ducks|fish(?! oil)|"
+    r"equine|poultry|chickens?|chicks|broilers?|hens|laying hens|quails?|turkeys|ducks|fish(?! oil)"
+    r"|"
     r"zebrafish|trout|salmon|carp|tilapia|monkeys?|macaques?|primates|baboons?|marmosets?|"
     r"drosophila|c\. elegans|nematodes?|animals|wistar|sprague[- ]dawley|c57bl\S*|balb/c"
 )
@@ -101,7 +102,8 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:editors?|publishers?|journal|authors) (?:\w+ ){0,3}(?:have |has )?(?:retracted|"
             r"retract|issu\w+ an expression of concern)|\bexpression of concern\b|"
             r"\b(?:notice of|this) retraction\b|\bretraction (?:notice|note)\b|"
-            r"\bthis (?:erratum|correction|corrigendum)\b|\ban error (?:was|has been) (?:found|identified|noticed|made|discovered)\b|\b(?:withdrawal|retraction) notice\b|"
+            r"\bthis (?:erratum|correction|corrigendum)\b|\ban error (?:was|has been) (?:found|iden"
+            r"tified|noticed|made|discovered)\b|\b(?:withdrawal|retraction) notice\b|"
             r"\bthe authors regret\b|\bthis corrects\b|\b(?:has been|was) withdrawn from\b",
             *("retract", "concern", "erratum", "correction", "corrigendum", "error", "regret"),
             *("corrects", "withdrawn"),
@@ -156,7 +158,8 @@ RULES: tuple[CueRule, ...] = (
         "results",
         gated(
             r"\bp ?[<=>≤] ?0?\.\d|\b95 ?% ?ci\b|\bconfidence interval|\bsignificant(?:ly)? "
-            r"(?:\w+ )?(?:reduc|improv|increas|decreas|higher|lower|better|worse|associat|differ)\w*|"
+            r"(?:\w+ )?(?:reduc|improv|increas|decreas|higher|lower|better|worse|associat|differ)\w"
+            r"*|"
             r"\b(?:was|were) (?:significantly |not |no )?(?:associated|reduced|improved|increased|"
             r"decreased|lower|higher|similar|comparable|found|observed|detected)\b|"
             r"\b(?:did not|didn't) (?:differ|improve|reduce|change)\b|\bwe found\b|"
@@ -184,7 +187,8 @@ RULES: tuple[CueRule, ...] = (
             r"letter to the editor|\bin this letter\b|\bthis letter\b|\bdear editor\b|"
             r"\b(?:this|an|the present) editorial\b|\bthis commentary\b|\bwe read with (?:great )?"
             r"interest|\bauthors'? reply\b|\bin (?:response|reply) to (?:the |your |our |a |an )?"
-            r"(?:\w+ )?(?:letter|comments?|article|correspondence|editorial|critique|concerns|dr\b)",
+            r"(?:\w+ )?(?:letter|comments?|article|correspondence|editorial|critique|concerns|dr\b)"
+            r"",
             *("letter", "editor", "commentary", "read with", "reply", "response to"),
         ),
         cited_ok=True,
@@ -243,7 +247,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "guidelines_compared",
         gated(
-            r"\b(?:compar\w*|review\w*|apprais\w*|summari[sz]\w*|summary of|analy[sz]\w*) (?:\w+[- ]){0,4}"
+            r"\b(?:compar\w*|review\w*|apprais\w*|summari[sz]\w*|summary of|analy[sz]\w*) (?:\w+[- "
+            r"]){0,4}"
             r"(?:guidelines|recommendations)\b|\b(?:guidelines|recommendations) (?:\w+ ){0,3}"
             r"(?:were|are) (?:compared|reviewed|appraised|analy[sz]ed)\b|\bacross (?:\w+ ){0,3}"
             r"guidelines\b",
@@ -265,7 +270,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "review",
         gated(
-            r"(?<!retrospective )(?<!chart )(?<!record )(?<!records )(?<!case )(?<!peer )\breview\b|"
+            r"(?<!retrospective )(?<!chart )(?<!record )(?<!records )(?<!case )(?<!peer )\breview\b"
+            r"|"
             r"\boverview\b|\bupdate on\b|\bstate of the art\b|\bcurrent (?:concepts|evidence|"
             r"perspectives|status|understanding)\b|\bwhat (?:do|we) (?:we )?know\b|\bbeliefs\b|"
             r"\bfrom bench to bedside\b",
@@ -277,14 +283,17 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "review",
         gated(
-            r"\b(?:this|the present|our|the current|a) (?:\w+[- ]){0,3}(?<!retrospective )(?<!chart )"
+            r"\b(?:this|the present|our|the current|a) (?:\w+[- ]){0,3}(?<!retrospective )(?<!chart"
+            r" )"
             r"(?<!record )(?<!records )(?<!case )(?<!peer )(?:review|overview)\b(?! "
             r"(?:board|committee|process))|"
             r"\b(?:we|the authors?|this (?:article|paper|chapter)) (?:\w+ )?(?:review|reviews|"
             r"overview|appraises?)\b|\bin this (?:review|chapter)\b|\b(?:this|the) (?:article|"
-            r"paper|chapter|narrative) (?:\w+ )?(?:reviews|summari[sz]es|discusses|examines|surveys|"
+            r"paper|chapter|narrative) (?:\w+ )?(?:reviews|summari[sz]es|discusses|examines|surveys"
+            r"|"
             r"describes|explores|outlines|considers)\b|\bnarrative review\b|\bliterature review\b|"
-            r"\breview (?:of|on) (?:the )?(?:literature|evidence|current|published)|\b(?:integrated|"
+            r"\breview (?:of|on) (?:the )?(?:literature|evidence|current|published)|\b(?:integrated"
+            r"|"
             r"integrative|comprehensive|critical|clinical|updated|brief|mini-?) review\b|"
             r"\ban overview of\b|\bthis chapter\b|\bin this chapter\b|\bbook chapter\b|"
             r"\bwe (?:provide|give|present) (?:an? )?(?:\w+ ){0,2}(?:overview|summary|update|"
@@ -322,12 +331,14 @@ RULES: tuple[CueRule, ...] = (
             r"\bsystematic(?:al)? review\b(?!s| of (?:the )?(?:medical )?records)|"
             r"\bsystematically (?:searched|reviewed|identified|assessed)\b|"
             r"\bprisma\b|\b(?:scoping|umbrella) reviews?\b|\b(?:searched|search(?:es)? of|"
-            rf"searching)(?: [\w'’]+){{0,7}} {_DATABASES}|{_DATABASES}(?: (?:and|,)? ?[\w.]+){{0,6}} "
+            rf"searching)(?: [\w'’]+){{0,7}} {_DATABASES}|{_DATABASES}(?: (?:and|,)? ?[\w.]+)"
+            rf"{{0,6}} "
             r"(?:were|was) searched\b|\bsystematic (?:literature )?search\b|\bliterature "
             r"search(?:es)? (?:was|were) (?:performed|conducted|carried out)\b|\bselection "
             r"criteria\b|\b(?:two|2|independent) (?:\w+ )?reviewers\b|\bincluded (?:studies|"
             r"trials|rcts)\b|\b(?:studies|trials|rcts) were (?:eligible|included|identified)\b|"
-            r"\brisk of bias\b|\bnetwork meta-?analys|\bcochrane (?:systematic )?review\b|\b(?:sought|"
+            r"\brisk of bias\b|\bnetwork meta-?analys|\bcochrane (?:systematic )?review\b|\b(?:soug"
+            r"ht|"
             r"searched for|looked for) (?:\w+ ){0,3}(?:randomi[sz]ed|controlled|clinical) "
             r"(?:\w+ )?(?:trials|studies)\b",
             *("systematic", "prisma", "scoping", "umbrella", "search", "selection criteria"),
@@ -348,7 +359,8 @@ RULES: tuple[CueRule, ...] = (
         "pooled",
         gated(
             r"\b(?:this|our|the present|the current|we (?:\w+ )?(?:performed|conducted|did|"
-            r"undertook|carried out) a) (?:\w+[- ]){0,3}meta-?analysis\b|\bsystematic review (?:and|"
+            r"undertook|carried out) a) (?:\w+[- ]){0,3}meta-?analysis\b|\bsystematic review (?:and"
+            r"|"
             r"with) (?:a )?meta-?analysis\b|\bmeta-?analy(?:sis|ses) (?:was|were) (?:performed|"
             r"conducted|done|carried out|undertaken|used)\b|\bmeta-?analy[sz]ed\b|\bpool(?:ed|ing) "
             r"(?:\w+ ){0,3}(?:trials|studies|rcts|data)\b|\b(?:trials|studies|data|results) were "
@@ -409,7 +421,8 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:patients|participants|volunteers|migraineurs|women|men|children|adults|"
             r"adolescents|people|outpatients|inpatients|subjects|individuals|infants|students|"
             r"residents|respondents|pregnan\w+|mothers|workers|athletes|veterans|consumers|"
-            r"persons|population|humans?|healthy (?:\w+ )?(?:males|females)|(?:a|an) \d+-year-old)\b",
+            r"persons|population|humans?|healthy (?:\w+ )?(?:males|females)|(?:a|an) \d+-year-old)"
+            r"\b",
             *("patient", "participant", "volunteer", "migraineur", "women", "men", "children"),
             *("adult", "adolescent", "people", "subject", "individual", "infant", "student"),
             *("resident", "respondent", "pregnan", "mother", "worker", "athlete", "veteran"),
@@ -420,10 +433,12 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "single_patient",
         gated(
-            r"\bcase report\b|\b(?:we|the authors?) (?:report|describe|present) (?:a|an|the|one) (?:case|patient|"
+            r"\bcase report\b|\b(?:we|the authors?) (?:report|describe|present) (?:a|an|the|one) (?"
+            r":case|patient|"
             r"\d+-year-old|(?:\w+[- ]){0,2}(?:man|woman|boy|girl|patient|primigravida))\b|"
             r"\b(?:a|an) \d+-year-old (?:\w+ ){0,2}(?:man|woman|boy|girl|patient|female|male|"
-            r"primigravida|multigravida|gravida)\b|\bcase of (?:a|an) \d+-year-old|\bthis case\b(?![- ]"
+            r"primigravida|multigravida|gravida)\b|\bcase of (?:a|an) \d+-year-old|\bthis case\b(?!"
+            r"[- ]"
             r"(?:control|series|crossover))|"
             r"\bsingle case\b|\bcase presentation\b|\bthe patient (?:was|had|presented|developed|"
             r"underwent|received)\b|\b(?:a|an|one) (?:young |elderly |middle-aged )?(?:man|woman|"
@@ -473,11 +488,14 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bhistorical (?:controls?|cohort|comparison)\b|\balternate(?:ly)? allocat\w*|"
             r"\ballocated alternately\b|\b(?:allocated|assigned) (?:\w+ ){0,3}(?:by|according to) "
-            r"(?:site|centre|center|hospital|ward|week|day|month|preference|choice|birth date|date)\b|"
+            r"(?:site|centre|center|hospital|ward|week|day|month|preference|choice|birth date|date)"
+            r"\b|"
             r"\b(?:patient|participant|parental|own) (?:preference|choice)\b|\b(?:chose|elected|"
             r"opted|preferred) (?:to (?:receive|take|use)|either)\b|\b(?:before|after) (?:the )?"
-            r"(?:implementation|introduction)\b|\bbefore and after (?:the )?(?:\w+ ){0,3}(?:was|were) "
-            r"(?:introduced|implemented|adopted)\b|\bpre-?(?:implementation|intervention) (?:period|"
+            r"(?:implementation|introduction)\b|\bbefore and after (?:the )?(?:\w+ ){0,3}(?:was|wer"
+            r"e) "
+            r"(?:introduced|implemented|adopted)\b|\bpre-?(?:implementation|intervention) (?:period"
+            r"|"
             r"phase|cohort|group)\b|\b(?:two|both|each of (?:the )?two) (?:\w+ ){0,2}(?:emergency "
             r"departments|hospitals|centres|centers|sites|clinics|wards|units)\b[^.;]{0,80}\b"
             r"(?:each|one|the other|respectively)\b|\bconsecutive "
@@ -508,7 +526,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "placebo",
         gated(
-            r"(?:\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with|and|than) (?:a )?(?:matching |"
+            r"(?:\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with|and|than) (?:a )?(?:matchin"
+            r"g |"
             r"identical |inert |saline )?placebo\b|\bplacebo (?:group|arm|tablets?|capsules?)\b|"
             r"\bsham\b)(?! effects?\b| responses?\b)",
             "placebo",
@@ -518,7 +537,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "trial",
         gated(
-            r"(?<!target )\btrials?\b(?! (?:registration|register|registry|number|identifier|emulation))|"
+            r"(?<!target )\btrials?\b(?! (?:registration|register|registry|number|identifier|emulat"
+            r"ion))|"
             r"\bintervention study\b|\bdose[- ]finding\b|\bphase (?:i{1,3}|iv|[1-4])\b",
             "trial",
             "intervention study",
@@ -605,9 +625,11 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bcross-?sectional\b|(?<!authors )(?<!we )\bsurveys?\b(?! (?:the|of the) (?:evidence|"
             r"literature))|\bquestionnaire(?:[- ]based|s? (?:was|were) "
-            r"(?:sent|distributed|administered|completed|mailed))\b|\bprevalence (?:study|survey)\b|"
+            r"(?:sent|distributed|administered|completed|mailed))\b|\bprevalence (?:study|survey)\b"
+            r"|"
             r"\bnhanes\b|\bdoor-to-door\b|\bonline questionnaire\b|\bnational (?:health )?"
-            r"(?:survey|sample)\b|\bsingle (?:visit|time point|measurement)\b|\bat one time point\b",
+            r"(?:survey|sample)\b|\bsingle (?:visit|time point|measurement)\b|\bat one time point\b"
+            r"",
             *("cross", "survey", "questionnaire", "prevalence", "nhanes", "door-to-door"),
             *("national", "single", "one time"),
         ),
@@ -644,8 +666,10 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bretrospective(?:ly)?\b|\b(?:medical |clinical |hospital |electronic (?:health |"
             r"medical )?)?(?:records|charts) (?:were|was) (?:\w+ )?(?:searched|reviewed|"
-            r"examined|analy[sz]ed)\b|\bchart review\b|\breview of (?:\w+ ){0,2}(?:records|charts)\b|"
-            r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b|\b(?:looked|went|going) back\b|"
+            r"examined|analy[sz]ed)\b|\bchart review\b|\breview of (?:\w+ ){0,2}(?:records|charts)"
+            r"\b|"
+            r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b|\b(?:looked|went|going) back\b"
+            r"|"
             r"\b(?:reviewed|examined|analy[sz]ed|searched|through) (?:\w+ ){0,3}(?:records|charts|"
             r"case notes|files)\b",
             *("retrospective", "records", "charts", "chart review", "database", "claims"),
@@ -655,7 +679,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "measured_once",
         gated(
-            r"\b(?:was|were) (?:measured|assessed|determined|evaluated|recorded) (?:in|among|for)\b|"
+            r"\b(?:was|were) (?:measured|assessed|determined|evaluated|recorded) (?:in|among|for)\b"
+            r"|"
             r"\bassociation (?:between|of)\b|\bassociated with\b|\bprevalence\b|\bcorrelat\w+\b",
             *("measured", "assessed", "determined", "evaluated", "recorded", "associat"),
             *("prevalence", "correlat"),
@@ -669,8 +694,10 @@ RULES: tuple[CueRule, ...] = (
             r"\bcost[- ](?:effectiveness|utility|benefit)\b|\bdecision(?:[- ]analytic)? model\b|"
             r"\bmarkov model\b|\beconomic evaluation\b|\bbudget impact\b|\b(?:products|"
             r"supplements|labels?) (?:were|was) (?:purchased|bought|analy[sz]ed|tested)\b|"
-            r"\blabel(?:led|ed)? (?:claims|content)\b|\b(?:analy[sz]ed|examined|assessed|tested|bought|"
-            r"purchased) the (?:labels?|contents?|products?) of\b|\bcontent analysis\b|\bmodel(?:l)?ing "
+            r"\blabel(?:led|ed)? (?:claims|content)\b|\b(?:analy[sz]ed|examined|assessed|tested|bou"
+            r"ght|"
+            r"purchased) the (?:labels?|contents?|products?) of\b|\bcontent analysis\b|\bmodel(?:l)"
+            r"?ing "
             r"study\b|\bsimulation (?:study|model)\b",
             *("cost", "decision", "markov", "economic", "budget", "products", "supplements"),
             *("label", "content analysis", "modelling", "modeling", "simulation"),
@@ -795,8 +822,8 @@ class CueFinder:
         sentences = self._sentences
         if rule.where == "title":
             for number in range(self._titles):
-                for match in regex.finditer(sentences[number].lower):
-                    yield number, _Span(*match.span())
+                for title_match in regex.finditer(sentences[number].lower):
+                    yield number, _Span(*title_match.span())
             return
         whole, starts = self._whole, self._starts
         position = self._abstract_start if rule.where == "abstract" else 0

@@ -321,12 +321,14 @@ def _laboratory(c: _Cues) -> _Outcome | None:
     if not (cells or animals):
         return None
     people = "humans" in c and not (c.in_title("cells") or c.in_title("animals"))
-    if people and c.any(
-        "randomised", "single_patient", "case_control_label", "assigned_intervention"
+    # Laboratory words in a study of people are background unless they dominate.
+    if (
+        people
+        and c.any("randomised", "single_patient", "case_control_label", "assigned_intervention")
+        and c.count("animals") < 3
+        and c.count("cells") < 3
     ):
-        # Laboratory words in a study of people are background unless they dominate.
-        if c.count("animals") < 3 and c.count("cells") < 3:
-            return None
+        return None
 
     def strong(name: str) -> bool:
         return c.in_title(name) or c.count(name) >= 2 or not people

@@ -394,7 +394,8 @@ _STRONG_BREAK = re.compile(
 _CITED_BEFORE = re.compile(
     lower_pattern(
         r"\b(?:unlike|in contrast (?:to|with)|rather than|instead of|previous(?:ly)?|prior|earlier|"
-        r"past|older(?! (?:adults|people|patients|women|men|persons|individuals|participants))|existing|published|several|many|numerous|other|few|no(?: published)?|"
+        r"past|older(?! (?:adults|people|patients|women|men|persons|individuals|participants))|"
+        r"existing|published|several|many|numerous|other|few|no(?: published)?|"
         r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|larger|"
         r"well[- ]designed|await\w*|according to|evidence from|reported|(?:a|an|the) (?:19|20)\d\d|"
         r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used)\b"
