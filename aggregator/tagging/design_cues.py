@@ -32,6 +32,7 @@ from aggregator.tagging.text import (
     Sentence,
     gated,
     is_cited,
+    is_negated,
     snippet,
     whole_lower,
 )
@@ -692,7 +693,9 @@ RULES: tuple[CueRule, ...] = (
         "modelling_or_product_analysis",
         gated(
             r"\bcost[- ](?:effectiveness|utility|benefit)\b|\bdecision(?:[- ]analytic)? model\b|"
-            r"\bmarkov model\b|\beconomic evaluation\b|\bbudget impact\b|\b(?:products|"
+            r"\bproduct analysis\b|\bwe (?:bought|purchased|obtained|sampled) \d+ (?:\w+ ){0,3}"
+            r"(?:supplements|products|brands)\b|\bmarkov model\b|\beconomic evaluation\b|"
+            r"\bbudget impact\b|\b(?:products|"
             r"supplements|labels?) (?:were|was) (?:purchased|bought|analy[sz]ed|tested)\b|"
             r"\blabel(?:led|ed)? (?:claims|content)\b|\b(?:analy[sz]ed|examined|assessed|tested|bou"
             r"ght|"
@@ -700,6 +703,7 @@ RULES: tuple[CueRule, ...] = (
             r"?ing "
             r"study\b|\bsimulation (?:study|model)\b",
             *("cost", "decision", "markov", "economic", "budget", "products", "supplements"),
+            *("product analysis", "brands"),
             *("label", "content analysis", "modelling", "modeling", "simulation"),
         ),
     ),
@@ -734,6 +738,8 @@ def _skip(rule: CueRule, sentence: Sentence, match: _Span) -> bool:
             return True
     if rule.name == "guideline" and _NO_CONSENSUS.search(lower[max(0, start - 30) : start]):
         return True
+    if rule.name == "control_group" and is_negated(sentence, start, end):
+        return True  # "without a control group"
     if rule.cited_ok or (sentence.field == "title" and rule.name in _TITLE_SELF):
         return False
     if _FINDING_AFTER.match(lower, end) and not _SELF_NEAR.search(lower, max(0, start - 40), start):

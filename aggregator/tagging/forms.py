@@ -241,6 +241,11 @@ LOW_STATUS = gated(
 )
 _VEHICLE = re.compile(r"\b(?:in|via|through|with)\s+(?:the\s+|their\s+)?(?:drinking|tap)\s+water\b")
 _CONDITIONAL = re.compile(r"\b(?:when|if|whether|unless)\b[^.,;]{0,40}$", re.I)
+_OTHER_BEFORE = re.compile(r"\b(?:other|newer|alternative)\s+$")
+_UNTESTED = re.compile(
+    r"\bnot (?:been )?(?:studied|tested|used|compared|evaluated|examined|investigated)\b|"
+    r"\bnever\b|\bno (?:trials?|studies)\b|\bunlike\b"
+)
 _MENTIONS_MAGNESIUM = re.compile(
     r"magnes|\bmg(?:o|so|cl|co|\(oh\))|\bepsom\b|\bmag-(?:ox|tab)\b|\bslow-mag\b|\buro-mag\b|"
     r"\bmagtein\b|\bmagnerot\b|\bmagonate\b"
@@ -423,7 +428,14 @@ def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
         mentions = _MAGNESIUM_WORD.search(lower) is not None
         if mentions or previous_mentions:
             for match in apart.finditer(lower, lower):
-                if not _counts(sentence, match.start(), match.end(), is_review):
+                # Even in a review, a salt named apart only counts when it is not contrasted,
+                # cited or said to be untested ("other salts such as glycinate were not
+                # studied").
+                if (
+                    not _counts(sentence, match.start(), match.end(), is_review)
+                    or _UNTESTED.search(lower)
+                    or _OTHER_BEFORE.search(lower, max(0, match.start() - 12), match.start())
+                ):
                     continue
                 for salt in _SALT_IN_PHRASE.finditer(lower, match.start(), match.end()):
                     form = salt_form(salt.group(0))

@@ -50,6 +50,8 @@ _LABEL_CATEGORIES: dict[str, str] = {
     "DISCUSSION": "CONCLUSIONS",
 }
 
+# "vitamin C." ends a sentence although "C." looks like an initial.
+_VITAMIN_END = re.compile(r"\bvitamins? [A-Ka-k]\.$")
 _LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/-]{2,40}):\s+")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 # Tokens that end with a full stop without ending the sentence.
@@ -311,7 +313,9 @@ def split_sentences(text: str) -> list[str]:
         end = match.end()
         head = text[start:end]
         last_token = head.rsplit(None, 1)[-1].rstrip(".!?").lower() if head.strip() else ""
-        if last_token in _ABBREVIATIONS or (len(last_token) == 1 and last_token.isalpha()):
+        if last_token in _ABBREVIATIONS or (
+            len(last_token) == 1 and last_token.isalpha() and not _VITAMIN_END.search(head)
+        ):
             continue
         piece = head.strip()
         if piece:
