@@ -29,6 +29,11 @@ GLYCINATE = "glycinate"  # the form the digest follows
 NON_SALT_FORMS: frozenset[str] = frozenset({"unspecified", "dietary"})
 SALT_FORMS: tuple[str, ...] = tuple(form for form in FORMS if form not in NON_SALT_FORMS)
 
+# Forms that are salts (every form but "unspecified" and "dietary"), and the salts taken by
+# mouth (sulfate and chloride are mostly infused or applied to the skin).
+SALT_FORMS: tuple[str, ...] = tuple(f for f in FORMS if f not in ("unspecified", "dietary"))
+ORAL_FORMS: tuple[str, ...] = tuple(f for f in SALT_FORMS if f not in ("sulfate", "chloride"))
+
 ROUTES: tuple[str, ...] = ("oral", "intravenous", "intramuscular", "topical", "dietary")
 
 STUDY_TYPES: tuple[str, ...] = (
@@ -49,6 +54,8 @@ STUDY_TYPES: tuple[str, ...] = (
     "in_vitro",
     "editorial_or_letter",
     "other",
+    "notice",  # retraction notice, erratum, expression of concern: not a study
+    "unclear",  # the design cues conflict or are missing: the tagger does not guess
 )
 
 # Evidence level by study type (1 = strongest). Guidelines and protocols have no level.
@@ -70,6 +77,8 @@ EVIDENCE_LEVEL: dict[str, int | None] = {
     "other": 5,
     "guideline": None,
     "trial_protocol": None,
+    "notice": None,
+    "unclear": None,
 }
 
 CONDITIONS: tuple[str, ...] = ("migraine", "tension_type_headache", "other_headache", "other")
@@ -95,6 +104,7 @@ TAG_KINDS: tuple[str, ...] = (
     "condition",
     "population",
     "combination_product",
+    "design_cue",  # a cue the study-design decision used (value: cue name)
 )
 
 # Where a tag's evidence came from.
@@ -126,7 +136,24 @@ STUDY_TYPE_LABELS: dict[str, str] = {
     "in_vitro": "In vitro",
     "editorial_or_letter": "Editorial/letter",
     "other": "Other",
+    "notice": "Notice",
+    "unclear": "Unclear design",
 }
+
+# What an article is as evidence for the digest (``ArticleTags.evidence_class``):
+# direct: a human trial, observational study, systematic review or meta-analysis with a migraine or
+#   headache outcome; indirect: a human study of other outcomes (bioavailability, tolerability,
+#   other conditions); planned: protocols and registrations; commentary: narrative reviews,
+#   editorials, letters, guidelines; preclinical: animal and in vitro work; notice: retraction
+#   notices, errata, expressions of concern.
+EVIDENCE_CLASSES: tuple[str, ...] = (
+    "direct",
+    "indirect",
+    "planned",
+    "commentary",
+    "preclinical",
+    "notice",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +167,22 @@ class Tag:
 
 
 @dataclass(frozen=True, slots=True)
+class DesignDecision:
+    """How the study type was decided: the answer, a confidence (0..1), the cues it rests on
+    (``Tag`` objects of kind "design_cue": value = cue name, field, snippet) and a short
+    explanation listing the cues and the path taken through the decision procedure."""
+
+    study_type: str
+    confidence: float
+    cues: tuple[Tag, ...]
+    explanation: str
+
+
+# What an ArticleTags built without a decision (e.g. read back from an older store) carries.
+NO_DESIGN_DECISION = DesignDecision("", 0.0, (), "")
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleTags:
     """Everything the tagger concluded about one article."""
 
@@ -150,8 +193,11 @@ class ArticleTags:
     evidence_level: int | None
     combination_product: bool
     population: tuple[str, ...]
-    tags: tuple[Tag, ...]  # provenance for every value above
+    tags: tuple[Tag, ...]  # provenance for every value above, and the design cues
     rules_version: str
+    # Additive fields (defaults keep older constructors working):
+    evidence_class: str = ""  # one of EVIDENCE_CLASSES ("" when not computed)
+    design: DesignDecision = NO_DESIGN_DECISION
 
     @property
     def is_direct(self) -> bool:

@@ -364,7 +364,7 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
         "systematic_review, randomized_controlled_trial, nonrandomized_controlled_trial, "
         "single_arm_trial, cohort, case_control, cross_sectional, case_series, case_report, "
         "narrative_review, guideline, trial_protocol, animal_study, in_vitro, "
-        "editorial_or_letter, other",
+        "editorial_or_letter, other, notice, unclear",
     ),
     "query-form-injection": (
         ["query", "--form", "glycinate' OR 1=1--"],
@@ -378,7 +378,7 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
         "valid values: meta_analysis, systematic_review, randomized_controlled_trial, "
         "nonrandomized_controlled_trial, single_arm_trial, cohort, case_control, "
         "cross_sectional, case_series, case_report, narrative_review, guideline, "
-        "trial_protocol, animal_study, in_vitro, editorial_or_letter, other",
+        "trial_protocol, animal_study, in_vitro, editorial_or_letter, other, notice, unclear",
     ),
     "query-since-injection": (
         ["query", "--since", "2020 OR 1=1"],

@@ -19,8 +19,8 @@ def test_bench_scores_the_synthetic_set_perfectly_with_indexing(
     summary = capsys.readouterr().out.splitlines()
     assert "forms micro      P 1.000  R 1.000  F1 1.000" in summary
     assert "glycinate        P 1.000  R 1.000  F1 1.000" in summary
-    assert "study type accuracy      1.000 (134/134)" in summary
-    assert "combination accuracy     1.000 (134/134)" in summary
+    assert "study type accuracy      1.000 (160/160)" in summary
+    assert "combination accuracy     1.000 (160/160)" in summary
 
 
 def test_bench_reports_errors_per_record(
@@ -81,3 +81,31 @@ def test_throughput_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[st
     path.write_text(json.dumps({"title": "Magnesium", "forms": []}) + "\n", encoding="utf-8")
     assert main([str(path)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("throughput ")
+
+
+def test_bench_scores_splits_separately_and_never_lists_report_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {
+        "title": "Magnesium oxide for migraine: a randomized trial",
+        "abstract": "",
+        "forms": ["glycinate"],
+        "study_type_ok": ["cohort"],
+        "condition": "migraine",
+        "evidence_class": "direct",
+    }
+    lines = [
+        json.dumps({**base, "pmid": "99000901", "split": "tune"}),
+        json.dumps({**base, "pmid": "99000902", "split": "report"}),
+    ]
+    path = tmp_path / "real.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main([str(path), "--show-errors", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "-- split tune" in out and "-- split report" in out
+    assert "pmid 99000901" in out and "pmid 99000902" not in out
+    assert "report split: individual errors are not listed" in out
+    assert "tagged unclear           0.000 (0/1)" in out
+    assert "direct vs indirect       1.000 (1/1)" in out
+    assert "evidence class accuracy  1.000 (1/1)" in out
+    assert "cohort                           1: randomized_controlled_trial 1" in out

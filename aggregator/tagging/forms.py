@@ -32,7 +32,7 @@ from aggregator.tagging.text import (
     snippet,
     whole_lower,
 )
-from aggregator.vocab import Tag
+from aggregator.vocab import FORMS, SALT_FORMS, Tag
 
 # form -> regex alternatives for the salt word (after "magnesium").
 SALT_WORDS: dict[str, str] = {
@@ -59,8 +59,20 @@ FORM_ALIASES: dict[str, str] = {
     "sulfate": r"(?-i:\bMgSO4\b|\bMgSO₄)|\bepsom salts?\b",
     "chloride": r"(?-i:\bMgCl2\b|\bMgCl₂)",
     "hydroxide": r"\bmilk of magnesia\b|(?-i:\bMg\(OH\)2)",
-    "citrate": r"\btrimagnesium dicitrate\b",
+    "citrate": r"\btrimagnesium dicitrate\b|\bmagnesium[- ]diasporal\b",
+    # Trade names whose magnesium salt is known.
+    "lactate": r"\bmag-tab\b",
+    "threonate": r"\bmagtein\b",
+    "orotate": r"\bmagnerot\b",
+    "aspartate": r"\bmagnesiocard\b",
+    "gluconate": r"\bmagonate\b",
+    "carbonate": r"(?-i:\bMgCO3\b|\bMgCO₃)",
 }
+# Trade names that name oxide and chloride products.
+_TRADE_NAMES: tuple[tuple[str, str], ...] = (
+    ("oxide", r"\bmag-ox\b|\buro-mag\b"),
+    ("chloride", r"\bslow-mag\b"),
+)
 
 _SALT_ANY = "|".join(f"(?:{alternatives})" for alternatives in SALT_WORDS.values())
 _SALT_LOOKUP = tuple((form, re.compile(rf"^(?:{alt})$", re.I)) for form, alt in SALT_WORDS.items())
@@ -116,9 +128,14 @@ _PHRASE_ALSO: tuple[tuple[tuple[str, ...], int], ...] = (
     ((), 2),
     (("salt", "form", "preparation"), 1),
 )
-ALIAS_PATTERNS: tuple[tuple[str, Gated], ...] = tuple(
-    (form, gated(pattern, "mgo", "mgso", "mgcl", "epsom", "magnesia", "mg(oh)", "dicitrate"))
-    for form, pattern in FORM_ALIASES.items()
+_ALIAS_LITERALS = ("mgo", "mgso", "mgcl", "mgco", "epsom", "magnesia", "mg(oh)", "dicitrate")
+_TRADE_LITERALS = ("diasporal", "mag-tab", "magtein", "magnerot", "magnesiocard", "magonate")
+ALIAS_PATTERNS: tuple[tuple[str, Gated], ...] = (
+    *(
+        (form, gated(pattern, *_ALIAS_LITERALS, *_TRADE_LITERALS))
+        for form, pattern in FORM_ALIASES.items()
+    ),
+    *((form, gated(pattern, "mag-ox", "uro-mag", "slow-mag")) for form, pattern in _TRADE_NAMES),
 )
 _SALT_IN_PHRASE = re.compile(rf"(?<![a-z]){_SALT_TOKEN}\b", re.I)
 _AMINO_CHELATE = re.compile(rf"{_MG}\s+amino[- ]acid\s+chelate\b", re.I)
@@ -127,7 +144,8 @@ _GLYCINE = re.compile(r"\bglycin", re.I)
 _OTHER_COMPOUND_BEFORE = re.compile(
     r"\b(?:zinc|iron|ferrous|ferric|calcium|sodium|potassium|copper|cupric|manganese|chromium|"
     r"alumin(?:i)?um|nitric|nitrous|caffeine|lithium|selenium|silver|titanium|ethylene|lysine|"
-    r"clomiphene|sildenafil|tamoxifen|fentanyl|morphine)\s*$",
+    r"clomiphene|sildenafil|tamoxifen|fentanyl|morphine|ringer'?s|serum|plasma|blood|"
+    r"chondroitin|dehydroepiandrosterone|estrone|heparan|dextran|methyl-?(?:d-)?)\s*$",
     re.I,
 )
 
@@ -223,6 +241,39 @@ LOW_STATUS = gated(
 )
 _VEHICLE = re.compile(r"\b(?:in|via|through|with)\s+(?:the\s+|their\s+)?(?:drinking|tap)\s+water\b")
 _CONDITIONAL = re.compile(r"\b(?:when|if|whether|unless)\b[^.,;]{0,40}$", re.I)
+_OTHER_BEFORE = re.compile(r"\b(?:other|newer|alternative)\s+$")
+_UNTESTED = re.compile(
+    r"\bnot (?:been )?(?:studied|tested|used|compared|evaluated|examined|investigated)\b|"
+    r"\bnever\b|\bno (?:trials?|studies)\b|\bunlike\b"
+)
+_MENTIONS_MAGNESIUM = re.compile(
+    r"magnes|\bmg(?:o|so|cl|co|\(oh\))|\bepsom\b|\bmag-(?:ox|tab)\b|\bslow-mag\b|\buro-mag\b|"
+    r"\bmagtein\b|\bmagnerot\b|\bmagonate\b"
+)
+_MAGNESIUM_WORD = re.compile(r"\bmagnesium\b|\bmg(?:2\+|\+\+)?(?=[\s-])")
+# A salt in a list: "a bisglycinate chelate", "the citrate", "lactate-citrate mixture".
+_SALT_ITEM = (
+    rf"(?:(?:a|an|the)\s+)?(?:(?:organic|inorganic|chelated|amino[- ]acid)\s+)?{_SALT_TOKEN}"
+    rf"(?:[- /]{_SALT_TOKEN})*(?:\s+(?:chelate|mixture|salt|form|preparation|combination)s?)?"
+)
+_ITEM_LIST = rf"{_SALT_ITEM}(?:{_LIST_JOIN}{_SALT_ITEM})*"
+# Salts named apart from the word magnesium, after a head that says they are forms given.
+_SALTS_APART = gated(
+    r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
+    r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
+    r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
+    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|\b(?:organic|inorganic)\s+(?:\w+\s+)?"
+    r"(?:salts?\s*)?\(\s*)"
+    rf"{_ITEM_LIST}\b",
+    *SALT_STEMS,
+)
+# Magnesium as a treatment in a review (no salt named): not a level, status or deficiency.
+_MAGNESIUM_TREATMENT = re.compile(
+    r"\bmagnesium\b(?![\s-]+(?:levels?|concentrations?|status|deficiency|depletion|content|"
+    r"homeostasis|ions?|channels?|block|transport\w*|intake|in (?:serum|plasma|the brain|blood))\b)"
+    r"(?<!serum magnesium)(?<!plasma magnesium)(?<!brain magnesium)(?<!ionized magnesium)"
+    r"(?<!ionised magnesium)(?<!low magnesium)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,122 +306,210 @@ def _counts(sentence: Sentence, start: int, end: int, is_review: bool) -> bool:
     return is_review or not is_cited(sentence, start, end)
 
 
+@dataclass(frozen=True, slots=True)
+class _FormText:
+    """An article's sentences as the form rules read them: lower-cased, with magnesium
+    valproate/stearate blanked out, plus the joined text and its literal index (for narrowing)."""
+
+    masked: list[tuple[Sentence, str]]
+    whole: str
+    index: LiteralIndex | None
+
+    @classmethod
+    def of(cls, sentences: list[Sentence]) -> _FormText:
+        if narrow(NOT_A_FORM, sentences) is None:
+            masked = [(s, s.lower) for s in sentences]  # nothing to mask anywhere
+        else:
+            masked = [(s, mask_non_forms(s.lower)) for s in sentences]
+        whole, index = whole_lower(sentences)
+        return cls(masked, whole, index)
+
+
+class _Found(dict[str, Tag]):
+    """Forms found so far, each with the provenance of its first mention."""
+
+    def add(self, form: str, sentence: Sentence, start: int, end: int) -> None:
+        if form not in self:
+            self[form] = Tag("form", form, sentence.field, snippet(sentence.text, start, end))
+
+
 def find_forms(
-    sentences: list[Sentence], *, is_review: bool, combination_product: bool
+    sentences: list[Sentence],
+    *,
+    is_review: bool,
+    combination_product: bool,
+    laboratory: bool = False,
 ) -> FormResult:
-    """Forms given in the study, with provenance. Pass the already-decided design facts."""
-    found: dict[str, Tag] = {}
-
-    def add(form: str, sentence: Sentence, start: int, end: int) -> None:
-        if form not in found:
-            found[form] = Tag("form", form, sentence.field, snippet(sentence.text, start, end))
-
-    # Lower-cased sentence text with magnesium valproate/stearate blanked out.
-    if narrow(NOT_A_FORM, sentences) is None:
-        masked = [(s, s.lower) for s in sentences]  # nothing to mask anywhere
-    else:
-        masked = [(s, mask_non_forms(s.lower)) for s in sentences]
-    whole, index = whole_lower(sentences)
-    phrases = [
-        (narrowed, also, min_salts)
-        for phrase, (also, min_salts) in zip(SALT_PHRASES, _PHRASE_ALSO, strict=True)
-        if (narrowed := phrase.narrowed(whole, index)) is not None
-    ]
-    aliases = [
-        (form, narrowed)
-        for form, alias in ALIAS_PATTERNS
-        if (narrowed := alias.narrowed(whole, index)) is not None
-    ]
-    mentions_glycine = any("glycin" in s.lower for s in sentences)
-    for sentence, text in masked:
-        lower = text
-        for phrase, also, min_salts in phrases:
-            if also and not any(word in lower for word in also):
-                continue
-            # The narrowed rule's literals are the salt stems present in this article.
-            if min_salts > 1 and sum(lower.count(stem) for stem in phrase.keywords) < min_salts:
-                continue
-            for match in phrase.finditer(text, lower):
-                forms = [salt_form(salt.group(0)) for salt in _SALT_IN_PHRASE.finditer(match[0])]
-                if all(form is None or form in found for form in forms):
-                    continue  # nothing new to add: skip the costly context checks
-                if not _counts(sentence, match.start(), match.end(), is_review):
-                    continue
-                if _OTHER_COMPOUND_BEFORE.search(text[max(0, match.start() - 30) : match.start()]):
-                    continue
-                for form in forms:
-                    if form:
-                        add(form, sentence, match.start(), match.end())
-        for form, alias in aliases:
-            if form in found:
-                continue
-            for match in alias.finditer(text, lower):
-                if _counts(sentence, match.start(), match.end(), is_review):
-                    add(form, sentence, match.start(), match.end())
-        if "amino" not in lower:
-            continue
-        for match in _AMINO_CHELATE.finditer(text):
-            if (
-                mentions_glycine
-                and "glycinate" not in found
-                and _counts(sentence, match.start(), match.end(), is_review)
-            ):
-                add("glycinate", sentence, match.start(), match.end())
-
+    """Forms given in the study (every form named, for a review), with provenance. Pass the
+    already-decided design facts; ``laboratory`` (in vitro work) ignores magnesium in a bath or
+    medium. Phases, in order: salts attached to magnesium (and formula, trade and chelate names);
+    salts named apart from the word magnesium (lists, anaphora); magnesium given with no salt
+    named; magnesium intake or measured status."""
+    text = _FormText.of(sentences)
+    if not _MENTIONS_MAGNESIUM.search(text.whole):
+        # No magnesium anywhere: no form (another mineral's intake or salts never count).
+        return FormResult((), (), supplement_given=combination_product, intake_measured=False)
+    found = _Found()
+    _attached_salts(text, found, is_review)
+    _salts_named_apart(text, found, is_review)
     salts_found = bool(found)
     supplement_given = salts_found or combination_product
     if not salts_found:
-        unspecified = _narrowed(UNSPECIFIED, whole, index)
-        hypothetical = hypothetical_gate(sentences)
-        for sentence, text in masked:
-            if not is_review and (
-                is_hypothetical(sentence, hypothetical) or sentence.category == "BACKGROUND"
-            ):
-                continue
-            given = _first_unspecified(unspecified, text, sentence, is_review)
-            if given is not None:
-                supplement_given = True
-                if not combination_product:
-                    add("unspecified", sentence, given.start(), given.end())
-                break
-
-    intake_measured = False
-    dietary_tag: Tag | None = None
-    # Masking only blanks characters, so a space-free literal in masked text is in the original.
-    dietary_intake = narrowed_or_never(DIETARY_INTAKE, sentences)
-    for sentence, text in masked:
-        if not is_review and sentence.category == "BACKGROUND":
-            continue
-        intake = dietary_intake.search(text, text)
-        if (
-            intake
-            and salts_found
-            and _VEHICLE.search(text, max(0, intake.start() - 12), intake.end())
-        ):
-            continue  # "salt given in drinking water": water is the vehicle, not the exposure
-        if intake and _counts(sentence, intake.start(), intake.end(), is_review):
-            intake_measured = True
-            dietary_tag = Tag(
-                "form",
-                "dietary",
-                sentence.field,
-                snippet(sentence.text, intake.start(), intake.end()),
-            )
-            break
-    if dietary_tag is None:
-        dietary_tag = _status_tag(
-            masked, supplement_given=supplement_given, is_review=is_review, index=index
-        )
-    if dietary_tag is not None:
-        found["dietary"] = dietary_tag
-
-    ordered = tuple(sorted(found, key=_FORM_ORDER.__getitem__))
+        supplement_given = _unspecified(text, found, is_review) or supplement_given
+    intake_measured = _dietary(
+        text, found, is_review=is_review, supplement_given=supplement_given, laboratory=laboratory
+    )
+    ordered = tuple(sorted(found, key=FORM_ORDER.__getitem__))
     return FormResult(
         forms=ordered,
         tags=tuple(found[form] for form in ordered),
         supplement_given=supplement_given,
         intake_measured=intake_measured,
     )
+
+
+def _attached_salts(text: _FormText, found: _Found, is_review: bool) -> None:
+    """Phase 1: "magnesium citrate", "Mg-citrate", "magnesium oxide, citrate or glycinate",
+    "salts of magnesium such as ...", MgO/MgSO4/Epsom salt, trade names, amino-acid chelate."""
+    phrases = [
+        (narrowed, also, min_salts)
+        for phrase, (also, min_salts) in zip(SALT_PHRASES, _PHRASE_ALSO, strict=True)
+        if (narrowed := phrase.narrowed(text.whole, text.index)) is not None
+    ]
+    aliases = [
+        (form, narrowed)
+        for form, alias in ALIAS_PATTERNS
+        if (narrowed := alias.narrowed(text.whole, text.index)) is not None
+    ]
+    mentions_glycine = "glycin" in text.whole
+    for sentence, lower in text.masked:
+        for phrase, also, min_salts in phrases:
+            if also and not any(word in lower for word in also):
+                continue
+            # The narrowed rule's literals are the salt stems present in this article.
+            if min_salts > 1 and sum(lower.count(stem) for stem in phrase.keywords) < min_salts:
+                continue
+            for match in phrase.finditer(lower, lower):
+                forms = [salt_form(salt.group(0)) for salt in _SALT_IN_PHRASE.finditer(match[0])]
+                if all(form is None or form in found for form in forms):
+                    continue  # nothing new to add: skip the costly context checks
+                if not _counts(sentence, match.start(), match.end(), is_review):
+                    continue
+                if _OTHER_COMPOUND_BEFORE.search(lower[max(0, match.start() - 30) : match.start()]):
+                    continue
+                for form in forms:
+                    if form:
+                        found.add(form, sentence, match.start(), match.end())
+        for form, alias in aliases:
+            if form in found:
+                continue
+            for match in alias.finditer(lower, lower):
+                if _counts(sentence, match.start(), match.end(), is_review):
+                    found.add(form, sentence, match.start(), match.end())
+                    break
+        if "amino" not in lower or "glycinate" in found or not mentions_glycine:
+            continue
+        for match in _AMINO_CHELATE.finditer(lower):
+            if _counts(sentence, match.start(), match.end(), is_review):
+                found.add("glycinate", sentence, match.start(), match.end())
+
+
+def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
+    """Phase 2: salts named away from the word magnesium, in a sentence that mentions
+    magnesium or right after one that does: "the magnesium trials used different preparations,
+    including a bisglycinate chelate and a lactate-citrate mixture", "given as citrate or
+    oxide", "organic (citrate, glycinate) and inorganic (oxide) salts". A salt word right after
+    another element or drug (zinc gluconate, N-methyl-D-aspartate) is never counted."""
+    apart = _SALTS_APART.narrowed(text.whole, text.index)
+    if apart is None:
+        return
+    previous_mentions = False
+    for sentence, lower in text.masked:
+        mentions = _MAGNESIUM_WORD.search(lower) is not None
+        if mentions or previous_mentions:
+            for match in apart.finditer(lower, lower):
+                # Even in a review, a salt named apart only counts when it is not contrasted,
+                # cited or said to be untested ("other salts such as glycinate were not
+                # studied").
+                if (
+                    not _counts(sentence, match.start(), match.end(), is_review)
+                    or _UNTESTED.search(lower)
+                    or _OTHER_BEFORE.search(lower, max(0, match.start() - 12), match.start())
+                ):
+                    continue
+                for salt in _SALT_IN_PHRASE.finditer(lower, match.start(), match.end()):
+                    form = salt_form(salt.group(0))
+                    if form is None or form in found:
+                        continue
+                    if _OTHER_COMPOUND_BEFORE.search(
+                        lower[max(0, salt.start() - 30) : salt.start()]
+                    ):
+                        continue
+                    found.add(form, sentence, match.start(), match.end())
+        previous_mentions = mentions
+
+
+def _unspecified(text: _FormText, found: _Found, is_review: bool) -> bool:
+    """Phase 3: magnesium given (or, in a review, discussed as a treatment) with no salt named.
+    True when magnesium was given."""
+    unspecified = _narrowed(UNSPECIFIED, text.whole, text.index)
+    hypothetical = hypothetical_gate([sentence for sentence, _ in text.masked])
+    for sentence, lower in text.masked:
+        if not is_review and (
+            is_hypothetical(sentence, hypothetical) or sentence.category == "BACKGROUND"
+        ):
+            continue
+        given = _first_unspecified(unspecified, lower, sentence, is_review)
+        if given is not None:
+            found.add("unspecified", sentence, given.start(), given.end())
+            return True
+    if is_review:
+        # A review naming magnesium as a treatment covers it even without dosing words.
+        for sentence, lower in text.masked:
+            for match in _MAGNESIUM_TREATMENT.finditer(lower):
+                found.add("unspecified", sentence, match.start(), match.end())
+                return True
+    return False
+
+
+def _dietary(
+    text: _FormText,
+    found: _Found,
+    *,
+    is_review: bool,
+    supplement_given: bool,
+    laboratory: bool,
+) -> bool:
+    """Phase 4: magnesium intake (diet, water) or, in the vocabulary's sense of ``dietary``,
+    measured magnesium status (serum, tissue, brain) as the exposure. Internally the two are
+    told apart (the return value is True for intake only, which gives the dietary route); both
+    map to the form ``dietary``. Magnesium in a cell bath or medium is neither."""
+    # Masking only blanks characters, so a space-free literal in masked text is in the original.
+    dietary_intake = narrowed_or_never(DIETARY_INTAKE, [sentence for sentence, _ in text.masked])
+    previous_mentions = False
+    for sentence, lower in text.masked:
+        mentions = _MAGNESIUM_WORD.search(lower) is not None
+        near_magnesium, previous_mentions = mentions or previous_mentions, mentions
+        if not is_review and sentence.category == "BACKGROUND":
+            continue
+        intake = dietary_intake.search(lower, lower)
+        if intake is None or not near_magnesium:
+            continue  # intake of what? only magnesium's counts
+        if supplement_given and _VEHICLE.search(lower, max(0, intake.start() - 12), intake.end()):
+            continue  # "salt given in drinking water": water is the vehicle, not the exposure
+        if _counts(sentence, intake.start(), intake.end(), is_review):
+            found["dietary"] = Tag(
+                "form", "dietary", sentence.field, snippet(sentence.text, *intake.span())
+            )
+            return True
+    if laboratory:
+        return False
+    status = _status_tag(
+        text.masked, supplement_given=supplement_given, is_review=is_review, index=text.index
+    )
+    if status is not None:
+        found["dietary"] = status
+    return False
 
 
 def merge_indexed_forms(result: FormResult, article: Article) -> FormResult:
@@ -402,7 +541,24 @@ def merge_indexed_forms(result: FormResult, article: Article) -> FormResult:
         return result
     kept = {tag.value: tag for tag in result.tags if tag.value != "unspecified"}
     kept.update(found)
-    ordered = tuple(sorted(kept, key=_FORM_ORDER.__getitem__))
+    ordered = tuple(sorted(kept, key=FORM_ORDER.__getitem__))
+    return FormResult(
+        forms=ordered,
+        tags=tuple(kept[form] for form in ordered),
+        supplement_given=True,
+        intake_measured=result.intake_measured,
+    )
+
+
+def with_combination_form(result: FormResult, combination: Tag) -> FormResult:
+    """A combination product whose magnesium salt is not named gives magnesium unspecified
+    (the ``combination_product`` flag says it came in a product)."""
+    if any(form in SALT_WORDS or form == "unspecified" for form in result.forms):
+        return result
+    tag = Tag("form", "unspecified", combination.field, combination.snippet)
+    kept = {t.value: t for t in result.tags}
+    kept["unspecified"] = tag
+    ordered = tuple(sorted(kept, key=FORM_ORDER.__getitem__))
     return FormResult(
         forms=ordered,
         tags=tuple(kept[form] for form in ordered),
@@ -467,4 +623,7 @@ def _status_tag(
     return None
 
 
-_FORM_ORDER = {form: index for index, form in enumerate((*SALT_WORDS, "unspecified", "dietary"))}
+# One order of forms: the vocabulary's (SALT_WORDS must name the salts in that order).
+FORM_ORDER: dict[str, int] = {form: index for index, form in enumerate(FORMS)}
+if tuple(SALT_WORDS) != SALT_FORMS:
+    raise RuntimeError("SALT_WORDS must list every salt of vocab.SALT_FORMS, in that order")

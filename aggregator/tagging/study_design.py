@@ -1,632 +1,560 @@
-"""Study type: one design per article, the most specific one the article itself reports.
+"""Study type: one design per article, decided the way a systematic reviewer decides it.
 
-Evidence comes from NLM publication types and MeSH (when indexed) and from title/abstract
-wording (always). Every text rule is one :class:`DesignRule` row; mentions that refer to other
-work ("previous RCTs showed ...", "a placebo-controlled trial is needed") are skipped, so a
-cohort study citing trials stays a cohort.
+The cues (``design_cues.py``: who was studied, was an intervention assigned, how was the
+comparison group formed, when were outcomes measured, ...) feed a fixed sequence of questions in
+the spirit of the design algorithms reviewers use (Hartling et al. 2010, "Testing a tool for
+the classification of study designs in systematic reviews of interventions and exposures"; the
+NICE algorithm for classifying quantitative study designs). The first question that can be
+answered decides:
 
-Resolution: rules have a strength (3 = specific NLM publication type, 2 = explicit wording such
-as "case-control study", 1 = implicit wording such as "20 patients and 20 healthy controls" or a
-generic index term). The strongest level present wins; within it, the first study type in
-:data:`PRIORITY` wins (a case report with a literature review, or published as a letter, is a case
-report; any other letter about a trial is a letter).
+0. **Indexing.** A specific NLM publication type (Randomized Controlled Trial, Meta-Analysis,
+   Systematic Review, Case Reports, Practice Guideline, Clinical Trial Protocol, Letter,
+   Editorial, Comment, Retraction of Publication, Published Erratum, Expression of Concern)
+   decides, and no text cue overrides it. Generic types (Review, Clinical Trial, Controlled
+   Clinical Trial, Observational Study) and MeSH check tags (Animals, Cross-Over Studies,
+   Case-Control Studies, ...) are cues like the wording. Tagging is a pure function of the
+   record, so when indexing arrives with a revised record, retagging re-decides the type.
+1. **Notice?** A retraction notice, erratum or expression of concern is not a study: ``notice``.
+2. **Planned?** A protocol, a registration, a planned or withdrawn trial (future tense, no
+   results reported): ``trial_protocol``.
+3. **Letter or editorial?** ``editorial_or_letter`` (a single case published as a letter stays
+   a case report).
+4. **Guideline?** Recommendations issued by a panel: ``guideline`` (a review *comparing*
+   guidelines is a review).
+5. **Synthesis of other studies?** (a review, an expert opinion or book chapter reviewing the
+   literature, a systematic search, pooled results) -- results pooled: ``meta_analysis``;
+   sources searched systematically: ``systematic_review``; otherwise ``narrative_review``. A
+   "review of the literature" attached to a case or a case-control study does not make it a
+   review.
+6. **Laboratory?** Cells, tissue or preparations only: ``in_vitro``; animals of any species:
+   ``animal_study`` (animal or cell words in a human study are background unless the title says
+   so, they recur, or no person is studied).
+7. **One patient?** ``case_report``.
+8. **Did the investigators assign an intervention?** Randomly: ``randomized_controlled_trial``
+   (a blinded or placebo-controlled crossover is taken as randomised); comparison group formed
+   otherwise (by site, time, patient choice, alternation, concurrent or historical controls):
+   ``nonrandomized_controlled_trial``; no comparison group: ``single_arm_trial``.
+9. **Observational.** The design the authors name (case-control, cross-sectional, cohort);
+   else patients compared with healthy controls: ``case_control``; followed forward:
+   ``cohort``; a series of treated patients or a record review: ``case_series``; one-time
+   measurement or survey: ``cross_sectional``.
+10. Economic models and product analyses: ``other``. Anything else: ``unclear`` -- the tagger
+    says so rather than guess.
+
+Every decision keeps the cues it saw (``design_cue`` tags), a confidence (indexing 0.95, the
+article naming its own design 0.9, a design inferred from several cues 0.6-0.8, a fallback
+0.5) and an explanation listing the cues and the path taken.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from aggregator.tagging.text import Gated, Sentence, gated, is_cited, snippet, whole_lower
-from aggregator.vocab import Tag
+from aggregator.tagging.design_cues import Cue, CueFinder
+from aggregator.tagging.text import Sentence
+from aggregator.vocab import DesignDecision, Tag
 
-PRIORITY: tuple[str, ...] = (
-    "case_report",  # a case published as a letter is still a case report
-    "editorial_or_letter",
+# Specific publication types decide the design; when several are present the first in this
+# order wins (a case published as a letter is a case report).
+INDEXED_TYPES: dict[str, str] = {
+    "retraction of publication": "notice",
+    "published erratum": "notice",
+    "expression of concern": "notice",
+    "clinical trial protocol": "trial_protocol",
+    "meta-analysis": "meta_analysis",
+    "systematic review": "systematic_review",
+    "randomized controlled trial": "randomized_controlled_trial",
+    "case reports": "case_report",
+    "practice guideline": "guideline",
+    "guideline": "guideline",
+    "consensus development conference": "guideline",
+    "consensus development conference, nih": "guideline",
+    "letter": "editorial_or_letter",
+    "editorial": "editorial_or_letter",
+    "comment": "editorial_or_letter",
+}
+_INDEXED_ORDER = (
+    "notice",
     "trial_protocol",
-    "guideline",
     "meta_analysis",
     "systematic_review",
-    "narrative_review",
-    "in_vitro",
-    "animal_study",
     "randomized_controlled_trial",
-    "nonrandomized_controlled_trial",
-    "case_control",
-    "cross_sectional",
-    "cohort",
-    "single_arm_trial",
-    "case_series",
-    "other",
+    "case_report",
+    "guideline",
+    "editorial_or_letter",
 )
 
-INDEXED = 3
-EXPLICIT = 2
-IMPLICIT = 1
-
-# NLM publication types -> (study type, strength). Generic trial/observational types are weak so
-# that the wording can say which kind of trial or observational study it is.
-PUBLICATION_TYPES: dict[str, tuple[str, int]] = {
-    "letter": ("editorial_or_letter", INDEXED),
-    "editorial": ("editorial_or_letter", INDEXED),
-    "comment": ("editorial_or_letter", INDEXED),
-    "clinical trial protocol": ("trial_protocol", INDEXED),
-    "practice guideline": ("guideline", INDEXED),
-    "guideline": ("guideline", INDEXED),
-    "consensus development conference": ("guideline", INDEXED),
-    "consensus development conference, nih": ("guideline", INDEXED),
-    "meta-analysis": ("meta_analysis", INDEXED),
-    "systematic review": ("systematic_review", INDEXED),
-    "case reports": ("case_report", INDEXED),
-    "randomized controlled trial": ("randomized_controlled_trial", INDEXED),
-    "equivalence trial": ("randomized_controlled_trial", EXPLICIT),
-    "controlled clinical trial": ("nonrandomized_controlled_trial", EXPLICIT),
-    "review": ("narrative_review", EXPLICIT),
-    "scientific integrity review": ("narrative_review", EXPLICIT),
-    "clinical trial": ("single_arm_trial", IMPLICIT),
-    "clinical trial, phase i": ("single_arm_trial", IMPLICIT),
-    "clinical trial, phase ii": ("single_arm_trial", IMPLICIT),
-    "clinical trial, phase iii": ("single_arm_trial", IMPLICIT),
-    "clinical trial, phase iv": ("single_arm_trial", IMPLICIT),
-    "observational study": ("cohort", IMPLICIT),
+# Generic publication types and MeSH terms: cues, weighed with the wording.
+INDEX_CUES: dict[str, str] = {
+    # publication types
+    "review": "review",
+    "scientific integrity review": "review",
+    "controlled clinical trial": "controlled_trial_indexed",
+    "equivalence trial": "randomised",
+    "pragmatic clinical trial": "trial",
+    "adaptive clinical trial": "trial",
+    "clinical trial": "trial",
+    "clinical trial, phase i": "trial",
+    "clinical trial, phase ii": "trial",
+    "clinical trial, phase iii": "trial",
+    "clinical trial, phase iv": "trial",
+    "observational study": "observational_indexed",
+    # MeSH
+    "case-control studies": "case_control_label",
+    "cross-sectional studies": "cross_sectional_label",
+    "cohort studies": "cohort_label",
+    "prospective studies": "cohort_label",
+    "longitudinal studies": "cohort_label",
+    "follow-up studies": "cohort_label",
+    "retrospective studies": "retrospective",
+    "random allocation": "randomised",
+    "double-blind method": "blinded",
+    "single-blind method": "blinded",
+    "cross-over studies": "crossover",
+    "placebos": "placebo",
+    "cells, cultured": "cells",
+    "in vitro techniques": "cells",
+    "animals": "animals",
+    "rats": "animals",
+    "rats, sprague-dawley": "animals",
+    "rats, wistar": "animals",
+    "mice": "animals",
+    "mice, inbred c57bl": "animals",
+    "disease models, animal": "animals",
+    "humans": "humans",
 }
 
-MESH_TERMS: dict[str, tuple[str, int]] = {
-    "case-control studies": ("case_control", EXPLICIT),
-    "cross-sectional studies": ("cross_sectional", EXPLICIT),
-    "cohort studies": ("cohort", IMPLICIT),
-    "prospective studies": ("cohort", IMPLICIT),
-    "retrospective studies": ("cohort", IMPLICIT),
-    "longitudinal studies": ("cohort", IMPLICIT),
-    "follow-up studies": ("cohort", IMPLICIT),
-    "random allocation": ("randomized_controlled_trial", IMPLICIT),
-    "double-blind method": ("randomized_controlled_trial", IMPLICIT),
-    "cells, cultured": ("in_vitro", EXPLICIT),
-    "rats": ("animal_study", IMPLICIT),
-    "rats, sprague-dawley": ("animal_study", IMPLICIT),
-    "rats, wistar": ("animal_study", IMPLICIT),
-    "mice": ("animal_study", IMPLICIT),
-    "disease models, animal": ("animal_study", IMPLICIT),
-}
+CONFIDENCE_INDEXED = 0.95
+CONFIDENCE_NAMED = 0.9
+CONFIDENCE_INFERRED = 0.75
+CONFIDENCE_WEAK = 0.6
+CONFIDENCE_FALLBACK = 0.5
+
+
+class _Cues:
+    """The cues of one article by name: indexing first, then the wording (found on demand)."""
+
+    __slots__ = ("_finder", "_indexed")
+
+    def __init__(self, finder: CueFinder, indexed: dict[str, Cue]) -> None:
+        self._finder = finder
+        self._indexed = indexed
+
+    def get(self, name: str) -> Cue | None:
+        indexed = self._indexed.get(name)
+        return indexed if indexed is not None else self._finder.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def any(self, *names: str) -> bool:
+        return any(self.get(name) is not None for name in names)
+
+    def in_title(self, name: str) -> bool:
+        cue = self._finder.get(name)  # indexing is never the title
+        return cue is not None and cue.tag.field == "title"
+
+    def count(self, name: str) -> int:
+        cue = self.get(name)
+        return 0 if cue is None else cue.count
+
+    def seen(self) -> dict[str, Cue]:
+        """Every cue consulted that the article has (indexing replaces the same text cue)."""
+        return {**self._finder.seen(), **self._indexed}
 
 
 @dataclass(frozen=True, slots=True)
-class DesignRule:
-    """Wording that signals a design. ``title_only`` rules look only at the title."""
-
+class _Outcome:
     study_type: str
-    strength: int
-    pattern: Gated
-    title_only: bool = False
-    # Fires only when the same sentence also matches this (e.g. case-control needs patients).
-    requires: re.Pattern[str] | None = None
+    confidence: float
+    path: tuple[str, ...]  # the questions answered, in order
+    because: tuple[str, ...]  # the cues that decided (first one gives the provenance)
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.I)
-
-
-_DATABASES = (
-    r"(?:PubMed|MEDLINE|Embase|Cochrane(?: Library| CENTRAL)?|CENTRAL|Web of Science|Scopus|"
-    r"CINAHL|PsycINFO|Google Scholar|LILACS|ClinicalTrials\.gov|(?:electronic |bibliographic )?"
-    r"databases?)"
-)
-_PATIENTS = _rx(
-    r"\b(?:patients|migraineurs|cases|sufferers|(?:individuals|people|subjects|children|women|"
-    r"adults|adolescents) with)\b"
-)
-_HUMANS = _rx(
-    r"\b(?:patients|participants|volunteers|migraineurs|women|men|children|adults|adolescents|"
-    r"people|outpatients|inpatients)\b"
-)
-
-RULES: tuple[DesignRule, ...] = (
-    # --- article kinds ------------------------------------------------------------------------
-    DesignRule(
-        "editorial_or_letter",
-        EXPLICIT,
-        gated(
-            r"letter to the editor|\bin this letter\b|\bthis letter\b|\bdear editor\b|"
-            r"\b(?:this|an|the present) editorial\b|\bcom"
-            r"mentary\b|we read with (?:great )?interest|"
-            r"\bauthors'? reply\b|\bin (?:response|reply) to (?:the |your |our |a |an )?(?:\w+ )?"
-            r"(?:letter|comments?|article|correspondence|editorial|critique|concerns|dr\b)",
-            "letter",
-            "editor",
-            "commentary",
-            "read with",
-            "reply",
-            "response to",
-        ),
-    ),
-    DesignRule(
-        "editorial_or_letter",
-        EXPLICIT,
-        gated(
-            r"^(?:comment(?:ary)? on|reply|response to|re:|letter:|editorial:)",
-            "comment",
-            "reply",
-            "response",
-            "re:",
-            "letter",
-            "editorial",
-        ),
-        title_only=True,
-    ),
-    DesignRule(
-        "trial_protocol",
-        EXPLICIT,
-        gated(r"\bprotocol\b(?! violation)", "protocol"),
-        title_only=True,
-    ),
-    DesignRule(
-        "trial_protocol",
-        EXPLICIT,
-        gated(
-            r"\b(?:study|trial|review) protocol\b|\bthis p"
-            r"rotocol\b|\bprotocol (?:for|of) (?:a|an|the)"
-            r" (?:\w+[- ]){0,4}(?:trial|study|review)|\bw"
-            r"ill be (?:randomi[sz]ed|recruited|enrolled|"
-            r"allocated|assigned|included|screened)\b|\bw"
-            r"e will (?:recruit|randomi[sz]e|enrol|enroll|"
-            r"compare|assess|conduct|include|search)\b|\b"
-            r"are being recruited\b|\bis being conducted\b",
-            "protocol",
-            "will ",
-            "being recruited",
-            "being conducted",
-        ),
-    ),
-    DesignRule(
-        "guideline",
-        EXPLICIT,
-        gated(
-            r"\bguidelines?\b|\bconsensus\b|position (?:statement|paper)|practice parameter|"
-            r"\brecommendations (?:of|from|for)\b",
-            "guideline",
-            "consensus",
-            "position",
-            "practice parameter",
-            "recommendations",
-        ),
-        title_only=True,
-    ),
-    DesignRule(
-        "guideline",
-        EXPLICIT,
-        gated(
-            r"\bth(?:is|ese) guidelines?\b|guideline (?:panel|committee|development|update)|"
-            r"\b(?:expert|consensus|guideline) panel\b|consensus (?:statement|conference|meeting|"
-            r"process|recommendations?|document)|\bdelphi\b|\bwe (?:issue|provide|present|make|"
-            r"developed|formulated) (?:\w+ ){0,2}recommen"
-            r"dations\b|\blevel [A-C] recommendations?\b|"
-            r"\b(?:strong|weak|conditional) recommendations?\b",
-            "guideline",
-            "panel",
-            "consensus",
-            "delphi",
-            "recommendation",
-        ),
-    ),
-    DesignRule(
-        "meta_analysis",
-        EXPLICIT,
-        gated(
-            r"\bmeta-?analy[sz](?:is|es|ed)\b|\bmetaanaly|\bpool(?:ed|ing) (?:\w+ ){0,3}(?:trials|"
-            r"studies|RCTs)\b|\b(?:trials|studies|data|re"
-            r"sults) were pooled\b|\bwe pooled\b|\bpooled "
-            r"(?:analysis|estimates?|effects?|odds ratios?|risk ratios?|mean differences?|relative"
-            r" risks?)\b|random[- ]effects? (?:model|meta)|\bforest plots?\b|"
-            r"\bstandardi[sz]ed mean differences?\b",
-            "standardi",
-            "meta",
-            "pool",
-            "random-effect",
-            "random effect",
-            "forest plot",
-        ),
-    ),
-    DesignRule(
-        "systematic_review",
-        EXPLICIT,
-        gated(
-            r"\bsystematic(?:al)? reviews?\b|\bsystematically (?:searched|reviewed|identified)\b|"
-            r"\bPRISMA\b|\b(?:scoping|umbrella) review\b|\b(?:searched|search(?:es)? of|searching)"
-            rf" (?:\w+ ){{0,4}}{_DATABASES}|{_DATABASES}(?: (?:and|,)? ?\w+){{0,4}} (?:were|was) "
-            r"searched\b|"
-            r"\bsystematic (?:literature )?search\b|\bliterature search(?:es)? (?:was|were) "
-            r"(?:performed|conducted|carried out)\b",
-            "systematic",
-            "prisma",
-            "scoping",
-            "umbrella",
-            "search",
-        ),
-    ),
-    DesignRule(
-        "case_report",
-        EXPLICIT,
-        gated(
-            r"\bcase report\b|\bwe (?:report|describe|present) (?:a|an|the|one) (?:case|patient|"
-            r"\d+-year-old|(?:\w+[- ]){0,2}(?:man|woman|boy|girl|patient|primigravida))\b|"
-            r"\b(?:a|an) \d+-year-old (?:\w+ ){0,2}(?:man|woman|boy|girl|patient|female|male|"
-            r"primigravida|multigravida|gravida)\b|\bcase of (?:a|an) \d+-year-old|\bthis case\b|"
-            r"\bsingle case\b",
-            "case",
-            "year-old",
-            "we report",
-            "we describe",
-            "we present",
-        ),
-    ),
-    DesignRule(
-        "narrative_review",
-        EXPLICIT,
-        gated(
-            r"(?<!retrospective )(?<!chart )(?<!record )("
-            r"?<!records )(?<!case )(?<!peer )\breview\b|"
-            r"\boverview\b|\bupdate on\b|\bstate of the art\b",
-            "review",
-            "overview",
-            "update on",
-            "state of the art",
-        ),
-        title_only=True,
-    ),
-    DesignRule(
-        "narrative_review",
-        EXPLICIT,
-        gated(
-            r"\b(?:this|the present|our|the current) (?:\w+[- ]){0,3}(?:review|overview)\b|"
-            r"\bwe (?:review|summari[sz]e|discuss|overview|appraise)\b|\b(?:this|the) (?:article|"
-            r"paper|chapter|narrative) (?:\w+ )?(?:review"
-            r"s|summari[sz]es|discusses|examines|surveys|"
-            r"describes)\b|\bnarrative review\b|\bliterature review\b|\breview (?:of|on) (?:the )?"
-            r"(?:literature|evidence|current)|\b(?:integrated|integrative|comprehensive|critical|"
-            r"clinical|updated|brief|mini-?) review\b|\ban overview of\b",
-            "review",
-            "overview",
-            "we summar",
-            "we discuss",
-            "we appraise",
-            "article",
-            "paper",
-            "chapter",
-            "narrative",
-        ),
-    ),
-    # --- laboratory ---------------------------------------------------------------------------
-    DesignRule(
-        "in_vitro",
-        EXPLICIT,
-        gated(
-            r"\bin vitro\b|\bcultured (?:\w+ ){0,2}(?:cells|neurons|astrocytes|myocytes|"
-            r"cardiomyocytes|slices)\b|\bcell cultures?\b|\bcell lines?\b|\b(?:brain|hippocampal|"
-            r"cortical) slices\b|\bpatch[- ]clamp\b|\borganotypic\b|\bHEK ?293\b|\bSH-SY5Y\b",
-            "vitro",
-            "cultur",
-            "cell line",
-            "slices",
-            "patch",
-            "organotypic",
-            "hek",
-            "sh-sy5y",
-        ),
-    ),
-    DesignRule(
-        "animal_study",
-        EXPLICIT,
-        gated(
-            r"\b(?:rats?|mice|mouse|murine|rodents?|rabbits?|guinea pigs?|piglets?|cats|dogs|sheep|"
-            r"primates|monkeys|zebrafish|animal models?|wistar|sprague[- ]dawley|C57BL\S*)\b",
-            "rat",
-            "mice",
-            "mouse",
-            "murine",
-            "rodent",
-            "rabbit",
-            "guinea",
-            "piglet",
-            "cats",
-            "dogs",
-            "sheep",
-            "primate",
-            "monkey",
-            "zebrafish",
-            "animal",
-            "wistar",
-            "sprague",
-            "c57bl",
-        ),
-    ),
-    # --- trials -------------------------------------------------------------------------------
-    DesignRule(
-        "nonrandomized_controlled_trial",
-        EXPLICIT,
-        gated(
-            r"\bnon-?randomi[sz]ed\b|\bnot randomi[sz]ed\b|\bwithout randomi[sz]ation\b|"
-            r"\bquasi-?(?:experimental|randomi[sz]ed)\b|\b"
-            r"historical controls?\b|\balternate(?:ly)? "
-            r"allocat\w*|\ballocated alternately\b|\bopen[- ]label,? controlled\b|\bcontrolled,? "
-            r"open[- ]label\b",
-            "random",
-            "quasi",
-            "historical control",
-            "alternat",
-            "open-label",
-            "open label",
-        ),
-    ),
-    DesignRule(
-        "randomized_controlled_trial",
-        EXPLICIT,
-        gated(
-            # Every alternative starts with "random": the look-ahead skips other positions fast.
-            r"(?=random)(?:(?<![\w-])randomi[sz](?:ed|ation|ing)\b|\brandomly (?:assigned|"
-            r"allocated|divided|distributed)\b|\brandom (?:allocation|assignment)\b)",
-            "random",
-        ),
-    ),
-    DesignRule(
-        "randomized_controlled_trial",
-        IMPLICIT,
-        gated(
-            r"\bdouble[- ]blind(?:ed)?\b|\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with) "
-            r"(?:a )?(?:matching |identical |inert )?placebo\b|\bcross-?over\b",
-            "blind",
-            "placebo",
-            "crossover",
-            "cross-over",
-        ),
-    ),
-    DesignRule(
-        "nonrandomized_controlled_trial",
-        IMPLICIT,
-        gated(
-            r"\b(?:allocated|assigned) to (?:\w+ ){0,6}(?:or|versus|vs\.?)\b",
-            "allocated",
-            "assigned",
-        ),
-    ),
-    DesignRule(
-        "single_arm_trial",
-        EXPLICIT,
-        gated(
-            r"\bopen[- ]label\b|\bsingle[- ]arm\b|\buncontrolled\b|\bpilot (?:study|trial)\b|"
-            r"\bbefore-and-after\b|\bbefore[- ]and[- ]after (?:study|design|trial|c"
-            r"omparison)\b|\bpre-?post\b|\bnon-?comparative\b|\bphase (?:I|II|1|2)\b",
-            "open-label",
-            "open label",
-            "single-arm",
-            "single arm",
-            "uncontrolled",
-            "pilot",
-            "before",
-            "pre-post",
-            "prepost",
-            "comparative",
-            "phase",
-        ),
-    ),
-    DesignRule(
-        "single_arm_trial",
-        IMPLICIT,
-        gated(
-            r"\b(?:patients|participants|subjects|children|adults|women|men|volunteers|migraineurs|"
-            r"inpatients|outpatients)"
-            r"\b[^.;]{0,60}\b(?:received|were given|were treated with|took|were administered|were "
-            r"started on|were supplemented)\b",
-            "received",
-            "given",
-            "treated with",
-            "took",
-            "administered",
-            "started on",
-            "supplemented",
-        ),
-    ),
-    # --- observational ------------------------------------------------------------------------
-    DesignRule(
-        "case_control",
-        EXPLICIT,
-        gated(
-            r"\bcase[- ](?:control|referent)\b|\bmatched controls?\b",
-            "case-control",
-            "case control",
-            "case-referent",
-            "case referent",
-            "matched control",
-        ),
-    ),
-    DesignRule(
-        "case_control",
-        IMPLICIT,
-        gated(
-            r"\b(?:healthy|age-matched|sex-matched|non-?m"
-            r"igraine|headache-free) (?:\w+ )?(?:controls|"
-            r"control subjects|control group|volunteers|s"
-            r"ubjects|individuals)\b|\bcontrol subjects\b|"
-            r"\b\d+ controls\b|\band (?:\w+ ){0,2}controls\b",
-            "control",
-            "volunteers",
-            "healthy",
-            "subjects",
-            "individuals",
-        ),
-        requires=_PATIENTS,
-    ),
-    DesignRule(
-        "cross_sectional",
-        EXPLICIT,
-        gated(
-            r"\bcross-?sectional\b|\bsurvey\b|\bquestionnaire[- ]based\b|\bprevalence study\b|"
-            r"\bNHANES\b|\bpopulation-based (?:study|sample)\b",
-            "cross",
-            "survey",
-            "questionnaire",
-            "prevalence",
-            "nhanes",
-            "population-based",
-        ),
-    ),
-    DesignRule(
-        "cohort",
-        EXPLICIT,
-        gated(
-            r"\bcohort\b|\bprospective(?:ly)? (?:observational|follow\w*|study|analysis)\b|"
-            r"\bretrospective(?:ly)? (?:cohort|analysis|study)\b|\blongitudinal\b|\bobservational "
-            r"(?:study|analysis)\b|\bfollow-up study\b|\bregistry\b",
-            "cohort",
-            "prospective",
-            "retrospective",
-            "longitudinal",
-            "observational",
-            "follow-up",
-            "registry",
-        ),
-    ),
-    DesignRule(
-        "cohort",
-        IMPLICIT,
-        gated(
-            r"\bfollowed (?:up )?(?:for|over|during|since|until|\d+)\b|\b(?:were|was) followed\b|"
-            r"\bfollowed "
-            r"(?:\w+ ){0,2}(?:patients|children|adults|women|participants)\b|\bfollow-up of\b|"
-            r"\bprospective(?:ly)?\b",
-            "follow",
-            "prospective",
-        ),
-    ),
-    DesignRule(
-        "case_series",
-        EXPLICIT,
-        gated(
-            r"\bcase series\b|\bseries of (?:\d+|\w+) (?:patients|cases|children)\b|\bconsecutive "
-            r"cases\b|\bchart review\b|\brecords (?:were|was) (?:searched|reviewed)\b|"
-            r"\bretrospective(?:ly)? review\w*\b",
-            "case series",
-            "series of",
-            "consecutive",
-            "chart review",
-            "records",
-            "retrospective",
-        ),
-    ),
-)
-
-# Mentions the rules must not see as the article's own design.
-_NOT_RANDOM_BEFORE = re.compile(r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$", re.I)
-_SURVEY_RANDOM = re.compile(r"^\w*\s+(?:selected|sampled|chosen)|^\w*\s+sample", re.I)
-_NO_CONSENSUS = re.compile(r"\b(?:no|lack of|without|absence of)\s+(?:\w+\s+)?$", re.I)
-# "Randomized trials found ...": a design named as the subject of a finding is cited work
-# (checked only for design words; "magnesium glycinate showed ..." is a result, not a citation).
-_FINDING_AFTER = re.compile(
-    r"\s*(?:[\w-]+\s+){0,2}?(?:showed|found|reported|concluded|suggested|demonstrated|indicated)\b"
-)
-_SELF_NEAR = re.compile(r"\b(?:this|our|we|the present|the current)\b[^.;]{0,40}$")
-# Kinds that describe the article as a whole: never ignored as "cited" in the title.
-_SELF_KINDS = frozenset({"editorial_or_letter", "trial_protocol", "guideline"})
-
-
-@dataclass(frozen=True, slots=True)
-class DesignHit:
-    study_type: str
-    strength: int
-    tag: Tag
-
-
-def _skip_text_hit(rule: DesignRule, sentence: Sentence, match: re.Match[str]) -> bool:
-    text = sentence.text
-    start, end = match.span()
-    if rule.requires is not None and not rule.requires.search(text):
-        return True
-    if rule.study_type == "randomized_controlled_trial" and rule.strength == EXPLICIT:
-        if _NOT_RANDOM_BEFORE.search(text[max(0, start - 25) : start]):
-            return True
-        if _SURVEY_RANDOM.search(text[start:]):
-            return True
-    if rule.study_type == "guideline" and _NO_CONSENSUS.search(text[max(0, start - 30) : start]):
-        return True
-    if sentence.field == "title" and (rule.title_only or rule.study_type in _SELF_KINDS):
-        return False
-    lower = sentence.lower
-    if _FINDING_AFTER.match(lower, end) and not _SELF_NEAR.search(lower, max(0, start - 40), start):
-        return True
-    return is_cited(sentence, start, end)
-
-
-def design_hits(
+def decide_design(
     sentences: list[Sentence], publication_types: tuple[str, ...], mesh_terms: tuple[str, ...]
-) -> list[DesignHit]:
-    """Every design signal in the article, with provenance."""
-    hits: list[DesignHit] = []
+) -> tuple[DesignDecision, Tag]:
+    """The study design with its evidence, and the ``study_type`` provenance tag."""
+    indexed_cues: dict[str, Cue] = {}
+    indexed: list[tuple[str, Tag]] = []
     for publication_type in publication_types:
-        mapped = PUBLICATION_TYPES.get(publication_type.strip().lower())
-        if mapped:
-            tag = Tag("study_type", mapped[0], "publication_type", publication_type)
-            hits.append(DesignHit(mapped[0], mapped[1], tag))
+        key = publication_type.strip().lower()
+        if key in INDEXED_TYPES:
+            study_type = INDEXED_TYPES[key]
+            indexed.append((study_type, Tag("study_type", study_type, "publication_type", key)))
+        _add_index_cue(indexed_cues, INDEX_CUES.get(key), "publication_type", publication_type)
     for term in mesh_terms:
-        mapped = MESH_TERMS.get(term.strip().lower())
-        if mapped:
-            hits.append(DesignHit(mapped[0], mapped[1], Tag("study_type", mapped[0], "mesh", term)))
-    # Most rules cannot match anywhere in a given article: test their literals once.
-    whole, index = whole_lower(sentences)
-    live_rules = [
-        DesignRule(rule.study_type, rule.strength, narrowed, rule.title_only, rule.requires)
-        for rule in RULES
-        if (narrowed := rule.pattern.narrowed(whole, index)) is not None
-    ]
-    for sentence in sentences:
-        for rule in live_rules:
-            if rule.title_only and sentence.field != "title":
-                continue
-            for match in rule.pattern.finditer(sentence.text, sentence.lower):
-                if _skip_text_hit(rule, sentence, match):
-                    continue
-                tag = Tag(
-                    "study_type",
-                    rule.study_type,
-                    sentence.field,
-                    snippet(sentence.text, match.start(), match.end()),
+        _add_index_cue(indexed_cues, INDEX_CUES.get(term.strip().lower()), "mesh", term)
+    cues = _Cues(CueFinder(sentences), indexed_cues)
+    outcome = _decide(cues, indexed)
+    tag = _provenance(outcome, cues, indexed, publication_types)
+    seen = cues.seen()
+    cue_tags = tuple(seen[name].tag for name in sorted(seen))
+    decision = DesignDecision(
+        study_type=outcome.study_type,
+        confidence=outcome.confidence,
+        cues=cue_tags,
+        explanation=_explain(outcome, seen),
+    )
+    return decision, tag
+
+
+def _add_index_cue(found: dict[str, Cue], name: str | None, field: str, text: str) -> None:
+    if name is None:
+        return
+    # Indexing is the stronger evidence: it replaces a text occurrence of the same cue.
+    previous = found.get(name)
+    count = 1 if previous is None else previous.count + 1
+    found[name] = Cue(name, Tag("design_cue", name, field, text), count)
+
+
+def _decide(c: _Cues, indexed: list[tuple[str, Tag]]) -> _Outcome:
+    if indexed:
+        return _decide_indexed(c, indexed)
+    if "notice" in c:
+        return _Outcome("notice", CONFIDENCE_NAMED, ("notice",), ("notice",))
+    planned = _planned(c)
+    if planned is not None:
+        return planned
+    if "letter" in c and "single_patient" not in c:
+        return _Outcome("editorial_or_letter", CONFIDENCE_NAMED, ("letter",), ("letter",))
+    synthesis = _synthesis(c)
+    if synthesis is not None:
+        return synthesis
+    laboratory = _laboratory(c)
+    if laboratory is not None:
+        return laboratory
+    return _human_primary(c)
+
+
+def _decide_indexed(c: _Cues, indexed: list[tuple[str, Tag]]) -> _Outcome:
+    types = {study_type for study_type, _ in indexed}
+    best = min(types, key=_INDEXED_ORDER.index)
+    path = ("indexed publication type",)
+    if best == "editorial_or_letter" and "single_patient" in c and "case_series" not in c:
+        return _Outcome(
+            "case_report",
+            CONFIDENCE_INFERRED,
+            (*path, "letter about one patient"),
+            ("single_patient",),
+        )
+    if best == "systematic_review" and "pooled" in c:
+        return _Outcome("meta_analysis", CONFIDENCE_INDEXED, (*path, "results pooled"), ("pooled",))
+    return _Outcome(best, CONFIDENCE_INDEXED, path, ())
+
+
+def _planned(c: _Cues) -> _Outcome | None:
+    """Protocols, registrations, planned and withdrawn trials."""
+    if c.in_title("protocol"):
+        return _Outcome("trial_protocol", CONFIDENCE_NAMED, ("planned: protocol",), ("protocol",))
+    if "withdrawn_trial" in c:
+        return _Outcome(
+            "trial_protocol", CONFIDENCE_INFERRED, ("planned: withdrawn",), ("withdrawn_trial",)
+        )
+    future = "future_design" in c
+    protocol_named = "protocol" in c and c.any("randomised", "trial", "blinded", "placebo")
+    if not (future or protocol_named) or "results" in c:
+        return None
+    if future:
+        because = ("future_design", "protocol") if "protocol" in c else ("future_design",)
+        return _Outcome(
+            "trial_protocol", CONFIDENCE_INFERRED, ("planned: future tense, no results",), because
+        )
+    return _Outcome(
+        "trial_protocol", CONFIDENCE_WEAK, ("planned: protocol, no results",), ("protocol",)
+    )
+
+
+_PRIMARY_WITH_LITERATURE = ("single_patient", "case_series", "case_control_label")
+_PRIMARY = ("randomised", "single_patient", "case_series", "case_control_label", "healthy_controls")
+
+
+def _synthesis(c: _Cues) -> _Outcome | None:
+    """Guidelines and reviews of other studies."""
+    if "guideline" in c and "guidelines_compared" not in c:
+        path = ("guideline: recommendations issued",)
+        if not (c.in_title("review") or ("pooled" in c and not c.in_title("guideline"))):
+            return _Outcome("guideline", CONFIDENCE_NAMED, path, ("guideline",))
+    if "literature_review_attached" in c and c.any(*_PRIMARY_WITH_LITERATURE):
+        return None  # "... and review of the literature": the primary study decides
+    # The article calls itself a review (title, "this review", "the authors review", a chapter)
+    # or compares guidelines: that outweighs the designs of the studies it discusses.
+    named = c.any("review", "guidelines_compared", "review_of_reviews")
+    # Discussion and opinion wording only make a review when no primary study is reported.
+    soft = c.any("discussion", "opinion") and not (
+        c.any(*_PRIMARY) or ("assigned_intervention" in c and c.any("placebo", "blinded"))
+    )
+    systematic = "systematic_search" in c
+    # A meta-analysis merely named ("earlier meta-analyses", the topic of a review of reviews) is
+    # not pooling: only the article's own pooling counts.
+    pooled = "pooled" in c and "review_of_reviews" not in c
+    if pooled and not (systematic or named or c.in_title("pooled")) and c.any(*_PRIMARY):
+        pooled = False  # a pooled analysis inside a primary study
+    if not (named or soft or systematic or pooled):
+        return None
+    if pooled:
+        return _Outcome(
+            "meta_analysis", CONFIDENCE_NAMED, ("synthesis", "results pooled"), ("pooled",)
+        )
+    if systematic:
+        return _Outcome(
+            "systematic_review",
+            CONFIDENCE_NAMED,
+            ("synthesis", "sources searched systematically"),
+            ("systematic_search",),
+        )
+    because = tuple(
+        name
+        for name in ("review", "review_of_reviews", "guidelines_compared", "discussion", "opinion")
+        if name in c
+    )
+    return _Outcome(
+        "narrative_review",
+        CONFIDENCE_NAMED if named else CONFIDENCE_INFERRED,
+        ("synthesis", "no systematic search"),
+        because,
+    )
+
+
+def _laboratory(c: _Cues) -> _Outcome | None:
+    cells, animals = "cells" in c, "animals" in c
+    if not (cells or animals):
+        return None
+    people = "humans" in c and not (c.in_title("cells") or c.in_title("animals"))
+    # Laboratory words in a study of people are background unless they dominate.
+    if (
+        people
+        and c.any("randomised", "single_patient", "case_control_label", "assigned_intervention")
+        and c.count("animals") < 3
+        and c.count("cells") < 3
+    ):
+        return None
+
+    def strong(name: str) -> bool:
+        return c.in_title(name) or c.count(name) >= 2 or not people
+
+    if cells and strong("cells") and not (animals and c.count("animals") > c.count("cells")):
+        return _Outcome(
+            "in_vitro", CONFIDENCE_INFERRED, ("laboratory", "cells or tissue"), ("cells",)
+        )
+    if animals and strong("animals"):
+        return _Outcome(
+            "animal_study", CONFIDENCE_INFERRED, ("laboratory", "animals"), ("animals",)
+        )
+    if cells and strong("cells"):
+        return _Outcome(
+            "in_vitro", CONFIDENCE_INFERRED, ("laboratory", "cells or tissue"), ("cells",)
+        )
+    return None
+
+
+# Designs a title can name for a study of people; the title's word decides unless the study
+# was randomised.
+_TITLE_NAMED: dict[str, str] = {
+    "case_series": "case_series",
+    "case_control_label": "case_control",
+    "cross_sectional_label": "cross_sectional",
+    "cohort_label": "cohort",
+}
+
+
+def _human_primary(c: _Cues) -> _Outcome:
+    if "randomised" not in c:
+        for name, study_type in _TITLE_NAMED.items():
+            cue = c.get(name)
+            if (
+                name == "case_series"
+                and cue is not None
+                and "series" not in cue.tag.snippet.lower()
+            ):
+                continue  # "consecutive patients" in a title does not name a case series
+            if c.in_title(name):
+                return _Outcome(
+                    study_type, CONFIDENCE_NAMED, ("design named in the title",), (name,)
                 )
-                hits.append(DesignHit(rule.study_type, rule.strength, tag))
-                break
-    return _adjust_laboratory(hits, sentences)
-
-
-def _adjust_laboratory(hits: list[DesignHit], sentences: list[Sentence]) -> list[DesignHit]:
-    """Animal/cell wording in a human study is usually background: demote it unless the title
-    says so, it recurs, or the abstract never mentions people."""
-    if not any(h.study_type in ("animal_study", "in_vitro") for h in hits):
-        return hits
-    human_text = any(_HUMANS.search(s.text) for s in sentences)
-    for lab_type in ("animal_study", "in_vitro"):
-        lab_hits = [h for h in hits if h.study_type == lab_type and h.tag.field != "mesh"]
-        strong = (
-            any(h.tag.field == "title" for h in lab_hits) or len(lab_hits) >= 2 or not human_text
+    if c.in_title("single_patient") or (
+        "single_patient" in c
+        and not c.any(
+            "case_series", "randomised", "trial", *_OBSERVATIONAL_LABELS, "healthy_controls"
         )
-        if lab_hits and not strong:
-            hits = [DesignHit(h.study_type, IMPLICIT, h.tag) if h in lab_hits else h for h in hits]
-    # Cells taken from animals: cell work wins unless the animals themselves were treated.
-    types = {h.study_type for h in hits if h.strength >= EXPLICIT}
-    if {"animal_study", "in_vitro"} <= types:
-        in_vivo = any(
-            re.search(r"\bin vivo\b|\b(?:rats|mice|animals) (?:were|received)\b", s.text, re.I)
-            for s in sentences
+    ):
+        return _Outcome("case_report", CONFIDENCE_NAMED, ("one patient",), ("single_patient",))
+    trial = _trial(c)
+    if trial is not None:
+        return trial
+    observational = _observational(c)
+    if observational is not None:
+        return observational
+    if "modelling_or_product_analysis" in c:
+        return _Outcome(
+            "other",
+            CONFIDENCE_INFERRED,
+            ("no participants assigned or observed", "model or product analysis"),
+            ("modelling_or_product_analysis",),
         )
-        drop = "in_vitro" if in_vivo else "animal_study"
-        hits = [h for h in hits if h.study_type != drop]
-    return hits
+    return _Outcome("unclear", 0.0, ("no design cue decides",), ())
 
 
-def choose_study_type(hits: list[DesignHit]) -> tuple[str, Tag]:
-    """The single study type: strongest evidence level first, then the most specific design."""
-    if not hits:
-        return "other", Tag("study_type", "other", "derived", "no study design signal found")
-    top = max(hit.strength for hit in hits)
-    # A specific publication type and explicit wording agree more often than not; let explicit
-    # wording refine a broad NLM type (Review -> systematic review / meta-analysis).
-    candidates = [hit for hit in hits if hit.strength >= min(top, EXPLICIT)]
-    order = {name: index for index, name in enumerate(PRIORITY)}
-    best = min(candidates, key=lambda hit: (order[hit.study_type], -hit.strength))
-    return best.study_type, best.tag
+_OBSERVATIONAL_LABELS = ("case_control_label", "cross_sectional_label", "cohort_label")
+
+
+def _trial(c: _Cues) -> _Outcome | None:
+    """Investigators assigned an intervention: how was the comparison group formed?"""
+    path = ("intervention assigned",)
+    if "randomised" in c:
+        return _Outcome(
+            "randomized_controlled_trial",
+            CONFIDENCE_NAMED,
+            (*path, "random allocation"),
+            ("randomised",),
+        )
+    masked = c.any("placebo", "blinded")
+    named_trial = c.any("trial", "single_arm", "not_randomised", "controlled_trial_indexed")
+    observed = c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective")
+    # Treatments compared by site, period or choice: an allocation, hence an intervention.
+    allocated = "allocation_by_site_time_or_choice" in c and "results" in c
+    if not (masked or named_trial or allocated or c.any("crossover", "assigned_intervention")):
+        return None
+    if observed and not (masked or named_trial):
+        return None  # treated patients observed, not assigned (a cohort, a chart review)
+    if "healthy_controls" in c and not (masked or c.any("not_randomised", "trial")):
+        return None  # groups formed by disease status: a case-control comparison
+    nonrandom = tuple(
+        name
+        for name in (
+            "not_randomised",
+            "allocation_by_site_time_or_choice",
+            "controlled_trial_indexed",
+            "healthy_controls",
+        )
+        if name in c
+    )
+    if nonrandom:
+        return _Outcome(
+            "nonrandomized_controlled_trial",
+            CONFIDENCE_NAMED if nonrandom[0] != "healthy_controls" else CONFIDENCE_INFERRED,
+            (*path, "comparison group formed without randomisation"),
+            nonrandom,
+        )
+    if "crossover" in c:
+        if masked:
+            return _Outcome(
+                "randomized_controlled_trial",
+                CONFIDENCE_INFERRED,
+                (*path, "blinded or placebo crossover"),
+                ("crossover",),
+            )
+        return _Outcome(
+            "nonrandomized_controlled_trial",
+            CONFIDENCE_WEAK,
+            (*path, "crossover, order of treatments not said to be random"),
+            ("crossover",),
+        )
+    if "placebo" in c and "blinded" in c:
+        return _Outcome(
+            "randomized_controlled_trial",
+            CONFIDENCE_WEAK,
+            (*path, "blinded, placebo-controlled"),
+            ("placebo", "blinded"),
+        )
+    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")):
+        return _Outcome(
+            "nonrandomized_controlled_trial",
+            CONFIDENCE_WEAK,
+            (*path, "comparison group, allocation not reported"),
+            ("placebo", "control_group"),
+        )
+    return _Outcome(
+        "single_arm_trial",
+        CONFIDENCE_NAMED if "single_arm" in c else CONFIDENCE_WEAK,
+        (*path, "no comparison group"),
+        tuple(n for n in ("single_arm", "assigned_intervention", "trial", "blinded") if n in c),
+    )
+
+
+def _observational(c: _Cues) -> _Outcome | None:
+    """No intervention assigned: the design the authors name, else when outcomes were measured
+    relative to exposure."""
+    path = ("no intervention assigned",)
+    labels = [name for name in _OBSERVATIONAL_LABELS if name in c]
+    titled = [name for name in labels if c.in_title(name)]
+    named = titled or labels
+    if named:
+        name = named[0]
+        study_type = {
+            "case_control_label": "case_control",
+            "cross_sectional_label": "cross_sectional",
+            "cohort_label": "cohort",
+        }[name]
+        return _Outcome(study_type, CONFIDENCE_NAMED, (*path, "design named"), (name,))
+    if "healthy_controls" in c:
+        return _Outcome(
+            "case_control",
+            CONFIDENCE_INFERRED,
+            (*path, "patients compared with healthy controls"),
+            ("healthy_controls",),
+        )
+    if "allocation_by_site_time_or_choice" in c and c.any("retrospective", "observational"):
+        return _Outcome(
+            "cohort",
+            CONFIDENCE_WEAK,
+            (*path, "exposed and unexposed periods or sites compared"),
+            ("allocation_by_site_time_or_choice",),
+        )
+    if "case_series" in c or "retrospective" in c:
+        because = tuple(n for n in ("case_series", "retrospective") if n in c)
+        return _Outcome("case_series", CONFIDENCE_INFERRED, (*path, "series of patients"), because)
+    if "control_group" in c and "humans" in c and "results" in c and "single_arm" not in c:
+        return _Outcome(
+            "case_control",
+            CONFIDENCE_WEAK,
+            (*path, "patients compared with controls"),
+            ("control_group",),
+        )
+    if c.any("observational", "observational_indexed") and "assigned_intervention" in c:
+        return _Outcome(
+            "cohort",
+            CONFIDENCE_WEAK,
+            (*path, "observational, outcomes after a treatment received"),
+            tuple(n for n in ("observational", "observational_indexed") if n in c),
+        )
+    if "measured_once" in c and "humans" in c or c.any("observational", "observational_indexed"):
+        # No follow-up named: outcome and exposure measured at one time.
+        return _Outcome(
+            "cross_sectional",
+            CONFIDENCE_WEAK,
+            (*path, "measured once, no follow-up"),
+            tuple(n for n in ("measured_once", "observational", "observational_indexed") if n in c),
+        )
+    return None
+
+
+def _provenance(
+    outcome: _Outcome, c: _Cues, indexed: list[tuple[str, Tag]], publication_types: tuple[str, ...]
+) -> Tag:
+    if outcome.path and outcome.path[0] == "indexed publication type" and not outcome.because:
+        for study_type, tag in indexed:
+            if study_type == outcome.study_type:
+                original = next(
+                    (p for p in publication_types if p.strip().lower() == tag.snippet),
+                    tag.snippet,
+                )
+                return Tag("study_type", study_type, "publication_type", original)
+    for name in outcome.because:
+        cue = c.get(name)
+        if cue is not None:
+            return Tag("study_type", outcome.study_type, cue.tag.field, cue.tag.snippet)
+    return Tag("study_type", outcome.study_type, "derived", _short_reason(outcome))
+
+
+def _short_reason(outcome: _Outcome) -> str:
+    text = "; ".join(outcome.path) or "no study design signal found"
+    return text[:160]
+
+
+def _explain(outcome: _Outcome, seen: dict[str, Cue]) -> str:
+    cues = ", ".join(f"{name} ({seen[name].tag.field})" for name in sorted(seen)) or "none"
+    return (
+        f"cues: {cues}. path: {' -> '.join(outcome.path)} -> {outcome.study_type} "
+        f"(confidence {outcome.confidence:.2f})"
+    )

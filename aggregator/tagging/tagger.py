@@ -5,14 +5,14 @@ from __future__ import annotations
 from aggregator.article import Article
 from aggregator.tagging.combination import find_combination
 from aggregator.tagging.conditions import find_conditions
-from aggregator.tagging.forms import find_forms, merge_indexed_forms
+from aggregator.tagging.forms import find_forms, merge_indexed_forms, with_combination_form
 from aggregator.tagging.population import find_population
 from aggregator.tagging.routes import find_routes
-from aggregator.tagging.study_design import choose_study_type, design_hits
+from aggregator.tagging.study_design import decide_design
 from aggregator.tagging.text import article_sentences
-from aggregator.vocab import EVIDENCE_LEVEL, ArticleTags, Tag
+from aggregator.vocab import DIRECT_CONDITIONS, EVIDENCE_LEVEL, ArticleTags, DesignDecision, Tag
 
-RULES_VERSION = "2025.1"
+RULES_VERSION = "2026.1"
 
 # Designs whose forms are "every salt covered", not "the salt this study gave".
 # Letters and editorials discuss rather than give a salt, so they count alike.
@@ -24,15 +24,22 @@ REVIEW_TYPES = frozenset(
 def tag_article(article: Article) -> ArticleTags:
     """Tag one article from its indexing (publication types, MeSH) and its title/abstract."""
     sentences = article_sentences(article)
-    hits = design_hits(sentences, article.publication_types, article.mesh_terms)
-    study_type, study_tag = choose_study_type(hits)
+    design, study_tag = decide_design(sentences, article.publication_types, article.mesh_terms)
+    study_type = design.study_type
+    if study_type == "notice":
+        return _notice_tags(design, study_tag)
     is_review = study_type in REVIEW_TYPES
 
     combination = find_combination(sentences, is_review=is_review)
     form_result = find_forms(
-        sentences, is_review=is_review, combination_product=combination is not None
+        sentences,
+        is_review=is_review,
+        combination_product=combination is not None,
+        laboratory=study_type == "in_vitro",
     )
     form_result = merge_indexed_forms(form_result, article)
+    if combination is not None:
+        form_result = with_combination_form(form_result, combination)
     route_tags = find_routes(
         sentences,
         form_result.forms,
@@ -53,14 +60,58 @@ def tag_article(article: Article) -> ArticleTags:
     tags.extend(population_tags)
     if combination is not None:
         tags.append(combination)
+    tags.extend(design.cues)
+    conditions = tuple(tag.value for tag in condition_tags)
     return ArticleTags(
         forms=form_result.forms,
         routes=tuple(tag.value for tag in route_tags),
-        conditions=tuple(tag.value for tag in condition_tags),
+        conditions=conditions,
         study_type=study_type,
         evidence_level=level,
         combination_product=combination is not None,
         population=tuple(tag.value for tag in population_tags),
         tags=tuple(tags),
         rules_version=RULES_VERSION,
+        evidence_class=evidence_class(study_type, conditions),
+        design=design,
+    )
+
+
+# Study types and the evidence class they give whatever the outcome.
+_CLASS_BY_TYPE: dict[str, str] = {
+    "notice": "notice",
+    "trial_protocol": "planned",
+    "narrative_review": "commentary",
+    "guideline": "commentary",
+    "editorial_or_letter": "commentary",
+    "animal_study": "preclinical",
+    "in_vitro": "preclinical",
+}
+
+
+def evidence_class(study_type: str, conditions: tuple[str, ...]) -> str:
+    """The digest's evidence class (``vocab.EVIDENCE_CLASSES``): fixed for notices, protocols,
+    commentary and laboratory work; otherwise (a study of people, or an unclear design) direct
+    when a migraine/headache outcome was found, else indirect."""
+    fixed = _CLASS_BY_TYPE.get(study_type)
+    if fixed is not None:
+        return fixed
+    return "direct" if any(c in DIRECT_CONDITIONS for c in conditions) else "indirect"
+
+
+def _notice_tags(design: DesignDecision, study_tag: Tag) -> ArticleTags:
+    """A retraction notice, erratum or expression of concern: no form, route, level or
+    condition (it reports no study)."""
+    return ArticleTags(
+        forms=(),
+        routes=(),
+        conditions=(),
+        study_type="notice",
+        evidence_level=None,
+        combination_product=False,
+        population=(),
+        tags=(study_tag, *design.cues),
+        rules_version=RULES_VERSION,
+        evidence_class="notice",
+        design=design,
     )

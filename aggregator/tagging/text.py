@@ -50,6 +50,8 @@ _LABEL_CATEGORIES: dict[str, str] = {
     "DISCUSSION": "CONCLUSIONS",
 }
 
+# "vitamin C." ends a sentence although "C." looks like an initial.
+_VITAMIN_END = re.compile(r"\bvitamins? [A-Ka-k]\.$")
 _LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/-]{2,40}):\s+")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 # Tokens that end with a full stop without ending the sentence.
@@ -195,6 +197,12 @@ class LiteralIndex:
         self._literals = scanner.literals
         self._text = text
 
+    def has_any(self, literals: frozenset[str], ordered: tuple[str, ...]) -> bool:
+        """Does any of ``literals`` (also given as ``ordered``) occur in the text?"""
+        if literals <= self._literals:
+            return not self._found.isdisjoint(literals)
+        return any(literal in self._text for literal in ordered)
+
     def present_among(self, literals: frozenset[str], ordered: tuple[str, ...]) -> tuple[str, ...]:
         """The ``literals`` (also given as ``ordered``) that occur in the text. The order of the
         result is arbitrary: literals only gate, so their order never changes an outcome."""
@@ -305,7 +313,9 @@ def split_sentences(text: str) -> list[str]:
         end = match.end()
         head = text[start:end]
         last_token = head.rsplit(None, 1)[-1].rstrip(".!?").lower() if head.strip() else ""
-        if last_token in _ABBREVIATIONS or (len(last_token) == 1 and last_token.isalpha()):
+        if last_token in _ABBREVIATIONS or (
+            len(last_token) == 1 and last_token.isalpha() and not _VITAMIN_END.search(head)
+        ):
             continue
         piece = head.strip()
         if piece:
@@ -388,7 +398,8 @@ _STRONG_BREAK = re.compile(
 _CITED_BEFORE = re.compile(
     lower_pattern(
         r"\b(?:unlike|in contrast (?:to|with)|rather than|instead of|previous(?:ly)?|prior|earlier|"
-        r"past|older|existing|published|several|many|numerous|other|few|no(?: published)?|"
+        r"past|older(?! (?:adults|people|patients|women|men|persons|individuals|participants))|"
+        r"existing|published|several|many|numerous|other|few|no(?: published)?|"
         r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|larger|"
         r"well[- ]designed|await\w*|according to|evidence from|reported|(?:a|an|the) (?:19|20)\d\d|"
         r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used)\b"
