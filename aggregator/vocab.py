@@ -27,11 +27,9 @@ FORMS: tuple[str, ...] = (
 GLYCINATE = "glycinate"  # the form the digest follows
 # Vocabulary "forms" that are not a salt: magnesium given or measured without a named salt.
 NON_SALT_FORMS: frozenset[str] = frozenset({"unspecified", "dietary"})
+# Forms that are salts, and the salts taken by mouth (sulfate and chloride are mostly infused
+# or applied to the skin).
 SALT_FORMS: tuple[str, ...] = tuple(form for form in FORMS if form not in NON_SALT_FORMS)
-
-# Forms that are salts (every form but "unspecified" and "dietary"), and the salts taken by
-# mouth (sulfate and chloride are mostly infused or applied to the skin).
-SALT_FORMS: tuple[str, ...] = tuple(f for f in FORMS if f not in ("unspecified", "dietary"))
 ORAL_FORMS: tuple[str, ...] = tuple(f for f in SALT_FORMS if f not in ("sulfate", "chloride"))
 
 ROUTES: tuple[str, ...] = ("oral", "intravenous", "intramuscular", "topical", "dietary")
