@@ -246,6 +246,8 @@ _UNTESTED = re.compile(
     r"\bnot (?:been )?(?:studied|tested|used|compared|evaluated|examined|investigated)\b|"
     r"\bnever\b|\bno (?:trials?|studies)\b|\bunlike\b"
 )
+# The element symbol, capitalised ("Mg glycinate", "Mg2+"); "mg" alone is milligrams.
+_MG_SYMBOL = re.compile(r"\bMg(?:\b|\d|\()")
 _MENTIONS_MAGNESIUM = re.compile(
     r"magnes|\bmg(?:o|so|cl|co|\(oh\))|\bepsom\b|\bmag-(?:ox|tab)\b|\bslow-mag\b|\buro-mag\b|"
     r"\bmagtein\b|\bmagnerot\b|\bmagonate\b"
@@ -346,7 +348,9 @@ def find_forms(
     salts named apart from the word magnesium (lists, anaphora); magnesium given with no salt
     named; magnesium intake or measured status."""
     text = _FormText.of(sentences)
-    if not _MENTIONS_MAGNESIUM.search(text.whole):
+    if not _MENTIONS_MAGNESIUM.search(text.whole) and not any(
+        _MG_SYMBOL.search(sentence.text) for sentence in sentences
+    ):
         # No magnesium anywhere: no form (another mineral's intake or salts never count).
         return FormResult((), (), supplement_given=combination_product, intake_measured=False)
     found = _Found()
