@@ -1474,7 +1474,10 @@ _NULL_CUE = re.compile(
     r"\b(?:were|was|remained) (?:similar|comparable|unchanged|unaffected|unrelated|equivalent)\b|"
     r"\bsimilar (?:in|between|across) (?:the )?(?:two |three |both |all )?(?:groups|arms)\b|"
     r"\bfail(?:ed|s)? to\b|\bthe same (?:during|in|with|for)\b|\bneither\b[^.]{0,80}\bnor\b|"
-    r"\bequally (?:effective|well)\b|\bunrelated to\b|\bno (?:preventive|protective) effect\b"
+    r"\bequally (?:effective|well)\b|\bunrelated to\b|\bno (?:preventive|protective) effect\b|"
+    r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
+    r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
+    r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b"
 )
 _NEG_CUE = re.compile(
     r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)?\s*"
@@ -1487,17 +1490,24 @@ _NEG_CUE = re.compile(
 _POS_CUE = re.compile(
     r"\bsignificant(?:ly)? (?:\w+ ){0,3}?(?:reduc\w*|lower\w*|fewer|decreas\w*|improv\w*|better|"
     r"greater|shorter|increas\w*|higher|more|less|faster|benefit\w*|relief|superior|drop|fall|"
-    r"declin\w*|associated|inverse\w*)|\b(?:reduc(?:ed|es|tion|ing)|lower(?:ed|s)?|"
-    r"decreas(?:ed|es|ing)|improv(?:ed|es|ement|ing)|reliev(?:ed|es)|prevent(?:ed|s)|"
-    r"shorten(?:ed|s)|eliminated|cut|cuts|fell|dropped|declined|alleviat\w+|lessen(?:ed|s)|"
-    r"eased|reversed|relief|halved)\b|\b(?:effective|efficacious|beneficial|useful|helpful|"
-    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?|safe and effective)\b|"
+    r"declin\w*|associated|inverse\w*)|\b(?:effective|efficacious|beneficial|useful|helpful|"
+    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?)\b|"
     r"\bbenefit\w*\b|\bbetter than\b|\bmore effective\b|\bassociat(?:ed|ion) (?:with|between)\b|"
     r"\binverse(?:ly)?\b|\brisk factor\b|\bpredict\w*|\b(?:higher|increased|raised) "
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
     r"\blower (?:in|among|than)\b|\bp\s*[<≤]\s*0?\.0[0-5]\d*|\bp\s*=\s*0?\.0[0-4]\d*|"
     r"\bp\s*<\s*0?\.001\b|\bsupport(?:s|ed)? (?:the|a|its|their)\b|\bworked\b|\bresponded\b|"
-    r"\bcommon\b|\bassociated\b|\bcorrelated\b"
+    r"\bassociated\b|\bcorrelated\b|\bcommon\b"
+)
+# Descriptive change words: evidence of benefit in an uncontrolled study, but in a controlled
+# one only with a comparison in the same clause ("fell more than with placebo").
+_WEAK_POS_CUE = re.compile(
+    r"\b(?:reduc(?:ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:ed|es|ing)|improv(?:ed|es|ement|"
+    r"ing)|reliev(?:ed|es)|prevent(?:ed|s)|shorten(?:ed|s)|eliminated|cut|cuts|fell|dropped|"
+    r"alleviat\w+|lessen(?:ed|s)|eased|reversed|relief|halved|fewer)\b"
+)
+_COMPARATIVE = re.compile(
+    r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
 )
 _CONTRAST = re.compile(
     r"[;]|,?\s\b(?:but|although|though|whereas|while|however|yet|except)\b|^(?:although|though|while)\b"
@@ -1506,7 +1516,8 @@ _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline|at entry|demographic|characteristics|age and sex|adverse|side[- ]effects?|"
     r"tolerat\w*|safety|safe\b(?! and effective)|withdr\w+|dropouts?|compliance|adherence|"
     r"needed|warranted|required|further (?:research|studies|trials|work)|future|larger|"
-    r"should be|call(?:s|ed)? for|confirm)\b"
+    r"should be|call(?:s|ed)? for|confirm)\b|\b(?:were|was) (?:randomly )?(?:assigned|"
+    r"allocated|randomi[sz]ed|enrolled|excluded|recruited|screened)\b|\bexcluded\b"
 )
 _BOTH_GROUPS = re.compile(
     r"\b(?:both|all three|all four|all) (?:groups|arms|binders|treatments|conditions)\b|"
@@ -1557,116 +1568,129 @@ def _clauses(lower: str) -> list[str]:
     return [piece for piece in pieces if piece.strip()]
 
 
-def clause_polarity(clause: str) -> str | None:
-    """pos/null/neg for one clause (lower-case), None when it reports nothing usable."""
+def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
+    """pos/null/neg for one clause (lower-case), None when it reports nothing usable. In a
+    ``controlled`` study a change word alone ("pain fell") is not a between-group result."""
     if _SKIP_CLAUSE.search(clause):
         return None
     if _NULL_CUE.search(clause):
         return "null"
     if _NEG_CUE.search(clause):
         return "neg"
-    if _POS_CUE.search(clause):
+    strong = _POS_CUE.search(clause) is not None
+    weak = not strong and _WEAK_POS_CUE.search(clause) is not None
+    if weak and controlled and not _COMPARATIVE.search(clause):
+        return None
+    if strong or weak:
         if _BOTH_GROUPS.search(clause):
             return None
         return "pos"
     return None
 
 
-def sentence_polarity(lower: str, *, allow_secondary: bool = False) -> str | None:
+def sentence_polarity(
+    lower: str, *, allow_secondary: bool = False, controlled: bool = False, primary: bool = False
+) -> str | None:
     """pos/null/neg/mixed for a sentence's clauses; clauses about secondary outcomes or
-    subgroups are left out unless ``allow_secondary``."""
+    subgroups are left out unless ``allow_secondary``. For a ``primary`` outcome sentence a
+    null clause wins ("fewer days than sham, but none of the differences was significant")."""
     found: set[str] = set()
     for clause in _clauses(lower):
         if not allow_secondary and _SECONDARY.search(clause):
             continue
-        polarity = clause_polarity(clause)
+        polarity = clause_polarity(clause, controlled=controlled)
         if polarity:
             found.add(polarity)
     if not found:
         return None
     if len(found) == 1:
         return found.pop()
+    if primary and "null" in found:
+        return "null"
     if "neg" in found and "pos" not in found:
         return "neg"
     return "mixed"
 
 
 def _reported_result(
-    sentences: list[Sentence],
+    sentences: list[Sentence], *, controlled: bool = False, conclusion_only: bool = False
 ) -> tuple[str, FindingSource | None]:
-    abstract = [(i, s) for i, s in enumerate(sentences) if s.field == "abstract"]
-    structured = any(s.category for _, s in abstract)
-    usable: list[tuple[int, Sentence]] = []
-    for position, (index, sentence) in enumerate(abstract):
+    """What the authors report on the primary outcome: the stated primary outcome's result,
+    else an explicit conclusion, else a vote of the result sentences (the closing sentence
+    counting one and a half); a tie is "mixed". A stated primary outcome without a result
+    (only secondary outcomes reported) is "not_reported"."""
+    abstract = [s for s in sentences if s.field == "abstract"]
+    structured = any(s.category for s in abstract)
+    usable: list[Sentence] = []
+    for position, sentence in enumerate(abstract):
         if sentence.category in ("BACKGROUND", "OBJECTIVE"):
             continue
         if not structured and position == 0 and len(abstract) >= 4:
             continue
         if _AIM.search(sentence.lower) and not _CONCLUSION.search(sentence.lower):
             continue
-        usable.append((index, sentence))
+        usable.append(sentence)
 
-    def source(sentence: Sentence, polarity: str) -> FindingSource:
-        return FindingSource(
-            "reported_result",
-            _POLARITY_TO_RESULT[polarity],
-            sentence.field,
-            snippet(sentence.text, 0, min(len(sentence.text), 160)),
-        )
+    def polarity_of(sentence: Sentence, **flags: bool) -> str | None:
+        return sentence_polarity(sentence.lower, controlled=controlled, **flags)
+
+    def answer(sentence: Sentence, polarity: str) -> tuple[str, FindingSource]:
+        result = _POLARITY_TO_RESULT[polarity]
+        text = snippet(sentence.text, 0, min(len(sentence.text), 160))
+        return result, FindingSource("reported_result", result, sentence.field, text)
 
     # 1. The stated primary outcome's result.
-    for position, (_, sentence) in enumerate(usable):
+    for position, sentence in enumerate(usable if not conclusion_only else ()):
         primary = _PRIMARY.search(sentence.lower)
         if primary is None:
             continue
-        polarity = sentence_polarity(sentence.lower[primary.start() :])
+        polarity = sentence_polarity(
+            sentence.lower[primary.start() :], controlled=controlled, primary=True
+        )
         if polarity is not None:
-            return _POLARITY_TO_RESULT[polarity], source(sentence, polarity)
-        for _, following in usable[position + 1 : position + 5]:
+            return answer(sentence, polarity)
+        for following in usable[position + 1 : position + 5]:
             if _SECONDARY.search(following.lower) and not _PRIMARY.search(following.lower):
                 continue
-            if _CONCLUSION.search(following.lower):
+            if _CONCLUSION.search(following.lower) or following.category == "CONCLUSIONS":
                 break
-            polarity = sentence_polarity(following.lower)
+            polarity = polarity_of(following, primary=True)
             if polarity is not None:
-                return _POLARITY_TO_RESULT[polarity], source(following, polarity)
+                return answer(following, polarity)
         break
-    primary_stated = any(_PRIMARY.search(s.lower) for _, s in usable)
-    # 2. The conclusion.
-    conclusions = [
-        (i, s) for i, s in usable if s.category == "CONCLUSIONS" or _CONCLUSION.search(s.lower)
-    ]
-    if usable and not structured:
-        last = usable[-1]
-        if last not in conclusions:
-            conclusions.append(last)
-    for _, sentence in reversed(conclusions):
-        polarity = sentence_polarity(sentence.lower)
-        if polarity is not None:
-            return _POLARITY_TO_RESULT[polarity], source(sentence, polarity)
-    # 3. The results taken together (not when a stated primary outcome has no result).
-    if not primary_stated:
-        seen: dict[str, Sentence] = {}
-        for _, sentence in usable:
-            if sentence.category == "METHODS" or _BACKGROUND_SENTENCE.search(sentence.lower):
-                continue
-            polarity = sentence_polarity(sentence.lower)
-            if polarity is not None and polarity not in seen:
-                seen[polarity] = sentence
-        if seen:
-            kinds = set(seen)
-            if kinds == {"pos"} or kinds == {"null"} or kinds == {"neg"}:
-                polarity = kinds.pop()
-            else:
-                polarity = "mixed"
-            first = next(iter(seen.values()))
-            return _POLARITY_TO_RESULT[polarity], source(first, polarity)
-        # 4. A title that states the result.
-        for sentence in sentences:
-            if sentence.field == "title" and _TITLE_RESULT.search(sentence.lower):
-                polarity = sentence_polarity(sentence.lower, allow_secondary=True)
-                if polarity is not None:
-                    return _POLARITY_TO_RESULT[polarity], source(sentence, polarity)
+    # 2. An explicit conclusion.
+    for sentence in reversed(usable):
+        if sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower):
+            polarity = polarity_of(sentence)
+            if polarity is not None:
+                return answer(sentence, polarity)
+    if conclusion_only:
+        return "not_reported", None
+    # 3. The result sentences taken together (clauses about secondary outcomes left out).
+    votes: dict[str, float] = {}
+    first: dict[str, Sentence] = {}
+    for position, sentence in enumerate(usable):
+        if sentence.category == "METHODS" or _BACKGROUND_SENTENCE.search(sentence.lower):
+            continue
+        polarity = polarity_of(sentence)
+        if polarity is None:
+            continue
+        weight = 1.5 if position == len(usable) - 1 and not structured else 1.0
+        kinds = ("pos", "null") if polarity == "mixed" else (polarity,)
+        for kind in kinds:
+            votes[kind] = votes.get(kind, 0.0) + weight / len(kinds)
+            first.setdefault(kind, sentence)
+    if votes:
+        ranked = sorted(votes.items(), key=lambda item: -item[1])
+        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.5:
+            return answer(first[ranked[0][0]], "mixed")
+        return answer(first[ranked[0][0]], ranked[0][0])
+    # 4. A title that states the result.
+    for sentence in sentences:
+        if sentence.field == "title" and _TITLE_RESULT.search(sentence.lower):
+            polarity = sentence_polarity(sentence.lower, allow_secondary=True)
+            if polarity is not None:
+                return answer(sentence, polarity)
     return "not_reported", None
 
 
@@ -1740,8 +1764,14 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     docstring). Pure: the same article and tags always give the same findings."""
     sentences = list(article_sentences(article))
     scope = scope_for(tags.study_type, sentences)
-    if scope in ("commentary", "none"):
+    if scope == "none":
         return Findings(scope=scope)
+    if scope == "commentary":
+        # Narrative reviews, guidelines, letters: only what their conclusion says.
+        opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
+        if opinion_source is None:
+            return Findings(scope=scope)
+        return Findings(scope=scope, reported_result=opinion, provenance=(opinion_source,))
     provenance: list[FindingSource] = []
     magnesium_given = tags.combination_product or any(form != "dietary" for form in tags.forms)
     if scope == "review":
@@ -1749,7 +1779,7 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
         comparator, detail, comparator_source = _comparator(
             sentences, scope, tags.study_type, magnesium_given
         )
-        review_result, review_source = _reported_result(sentences)
+        review_result, review_source = _reported_result(sentences, controlled=True)
         for item in (k, n):
             if item is not None:
                 provenance.append(item[1])
@@ -1848,7 +1878,8 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
 
     result: str | None = None
     if scope == "study":
-        result, result_source = _reported_result(sentences)
+        controlled = comparator in ("placebo", "active", "usual_care", "another_form")
+        result, result_source = _reported_result(sentences, controlled=controlled)
         if result_source is not None:
             provenance.append(result_source)
 
