@@ -177,6 +177,21 @@ def print_scores(title: str, records: Sequence[dict[str, Any]], scores: dict[str
         )
 
 
+def print_confusion(records: Sequence[dict[str, Any]], results: Sequence[Findings]) -> None:
+    """Counts of gold direction x predicted direction (aggregate only, no records named)."""
+    values = ["positive", "null", "negative", "mixed", "not_applicable"]
+    table: dict[tuple[str, str], int] = {}
+    for record, findings in zip(records, results, strict=True):
+        if "outcome_direction" not in record:
+            continue
+        key = (str(record["outcome_direction"]), DIRECTION[findings.reported_result])
+        table[key] = table.get(key, 0) + 1
+    print("  result: gold (rows) x predicted (columns)")
+    print("  " + " " * 16 + "".join(f"{v[:8]:>9}" for v in values))
+    for gold in values:
+        print(f"  {gold:<16}" + "".join(f"{table.get((gold, p), 0):>9}" for p in values))
+
+
 def print_errors(records: Sequence[dict[str, Any]], results: Sequence[Findings],
                  scores: dict[str, Any]) -> None:
     for name, row in scores["fields"].items():
@@ -222,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_extractor(articles)
         scores = score_findings(records, results, skip=frozenset({"dose_mg_per_day"}))
         print_scores(f"eval-dev ({args.eval_dev})", records, scores)
+        print_confusion(records, results)
     else:
         print(f"\neval-dev: {args.eval_dev} not found, skipped")
 
@@ -237,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_extractor(articles)
         scores = score_findings(records, results)
         print_scores(f"own real abstracts, split={split}", records, scores)
+        print_confusion(records, results)
         if split == "tune" and args.show_tune_errors:
             print_errors(records, results, scores)
 

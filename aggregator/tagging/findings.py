@@ -1504,7 +1504,8 @@ _POS_CUE = re.compile(
 _WEAK_POS_CUE = re.compile(
     r"\b(?:reduc(?:ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:ed|es|ing)|improv(?:ed|es|ement|"
     r"ing)|reliev(?:ed|es)|prevent(?:ed|s)|shorten(?:ed|s)|eliminated|cut|cuts|fell|dropped|"
-    r"alleviat\w+|lessen(?:ed|s)|eased|reversed|relief|halved|fewer)\b"
+    r"alleviat\w+|lessen(?:ed|s)|eased|reversed|relief|halved|fewer|cleared|resolved|"
+    r"recovered|shorter|faster|disappeared|stopped)\b"
 )
 _COMPARATIVE = re.compile(
     r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
@@ -1514,7 +1515,7 @@ _CONTRAST = re.compile(
 )
 _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline|at entry|demographic|characteristics|age and sex|adverse|side[- ]effects?|"
-    r"tolerat\w*|safety|safe\b(?! and effective)|withdr\w+|dropouts?|compliance|adherence|"
+    r"withdr\w+|dropouts?|compliance|adherence|"
     r"needed|warranted|required|further (?:research|studies|trials|work)|future|larger|"
     r"should be|call(?:s|ed)? for|confirm)\b|\b(?:were|was) (?:randomly )?(?:assigned|"
     r"allocated|randomi[sz]ed|enrolled|excluded|recruited|screened)\b|\bexcluded\b"
@@ -1530,7 +1531,9 @@ _AIM = re.compile(
     r"compare|measure|explore|establish|gauge|judge|define))\b"
 )
 _CONCLUSION = re.compile(
-    r"\b(?:conclu\w+|the authors?|we (?:found|show|demonstrate|suggest|report)|in summary|"
+    r"\b(?:conclu\w+|(?:the )?authors? (?:conclude|judge|consider|regard|argue|interpret|found|"
+    r"find|report|suggest|propose|see|believe|note|say|state)\w*|we (?:found|show|demonstrate|"
+    r"suggest|report)|in summary|"
     r"overall,|these (?:results|findings|data)|this (?:study|trial) (?:shows|suggests|indicates|"
     r"demonstrates|found)|our (?:results|findings|data)|taken together)\b"
 )
@@ -1596,7 +1599,7 @@ def sentence_polarity(
     null clause wins ("fewer days than sham, but none of the differences was significant")."""
     found: set[str] = set()
     for clause in _clauses(lower):
-        if not allow_secondary and _SECONDARY.search(clause):
+        if not allow_secondary and _SECONDARY.search(clause) and "primary" not in clause:
             continue
         polarity = clause_polarity(clause, controlled=controlled)
         if polarity:
@@ -1658,9 +1661,10 @@ def _reported_result(
             if polarity is not None:
                 return answer(following, polarity)
         break
-    # 2. An explicit conclusion.
-    for sentence in reversed(usable):
-        if sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower):
+    # 2. An explicit conclusion (for a commentary, also its closing sentence).
+    for position, sentence in reversed(list(enumerate(usable))):
+        closing = conclusion_only and position == len(usable) - 1 and not structured
+        if closing or sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower):
             polarity = polarity_of(sentence)
             if polarity is not None:
                 return answer(sentence, polarity)
