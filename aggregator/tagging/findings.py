@@ -342,7 +342,7 @@ _OTHER_UNITS = r"(?:encounters|visits|episodes|admissions|presentations)"
 _FILLER = (
     r"(?:(?!(?:in|of|with|to|from|at|for|by|per|and|or|than|were|was|who|had|have|years?|"
     r"months?|weeks?|days?|hours?|minutes?|mg|g|mmol|times|doses?|each|groups?|arms?|had)\b)"
-    r"[a-z][\w'/-]*,?\s+)"
+    r"[a-z][\w'/-]*,?\s+|[a-z]+-\s+and\s+)"
 )
 _PERSON_COUNT = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?P<filler>{_FILLER}{{0,4}}?)"
@@ -350,14 +350,27 @@ _PERSON_COUNT = re.compile(
 )
 _VERB_COUNT = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:\([^)]{{0,60}}\)\s+)?(?:of (?:them|these)\s+)?"
+    r"(?:(?:who|that)\s+(?:[a-z]+\s+){0,3}?)?"
     r"(?:were|was|had been|have been)\s+(?:then\s+|subsequently\s+|finally\s+|eventually\s+)?"
     r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
     r"allocated|assigned|excluded|screened|treated|studied)"
+)
+_POPULATION_OF = re.compile(
+    rf"\b(?:population|sample|cohort|analysis set|set) (?:of|was|were|comprised|included|held)"
+    rf"\s+(?P<num>{NUMBER})\b(?!\s*(?:%|years|months|weeks|days))"
 )
 _N_EQUALS = re.compile(r"\bn\s*=\s*(?P<num>\d{1,3}(?:,\d{3})+(?!\d)|\d+)")
 _GROUPS_OF = re.compile(rf"\b(?P<groups>{NUMBER})\s+(?:groups|arms)\s+of\s+(?P<each>{NUMBER})\b")
 _TOTAL_WORDS = re.compile(r"\b(?:a total of|in total|in all|overall|altogether|total of)\b")
 
+_VERB_KINDS = {
+    "random": "randomised",
+    "alloca": "randomised",
+    "assign": "randomised",
+    "analys": "analysed",
+    "analyz": "analysed",
+    "evalua": "analysed",
+}
 _KIND_RANK = {"randomised": 6, "enrolled": 5, "plain": 4, "analysed": 2, "unit": 1}
 _RANDOMISED = re.compile(
     r"\brandomi[sz]|\brandomly (?:assigned|allocated|divided|split)|\ballocated\b|"
@@ -378,14 +391,15 @@ _ENROLLED = re.compile(
     r"\bwere studied\b|\breceived\b|\btook\b|\bwere given\b|\bwere treated\b|\bunderwent\b|"
     r"\bidentified\b|\bfollowed\b|\bselected\b|\bconsisted of\b|\bcomprised\b|\bregistered\b"
 )
-_SUBSET_AFTER = re.compile(r"^\s*(?:\(\s*\d+(?:\.\d+)?\s*%|of whom\b|of them\b|%|per\b|each\b)")
+# Used with .match(text, pos), which anchors at pos: no "^" (it would only match at 0).
+_SUBSET_AFTER = re.compile(r"\s*(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)|of whom\b|of them\b)")
 _SUBSET_BEFORE = re.compile(
     r"(?:\(|\bincluding|\bof whom|\bof which|\bamong them|\baged|\bage|\bmean|\bmedian|"
     r"\bthan|\bunder|\bover|\babout|\bapproximately|\bleast|\bmost|\bonly|\bexcept|"
     r"\bwhile|\bwhereas|\bvs\.?|\bversus|\bof the|\bin each|\bper)\s*$"
 )
 _SUM_GAP = re.compile(
-    r"^[^.]{0,140}?\b(?:and|versus|vs\.?|against|compared (?:with|to)|as well as|to)\b[^.]{0,60}$"
+    r"^[^;]{0,140}?\b(?:and|versus|vs\.?|against|compared (?:with|to)|as well as|to)\b[^;]{0,60}$"
 )
 
 
@@ -432,7 +446,7 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
             continue
         if sentence.category == "BACKGROUND":
             continue
-        for regex in (_PERSON_COUNT, _VERB_COUNT):
+        for regex in (_PERSON_COUNT, _VERB_COUNT, _POPULATION_OF):
             for match in regex.finditer(lower):
                 start, end = match.span("num")
                 if regex is _PERSON_COUNT and "noun" in match.groupdict():
@@ -446,15 +460,23 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
                     continue
                 if _SUBSET_AFTER.match(lower, match.end()):
                     continue
-                if _is_year(match.group("num"), lower, end):
+                if _is_year(match.group("num"), lower, end) or (
+                    regex is _VERB_COUNT and _looks_like_year(match.group("num"))
+                ):
+                    continue
+                if lower.count("(", 0, start) > lower.count(")", 0, start):
+                    continue  # "48 patients (19 men, 29 women)": parts of a count
+                if "subgroup" in lower[max(0, start - 40) : start]:
                     continue
                 if not include_cited and is_cited(sentence, start, end):
                     continue
-                if regex is _VERB_COUNT:
+                if regex is _POPULATION_OF:
+                    kind = _kind_for(lower, match.start(), match.end(), "")
+                elif regex is _VERB_COUNT:
                     verb = match.group("verb")
                     if verb in ("excluded", "screened"):
                         continue
-                    kind = _kind_for(lower, match.start("verb"), match.end(), "")
+                    kind = _VERB_KINDS.get(verb[:6], "enrolled")
                 else:
                     kind = _kind_for(lower, start, match.end(), noun)
                 if kind is None:
@@ -490,6 +512,11 @@ def _is_year(raw: str, lower: str, end: int) -> bool:
     )
 
 
+def _looks_like_year(raw: str) -> bool:
+    value = parse_number(raw)
+    return value is not None and 1900 <= value <= 2100 and "," not in raw and "." not in raw
+
+
 def _arm_counts(sentence: Sentence) -> list[tuple[int, int]]:
     """Per-arm "(n = x)" counts of one sentence as (value, position)."""
     found = []
@@ -504,8 +531,12 @@ def _summable(lower: str, first: _Count, second: _Count) -> bool:
     gap = lower[first.end : second.start]
     if _TOTAL_WORDS.search(gap):
         return False
-    if first.kind != second.kind and "plain" not in (first.kind, second.kind):
+    if not first.noun or not second.noun:
+        return False  # "40 were enrolled and 35 analysed" are stages, not groups
+    if (first.kind == "randomised") != (second.kind == "randomised"):
         return False
+    if re.search(r"\d", re.sub(r"\([^)]*\)", "", gap)):
+        return False  # another count in between: "of 166 volunteers, 72 were excluded and 94"
     if ";" in gap:
         return second.noun in ("controls", "healthy controls") and len(gap) < 140
     return bool(_SUM_GAP.match(gap)) and "%" not in gap
@@ -1138,7 +1169,7 @@ _DURATION_EXCLUDE_BEFORE = re.compile(
     r"(?:\w+\W+){0,2}$"
 )
 _DURATION_EXCLUDE_AFTER = re.compile(
-    r"^\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
+    r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
     r"before|after|post|old|of age|of (?:gestation|follow)|gestation|postpartum|later|"
     r"earlier|ago)"
 )
@@ -1217,7 +1248,7 @@ _ACUTE_CUES = re.compile(
     r"\b(?:acute|attacks?|emergency|abortive|pain[- ]free(?:dom)?|pain relief|headache relief|"
     r"rescue|infusion|intravenous|injection)\b"
 )
-_NOT_TIMEPOINT_AFTER = re.compile(r"^\W*(?:of (?:onset|the (?:start|onset))|from onset)")
+_NOT_TIMEPOINT_AFTER = re.compile(r"\W*(?:of (?:onset|the (?:start|onset))|from onset)")
 
 
 def _unit_word(unit: str, number: float) -> str:
@@ -1283,7 +1314,7 @@ _PLACEBO = re.compile(
     r"placebo\b|\bplacebo\s+(?:group|arm|tablets?|capsules?|pills?|infusion|injection|"
     r"treatment|condition|phase|period|was|were|or|in|\()"
 )
-_NOT_PLACEBO_AFTER = re.compile(r"^\s*(?:effects?|responses?|responders)\b")
+_NOT_PLACEBO_AFTER = re.compile(r"\s*(?:effects?|responses?|responders)\b")
 _USUAL_CARE = re.compile(
     r"\b(?:usual|standard|routine|conventional) (?:care|treatment|therapy|practice|management)"
     r"\b(?! plus| and)|\bwait(?:ing)?[- ]?list\b|\bhistorical controls?\b|\bpre-\w+ period\b|"
