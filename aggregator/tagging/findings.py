@@ -844,6 +844,10 @@ _ELEMENTAL_BEFORE = re.compile(
     r"\b(?:providing|containing|delivering|supplying|equivalent to|corresponding to|"
     r"equalling|equaling|yielding)\s*$"
 )
+_MEASURED_BEFORE = re.compile(
+    r"\b(?:urinary|urine|serum|plasma|blood|excretion|excreted|levels?|concentrations?|intake|"
+    r"dietary|diets?|content|status|increment|consum\w+)\b[^.;]{0,40}$"
+)
 _CONTAINER_BEFORE = re.compile(r"\b(?:bag|vial|ampoule|ampule|bottle|pack)s?\b[^.;]{0,30}$")
 _FREQUENCIES: tuple[tuple[re.Pattern[str], str, int], ...] = (
     (
@@ -973,6 +977,8 @@ def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
                 continue
             if _CONTAINER_BEFORE.search(lower[max(0, match.start() - 40) : match.start()]):
                 continue
+            if _MEASURED_BEFORE.search(lower[max(0, match.start() - 50) : match.start()]):
+                continue  # "urinary magnesium was higher (100.8 mg ...)": a measurement
             hit = _dose_from_match(sentence, match, regex is DOSE_BEFORE)
             if hit is not None:
                 hits.append(hit)
@@ -1031,7 +1037,8 @@ def _dose_from_match(sentence: Sentence, match: re.Match[str], before: bool) -> 
         per, times = "day", 1
     else:
         window = re.split(r"[;:]|\.\s", lower[end : end + 70], maxsplit=1)[0]
-        found = _frequency(window) or _frequency(lower[max(0, start - 30) : start])
+        head = re.split(r"[;:]|\.\s", lower[max(0, start - 60) : start])[-1]
+        found = _frequency(window) or _frequency(head)
         if found is not None:
             per, times = found
             if per == "day" and re.search(r"\bdivided\b", window):
@@ -1161,17 +1168,25 @@ _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
         ),
         3,
     ),
+    # "after 12 weeks": the evaluation that ends a course (weight 1: needs treatment words)
+    (
+        re.compile(
+            rf"\bafter\s+(?P<num>{NUMBER})\s+(?P<unit>weeks?|months?)\b(?!\s+of follow)"
+        ),
+        1,
+    ),
 )
 _DURATION_EXCLUDE_BEFORE = re.compile(
-    r"(?:baseline|run-in|run in|washout|wash-out|screening|follow-?up|followed up|observation|"
-    r"history|preceding|previous|prior|last|past|within|after|before|every|each|aged?|"
-    r"at least|more than|longer than|mean|median|up to \d+ (?:times|doses)|\bin the)\W*"
-    r"(?:\w+\W+){0,2}$"
+    r"\b(?:baseline|run-in|run in|washout|wash-out|screening|follow-?up|followed up|observation|"
+    r"history|preceding|previous|prior|last|past|within|before|every|each|aged?|back|"
+    r"at least|more than|longer than|mean|median|up to \d+ (?:times|doses)|in the|period of)\W*"
+    r"(?:\w+\W+)?$"
 )
 _DURATION_EXCLUDE_AFTER = re.compile(
     r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
-    r"before|after|post|old|of age|of (?:gestation|follow)|gestation|postpartum|later|"
-    r"earlier|ago)"
+    r"(?:before|after|post)\W+(?:the\s+)?(?:start|onset|baseline|randomi|treatment|injection|"
+    r"infusion|dose|enrol|inoculation|entry|the (?:first|last))|old|of age|"
+    r"of (?:gestation|follow)|gestation|postpartum|later|earlier|ago)"
 )
 _TREATMENT_WORDS = re.compile(
     r"\b(?:took|take|taking|received|receive|given|treated|treatment|supplement\w*|"
@@ -1196,7 +1211,15 @@ def duration_in_weeks(number: float, unit: str) -> float | None:
     return None
 
 
-def _duration(sentences: list[Sentence]) -> tuple[float | None, FindingSource | None]:
+_OBSERVED_TREATMENT = re.compile(
+    r"\b(?:took|received|treated|treatment|supplementation|therapy|intervention|injections?|"
+    r"infusions?)\b"
+)
+
+
+def _duration(
+    sentences: list[Sentence], *, observational: bool = False
+) -> tuple[float | None, FindingSource | None]:
     best: tuple[int, int, int, float, FindingSource] | None = None
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
@@ -1219,6 +1242,8 @@ def _duration(sentences: list[Sentence]) -> tuple[float | None, FindingSource | 
                 weeks = duration_in_weeks(number, match.group("unit"))
                 if weeks is None:
                     continue
+                if observational and not _OBSERVED_TREATMENT.search(lower):
+                    continue  # follow-up of a cohort is not a treatment duration
                 score = weight + (1 if _TREATMENT_WORDS.search(lower) else 0)
                 if "follow" in lower[max(0, match.start() - 20) : match.start()]:
                     score -= 2
@@ -1892,7 +1917,7 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     duration: float | None = None
     timepoint: str | None = None
     if tags.study_type not in ("case_control", "cross_sectional"):
-        duration, duration_source = _duration(sentences)
+        duration, duration_source = _duration(sentences, observational=observational)
         if duration_source is not None:
             provenance.append(duration_source)
         if duration is None:
