@@ -111,7 +111,9 @@ def load_records(path: Path) -> list[dict[str, Any]]:
 
 
 def build_articles(records: Sequence[dict[str, Any]]) -> list[Article]:
-    return [to_article(record, record.get("_line", i + 1), False) for i, record in enumerate(records)]
+    return [
+        to_article(record, record.get("_line", i + 1), False) for i, record in enumerate(records)
+    ]
 
 
 def run_extractor(articles: Sequence[Article]) -> list[Findings]:
@@ -166,8 +168,10 @@ def score_findings(
 
 def print_scores(title: str, records: Sequence[dict[str, Any]], scores: dict[str, Any]) -> None:
     print(f"\n{title}: {scores['records']} records")
-    print(f"  {'field':<18}{'scored':>7}{'exact':>8}{'accuracy':>10}{'not stated':>12}"
-          f"{'value where gold none':>24}")
+    print(
+        f"  {'field':<18}{'scored':>7}{'exact':>8}{'accuracy':>10}{'not stated':>12}"
+        f"{'value where gold none':>24}"
+    )
     for name, row in scores["fields"].items():
         label = "result (direction)" if name == "reported_result" else name
         print(
@@ -192,14 +196,17 @@ def print_confusion(records: Sequence[dict[str, Any]], results: Sequence[Finding
         print(f"  {gold:<16}" + "".join(f"{table.get((gold, p), 0):>9}" for p in values))
 
 
-def print_errors(records: Sequence[dict[str, Any]], results: Sequence[Findings],
-                 scores: dict[str, Any]) -> None:
+def print_errors(
+    records: Sequence[dict[str, Any]], results: Sequence[Findings], scores: dict[str, Any]
+) -> None:
     for name, row in scores["fields"].items():
         for index, gold, predicted in row["errors"]:
             record = records[index]
             where = f"{record['_file']}:{record['_line']}"
-            print(f"  {where} {name}: gold {gold!r} predicted {predicted!r} "
-                  f"[{results[index].scope}] {record.get('title', '')[:70]}")
+            print(
+                f"  {where} {name}: gold {gold!r} predicted {predicted!r} "
+                f"[{results[index].scope}] {record.get('title', '')[:70]}"
+            )
 
 
 def throughput(articles: Sequence[Article], passes: int) -> tuple[float, float]:
@@ -220,15 +227,23 @@ def throughput(articles: Sequence[Article], passes: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dev", type=Path, default=DEFAULT_EVAL_DEV)
-    parser.add_argument("--real", type=Path, default=DEFAULT_REAL,
-                        help="folder of the project's real paraphrased abstracts (*.jsonl)")
-    parser.add_argument("--show-tune-errors", action="store_true",
-                        help="list every mismatch on the tune split (never the report split)")
+    parser.add_argument(
+        "--real",
+        type=Path,
+        default=DEFAULT_REAL,
+        help="folder of the project's real paraphrased abstracts (*.jsonl)",
+    )
+    parser.add_argument(
+        "--show-tune-errors",
+        action="store_true",
+        help="list every mismatch on the tune split (never the report split)",
+    )
     parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args(argv)
 
-    print(f"findings_accuracy {date.today()} python {platform.python_version()} "
-          f"cpus {os.cpu_count()}")
+    print(
+        f"findings_accuracy {date.today()} python {platform.python_version()} cpus {os.cpu_count()}"
+    )
     everything: list[Article] = []
     if args.eval_dev.exists():
         records = load_records(args.eval_dev)
@@ -261,9 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         passes = max(3, 3000 // len(everything))
         tag_rate, both_rate = throughput(everything, passes)
         findings_share = 1 - tag_rate / both_rate if both_rate else 0.0
-        print(f"\nthroughput on {len(everything)} abstracts (best of {passes} passes): "
-              f"tagging {tag_rate:,.0f} articles/s; tagging + findings {both_rate:,.0f} "
-              f"articles/s ({both_rate / tag_rate:.0%} of tagging alone)")
+        print(
+            f"\nthroughput on {len(everything)} abstracts (best of {passes} passes): "
+            f"tagging {tag_rate:,.0f} articles/s; tagging + findings {both_rate:,.0f} "
+            f"articles/s ({both_rate / tag_rate:.0%} of tagging alone)"
+        )
         del findings_share
     return 0
 

@@ -177,6 +177,7 @@ class Dose:
     salt: str | None  # vocabulary form named in the dose phrase
     text: str  # as written
     compound: str | None = None  # exact compound key in ELEMENTAL_FRACTIONS, when named
+    elemental_stated: float | None = None  # elemental mg per stated amount, when the text says
 
     @property
     def mg_per_day(self) -> float | None:
@@ -355,6 +356,10 @@ _VERB_COUNT = re.compile(
     r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
     r"allocated|assigned|excluded|screened|treated|studied)"
 )
+_BARE_GROUP = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:took|received|chose|got|were given)\s+"
+    r"(?:no\b|the\b|magnesium|placebo|[a-z]+)"
+)
 _POPULATION_OF = re.compile(
     rf"\b(?:population|sample|cohort|analysis set|set) (?:of|was|were|comprised|included|held)"
     rf"\s+(?P<num>{NUMBER})\b(?!\s*(?:%|years|months|weeks|days))"
@@ -376,7 +381,10 @@ _RANDOMISED = re.compile(
     r"\brandomi[sz]|\brandomly (?:assigned|allocated|divided|split)|\ballocated\b|"
     r"\bassigned\b"
 )
-_NOT_RANDOMISED = re.compile(r"\brandomly (?:selected|drawn|sampled|chosen|recruited)")
+_NOT_RANDOMISED = re.compile(
+    r"\brandomly (?:selected|drawn|sampled|chosen|recruited)|\ballocated (?:by|according to|"
+    r"on the basis of)\b"
+)
 _SCREENED = re.compile(
     r"\bscreened\b|\bassessed for eligibility\b|\bapproached\b|\binvited\b|\bexcluded\b|"
     r"\bineligible\b|\bdeclined\b|\bwithdr[ae]w|\blost to follow|\bdropped out|\bdid not\b"
@@ -392,6 +400,10 @@ _ENROLLED = re.compile(
     r"\bidentified\b|\bfollowed\b|\bselected\b|\bconsisted of\b|\bcomprised\b|\bregistered\b"
 )
 # Used with .match(text, pos), which anchors at pos: no "^" (it would only match at 0).
+_PARTICIPATED = re.compile(
+    r"\benrol|\brecruit|\bincluded\b|\bentered\b|\bparticipated\b|\btook part\b|"
+    r"\bwere studied\b|\bidentified\b|\bselected\b|\bconsisted of\b|\bcomprised\b"
+)
 _SUBSET_AFTER = re.compile(r"\s*(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)|of whom\b|of them\b)")
 _SUBSET_BEFORE = re.compile(
     r"(?:\(|\bincluding|\bof whom|\bof which|\bamong them|\baged|\bage|\bmean|\bmedian|"
@@ -422,17 +434,36 @@ def _kind_for(lower: str, start: int, end: int, noun: str) -> str | None:
     clause_start = max(lower.rfind(";", 0, start), lower.rfind(". ", 0, start)) + 1
     before = lower[max(clause_start, start - 70) : start]
     tail = lower[end : end + 90]
-    stop = re.search(r"[;]|,\s*(?:and\s+)?\d|\band (?:\d|[a-z]+-?[a-z]* (?:were|was))", tail)
+    stop = re.search(
+        r"[;]|,\s*(?:and\s+)?\d|,?\s*of whom\b|\band (?:\d|[a-z]+-?[a-z]* (?:were|was))", tail
+    )
     after = tail[: stop.start()] if stop else tail
     if _SCREENED.search(after) or re.search(r"\b(?:screened|assessed)\b[^,;]{0,10}$", before):
         return None
-    for text in (after, before):
-        if _RANDOMISED.search(text) and not _NOT_RANDOMISED.search(text):
-            return "randomised"
-        if _ANALYSED.search(text):
-            return "analysed"
-        if _ENROLLED.search(text):
-            return "enrolled"
+    # The verb after the count decides ("120 were randomised", "108 patients were analysed");
+    # a treatment verb ("130 adults took ...") defers to the nearest verb before the count
+    # ("in this randomised trial, 130 adults took ...", "a trial enrolled 140 adults").
+    if _RANDOMISED.search(after) and not _NOT_RANDOMISED.search(after):
+        return "randomised"
+    if _ANALYSED.search(after):
+        return "analysed"
+    if _PARTICIPATED.search(after):
+        return "enrolled"
+    nearest: tuple[int, str] | None = None
+    for kind, regex in (
+        ("randomised", _RANDOMISED),
+        ("analysed", _ANALYSED),
+        ("enrolled", _ENROLLED),
+    ):
+        for match in regex.finditer(before):
+            if kind == "randomised" and _NOT_RANDOMISED.search(before, match.start()):
+                continue
+            if nearest is None or match.start() > nearest[0]:
+                nearest = (match.start(), kind)
+    if nearest is not None:
+        return nearest[1]
+    if _ENROLLED.search(after):
+        return "enrolled"
     if re.match(_OTHER_UNITS, noun):
         return "unit"
     return "plain"
@@ -446,7 +477,7 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
             continue
         if sentence.category == "BACKGROUND":
             continue
-        for regex in (_PERSON_COUNT, _VERB_COUNT, _POPULATION_OF):
+        for regex in (_PERSON_COUNT, _VERB_COUNT, _POPULATION_OF, _BARE_GROUP):
             for match in regex.finditer(lower):
                 start, end = match.span("num")
                 if regex is _PERSON_COUNT and "noun" in match.groupdict():
@@ -470,7 +501,10 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
                     continue
                 if not include_cited and is_cited(sentence, start, end):
                     continue
-                if regex is _POPULATION_OF:
+                kind: str | None
+                if regex is _BARE_GROUP:
+                    kind, noun = "enrolled", "(group)"  # "and 38 took no supplement"
+                elif regex is _POPULATION_OF:
                     kind = _kind_for(lower, match.start(), match.end(), "")
                 elif regex is _VERB_COUNT:
                     verb = match.group("verb")
@@ -551,7 +585,7 @@ class _Size:
 
 @dataclass(frozen=True, slots=True)
 class _SizeCandidate:
-    rank: int
+    rank: float
     sentence: int
     start: int
     end: int
@@ -559,7 +593,7 @@ class _SizeCandidate:
     kind: str
 
     @property
-    def order(self) -> tuple[int, int, int]:
+    def order(self) -> tuple[float, int, int]:
         """Higher kind first, then the earliest mention."""
         return (self.rank, -self.sentence, -self.start)
 
@@ -598,7 +632,7 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
         if len(arms) >= 2:
             start, end = arms[0][1], min(len(lower), arms[-1][1] + 8)
             kind = _kind_for(lower, start, end, "") or "plain"
-            rank = min(_KIND_RANK[kind], _KIND_RANK["plain"]) - 1
+            rank = _KIND_RANK[kind] - 0.5
             total = sum(value for value, _ in arms)
             candidates.append(_SizeCandidate(rank, index, start, end, total, kind))
         elif len(arms) == 1 and index not in by_sentence:
@@ -610,7 +644,7 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
             groups, each = _int(match.group("groups")), _int(match.group("each"))
             if groups and each and 2 <= groups <= 6:
                 kind = _kind_for(lower, match.start(), match.end(), "") or "plain"
-                rank = min(_KIND_RANK[kind], _KIND_RANK["plain"]) - 1
+                rank = _KIND_RANK[kind] - 0.5
                 candidates.append(
                     _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
                 )
@@ -638,7 +672,8 @@ _REVIEW_POOL = re.compile(
     rf"(?:{PERSON_NOUNS})\b"
 )
 _REVIEW_K = re.compile(
-    rf"(?<![\w.,-])(?P<k>{NUMBER})\s+(?:[a-z][\w-]*,?\s+){{0,5}}?(?:trials|studies|rcts|"
+    rf"(?<![\w.,-])(?P<k>{NUMBER})\s+(?:(?!(?:were|was|are|is|with|in|of|from|to|across|"
+    rf"and|who)\b)[a-z][\w-]*,?\s+){{0,5}}?(?:trials|studies|rcts|"
     r"articles|cohorts|reports|papers|publications)\b"
 )
 _REVIEW_N = re.compile(
@@ -845,8 +880,17 @@ _ELEMENTAL_BEFORE = re.compile(
     r"equalling|equaling|yielding)\s*$"
 )
 _MEASURED_BEFORE = re.compile(
-    r"\b(?:urinary|urine|serum|plasma|blood|excretion|excreted|levels?|concentrations?|intake|"
-    r"dietary|diets?|content|status|increment|consum\w+)\b[^.;]{0,40}$"
+    r"\b(?:urinary|urine|serum|plasma|blood|erythrocyte|ioni[sz]ed|total|tissue)\s+magnesium\b"
+    r"[^.;]{0,40}$|\bmagnesium\s+(?:intake|levels?|concentrations?|excretion|content|status)\b"
+    r"[^.;]{0,40}$|\b(?:intake|consum\w+|dietary|diets?|increment)\b[^.;]{0,30}$"
+)
+_ALTERNATIVE_AFTER = re.compile(r"\s*(?:or|to|-|–)\s*\d+(?:\.\d+)?\s*(?:mg|g)\b")
+# "magnesium oxide 865 mg (520 mg elemental magnesium)", "... 500 mg daily, providing 70 mg of
+# elemental magnesium": the same dose restated as elemental magnesium.
+_ELEMENTAL_RESTATED = re.compile(
+    r"[^.;]{0,25}?(?:\(|,|\bproviding|\bcontaining|\bdelivering|\bsupplying|\bequivalent to|"
+    r"\bcorresponding to|=)\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g)\s+(?:of\s+)?"
+    r"(?:elemental\s+(?:magnesium|mg)\b|magnesium\s+elemental\b|elemental\b)"
 )
 _CONTAINER_BEFORE = re.compile(r"\b(?:bag|vial|ampoule|ampule|bottle|pack)s?\b[^.;]{0,30}$")
 _FREQUENCIES: tuple[tuple[re.Pattern[str], str, int], ...] = (
@@ -970,7 +1014,7 @@ def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
         return []
     hits: list[_DoseHit] = []
     taken: list[tuple[int, int]] = []
-    for regex in (DOSE_BEFORE, DOSE_AFTER):
+    for regex in (DOSE_AFTER, DOSE_BEFORE):
         for match in regex.finditer(lower):
             a_start = match.start("amount")
             if any(s <= a_start < e for s, e in taken):
@@ -982,7 +1026,7 @@ def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
             hit = _dose_from_match(sentence, match, regex is DOSE_BEFORE)
             if hit is not None:
                 hits.append(hit)
-                taken.append((a_start, match.end()))
+                taken.append((a_start, max(match.end(), hit.end)))
     return hits
 
 
@@ -991,8 +1035,8 @@ def _dose_from_match(sentence: Sentence, match: re.Match[str], before: bool) -> 
     unit = _unit_name(match.group("unit"))
     amount_text = match.group("amount").replace(",", "")
     amount: float | None = float(amount_text)
-    if match.group("alt"):
-        amount = None  # a range or alternatives: several doses
+    if match.group("alt") or (not before and _ALTERNATIVE_AFTER.match(lower, match.end("unit"))):
+        amount = None  # a range or alternatives ("250 or 500 mg", "250 mg or 500 mg")
     start, end = match.start(), match.end()
     pre = match.group("pre") or ""
     mag = match.group("mag")
@@ -1018,6 +1062,8 @@ def _dose_from_match(sentence: Sentence, match: re.Match[str], before: bool) -> 
                 end = min(len(lower), end + elemental.end())
         if basis is None and _ELEMENTAL_BEFORE.search(lower[max(0, start - 30) : start]):
             basis = "elemental"
+    if re.match(r"\s+(?:of\s+)?elemental\b", lower[match.end("unit") :]):
+        basis = "elemental"  # "magnesium oxide 520 mg elemental"
     if unit in ("mmol", "mEq"):
         basis = "elemental"
     elif basis is None and form is not None:
@@ -1051,11 +1097,48 @@ def _dose_from_match(sentence: Sentence, match: re.Match[str], before: bool) -> 
         per = "dose"
     if per == "dose" and unit == "mg/kg":
         pass
+    elemental_stated: float | None = None
+    if basis == "salt" and unit in ("mg", "g"):
+        restated = _ELEMENTAL_RESTATED.match(lower, end)
+        if restated is not None:
+            stated = float(restated.group("amount"))
+            elemental_stated = stated * (1000 if restated.group("unit") == "g" else 1)
+            end = restated.end()
     text = sentence.text[start:end].strip(" ,;(")
-    dose = Dose(
-        amount, unit, per, times if per in ("dose", "day") else None, basis, form, text, compound
-    )
+    times_out = times if per in ("dose", "day") else None
+    dose = Dose(amount, unit, per, times_out, basis, form, text, compound, elemental_stated)
     return _DoseHit(dose, sentence, start, end)
+
+
+def _dose_mg(dose: Dose) -> float | None:
+    if dose.amount is None or dose.unit not in ("mg", "g"):
+        return None
+    return dose.amount * (1000 if dose.unit == "g" else 1)
+
+
+def _same_dose(one: Dose, other: Dose) -> bool:
+    """Two mentions of one dose: the same amount, or a salt weight and the elemental amount the
+    text gives for it ("magnesium oxide 865 mg (520 mg elemental)" and "520 mg elemental")."""
+    if one.amount is None or other.amount is None:
+        return False
+    if one.amount == other.amount and one.unit == other.unit:
+        return True
+    for salt, elemental in ((one, other), (other, one)):
+        if (
+            salt.elemental_stated is not None
+            and elemental.basis == "elemental"
+            and _dose_mg(elemental) == salt.elemental_stated
+        ):
+            return True
+    return False
+
+
+def _richer(new: Dose, old: Dose) -> bool:
+    """Whether a later mention of the same dose says more (a frequency, a stated elemental
+    equivalent) than the one kept."""
+    if new.elemental_stated is not None and old.elemental_stated is None:
+        return True
+    return old.per is None and new.per is not None and old.elemental_stated is None
 
 
 def _choose_dose(hits: list[_DoseHit]) -> tuple[Dose | None, float | None, list[FindingSource]]:
@@ -1065,19 +1148,10 @@ def _choose_dose(hits: list[_DoseHit]) -> tuple[Dose | None, float | None, list[
         return None, None, []
     merged: list[_DoseHit] = []
     for hit in hits:
-        same = next(
-            (
-                m
-                for m in merged
-                if m.dose.amount == hit.dose.amount
-                and m.dose.unit == hit.dose.unit
-                and m.dose.amount is not None
-            ),
-            None,
-        )
+        same = next((m for m in merged if _same_dose(m.dose, hit.dose)), None)
         if same is None:
             merged.append(hit)
-        elif same.dose.per is None and hit.dose.per is not None:
+        elif _richer(hit.dose, same.dose):
             merged[merged.index(same)] = hit
     weights = [m for m in merged if m.dose.unit in ("mg", "g")]
     first = weights[0] if weights else merged[0]
@@ -1123,6 +1197,15 @@ def _elemental(dose: Dose) -> tuple[float | None, float | None, str | None]:
     if dose.unit not in ("mg", "g"):
         return None, None, None
     mg = per_day * (1000 if dose.unit == "g" else 1)
+    if dose.elemental_stated is not None and mg:
+        amount_mg = dose.amount * (1000 if dose.unit == "g" else 1)
+        factor = round(dose.elemental_stated / amount_mg, 4)
+        elemental = _clean_number(dose.elemental_stated * mg / amount_mg)
+        return (
+            elemental,
+            factor,
+            f"stated: {dose.elemental_stated:g} mg elemental per {amount_mg:g} mg",
+        )
     if dose.basis == "elemental":
         return _clean_number(mg), 1.0, "stated as elemental magnesium"
     if dose.basis == "salt" and dose.compound in ELEMENTAL_FRACTIONS:
@@ -1170,15 +1253,14 @@ _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     ),
     # "after 12 weeks": the evaluation that ends a course (weight 1: needs treatment words)
     (
-        re.compile(
-            rf"\bafter\s+(?P<num>{NUMBER})\s+(?P<unit>weeks?|months?)\b(?!\s+of follow)"
-        ),
+        re.compile(rf"\bafter\s+(?P<num>{NUMBER})\s+(?P<unit>weeks?|months?)\b(?!\s+of follow)"),
         1,
     ),
 )
 _DURATION_EXCLUDE_BEFORE = re.compile(
     r"\b(?:baseline|run-in|run in|washout|wash-out|screening|follow-?up|followed up|observation|"
-    r"history|preceding|previous|prior|last|past|within|before|every|each|aged?|back|"
+    r"history|preceding|previous|prior|last|past|within|before|aged?|back|migrainosus|"
+    r"headaches?|pain|symptoms?|attacks?|illness|disease|complaints?|"
     r"at least|more than|longer than|mean|median|up to \d+ (?:times|doses)|in the|period of)\W*"
     r"(?:\w+\W+)?$"
 )
@@ -1267,7 +1349,8 @@ _TIMEPOINT = re.compile(
     r"(?=\s+(?:pain|headache|response|relief|sustained|improvement|outcome|end ?point|"
     r"responder|change|reduction|score))"
     rf"|(?<![\w.])(?P<num3>{NUMBER})\s*(?P<unit3>minutes?|mins?|hours?|h)\s+(?:after|post)"
-    r"[- ](?:dose|dosing|treatment|infusion|injection|administration|randomi[sz]ation)"
+    r"[- ](?:the\s+)?(?:dose|dosing|treatment|infusion|injection|administration|"
+    r"randomi[sz]ation|study drug)"
 )
 _ACUTE_CUES = re.compile(
     r"\b(?:acute|attacks?|emergency|abortive|pain[- ]free(?:dom)?|pain relief|headache relief|"
@@ -1347,18 +1430,21 @@ _USUAL_CARE = re.compile(
     r"\bprinted (?:copy|guideline)\b"
 )
 _NO_TREATMENT = re.compile(
-    r"\b(?:received|receiving|given|got) (?:none|nothing|no (?:treatment|magnesium|supplement|"
-    r"intervention))\b|\bcontrol group (?:without|not receiving|with no|that received no)\b|"
+    r"\b(?:received|receiving|given|got|took|chose|or|to) (?:none|nothing|no (?:treatment|"
+    r"magnesium|supplements?|intervention))\b|\bcontrol group (?:without|not receiving|"
+    r"with no|that received no)\b|"
     r"\bno[- ]treatment (?:control|group|arm)\b|\buntreated (?:control|group)\b|"
     r"\bcontrol group without\b"
 )
 _UNCONTROLLED = re.compile(
     r"\b(?:open[- ]label|uncontrolled|single[- ]arm|single[- ]group|one[- ]group|before[- ]and[- ]"
     r"after|pre-?post|non-?comparative|open (?:pilot )?study|consecutive|quasi-experimental|"
-    r"treated with|received|took|were given|was given|injected|infusions?)\b"
+    r"treated|received|took|were given|was given|injected|infusions?|gave|given|administered|"
+    r"injections?)\b"
 )
 _COMPARISON = re.compile(
-    r"\b(?:versus|vs\.?|compared (?:with|to)|against|or to|or with|or)\s+"
+    r"\b(?:versus|vs\.?|compared (?:with|to)|compared\s+(?:[\w-]+\s+){1,4}?(?:with|to)|against|"
+    r"or to|or with|or)\s+"
     r"(?P<drug>(?:(?:\d+(?:\.\d+)?\s*(?:mg|g|µg|mcg|units?)\s+)?(?:(?:oral|intravenous|iv|"
     r"subcutaneous|intramuscular|nebuli[sz]ed|the)\s+)*[a-z][\w-]*(?:\s+(?!and\b|or\b|in\b|for\b|"
     r"at\b|with\b|on\b|to\b|was\b|were\b|group\b|arm\b|alone\b|daily\b|twice\b|each\b|"
@@ -1376,7 +1462,8 @@ _NOT_A_DRUG = re.compile(
     r"fewer|better|worse|similar|same|previous|earlier|prior|absence|presence|lack|"
     r"normal|nonusers|non-users|users|severe|mild|moderate|only|all|any|in|its|their|"
     r"\d|a |an |one|two|three|four|five|six|week|month|year|day|hour|minute|male|female|"
-    r"intention|per|wait|waiting|usual)"
+    r"intention|per|wait|waiting|usual|run-in|the run-in|pre-?treatment|the previous|"
+    r"the first|the second|the last|the end|the start)"
 )
 
 
@@ -1451,7 +1538,7 @@ def _comparator(
                 if not drug or _NOT_A_DRUG.match(drug):
                     continue
                 if match.group(0).startswith("or") and not re.search(
-                    r"\b(?:randomi[sz]|allocated|assigned|received|receive|given|took)\b",
+                    r"\b(?:randomi[sz]\w*|allocated|assigned|received|receive|given|took)\b",
                     lower[max(0, match.start() - 120) : match.start()],
                 ):
                     continue
@@ -1459,7 +1546,8 @@ def _comparator(
                     continue
                 source_text = snippet(sentence.text, match.start(), match.end())
                 if "magnes" in drug or re.match(r"mg(?:o|so4|cl2)\b", drug):
-                    before = lower[max(0, match.start() - 60) : match.start()]
+                    # The first half: before the connector, or inside "compared X with".
+                    before = lower[max(0, match.start() - 60) : match.start("drug")]
                     if "magnes" in before or re.search(r"\bmg(?:o|so4|cl2)\b", before):
                         if other_form is None:
                             other_form = (
@@ -1533,7 +1621,8 @@ _NULL_CUE = re.compile(
     r"\bequally (?:effective|well)\b|\bunrelated to\b|\bno (?:preventive|protective) effect\b|"
     r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
-    r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b"
+    r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|\b(?:does|do) not (?:show|support|"
+    r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
 )
 _NEG_CUE = re.compile(
     r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)?\s*"
@@ -1570,7 +1659,9 @@ _CONTRAST = re.compile(
     r"[;]|,?\s\b(?:but|although|though|whereas|while|however|yet|except)\b|^(?:although|though|while)\b"
 )
 _SKIP_CLAUSE = re.compile(
-    r"\b(?:baseline|at entry|demographic|characteristics|age and sex|adverse|side[- ]effects?|"
+    r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
+    r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
+    r"adverse|side[- ]effects?|"
     r"withdr\w+|dropouts?|compliance|adherence|"
     r"needed|warranted|required|further (?:research|studies|trials|work)|future|larger|"
     r"should be|call(?:s|ed)? for|confirm)\b|\b(?:were|was) (?:randomly )?(?:assigned|"
@@ -1580,6 +1671,10 @@ _BOTH_GROUPS = re.compile(
     r"\b(?:both|all three|all four|all) (?:groups|arms|binders|treatments|conditions)\b|"
     r"\bin both\b|\bin either\b|\bboth the\b|\bwhatever the sequence\b|\bover time\b|"
     r"\beveryone improv|\bfrom baseline in both\b"
+)
+_NULL_QUALIFIER = re.compile(
+    r"\W*(?:none|neither|no\b|not\b|this|these|it\b|the differences?|differences?|"
+    r"the (?:effect|change|reduction|improvement)s?\b)"
 )
 _AIM = re.compile(
     r"\b(?:whether|aim\w*|objective|purpose|sought to|set out to|asked|hypothes\w+|"
@@ -1654,17 +1749,22 @@ def sentence_polarity(
     subgroups are left out unless ``allow_secondary``. For a ``primary`` outcome sentence a
     null clause wins ("fewer days than sham, but none of the differences was significant")."""
     found: set[str] = set()
+    first: str | None = None
+    qualified = False  # "..., but the difference was not significant": a null that qualifies
     for clause in _clauses(lower):
         if not allow_secondary and _SECONDARY.search(clause) and "primary" not in clause:
             continue
         polarity = clause_polarity(clause, controlled=controlled)
         if polarity:
             found.add(polarity)
+            first = first or polarity
+            if polarity == "null" and _NULL_QUALIFIER.match(clause):
+                qualified = True
     if not found:
         return None
     if len(found) == 1:
         return found.pop()
-    if primary and "null" in found:
+    if "null" in found and "pos" in found and (qualified or (primary and first == "null")):
         return "null"
     if "neg" in found and "pos" not in found:
         return "neg"
@@ -1691,7 +1791,9 @@ def _reported_result(
         usable.append(sentence)
 
     def polarity_of(sentence: Sentence, **flags: bool) -> str | None:
-        return sentence_polarity(sentence.lower, controlled=controlled, **flags)
+        # The authors' conclusion is their comparison: change words count there as they are.
+        concluding = sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower)
+        return sentence_polarity(sentence.lower, controlled=controlled and not concluding, **flags)
 
     def answer(sentence: Sentence, polarity: str) -> tuple[str, FindingSource]:
         result = _POLARITY_TO_RESULT[polarity]
@@ -1803,7 +1905,7 @@ def _arms(
         return None, None
     if comparator == "none" and study_type in ("single_arm_trial", "case_series", "cohort"):
         return 1, FindingSource("arms", "1", "derived", f"{study_type}, no comparator")
-    if comparator in ("placebo", "active", "usual_care", "another_form") and (
+    if comparator in ("placebo", "active", "usual_care", "another_form", "none") and (
         study_type in ("randomized_controlled_trial", "nonrandomized_controlled_trial")
         or scope == "protocol"
     ):
