@@ -1424,8 +1424,10 @@ _PLACEBO = re.compile(
 )
 _NOT_PLACEBO_AFTER = re.compile(r"\s*(?:effects?|responses?|responders)\b")
 _USUAL_CARE = re.compile(
-    r"\b(?:usual|standard|routine|conventional) (?:care|treatment|therapy|practice|management)"
-    r"\b(?! plus| and)|\bwait(?:ing)?[- ]?list\b|\bhistorical controls?\b|\bpre-\w+ period\b|"
+    r"\b(?:or|versus|vs\.?|compared (?:with|to)|than|to|continued|continuing|received|receiving|"
+    r"with|only) (?:the\s+|their\s+)?(?P<care>(?:usual|standard|routine|conventional) (?:care|"
+    r"treatment|therapy|practice|management))\b(?! plus| and)|\b(?:usual|standard|routine) care (?:group|"
+    r"arm|control)|\bwait(?:ing)?[- ]?list\b|\bhistorical controls?\b|\bpre-\w+ period\b|"
     r"\bbefore the (?:algorithm|intervention|programme|program) was introduced\b|"
     r"\bprinted (?:copy|guideline)\b"
 )
@@ -1503,7 +1505,7 @@ def _comparator(
             care = _USUAL_CARE.search(lower)
             if care and not is_cited(sentence, care.start(), care.end()):
                 usual = (
-                    care.group(0),
+                    care.group("care") or care.group(0),
                     FindingSource(
                         "comparator",
                         "usual_care",
@@ -1650,7 +1652,7 @@ _WEAK_POS_CUE = re.compile(
     r"\b(?:reduc(?:ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:ed|es|ing)|improv(?:ed|es|ement|"
     r"ing)|reliev(?:ed|es)|prevent(?:ed|s)|shorten(?:ed|s)|eliminated|cut|cuts|fell|dropped|"
     r"alleviat\w+|lessen(?:ed|s)|eased|reversed|relief|halved|fewer|cleared|resolved|"
-    r"recovered|shorter|faster|disappeared|stopped)\b"
+    r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved)\b"
 )
 _COMPARATIVE = re.compile(
     r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
@@ -1671,6 +1673,10 @@ _BOTH_GROUPS = re.compile(
     r"\b(?:both|all three|all four|all) (?:groups|arms|binders|treatments|conditions)\b|"
     r"\bin both\b|\bin either\b|\bboth the\b|\bwhatever the sequence\b|\bover time\b|"
     r"\beveryone improv|\bfrom baseline in both\b"
+)
+_HARMLESS = re.compile(
+    r"\b(?:without|with no|with few|and no|no)\s+(?:\w+\s+){0,2}(?:adverse (?:events?|effects?)|"
+    r"side[- ]effects?)|\bno effect modification\b|\bwell tolerated\b"
 )
 _NULL_QUALIFIER = re.compile(
     r"\W*(?:none|neither|no\b|not\b|this|these|it\b|the differences?|differences?|"
@@ -1725,6 +1731,7 @@ def _clauses(lower: str) -> list[str]:
 def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
     """pos/null/neg for one clause (lower-case), None when it reports nothing usable. In a
     ``controlled`` study a change word alone ("pain fell") is not a between-group result."""
+    clause = _HARMLESS.sub(" ", clause)  # "improved ... without notable side effects"
     if _SKIP_CLAUSE.search(clause):
         return None
     if _NULL_CUE.search(clause):
