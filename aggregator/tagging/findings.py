@@ -632,7 +632,7 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
         if len(arms) >= 2:
             start, end = arms[0][1], min(len(lower), arms[-1][1] + 8)
             kind = _kind_for(lower, start, end, "") or "plain"
-            rank = _KIND_RANK[kind] - 0.5
+            rank = float(_KIND_RANK[kind])
             total = sum(value for value, _ in arms)
             candidates.append(_SizeCandidate(rank, index, start, end, total, kind))
         elif len(arms) == 1 and index not in by_sentence:
