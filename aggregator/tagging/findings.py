@@ -246,6 +246,15 @@ class Findings:
         }
 
 
+def _has_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether any of ``words`` occurs in ``text``: a plain loop of substring tests, far cheaper
+    than a regex scan, used to skip rules that cannot match."""
+    for word in words:  # noqa: SIM110 - any() over a generator costs more on this hot path
+        if word in text:
+            return True
+    return False
+
+
 def _clean_number(value: float) -> float:
     """Round away float noise (0.1 + 0.2); whole numbers stay whole-valued floats."""
     return round(value, 3)
@@ -364,6 +373,7 @@ _POPULATION_OF = re.compile(
     rf"\b(?:population|sample|cohort|analysis set|set) (?:of|was|were|comprised|included|held)"
     rf"\s+(?P<num>{NUMBER})\b(?!\s*(?:%|years|months|weeks|days))"
 )
+_N_EQUALS_WORDS = ("n =", "n=", "groups of", "arms of")
 _N_EQUALS = re.compile(r"\bn\s*=\s*(?P<num>\d{1,3}(?:,\d{3})+(?!\d)|\d+)")
 _GROUPS_OF = re.compile(rf"\b(?P<groups>{NUMBER})\s+(?:groups|arms)\s+of\s+(?P<each>{NUMBER})\b")
 _TOTAL_WORDS = re.compile(r"\b(?:a total of|in total|in all|overall|altogether|total of)\b")
@@ -477,8 +487,8 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
             continue
         if sentence.category == "BACKGROUND":
             continue
-        for regex in (_PERSON_COUNT, _VERB_COUNT, _POPULATION_OF, _BARE_GROUP):
-            for match in regex.finditer(lower):
+        for regex, match in _count_matches(lower):
+            if True:
                 start, end = match.span("num")
                 if regex is _PERSON_COUNT and "noun" in match.groupdict():
                     noun = match.group("noun")
@@ -526,9 +536,38 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
 
 
 def _HAS_DIGIT_OR_WORD(lower: str) -> bool:  # noqa: N802 - reads like a constant gate
-    return any(ch.isdigit() for ch in lower) or any(word in lower for word in _NUMBER_WORD_STEMS)
+    return _DIGIT.search(lower) is not None or _has_any(lower, _NUMBER_WORD_STEMS)
 
 
+_DIGIT = re.compile(r"\d")
+# Where a count can start: digits, or a number word (checked with one regex per sentence; the
+# count rules are then tried only at these positions, which keeps extraction fast).
+_DIGIT_START = re.compile(r"(?<![\w.,/-])\d")
+_WORD_NUMBER_START = re.compile(rf"(?<![\w.,/-]){NUMBER_WORDS}\b")
+
+
+def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
+    """Matches of the count rules anchored at each number of the sentence, plus "population of
+    N" (whose number comes last)."""
+    found: list[tuple[re.Pattern[str], re.Match[str]]] = []
+    starts = [m.start() for m in _DIGIT_START.finditer(lower)]
+    if _has_any(lower, _NUMBER_WORD_STEMS) and _NUMBER_WORD_GATE.search(lower):
+        starts.extend(m.start() for m in _WORD_NUMBER_START.finditer(lower))
+    for position in starts:
+        for regex in (_PERSON_COUNT, _VERB_COUNT, _BARE_GROUP):
+            match = regex.match(lower, position)
+            if match is not None:
+                found.append((regex, match))
+    if _has_any(lower, ("population", "sample", "cohort", " set ")):
+        found.extend((_POPULATION_OF, match) for match in _POPULATION_OF.finditer(lower))
+    return found
+
+
+_NUMBER_WORD_GATE = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|a hundred)\b"
+)
 _NUMBER_WORD_STEMS = (
     *_UNITS,
     *("ten", "eleven", "twelve", "teen", "twenty", "thirty", "forty", "fifty", "sixty"),
@@ -626,7 +665,7 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
     # Per-arm "(n = x)" counts and "three groups of 83": a fallback below any stated total.
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
-        if sentence.category == "BACKGROUND" or "n" not in lower:
+        if sentence.category == "BACKGROUND" or not _has_any(lower, _N_EQUALS_WORDS):
             continue
         arms = _arm_counts(sentence)
         if len(arms) >= 2:
@@ -866,6 +905,7 @@ DOSE_AFTER = re.compile(
     rf"(?<![\w.])(?:{_AMOUNT})\s*{_UNIT}"
 )
 _DOSE_GATE = ("magnes", "mgo", "mgso", "mgcl", "mg(oh)", "epsom")
+_DOSE_GATE_RE = re.compile(r"magnes|mgo|mgso|mgcl|mg\(oh\)|epsom")
 _EQUIVALENT = re.compile(
     r"^\s*(?:\(|\[|=|/|,)\s*(?:=\s*)?(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|gm|grams?|mmol|meq)"
     r"(?![a-z])"
@@ -1010,7 +1050,7 @@ def _unit_name(raw: str) -> str:
 
 def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
     lower = sentence.lower
-    if not any(word in lower for word in _DOSE_GATE) or not any(ch.isdigit() for ch in lower):
+    if _DOSE_GATE_RE.search(lower) is None or _DIGIT.search(lower) is None:
         return []
     hits: list[_DoseHit] = []
     taken: list[tuple[int, int]] = []
@@ -1352,6 +1392,7 @@ _TIMEPOINT = re.compile(
     r"[- ](?:the\s+)?(?:dose|dosing|treatment|infusion|injection|administration|"
     r"randomi[sz]ation|study drug)"
 )
+_TIME_UNIT_GATE = re.compile(r"\d\s*(?:h|min)|hour|minute")
 _ACUTE_CUES = re.compile(
     r"\b(?:acute|attacks?|emergency|abortive|pain[- ]free(?:dom)?|pain relief|headache relief|"
     r"rescue|infusion|intravenous|injection)\b"
@@ -1373,11 +1414,7 @@ def _timepoint(sentences: list[Sentence]) -> tuple[str | None, FindingSource | N
     best: tuple[int, int, int, str, FindingSource] | None = None
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
-        if (
-            sentence.category == "BACKGROUND"
-            or not any(ch.isdigit() for ch in lower)
-            and ("hour" not in lower and "minute" not in lower)
-        ):
+        if sentence.category == "BACKGROUND" or _TIME_UNIT_GATE.search(lower) is None:
             continue
         for match in _TIMEPOINT.finditer(lower):
             if _NOT_TIMEPOINT_AFTER.match(lower, match.end()):
@@ -1426,11 +1463,17 @@ _NOT_PLACEBO_AFTER = re.compile(r"\s*(?:effects?|responses?|responders)\b")
 _USUAL_CARE = re.compile(
     r"\b(?:or|versus|vs\.?|compared (?:with|to)|than|to|continued|continuing|received|receiving|"
     r"with|only) (?:the\s+|their\s+)?(?P<care>(?:usual|standard|routine|conventional) (?:care|"
-    r"treatment|therapy|practice|management))\b(?! plus| and)|\b(?:usual|standard|routine) care (?:group|"
-    r"arm|control)|\bwait(?:ing)?[- ]?list\b|\bhistorical controls?\b|\bpre-\w+ period\b|"
+    r"treatment|therapy|practice|management))\b(?! plus| and)|"
+    r"\b(?:usual|standard|routine) care (?:group|arm|control)|\bwait(?:ing)?[- ]?list\b|"
+    r"\bhistorical controls?\b|\bpre-\w+ period\b|"
     r"\bbefore the (?:algorithm|intervention|programme|program) was introduced\b|"
     r"\bprinted (?:copy|guideline)\b"
 )
+_USUAL_WORDS = (
+    *("usual", "standard", "routine", "conventional", "wait", "historical", "pre-"),
+    *("before the", "printed"),
+)
+_NONE_WORDS = ("no ", "none", "nothing", "untreated", "without")
 _NO_TREATMENT = re.compile(
     r"\b(?:received|receiving|given|got|took|chose|or|to) (?:none|nothing|no (?:treatment|"
     r"magnesium|supplements?|intervention))\b|\bcontrol group (?:without|not receiving|"
@@ -1501,7 +1544,7 @@ def _comparator(
                     ),
                 )
                 break
-        if usual is None:
+        if usual is None and _has_any(lower, _USUAL_WORDS):
             care = _USUAL_CARE.search(lower)
             if care and not is_cited(sentence, care.start(), care.end()):
                 usual = (
@@ -1513,7 +1556,7 @@ def _comparator(
                         snippet(sentence.text, care.start(), care.end()),
                     ),
                 )
-        if nothing is None:
+        if nothing is None and _has_any(lower, _NONE_WORDS):
             untreated = _NO_TREATMENT.search(lower)
             if untreated:
                 nothing = (
@@ -1660,6 +1703,7 @@ _COMPARATIVE = re.compile(
 _CONTRAST = re.compile(
     r"[;]|,?\s\b(?:but|although|though|whereas|while|however|yet|except)\b|^(?:although|though|while)\b"
 )
+_CONTRAST_WORDS = (";", "but", "although", "though", "whereas", "while", "however", "yet", "except")
 _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
     r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
@@ -1721,6 +1765,8 @@ _POLARITY_TO_RESULT = {
 def _clauses(lower: str) -> list[str]:
     pieces: list[str] = []
     last = 0
+    if not _has_any(lower, _CONTRAST_WORDS):
+        return [lower]
     for match in _CONTRAST.finditer(lower):
         pieces.append(lower[last : match.start()])
         last = match.end()
@@ -1728,22 +1774,61 @@ def _clauses(lower: str) -> list[str]:
     return [piece for piece in pieces if piece.strip()]
 
 
+def _cue(regex: re.Pattern[str], words: tuple[str, ...], text: str) -> bool:
+    """``regex`` matches ``text``; ``words`` are literals every match contains (checked first:
+    most clauses hold none of them, and a substring test costs far less than a regex scan)."""
+    return _has_any(text, words) and regex.search(text) is not None
+
+
+_HARMLESS_WORDS = ("side", "adverse", "modification", "tolerated")
+_SKIP_WORDS = (
+    *("baseline", "entry", "demographic", "characteristic", "age and sex", "adverse", "side"),
+    *("withdr", "dropout", "compliance", "adherence", "needed", "warranted", "required"),
+    *("further", "future", "larger", "should be", "call", "confirm", "assigned", "allocated"),
+    *("randomi", "enrolled", "excluded", "recruited", "screened"),
+)
+_NULL_WORDS = (
+    *("no", "similar", "comparable", "unchanged", "unaffected", "unrelated", "equivalent"),
+    *("fail", "ineffective", "same", "equally", "neither"),
+)
+_NEG_WORDS = (
+    *("better", "effective", "superior", "outperformed", "placebo", "favo", "worse"),
+    *("inferior", "harm", "detrimental", "deleterious", "fatal", "poisoning", "toxicity"),
+)
+_POS_WORDS = (
+    *("significan", "effective", "efficacious", "beneficial", "useful", "helpful", "promising"),
+    *("superior", "worthwhile", "encouraging", "valuable", "successful", "benefit", "better"),
+    *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
+    *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
+    "common",
+)
+_WEAK_WORDS = (
+    *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
+    *("fell", "dropped", "alleviat", "lessen", "eased", "reversed", "relief", "halved", "fewer"),
+    *("cleared", "resolved", "recovered", "shorter", "faster", "disappeared", "stopped"),
+    *("doubled", "tripled"),
+)
+_BOTH_WORDS = ("both", "all ", "either", "whatever", "over time", "everyone")
+_COMPARATIVE_WORDS = ("than", "versus", "vs", "compared", "relative to", "against", "over placebo")
+
+
 def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
     """pos/null/neg for one clause (lower-case), None when it reports nothing usable. In a
     ``controlled`` study a change word alone ("pain fell") is not a between-group result."""
-    clause = _HARMLESS.sub(" ", clause)  # "improved ... without notable side effects"
-    if _SKIP_CLAUSE.search(clause):
+    if _has_any(clause, _HARMLESS_WORDS):
+        clause = _HARMLESS.sub(" ", clause)  # "improved ... without notable side effects"
+    if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause):
         return None
-    if _NULL_CUE.search(clause):
+    if _cue(_NULL_CUE, _NULL_WORDS, clause):
         return "null"
-    if _NEG_CUE.search(clause):
+    if _cue(_NEG_CUE, _NEG_WORDS, clause):
         return "neg"
-    strong = _POS_CUE.search(clause) is not None
-    weak = not strong and _WEAK_POS_CUE.search(clause) is not None
-    if weak and controlled and not _COMPARATIVE.search(clause):
+    strong = _cue(_POS_CUE, _POS_WORDS, clause)
+    weak = not strong and _cue(_WEAK_POS_CUE, _WEAK_WORDS, clause)
+    if weak and controlled and not _cue(_COMPARATIVE, _COMPARATIVE_WORDS, clause):
         return None
     if strong or weak:
-        if _BOTH_GROUPS.search(clause):
+        if _cue(_BOTH_GROUPS, _BOTH_WORDS, clause):
             return None
         return "pos"
     return None
@@ -1797,10 +1882,17 @@ def _reported_result(
             continue
         usable.append(sentence)
 
-    def polarity_of(sentence: Sentence, **flags: bool) -> str | None:
-        # The authors' conclusion is their comparison: change words count there as they are.
-        concluding = sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower)
-        return sentence_polarity(sentence.lower, controlled=controlled and not concluding, **flags)
+    memo: dict[tuple[int, bool], str | None] = {}
+
+    def polarity_of(sentence: Sentence, primary: bool = False) -> str | None:
+        key = (id(sentence), primary)
+        if key not in memo:
+            # The authors' conclusion is their comparison: change words count there as they are.
+            concluding = sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower)
+            memo[key] = sentence_polarity(
+                sentence.lower, controlled=controlled and not concluding, primary=primary
+            )
+        return memo[key]
 
     def answer(sentence: Sentence, polarity: str) -> tuple[str, FindingSource]:
         result = _POLARITY_TO_RESULT[polarity]
@@ -1880,7 +1972,8 @@ def _arms(
         if sentence.category == "BACKGROUND":
             continue
         lower = sentence.lower
-        match = _ARMS_EXPLICIT.search(lower)
+        grouped = "arm" in lower or "group" in lower or "way" in lower or "period" in lower
+        match = _ARMS_EXPLICIT.search(lower) if grouped else None
         if match and not is_cited(sentence, match.start(), match.end()):
             value = _int(match.group("n") or match.group("m"))
             if value:
@@ -1890,7 +1983,7 @@ def _arms(
                     sentence.field,
                     snippet(sentence.text, match.start(), match.end()),
                 )
-        letters = {m.group(1) for m in _GROUP_LETTER.finditer(lower)}
+        letters = {m.group(1) for m in _GROUP_LETTER.finditer(lower)} if grouped else set()
         if len(letters) >= 2:
             first = _GROUP_LETTER.search(lower)
             assert first is not None
@@ -1900,7 +1993,7 @@ def _arms(
                 sentence.field,
                 snippet(sentence.text, first.start(), first.end()),
             )
-        arm_counts = _arm_counts(sentence)
+        arm_counts = _arm_counts(sentence) if _has_any(lower, _N_EQUALS_WORDS) else []
         if len(arm_counts) >= 2:
             return len(arm_counts), FindingSource(
                 "arms",
