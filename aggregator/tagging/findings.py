@@ -1650,7 +1650,8 @@ def _comparator(
 # --- reported result --------------------------------------------------------------------------
 
 _NULL_CUE = re.compile(
-    r"\bno (?:statistically |clinically )?(?:significant |meaningful |relevant |measurable |"
+    r"\bnon-?inferior\w*|\bno (?:statistically |statistical |clinically )?(?:significant |"
+    r"meaningful |relevant |measurable |"
     r"detectable |clear |additional |further |real |overall |preventive |conclusive )?"
     r"(?:difference|differences|effect|effects|change|changes|improvement|reduction|benefit|"
     r"advantage|association|associations|relationship|correlation|evidence|impact|influence|"
@@ -1674,14 +1675,15 @@ _NEG_CUE = re.compile(
     r"(?:with\s+)?(?:the\s+)?(?:oral\s+|intravenous\s+|iv\s+)?(?:magnesium|mgso4)\b|"
     r"\boutperformed (?:the\s+)?(?:magnesium|mgso4)\b|\bplacebo (?:was|were|proved|did) "
     r"(?:significantly )?(?:more effective|superior|better)\b|\bfavou?r(?:ed|ing) (?:the )?"
-    r"placebo\b|\b(?:worse|inferior|less effective)\b|\bharm(?:ful|ed)?\b|\bdetrimental\b|"
+    r"placebo\b|\b(?:worse|(?<!non-)(?<!non)inferior|less effective)\b|"
+    r"\bharm(?:ful|ed)?\b|\bdetrimental\b|"
     r"\bdeleterious\b|\bfatal\b|\bpoisoning\b|\btoxicity\b"
 )
 _POS_CUE = re.compile(
     r"\bsignificant(?:ly)? (?:\w+ ){0,3}?(?:reduc\w*|lower\w*|fewer|decreas\w*|improv\w*|better|"
     r"greater|shorter|increas\w*|higher|more|less|faster|benefit\w*|relief|superior|drop|fall|"
     r"declin\w*|associated|inverse\w*)|\b(?:effective|efficacious|beneficial|useful|helpful|"
-    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?)\b|"
+    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?|meaningful)\b|"
     r"\bbenefit\w*\b|\bbetter than\b|\bmore effective\b|\bassociat(?:ed|ion) (?:with|between)\b|"
     r"\binverse(?:ly)?\b|\brisk factor\b|\bpredict\w*|\b(?:higher|increased|raised) "
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
@@ -1798,6 +1800,7 @@ _NEG_WORDS = (
 _POS_WORDS = (
     *("significan", "effective", "efficacious", "beneficial", "useful", "helpful", "promising"),
     *("superior", "worthwhile", "encouraging", "valuable", "successful", "benefit", "better"),
+    "meaningful",
     *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
     "common",
