@@ -359,11 +359,12 @@ _PERSON_COUNT = re.compile(
     rf"(?P<noun>{PERSON_NOUNS}|{_OTHER_UNITS})\b"
 )
 _VERB_COUNT = re.compile(
-    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:\([^)]{{0,60}}\)\s+)?(?:of (?:them|these)\s+)?"
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:\([^)%]{{0,60}}\)\s+)?(?:of (?:them|these)\s+)?"
     r"(?:(?:who|that)\s+(?:[a-z]+\s+){0,3}?)?"
-    r"(?:were|was|had been|have been)\s+(?:then\s+|subsequently\s+|finally\s+|eventually\s+)?"
+    r"(?:(?:were|was|had been|have been)\s+(?:then\s+|subsequently\s+|finally\s+|eventually\s+)?"
     r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
-    r"allocated|assigned|excluded|screened|treated|studied)"
+    r"allocated|assigned|excluded|screened|treated|studied)|"
+    r"(?P<bare>participated|took part|completed)\b)"
 )
 _BARE_GROUP = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:took|received|chose|got|were given)\s+"
@@ -385,6 +386,7 @@ _VERB_KINDS = {
     "analys": "analysed",
     "analyz": "analysed",
     "evalua": "analysed",
+    "comple": "analysed",
 }
 _KIND_RANK = {"randomised": 6, "enrolled": 5, "plain": 4, "analysed": 2, "unit": 1}
 _RANDOMISED = re.compile(
@@ -502,7 +504,7 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
                 if _SUBSET_AFTER.match(lower, match.end()):
                     continue
                 if _is_year(match.group("num"), lower, end) or (
-                    regex is _VERB_COUNT and _looks_like_year(match.group("num"))
+                    regex is not _PERSON_COUNT and _looks_like_year(match.group("num"))
                 ):
                     continue
                 if lower.count("(", 0, start) > lower.count(")", 0, start):
@@ -513,11 +515,11 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
                     continue
                 kind: str | None
                 if regex is _BARE_GROUP:
-                    kind, noun = "enrolled", "(group)"  # "and 38 took no supplement"
+                    kind, noun = "plain", "(group)"  # "and 38 took no supplement"
                 elif regex is _POPULATION_OF:
                     kind = _kind_for(lower, match.start(), match.end(), "")
                 elif regex is _VERB_COUNT:
-                    verb = match.group("verb")
+                    verb = match.group("verb") or match.group("bare")
                     if verb in ("excluded", "screened"):
                         continue
                     kind = _VERB_KINDS.get(verb[:6], "enrolled")
@@ -657,8 +659,6 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
                 end = group[j].end
                 used.add(j)
                 j += 1
-            if j > i + 1 and _TOTAL_WORDS.search(lower[max(0, count.start - 30) : count.start]):
-                value, end = count.value, count.end  # "a total of 60 patients" is the total
             candidates.append(
                 _SizeCandidate(count.rank, index, count.start, end, value, count.kind)
             )
