@@ -544,7 +544,7 @@ def _HAS_DIGIT_OR_WORD(lower: str) -> bool:  # noqa: N802 - reads like a constan
 _DIGIT = re.compile(r"\d")
 # Where a count can start: digits, or a number word (checked with one regex per sentence; the
 # count rules are then tried only at these positions, which keeps extraction fast).
-_DIGIT_START = re.compile(r"(?<![\w.,/-])\d")
+_DIGIT_START = re.compile(r"(?<![\w.,/-])\d(?![\d,]*(?:\.\d|\s*(?:%|-\d|–|:|/|×)))")
 _WORD_NUMBER_START = re.compile(rf"(?<![\w.,/-]){NUMBER_WORDS}\b")
 
 
@@ -552,6 +552,7 @@ def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
     """Matches of the count rules anchored at each number of the sentence, plus "population of
     N" (whose number comes last)."""
     found: list[tuple[re.Pattern[str], re.Match[str]]] = []
+    # Decimals, percentages, ranges and ratios are never participant counts.
     starts = [m.start() for m in _DIGIT_START.finditer(lower)]
     if _has_any(lower, _NUMBER_WORD_STEMS) and _NUMBER_WORD_GATE.search(lower):
         starts.extend(m.start() for m in _WORD_NUMBER_START.finditer(lower))
