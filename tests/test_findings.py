@@ -372,6 +372,8 @@ def test_scope_follows_the_study_type_and_unknown_types_need_human_cues() -> Non
     assert scope_for("notice") == "none"
     assert scope_for("unclear", people) == "study"
     assert scope_for("unclear", cells) == "none"
+    notice = [Sentence("title", "Expression of concern: magnesium in migraine"), *people]
+    assert scope_for("randomized_controlled_trial", notice) == "none"
 
 
 def test_protocols_never_report_a_result_and_animal_studies_give_nothing() -> None:

@@ -125,10 +125,20 @@ _NONHUMAN_CUES = re.compile(
 )
 
 
+_NOTICE_TITLE = re.compile(
+    r"\W*(?:expression of concern|retraction(?: note| notice)?\b|retracted\b|notice of retraction|"
+    r"erratum|corrigendum|correction to)\b"
+)
+
+
 def scope_for(study_type: str, sentences: Iterable[Sentence] = ()) -> str:
     """Which findings apply to a study type (see the module docstring). Unknown types (the
     other engineer's ``unclear``, ``other``) are a human study only when the text speaks of
-    people and not of animals or cells."""
+    people and not of animals or cells. A record whose title announces a notice (retraction,
+    expression of concern, erratum) gives nothing, whatever its type."""
+    sentences = list(sentences)
+    if any(s.field == "title" and _NOTICE_TITLE.match(s.lower) for s in sentences):
+        return "none"
     if study_type in HUMAN_STUDY_TYPES:
         return "study"
     if study_type in REVIEW_TYPES:
@@ -485,7 +495,7 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
     counts: list[_Count] = []
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
-        if not _HAS_DIGIT_OR_WORD(lower):
+        if not _has_count_words(lower):
             continue
         if sentence.category == "BACKGROUND":
             continue
@@ -537,7 +547,7 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
     return sorted(unique.values(), key=lambda c: (c.sentence, c.start))
 
 
-def _HAS_DIGIT_OR_WORD(lower: str) -> bool:  # noqa: N802 - reads like a constant gate
+def _has_count_words(lower: str) -> bool:
     return _DIGIT.search(lower) is not None or _has_any(lower, _NUMBER_WORD_STEMS)
 
 
@@ -735,7 +745,7 @@ def _review_counts(
     n: tuple[int, FindingSource] | None = None
     for sentence in sentences:
         lower = sentence.lower
-        if sentence.category == "BACKGROUND" or not _HAS_DIGIT_OR_WORD(lower):
+        if sentence.category == "BACKGROUND" or not _has_count_words(lower):
             continue
         for match in _REVIEW_POOL.finditer(lower):
             if is_cited(sentence, match.start(), match.end()) and sentence.field != "title":
@@ -1136,8 +1146,6 @@ def _dose_from_match(sentence: Sentence, match: re.Match[str], before: bool) -> 
             per, times = "single dose", 1
     if unit == "mg/kg" and per is None:
         per = "dose"
-    if per == "dose" and unit == "mg/kg":
-        pass
     elemental_stated: float | None = None
     if basis == "salt" and unit in ("mg", "g"):
         restated = _ELEMENTAL_RESTATED.match(lower, end)
@@ -1218,8 +1226,6 @@ def _choose_dose(hits: list[_DoseHit]) -> tuple[Dose | None, float | None, list[
             dose.compound,
         )
     mg_per_day = None if several else first.dose.mg_per_day
-    if mg_per_day is None and not several and first.dose.unit in ("mmol", "mEq"):
-        mg_per_day = None
     return dose, mg_per_day, sources
 
 
@@ -2029,7 +2035,7 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     """What the article's title and abstract state about the study's findings (module
     docstring). Pure: the same article and tags always give the same findings."""
     sentences = list(article_sentences(article))
-    scope = scope_for(tags.study_type, sentences)
+    scope = "none" if article.is_retraction_notice else scope_for(tags.study_type, sentences)
     if scope == "none":
         return Findings(scope=scope)
     if scope == "commentary":
