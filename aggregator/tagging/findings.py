@@ -1701,9 +1701,9 @@ _POS_CUE = re.compile(
 # Descriptive change words: evidence of benefit in an uncontrolled study, but in a controlled
 # one only with a comparison in the same clause ("fell more than with placebo").
 _WEAK_POS_CUE = re.compile(
-    r"\b(?:reduc(?:ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:ed|es|ing)|improv(?:ed|es|ement|"
-    r"ing)|reliev(?:ed|es)|prevent(?:ed|s)|shorten(?:ed|s)|eliminated|cut|cuts|fell|dropped|"
-    r"alleviat\w+|lessen(?:ed|s)|eased|reversed|relief|halved|fewer|cleared|resolved|"
+    r"\b(?:reduc(?:e|ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:e|ed|es|ing)|improv(?:e|ed|es|"
+    r"ement|ing)|reliev(?:e|ed|es)|prevent(?:ed|s)?|shorten(?:ed|s)?|eliminated|cut|cuts|fell|"
+    r"dropped|alleviat\w+|lessen(?:ed|s)?|eased?|reversed|relief|halved|fewer|cleared|resolved|"
     r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved)\b"
 )
 _COMPARATIVE = re.compile(
@@ -1716,11 +1716,27 @@ _CONTRAST_WORDS = (";", "but", "although", "though", "whereas", "while", "howeve
 _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
     r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
-    r"adverse|side[- ]effects?|"
-    r"withdr\w+|dropouts?|compliance|adherence|"
-    r"needed|warranted|required|further (?:research|studies|trials|work)|future|larger|"
-    r"should be|call(?:s|ed)? for|confirm)\b|\b(?:were|was) (?:randomly )?(?:assigned|"
-    r"allocated|randomi[sz]ed|enrolled|excluded|recruited|screened)\b|\bexcluded\b"
+    r"adverse|side[- ]effects?|withdr\w+|dropouts?|compliance|adherence)\b|\b(?:were|was) "
+    r"(?:randomly )?(?:assigned|allocated|randomi[sz]ed|enrolled|excluded|recruited|screened)\b|"
+    r"\bexcluded\b"
+)
+# A call for more research ends what a clause reports: "selenium lowers these antibodies and
+# call for studies of ..." keeps "selenium lowers these antibodies".
+_RESEARCH_CALL = re.compile(
+    r"(?:\b(?:and|but|while)\s+)?\b(?:(?:is|are|was|were) )?(?:needed|warranted|required|"
+    r"further (?:research|studies|trials|work)|future|larger (?:studies|trials)|should be|"
+    r"call(?:s|ed|ing)? for|confirm\w*)\b"
+)
+_RESEARCH_WORDS = (
+    "need",
+    "warrant",
+    "require",
+    "further",
+    "future",
+    "larger",
+    "should",
+    "call",
+    "confirm",
 )
 _BOTH_GROUPS = re.compile(
     r"\b(?:both|all three|all four|all) (?:groups|arms|binders|treatments|conditions)\b|"
@@ -1751,7 +1767,7 @@ _PRIMARY = re.compile(
     r"\b(?:primary|main|principal) (?:outcome|end ?-?point|efficacy|measure|variable|"
     r"analysis|objective|result)s?\b|\bprimary(?:,|\))"
 )
-_SECONDARY = re.compile(r"\bsecondary\b|\bsubgroup\b")
+_SECONDARY = re.compile(r"\bsecondary\b|\bsubgroups?\b|\binteraction\b")
 _BACKGROUND_SENTENCE = re.compile(
     r"\b(?:earlier|previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
     r"other studies|is thought|are thought|is believed|has shown|have shown|is common|"
@@ -1792,8 +1808,7 @@ def _cue(regex: re.Pattern[str], words: tuple[str, ...], text: str) -> bool:
 _HARMLESS_WORDS = ("side", "adverse", "modification", "tolerated")
 _SKIP_WORDS = (
     *("baseline", "entry", "demographic", "characteristic", "age and sex", "adverse", "side"),
-    *("withdr", "dropout", "compliance", "adherence", "needed", "warranted", "required"),
-    *("further", "future", "larger", "should be", "call", "confirm", "assigned", "allocated"),
+    *("withdr", "dropout", "compliance", "adherence", "assigned", "allocated"),
     *("randomi", "enrolled", "excluded", "recruited", "screened"),
 )
 _NULL_WORDS = (
@@ -1814,7 +1829,7 @@ _POS_WORDS = (
 )
 _WEAK_WORDS = (
     *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
-    *("fell", "dropped", "alleviat", "lessen", "eased", "reversed", "relief", "halved", "fewer"),
+    *("fell", "dropped", "alleviat", "lessen", "ease", "reversed", "relief", "halved", "fewer"),
     *("cleared", "resolved", "recovered", "shorter", "faster", "disappeared", "stopped"),
     *("doubled", "tripled"),
 )
@@ -1827,6 +1842,10 @@ def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
     ``controlled`` study a change word alone ("pain fell") is not a between-group result."""
     if _has_any(clause, _HARMLESS_WORDS):
         clause = _HARMLESS.sub(" ", clause)  # "improved ... without notable side effects"
+    if _has_any(clause, _RESEARCH_WORDS):
+        call = _RESEARCH_CALL.search(clause)
+        if call is not None:
+            clause = clause[: call.start()]
     if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause):
         return None
     if _cue(_NULL_CUE, _NULL_WORDS, clause):
