@@ -1690,7 +1690,12 @@ _POS_CUE = re.compile(
     r"\bsignificant(?:ly)? (?:\w+ ){0,3}?(?:reduc\w*|lower\w*|fewer|decreas\w*|improv\w*|better|"
     r"greater|shorter|increas\w*|higher|more|less|faster|benefit\w*|relief|superior|drop|fall|"
     r"declin\w*|associated|inverse\w*)|\b(?:effective|efficacious|beneficial|useful|helpful|"
-    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?|meaningful)\b|"
+    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?|meaningful|"
+    r"reasonable)\b|\b(?:is|are|be|was|were) (?:\w+ )?recommended\b|\brecommend(?:s|ed)? (?:the "
+    r"use|its use|their use|oral|intravenous|magnesium|it\b|them\b)|\b(?:is|as) (?:a )?"
+    r"first[- ]line\b|\b(?:treatment|therapeutic|viable|safe|useful|"
+    r"preventive|valuable|good|effective|alternative|an|additional) option\b|\b(?:should|can|"
+    r"could|may) be (?:considered|used|recommended|offered|tried|added)\b|"
     r"\bbenefit\w*\b|\bbetter than\b|\bmore effective\b|\bassociat(?:ed|ion) (?:with|between)\b|"
     r"\binverse(?:ly)?\b|\brisk factor\b|\bpredict\w*|\b(?:higher|increased|raised) "
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
@@ -1724,7 +1729,7 @@ _SKIP_CLAUSE = re.compile(
 # call for studies of ..." keeps "selenium lowers these antibodies".
 _RESEARCH_CALL = re.compile(
     r"(?:\b(?:and|but|while)\s+)?\b(?:(?:is|are|was|were) )?(?:needed|warranted|required|"
-    r"further (?:research|studies|trials|work)|future|larger (?:studies|trials)|should be|"
+    r"further (?:research|studies|trials|work)|future|larger (?:studies|trials)|"
     r"call(?:s|ed|ing)? for|confirm\w*)\b"
 )
 _RESEARCH_WORDS = (
@@ -1822,7 +1827,8 @@ _NEG_WORDS = (
 _POS_WORDS = (
     *("significan", "effective", "efficacious", "beneficial", "useful", "helpful", "promising"),
     *("superior", "worthwhile", "encouraging", "valuable", "successful", "benefit", "better"),
-    "meaningful",
+    *("meaningful", "recommend", "reasonable", "first", "option", "considered", "used"),
+    *("offered", "tried", "added"),
     *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
     "common",
@@ -2058,7 +2064,10 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     if scope == "none":
         return Findings(scope=scope)
     if scope == "commentary":
-        # Narrative reviews, guidelines, letters: only what their conclusion says.
+        # Narrative reviews, letters: only what their conclusion says; guidelines recommend
+        # rather than report, so nothing.
+        if tags.study_type == "guideline":
+            return Findings(scope=scope)
         opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
         if opinion_source is None:
             return Findings(scope=scope)
