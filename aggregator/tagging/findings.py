@@ -18,8 +18,16 @@ Which fields apply depends on ``tags.study_type`` (:func:`scope_for`):
   (those belong to the included trials).
 - ``protocol`` (trial protocols, registrations): the planned design only (``sample_size`` of kind
   ``planned``, arms, dose, duration, comparator); never a result.
-- ``commentary`` (narrative reviews, guidelines, editorials, letters) and ``none`` (animal, in
-  vitro, notices, unknown types without human cues): nothing.
+- ``commentary`` (narrative reviews, editorials, letters, guidelines): only
+  ``reported_result``, read from the conclusion or closing sentence (guidelines recommend rather
+  than report: nothing). A number such a piece quotes belongs to the studies it discusses.
+- ``none`` (animal, in vitro, notices, unknown types without human cues, and any record whose
+  title announces a retraction, expression of concern or erratum): nothing.
+
+Only abstract sentences outside BACKGROUND sections count, and nothing that reads as cited work
+("a previous trial of 81 patients"). Observational designs (cohort, case-control,
+cross-sectional) get no dose (intake categories are exposures) and no duration unless a
+treatment is named (follow-up is not treatment).
 
 Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
 
@@ -44,14 +52,17 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
     dose                  object | null: {amount, unit ("mg" "g" "mmol" "mEq" "mg/kg"), per
                           ("day" "dose" "single dose" null), times_per_day, basis ("elemental"
                           "salt" null), salt (vocabulary form or null), text (as written; other
-                          stated doses follow after "; ")}
+                          stated doses follow after "; ")}. With different doses in different
+                          arms this is the first one stated, and dose_mg_per_day is null.
     elemental_mg_per_day  number | null, and
     elemental_factor      number | null: mg of elemental magnesium per stated unit. Given only
                           when the basis is known: elemental mg (factor 1), mmol (24.305 mg per
                           mmol, magnesium's molar mass), mEq (12.153 mg), or salt weight of a
                           salt whose compound the name fixes (see ELEMENTAL_FRACTIONS: molar
                           masses with their formulas; salts sold as several hydrates or
-                          stoichiometries convert only when the text names which).
+                          stoichiometries convert only when the text names which). An elemental
+                          amount the text states beside the salt weight ("865 mg (520 mg
+                          elemental)") wins, with the stated ratio as the factor.
     duration_weeks        number | null: treatment duration (days / 7 to one decimal; months
                           x 4 up to 6 months, x 52/12 from 7 months; years x 52); for a
                           crossover, the length of one treatment period
@@ -915,7 +926,6 @@ DOSE_AFTER = re.compile(
     r"doses?\s+of\s+|(?:a\s+)?dose\s+of\s+|given\s+as\s+|of\s+)?)"
     rf"(?<![\w.])(?:{_AMOUNT})\s*{_UNIT}"
 )
-_DOSE_GATE = ("magnes", "mgo", "mgso", "mgcl", "mg(oh)", "epsom")
 _DOSE_GATE_RE = re.compile(r"magnes|mgo|mgso|mgcl|mg\(oh\)|epsom")
 _EQUIVALENT = re.compile(
     r"^\s*(?:\(|\[|=|/|,)\s*(?:=\s*)?(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|gm|grams?|mmol|meq)"
