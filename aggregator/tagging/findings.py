@@ -1318,8 +1318,8 @@ _DURATION_EXCLUDE_BEFORE = re.compile(
     r"\b(?:baseline|run-in|run in|washout|wash-out|screening|follow-?up|followed up|observation|"
     r"history|preceding|previous|prior|last|past|within|before|aged?|back|migrainosus|"
     r"headaches?|pain|symptoms?|attacks?|illness|disease|complaints?|"
-    r"at least|more than|longer than|mean|median|up to \d+ (?:times|doses)|in the|period of)\W*"
-    r"(?:\w+\W+)?$"
+    r"at least|more than|longer than|mean|median|up to \d+ (?:times|doses)|in the|period of)"
+    r"[ -]*(?:[\w-]+ +)?$"
 )
 _DURATION_EXCLUDE_AFTER = re.compile(
     r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
