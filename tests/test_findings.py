@@ -429,6 +429,17 @@ def test_findings_line_reports_neutrally_and_omits_what_is_not_stated() -> None:
         "RCT, n=120, magnesium oxide 1000 mg/day for 12 weeks vs placebo; "
         "authors report fewer migraine days"
     )
+    by_pmid = {r["pmid"]: r for r in RECORDS}
+    several = by_pmid["99200025"]
+    assert findings_line("RCT", several["forms"], findings_of(several)) == (
+        "RCT, n=150, magnesium 250 mg daily or magnesium 500 mg daily for 12 weeks vs placebo; "
+        "authors report mixed results"
+    )
+    acute = by_pmid["99200008"]
+    assert findings_line("RCT", acute["forms"], findings_of(acute)) == (
+        "RCT, n=74, magnesium sulfate 1 g single dose vs metoclopramide, outcome at 30 minutes; "
+        "authors report a result favouring the comparator"
+    )
     bare = findings_line("RCT", ["unspecified"], Findings(scope="study"))
     assert bare == "RCT"
     null = findings_line(

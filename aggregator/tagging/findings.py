@@ -2250,10 +2250,13 @@ def _dose_words(forms: Iterable[str], findings: Findings) -> str | None:
     salts = [form for form in forms if form not in ("unspecified", "dietary")]
     name = f"magnesium {salts[0]}" if len(salts) == 1 else "magnesium"
     dose = findings.dose
+    if dose is not None and dose.per == "single dose" and dose.amount is not None:
+        return f"{name} {_format_number(dose.amount)} {dose.unit} single dose"
     if findings.dose_mg_per_day is not None:
-        if dose is not None and dose.per == "single dose":
-            return f"{name} {_format_number(findings.dose_mg_per_day)} mg single dose"
         return f"{name} {_format_number(findings.dose_mg_per_day)} mg/day"
+    if dose is not None and (dose.amount is None or "; " in dose.text):
+        # A range, alternatives or different doses by arm: as written.
+        return " or ".join(dict.fromkeys(dose.text.split("; ")))
     if dose is not None and dose.amount is not None:
         per = {"day": "/day", "dose": " per dose", "single dose": " single dose"}.get(
             dose.per or "", ""
@@ -2284,12 +2287,10 @@ def findings_line(study_type_label: str, forms: Iterable[str], findings: Finding
     if findings.duration_weeks is not None:
         weeks = _format_number(findings.duration_weeks)
         design.append(f"for {weeks} week{'' if findings.duration_weeks == 1 else 's'}")
-    if findings.outcome_timepoint:
-        design.append(f"outcome at {findings.outcome_timepoint}")
     comparator = {
         "placebo": "vs placebo",
         "usual_care": "vs usual care",
-        "none": "no comparator",
+        "none": "vs no treatment" if (findings.arms or 0) >= 2 else "no comparator",
         "another_form": f"vs {findings.comparator_detail or 'another magnesium form'}",
         "active": f"vs {findings.comparator_detail or 'an active comparator'}",
     }.get(findings.comparator or "")
@@ -2297,6 +2298,8 @@ def findings_line(study_type_label: str, forms: Iterable[str], findings: Finding
         design.append(comparator)
     if design:
         parts.append(" ".join(design))
+    if findings.outcome_timepoint:
+        parts.append(f"outcome at {findings.outcome_timepoint}")
     line = ", ".join(parts)
     result = findings.reported_result
     if result in _RESULT_WORDS:
