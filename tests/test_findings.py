@@ -281,6 +281,17 @@ def test_randomised_count_beats_screened_and_analysed() -> None:
     ) == (120, "randomised")
 
 
+def test_a_randomised_part_of_the_enrolled_is_the_figure() -> None:
+    assert size_of("We recruited 100 adults, of whom 80 were randomised to magnesium.") == (
+        80,
+        "randomised",
+    )
+    assert size_of("We recruited 100 adults, of whom 80 had aura.", "single_arm_trial") == (
+        100,
+        "enrolled",
+    )
+
+
 def test_per_arm_counts_are_summed_only_without_a_total() -> None:
     assert size_of("Adults were assigned to magnesium (n = 42) or placebo (n = 44).") == (
         86,

@@ -506,49 +506,12 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
     counts: list[_Count] = []
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
-        if not _has_count_words(lower):
-            continue
-        if sentence.category == "BACKGROUND":
+        if sentence.category == "BACKGROUND" or not _has_count_words(lower):
             continue
         for regex, match in _count_matches(lower):
-            if True:
-                start, end = match.span("num")
-                if regex is _PERSON_COUNT and "noun" in match.groupdict():
-                    noun = match.group("noun")
-                else:
-                    noun = ""
-                value = _int(match.group("num"))
-                if value is None or value == 0:
-                    continue
-                if _SUBSET_BEFORE.search(lower[max(0, start - 25) : start]):
-                    continue
-                if _SUBSET_AFTER.match(lower, match.end()):
-                    continue
-                if _is_year(match.group("num"), lower, end) or (
-                    regex is not _PERSON_COUNT and _looks_like_year(match.group("num"))
-                ):
-                    continue
-                if lower.count("(", 0, start) > lower.count(")", 0, start):
-                    continue  # "48 patients (19 men, 29 women)": parts of a count
-                if "subgroup" in lower[max(0, start - 40) : start]:
-                    continue
-                if not include_cited and is_cited(sentence, start, end):
-                    continue
-                kind: str | None
-                if regex is _BARE_GROUP:
-                    kind, noun = "plain", "(group)"  # "and 38 took no supplement"
-                elif regex is _POPULATION_OF:
-                    kind = _kind_for(lower, match.start(), match.end(), "")
-                elif regex is _VERB_COUNT:
-                    verb = match.group("verb") or match.group("bare")
-                    if verb in ("excluded", "screened"):
-                        continue
-                    kind = _VERB_KINDS.get(verb[:6], "enrolled")
-                else:
-                    kind = _kind_for(lower, start, match.end(), noun)
-                if kind is None:
-                    continue
-                counts.append(_Count(value, kind, index, start, match.end(), noun))
+            count = _count_of(sentence, index, regex, match, include_cited=include_cited)
+            if count is not None:
+                counts.append(count)
     # One count per position (the person and the verb rule may both match).
     unique: dict[tuple[int, int], _Count] = {}
     for count in counts:
@@ -556,6 +519,57 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
         if key not in unique or count.rank > unique[key].rank:
             unique[key] = count
     return sorted(unique.values(), key=lambda c: (c.sentence, c.start))
+
+
+def _count_of(
+    sentence: Sentence,
+    index: int,
+    regex: re.Pattern[str],
+    match: re.Match[str],
+    *,
+    include_cited: bool,
+) -> _Count | None:
+    """One participant count, or None for subsets, years, screened or cited counts."""
+    lower = sentence.lower
+    start, end = match.span("num")
+    noun = match.group("noun") if regex is _PERSON_COUNT else ""
+    value = _int(match.group("num"))
+    if not value:
+        return None
+    if _SUBSET_AFTER.match(lower, match.end()):
+        return None
+    if _is_year(match.group("num"), lower, end) or (
+        regex is not _PERSON_COUNT and _looks_like_year(match.group("num"))
+    ):
+        return None
+    if lower.count("(", 0, start) > lower.count(")", 0, start):
+        return None  # "48 patients (19 men, 29 women)": parts of a count
+    if "subgroup" in lower[max(0, start - 40) : start]:
+        return None
+    if not include_cited and is_cited(sentence, start, end):
+        return None
+    kind: str | None
+    if regex is _BARE_GROUP:
+        kind, noun = "plain", "(group)"  # "and 38 took no supplement"
+    elif regex is _POPULATION_OF:
+        kind = _kind_for(lower, match.start(), match.end(), "")
+    elif regex is _VERB_COUNT:
+        verb = match.group("verb") or match.group("bare")
+        if verb in ("excluded", "screened"):
+            return None
+        kind = _VERB_KINDS.get(verb[:6], "enrolled")
+    else:
+        kind = _kind_for(lower, start, match.end(), noun)
+    if kind is None:
+        return None
+    subset = _SUBSET_BEFORE.search(lower[max(0, start - 25) : start])
+    # "100 were recruited, of whom 80 were randomised": the randomised part is the figure.
+    if subset and not (kind == "randomised" and _OF_WHOM.search(subset.group(0))):
+        return None
+    return _Count(value, kind, index, start, match.end(), noun)
+
+
+_OF_WHOM = re.compile(r"of whom|of which|among them|of (?:these|them)")
 
 
 def _has_count_words(lower: str) -> bool:
