@@ -209,19 +209,27 @@ def print_errors(
             )
 
 
-def throughput(articles: Sequence[Article], passes: int) -> tuple[float, float]:
-    """(articles/s tagging alone, articles/s tagging + findings), best pass of ``passes``."""
-    best_tag = best_both = float("inf")
+def throughput(articles: Sequence[Article], passes: int) -> tuple[float, float, float]:
+    """Articles/s for tagging alone, findings alone (tags given) and tagging + findings: the
+    best of ``passes`` interleaved passes of CPU time of this process (the machine is shared;
+    CPU time is what other processes disturb least)."""
+    tags = [tag_article(article) for article in articles]
+    best_tag = best_findings = best_both = float("inf")
     for _ in range(passes):
-        started = time.perf_counter()
+        started = time.process_time()
         for article in articles:
             tag_article(article)
-        best_tag = min(best_tag, time.perf_counter() - started)
-        started = time.perf_counter()
+        best_tag = min(best_tag, time.process_time() - started)
+        started = time.process_time()
+        for article, tagged in zip(articles, tags, strict=True):
+            extract_findings(article, tagged)
+        best_findings = min(best_findings, time.process_time() - started)
+        started = time.process_time()
         for article in articles:
             extract_findings(article, tag_article(article))
-        best_both = min(best_both, time.perf_counter() - started)
-    return len(articles) / best_tag, len(articles) / best_both
+        best_both = min(best_both, time.process_time() - started)
+    n = len(articles)
+    return n / best_tag, n / best_findings, n / best_both
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,15 +281,14 @@ def main(argv: list[str] | None = None) -> int:
             print_errors(records, results, scores)
 
     if not args.no_timing and everything:
-        passes = max(3, 3000 // len(everything))
-        tag_rate, both_rate = throughput(everything, passes)
-        findings_share = 1 - tag_rate / both_rate if both_rate else 0.0
+        passes = max(5, 4000 // len(everything))
+        tag_rate, findings_rate, both_rate = throughput(everything, passes)
         print(
-            f"\nthroughput on {len(everything)} abstracts (best of {passes} passes): "
-            f"tagging {tag_rate:,.0f} articles/s; tagging + findings {both_rate:,.0f} "
-            f"articles/s ({both_rate / tag_rate:.0%} of tagging alone)"
+            f"\nthroughput on {len(everything)} abstracts (best of {passes} passes, CPU time): "
+            f"tagging {tag_rate:,.0f} articles/s, findings alone {findings_rate:,.0f} "
+            f"articles/s, tagging + findings {both_rate:,.0f} articles/s "
+            f"({both_rate / tag_rate:.0%} of tagging alone)"
         )
-        del findings_share
     return 0
 
 

@@ -577,8 +577,19 @@ def _has_count_words(lower: str) -> bool:
 
 
 _DIGIT = re.compile(r"\d")
+
+
 # Where a count can start: digits, or a number word (checked with one regex per sentence; the
 # count rules are then tried only at these positions, which keeps extraction fast).
+def _number_positions(lower: str) -> list[int]:
+    """Where a number (digits or words) starts in the sentence."""
+    starts = [m.start() for m in _ANY_DIGIT_START.finditer(lower)]
+    if _has_any(lower, _NUMBER_WORD_STEMS) and _NUMBER_WORD_GATE.search(lower):
+        starts.extend(m.start() for m in _WORD_NUMBER_START.finditer(lower))
+    return starts
+
+
+_ANY_DIGIT_START = re.compile(r"(?<![\w.])\d")
 _DIGIT_START = re.compile(r"(?<![\w.,/-])\d(?![\d,]*(?:\.\d|\s*(?:%|-\d|–|:|/|×)))")
 _WORD_NUMBER_START = re.compile(rf"(?<![\w.,/-]){NUMBER_WORDS}\b")
 
@@ -1288,7 +1299,8 @@ def _elemental(dose: Dose) -> tuple[float | None, float | None, str | None]:
 # --- duration and time point ------------------------------------------------------------------
 
 _DUR_UNIT = r"(?P<unit>days?|weeks?|wk|wks|months?|mo|years?|yrs?|(?:menstrual )?cycles?)"
-_DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
+# (rule, weight, opens with the number: then tried only where a number starts)
+_DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int, bool], ...] = (
     # "12-week treatment", "a 3-month trial", "two 12-week periods", "224-day study period"
     (
         re.compile(
@@ -1298,6 +1310,7 @@ _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
             r"regimen|prophylaxis|programme|program|administration)"
         ),
         3,
+        True,
     ),
     # "for 12 weeks", "over 4 months", "during 8 weeks"
     (
@@ -1306,6 +1319,7 @@ _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
             rf"another\s+|up to\s+|the (?:next|following)\s+)?(?P<num>{NUMBER})\s+{_DUR_UNIT}\b"
         ),
         2,
+        False,
     ),
     # "3 months of intervention", "eleven intervention days"
     (
@@ -1314,6 +1328,7 @@ _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
             r"supplementation|intervention|therapy|prophylaxis|magnesium|administration)"
         ),
         3,
+        True,
     ),
     (
         re.compile(
@@ -1321,11 +1336,13 @@ _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
             rf"{_DUR_UNIT}"
         ),
         3,
+        True,
     ),
     # "after 12 weeks": the evaluation that ends a course (weight 1: needs treatment words)
     (
         re.compile(rf"\bafter\s+(?P<num>{NUMBER})\s+(?P<unit>weeks?|months?)\b(?!\s+of follow)"),
         1,
+        False,
     ),
 )
 _DURATION_EXCLUDE_BEFORE = re.compile(
@@ -1380,8 +1397,13 @@ def _duration(
             word in lower for word in ("day", "week", "wk", "month", "year", "mo ", "cycle")
         ):
             continue
-        for regex, weight in _DURATION_PATTERNS:
-            for match in regex.finditer(lower):
+        starts = _number_positions(lower)
+        for regex, weight, anchored in _DURATION_PATTERNS:
+            if anchored:
+                found = [m for m in (regex.match(lower, at) for at in starts) if m is not None]
+            else:
+                found = list(regex.finditer(lower))
+            for match in found:
                 before = lower[max(0, match.start() - 30) : match.start()]
                 if _DURATION_EXCLUDE_BEFORE.search(before):
                     continue
