@@ -594,6 +594,23 @@ _DIGIT_START = re.compile(r"(?<![\w.,/-])\d(?![\d,]*(?:\.\d|\s*(?:%|-\d|–|:|/|
 _WORD_NUMBER_START = re.compile(rf"(?<![\w.,/-]){NUMBER_WORDS}\b")
 
 
+# Literals every match of each count rule contains (a sentence without any skips the rule).
+_PERSON_WORDS = (
+    *("patient", "participant", "subject", "volunteer", "women", "men", "child", "adolescent"),
+    *("adult", "people", "person", "individual", "migraineur", "case", "control", "student"),
+    *("respondent", "infant", "neonate", "newborn", "girl", "boy", "mother", "athlete"),
+    *("resident", "worker", "employee", "veteran", "nurse", "pupil", "teenager", "youth"),
+    *("user", "twin", "pair", "sufferer", "recipient", "smoker", "elderly", "encounter"),
+    *("visit", "episode", "admission", "presentation"),
+)
+_VERB_WORDS = (
+    *("randomi", "enrolled", "included", "recruited", "analy", "evaluated", "allocated"),
+    *("assigned", "excluded", "screened", "treated", "studied", "participated", "took part"),
+    *("completed",),
+)
+_BARE_WORDS = ("took", "received", "chose", "got", "given")
+
+
 def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
     """Matches of the count rules anchored at each number of the sentence, plus "population of
     N" (whose number comes last)."""
@@ -602,8 +619,17 @@ def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
     starts = [m.start() for m in _DIGIT_START.finditer(lower)]
     if _has_any(lower, _NUMBER_WORD_STEMS) and _NUMBER_WORD_GATE.search(lower):
         starts.extend(m.start() for m in _WORD_NUMBER_START.finditer(lower))
-    for position in starts:
-        for regex in (_PERSON_COUNT, _VERB_COUNT, _BARE_GROUP):
+    rules = [
+        regex
+        for regex, words in (
+            (_PERSON_COUNT, _PERSON_WORDS),
+            (_VERB_COUNT, _VERB_WORDS),
+            (_BARE_GROUP, _BARE_WORDS),
+        )
+        if _has_any(lower, words)
+    ]
+    for position in starts if rules else ():
+        for regex in rules:
             match = regex.match(lower, position)
             if match is not None:
                 found.append((regex, match))
