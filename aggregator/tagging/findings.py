@@ -276,6 +276,20 @@ def _has_any(text: str, words: tuple[str, ...]) -> bool:
     return False
 
 
+class _Rule:
+    """A regex plus literals every match contains: ``search`` tests the literals first (a
+    substring test costs far less than a regex scan, and most sentences hold none of them)."""
+
+    __slots__ = ("regex", "words")
+
+    def __init__(self, pattern: str, *words: str) -> None:
+        self.regex = re.compile(pattern)
+        self.words = words
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.regex.search(text) if _has_any(text, self.words) else None
+
+
 def _clean_number(value: float) -> float:
     """Round away float noise (0.1 + 0.2); whole numbers stay whole-valued floats."""
     return round(value, 3)
@@ -1828,27 +1842,35 @@ _NULL_QUALIFIER = re.compile(
     r"\W*(?:none|neither|no\b|not\b|this|these|it\b|the differences?|differences?|"
     r"the (?:effect|change|reduction|improvement)s?\b)"
 )
-_AIM = re.compile(
+_AIM = _Rule(
     r"\b(?:whether|aim\w*|objective|purpose|sought to|set out to|asked|hypothes\w+|"
     r"was designed|were designed|to (?:assess|evaluate|examine|investigate|determine|test|"
-    r"compare|measure|explore|establish|gauge|judge|define))\b"
+    r"compare|measure|explore|establish|gauge|judge|define))\b",
+    *("whether", "aim", "objective", "purpose", "sought", "set out", "asked", "hypothes"),
+    *("designed", "to "),
 )
-_CONCLUSION = re.compile(
+_CONCLUSION = _Rule(
     r"\b(?:conclu\w+|(?:the )?authors? (?:conclude|judge|consider|regard|argue|interpret|found|"
     r"find|report|suggest|propose|see|believe|note|say|state)\w*|we (?:found|show|demonstrate|"
     r"suggest|report)|in summary|"
     r"overall,|these (?:results|findings|data)|this (?:study|trial) (?:shows|suggests|indicates|"
-    r"demonstrates|found)|our (?:results|findings|data)|taken together)\b"
+    r"demonstrates|found)|our (?:results|findings|data)|taken together)\b",
+    *("conclu", "author", "we ", "in summary", "overall,", "these", "this ", "our ", "taken"),
 )
-_PRIMARY = re.compile(
+_PRIMARY = _Rule(
     r"\b(?:primary|main|principal) (?:outcome|end ?-?point|efficacy|measure|variable|"
-    r"analysis|objective|result)s?\b|\bprimary(?:,|\))"
+    r"analysis|objective|result)s?\b|\bprimary(?:,|\))",
+    *("primary", "main", "principal"),
 )
-_SECONDARY = re.compile(r"\bsecondary\b|\bsubgroups?\b|\binteraction\b")
-_BACKGROUND_SENTENCE = re.compile(
+_SECONDARY = _Rule(
+    r"\bsecondary\b|\bsubgroups?\b|\binteraction\b", "secondary", "subgroup", "interaction"
+)
+_BACKGROUND_SENTENCE = _Rule(
     r"\b(?:earlier|previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
     r"other studies|is thought|are thought|is believed|has shown|have shown|is common|"
-    r"is often|are often)\b"
+    r"is often|are often)\b",
+    *("earlier", "previous", "prior", "been", "known", "literature", "other studies"),
+    *("thought", "believed", "shown", "common", "often"),
 )
 _TITLE_RESULT = re.compile(
     r"^(?:no|failure|lack) of\b|\bno (?:effect|benefit|association)\b|\bdoes not\b|"
