@@ -1760,7 +1760,8 @@ _NULL_CUE = re.compile(
     r"\bequally (?:effective|well)\b|\bunrelated to\b|\bno (?:preventive|protective) effect\b|"
     r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
-    r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|\b(?:does|do) not (?:show|support|"
+    r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|"
+    r"\bleft\b[^.;]{0,60}\bunchanged\b|\b(?:does|do) not (?:show|support|"
     r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
 )
 _NEG_CUE = re.compile(
@@ -1777,8 +1778,9 @@ _POS_CUE = re.compile(
     r"greater|shorter|increas\w*|higher|more|less|faster|benefit\w*|relief|superior|drop|fall|"
     r"declin\w*|associated|inverse\w*)|\b(?:effective|efficacious|beneficial|useful|helpful|"
     r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?|meaningful|"
-    r"reasonable)\b|\b(?:is|are|be|was|were) (?:\w+ )?recommended\b|\brecommend(?:s|ed)? (?:the "
-    r"use|its use|their use|oral|intravenous|magnesium|it\b|them\b)|\b(?:is|as) (?:a )?"
+    r"reasonable|favou?rable)\b|\b(?:is|are|be|was|were) (?:\w+ )?recommended\b|"
+    r"\brecommend(?:s|ed)? (?:the use|its use|their use|oral|intravenous|magnesium|it\b|"
+    r"them\b)|\b(?:is|as) (?:a )?"
     r"first[- ]line\b|\b(?:treatment|therapeutic|viable|safe|useful|"
     r"preventive|valuable|good|effective|alternative|an|additional) option\b|\b(?:should|can|"
     r"could|may) be (?:considered|used|recommended|offered|tried|added)\b|"
@@ -1921,7 +1923,7 @@ _NEG_WORDS = (
 _POS_WORDS = (
     *("significan", "effective", "efficacious", "beneficial", "useful", "helpful", "promising"),
     *("superior", "worthwhile", "encouraging", "valuable", "successful", "benefit", "better"),
-    *("meaningful", "recommend", "reasonable", "first", "option", "considered", "used"),
+    *("meaningful", "recommend", "reasonable", "first", "option", "considered", "used", "favo"),
     *("offered", "tried", "added"),
     *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
