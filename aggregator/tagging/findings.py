@@ -1581,12 +1581,13 @@ _UNCONTROLLED = re.compile(
     r"injections?)\b"
 )
 _COMPARISON = re.compile(
-    r"\b(?:versus|vs\.?|compared (?:with|to)|compared\s+(?:[\w-]+\s+){1,4}?(?:with|to)|against|"
-    r"or to|or with|or)\s+"
+    r"\b(?:versus|vs\.?|compared (?:with|to)|compar(?:ed|ing)\s+(?:[\w-]+\s+){1,4}?(?:with|to)|"
+    r"against|or to|or with|or)\s+"
     r"(?P<drug>(?:(?:\d+(?:\.\d+)?\s*(?:mg|g|µg|mcg|units?)\s+)?(?:(?:oral|intravenous|iv|"
     r"subcutaneous|intramuscular|nebuli[sz]ed|the)\s+)*[a-z][\w-]*(?:\s+(?!and\b|or\b|in\b|for\b|"
     r"at\b|with\b|on\b|to\b|was\b|were\b|group\b|arm\b|alone\b|daily\b|twice\b|each\b|"
-    r"per\b|after\b|before\b|over\b|during\b|as\b|among\b|who\b|but\b)[a-z][\w-]*){0,2}))"
+    r"per\b|after\b|before\b|over\b|during\b|as\b|among\b|who\b|but\b|providing\b|"
+    r"containing\b|given\b|taken\b|plus\b|delivering\b|supplying\b)[a-z][\w-]*){0,2}))"
 )
 _COMPARISON_CONTEXT = re.compile(
     r"\brandomi[sz]|\ballocated\b|\bassigned\b|\bcompar\w+|\bversus\b|\bvs\b|\bagainst\b|"
@@ -1613,7 +1614,11 @@ def _comparator(
     nothing: tuple[str, FindingSource] | None = None
     active: tuple[str, FindingSource] | None = None
     other_form: tuple[str, FindingSource] | None = None
-    for sentence in sentences:
+    # The abstract's wording first; the title only fills what the abstract leaves out.
+    ordered = [s for s in sentences if s.field != "title"] + [
+        s for s in sentences if s.field == "title"
+    ]
+    for sentence in ordered:
         lower = sentence.lower
         if sentence.category == "BACKGROUND":
             continue
@@ -1665,7 +1670,6 @@ def _comparator(
             active is None
             and scope in ("study", "protocol")
             and study_type not in OBSERVATIONAL_TYPES
-            and sentence.field == "abstract"
             and _COMPARISON_CONTEXT.search(lower)
         ):
             for match in _COMPARISON.finditer(lower):
@@ -1675,9 +1679,12 @@ def _comparator(
                 drug = re.sub(r"^(?:oral|intravenous|iv|subcutaneous|intramuscular)\s+", "", drug)
                 if not drug or _NOT_A_DRUG.match(drug):
                     continue
-                if match.group(0).startswith("or") and not re.search(
-                    r"\b(?:randomi[sz]\w*|allocated|assigned|received|receive|given|took)\b",
-                    lower[max(0, match.start() - 120) : match.start()],
+                if match.group(0).startswith("or") and (
+                    sentence.field == "title"
+                    or not re.search(
+                        r"\b(?:randomi[sz]\w*|allocated|assigned|received|receive|given|took)\b",
+                        lower[max(0, match.start() - 250) : match.start()],
+                    )
                 ):
                     continue
                 if is_cited(sentence, match.start(), match.end()):
