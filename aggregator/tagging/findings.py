@@ -446,11 +446,11 @@ _ENROLLED = re.compile(
     r"\bwere studied\b|\breceived\b|\btook\b|\bwere given\b|\bwere treated\b|\bunderwent\b|"
     r"\bidentified\b|\bfollowed\b|\bselected\b|\bconsisted of\b|\bcomprised\b|\bregistered\b"
 )
-# Used with .match(text, pos), which anchors at pos: no "^" (it would only match at 0).
 _PARTICIPATED = re.compile(
     r"\benrol|\brecruit|\bincluded\b|\bentered\b|\bparticipated\b|\btook part\b|"
     r"\bwere studied\b|\bidentified\b|\bselected\b|\bconsisted of\b|\bcomprised\b"
 )
+# Used with .match(text, pos), which anchors at pos: no "^" (it would only match at 0).
 _SUBSET_AFTER = re.compile(r"\s*(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)|of whom\b|of them\b)")
 _SUBSET_BEFORE = re.compile(
     r"(?:\(|\bincluding|\bof whom|\bof which|\bamong them|\baged|\bage|\bmean|\bmedian|"
