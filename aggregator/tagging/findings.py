@@ -1,0 +1,2416 @@
+"""What each study found: sample size, magnesium dose, duration, comparator and the reported
+result, each with the sentence that says so (issue 13, extraction half).
+
+:func:`extract_findings` reads an article's title and abstract (never its indexing) after the
+tagger has run, and returns :class:`Findings`. It reports what the text states and nothing else:
+a field the abstract does not state is ``None`` ("not stated"), never inferred from other studies,
+from the magnesium form or from the design. Every value carries a :class:`FindingSource` (field,
+value, where it came from, the matched snippet), like :class:`aggregator.vocab.Tag`. The result is
+*reporting*: every wording says "authors report ...", never a recommendation.
+
+Which fields apply depends on ``tags.study_type`` (:func:`scope_for`):
+
+- ``study`` (trials, cohorts, case-control, cross-sectional, case series and reports; an unknown
+  type such as ``unclear`` or ``other`` only when the text speaks of people and not of animals or
+  cells): every field.
+- ``review`` (systematic reviews, meta-analyses): ``studies_included``, pooled participants as
+  ``sample_size`` (kind ``pooled``), ``comparator`` and ``reported_result``; no dose or duration
+  (those belong to the included trials).
+- ``protocol`` (trial protocols, registrations): the planned design only (``sample_size`` of kind
+  ``planned``, arms, dose, duration, comparator); never a result.
+- ``commentary`` (narrative reviews, editorials, letters, guidelines): only
+  ``reported_result``, read from the conclusion or closing sentence (guidelines recommend rather
+  than report: nothing). A number such a piece quotes belongs to the studies it discusses.
+- ``none`` (animal, in vitro, notices, unknown types without human cues, and any record whose
+  title announces a retraction, expression of concern or erratum): nothing.
+
+Only abstract sentences outside BACKGROUND sections count, and nothing that reads as cited work
+("a previous trial of 81 patients"). Observational designs (cohort, case-control,
+cross-sectional) get no dose (intake categories are exposures) and no duration unless a
+treatment is named (follow-up is not treatment).
+
+Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
+
+    scope                 "study" | "review" | "protocol" | "commentary" | "none"
+    sample_size           int | null: the abstract's main participant figure (randomised, else
+                          enrolled, else analysed; pooled participants for a review; planned
+                          for a protocol). Screened counts never count. Per-arm counts
+                          ("(n = 42) ... (n = 44)", "22 patients ... against ... 14 patients",
+                          "105 patients and 110 controls") are summed only when the text gives
+                          no total; a stated total always wins.
+    sample_size_kind      "randomised" | "enrolled" | "analysed" | "pooled" | "planned" | null
+    arms                  int | null: stated ("three-arm", "two groups", one "(n = x)" per arm),
+                          1 for a single-arm trial or treated series, 2 for a controlled trial
+                          whose comparator is stated; else null
+    studies_included      int | null: included studies of a systematic review/meta-analysis
+    dose_mg_per_day       number | null: the magnesium dose in mg per day as stated (salt or
+                          elemental weight, as written; g converted to mg; a per-dose amount
+                          times a stated frequency, "250 mg twice daily" = 500; a single
+                          intravenous dose counts as that day's amount). Null when the dose is
+                          only in mmol, mEq or mg/kg, when no frequency is stated for repeated
+                          oral dosing, for a range, or when arms get different doses.
+    dose                  object | null: {amount, unit ("mg" "g" "mmol" "mEq" "mg/kg"), per
+                          ("day" "dose" "single dose" null), times_per_day, basis ("elemental"
+                          "salt" null), salt (vocabulary form or null), text (as written; other
+                          stated doses follow after "; ")}. With different doses in different
+                          arms this is the first one stated, and dose_mg_per_day is null.
+    elemental_mg_per_day  number | null, and
+    elemental_factor      number | null: mg of elemental magnesium per stated unit. Given only
+                          when the basis is known: elemental mg (factor 1), mmol (24.305 mg per
+                          mmol, magnesium's molar mass), mEq (12.153 mg), or salt weight of a
+                          salt whose compound the name fixes (see ELEMENTAL_FRACTIONS: molar
+                          masses with their formulas; salts sold as several hydrates or
+                          stoichiometries convert only when the text names which). An elemental
+                          amount the text states beside the salt weight ("865 mg (520 mg
+                          elemental)") wins, with the stated ratio as the factor.
+    duration_weeks        number | null: treatment duration (days / 7 to one decimal; months
+                          x 4 up to 6 months, x 52/12 from 7 months; years x 52); for a
+                          crossover, the length of one treatment period
+    outcome_timepoint     str | null: acute treatment, time of the primary outcome ("2 hours")
+    comparator            "placebo" | "active" | "usual_care" | "none" | "another_form" | null
+    comparator_detail     str | null: as written ("metoclopramide", "sham acupuncture")
+    reported_result       "favours_magnesium" | "no_difference" | "favours_comparator" |
+                          "mixed" | "not_reported" | null (field does not apply). What the
+                          authors report for the studied intervention (in this corpus:
+                          magnesium) on the primary outcome: the explicit primary-outcome result
+                          first, else the conclusion, else the results taken together. A result
+                          stated only for secondary outcomes is "not_reported". Observational
+                          studies: "favours_magnesium" = the authors report the association they
+                          tested for (lower magnesium in patients, higher intake with fewer
+                          events), "no_difference" = no association, "favours_comparator" = the
+                          opposite association or harm.
+    provenance            [{field, value, source_field ("title" "abstract" "derived"), snippet}]
+
+:func:`findings_line` turns findings into one neutral digest line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aggregator.article import Article
+from aggregator.tagging.forms import salt_form
+from aggregator.tagging.text import Sentence, article_sentences, is_cited, snippet
+from aggregator.vocab import ArticleTags
+
+# --- scope ------------------------------------------------------------------------------------
+
+HUMAN_STUDY_TYPES = frozenset(
+    {
+        "randomized_controlled_trial",
+        "nonrandomized_controlled_trial",
+        "single_arm_trial",
+        "cohort",
+        "case_control",
+        "cross_sectional",
+        "case_series",
+        "case_report",
+    }
+)
+REVIEW_TYPES = frozenset({"meta_analysis", "systematic_review"})
+PROTOCOL_TYPES = frozenset({"trial_protocol"})
+COMMENTARY_TYPES = frozenset({"narrative_review", "guideline", "editorial_or_letter"})
+NO_FINDINGS_TYPES = frozenset({"animal_study", "in_vitro", "notice"})
+OBSERVATIONAL_TYPES = frozenset({"cohort", "case_control", "cross_sectional"})
+
+SCOPES = ("study", "review", "protocol", "commentary", "none")
+REPORTED_RESULTS = (
+    "favours_magnesium",
+    "no_difference",
+    "favours_comparator",
+    "mixed",
+    "not_reported",
+)
+COMPARATORS = ("placebo", "active", "usual_care", "none", "another_form")
+
+_HUMAN_CUES = re.compile(
+    r"\b(?:patients?|participants?|volunteers?|subjects|women|men|children|adults|people|"
+    r"individuals|migraineurs|adolescents|infants|students)\b"
+)
+_NONHUMAN_CUES = re.compile(
+    r"\b(?:rats?|mice|mouse|murine|rodents?|rabbits?|pigs?|dogs?|cats?|animals?|in vitro|"
+    r"cell lines?|cultured|zebrafish|boars?|piglets?)\b"
+)
+
+
+_NOTICE_TITLE = re.compile(
+    r"\W*(?:expression of concern|retraction(?: note| notice)?\b|retracted\b|notice of retraction|"
+    r"erratum|corrigendum|correction to)\b"
+)
+
+
+def scope_for(study_type: str, sentences: Iterable[Sentence] = ()) -> str:
+    """Which findings apply to a study type (see the module docstring). Unknown types (the
+    other engineer's ``unclear``, ``other``) are a human study only when the text speaks of
+    people and not of animals or cells. A record whose title announces a notice (retraction,
+    expression of concern, erratum) gives nothing, whatever its type."""
+    sentences = list(sentences)
+    if any(s.field == "title" and _NOTICE_TITLE.match(s.lower) for s in sentences):
+        return "none"
+    if study_type in HUMAN_STUDY_TYPES:
+        return "study"
+    if study_type in REVIEW_TYPES:
+        return "review"
+    if study_type in PROTOCOL_TYPES:
+        return "protocol"
+    if study_type in COMMENTARY_TYPES or study_type in NO_FINDINGS_TYPES:
+        return "commentary" if study_type in COMMENTARY_TYPES else "none"
+    text = " ".join(s.lower for s in sentences)
+    if _HUMAN_CUES.search(text) and not _NONHUMAN_CUES.search(text):
+        return "study"
+    return "none"
+
+
+# --- result types -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FindingSource:
+    """Provenance of one finding: the field, its value as text, where it came from (title,
+    abstract or derived) and the matched text."""
+
+    field: str
+    value: str
+    source_field: str
+    snippet: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "source_field": self.source_field,
+            "snippet": self.snippet,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """One stated magnesium dose."""
+
+    amount: float | None  # None for a range
+    unit: str  # mg, g, mmol, mEq, mg/kg
+    per: str | None  # "day", "dose", "single dose" or None (not stated)
+    times_per_day: int | None
+    basis: str | None  # "elemental", "salt" or None (not stated)
+    salt: str | None  # vocabulary form named in the dose phrase
+    text: str  # as written
+    compound: str | None = None  # exact compound key in ELEMENTAL_FRACTIONS, when named
+    elemental_stated: float | None = None  # elemental mg per stated amount, when the text says
+
+    @property
+    def mg_per_day(self) -> float | None:
+        """mg per day as stated, when the text allows."""
+        if self.amount is None or self.unit not in ("mg", "g"):
+            return None
+        mg = self.amount * (1000 if self.unit == "g" else 1)
+        if self.per == "day":
+            return _clean_number(mg)
+        if self.per == "single dose":
+            return _clean_number(mg)
+        if self.per == "dose" and self.times_per_day:
+            return _clean_number(mg * self.times_per_day)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "amount": self.amount,
+            "unit": self.unit,
+            "per": self.per,
+            "times_per_day": self.times_per_day,
+            "basis": self.basis,
+            "salt": self.salt,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """Everything the extractor read from one article (None = not stated / does not apply)."""
+
+    scope: str
+    sample_size: int | None = None
+    sample_size_kind: str | None = None
+    arms: int | None = None
+    studies_included: int | None = None
+    dose_mg_per_day: float | None = None
+    dose: Dose | None = None
+    elemental_mg_per_day: float | None = None
+    elemental_factor: float | None = None
+    duration_weeks: float | None = None
+    outcome_timepoint: str | None = None
+    comparator: str | None = None
+    comparator_detail: str | None = None
+    reported_result: str | None = None
+    provenance: tuple[FindingSource, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON/export shape documented in the module docstring."""
+        return {
+            "scope": self.scope,
+            "sample_size": self.sample_size,
+            "sample_size_kind": self.sample_size_kind,
+            "arms": self.arms,
+            "studies_included": self.studies_included,
+            "dose_mg_per_day": self.dose_mg_per_day,
+            "dose": self.dose.to_dict() if self.dose else None,
+            "elemental_mg_per_day": self.elemental_mg_per_day,
+            "elemental_factor": self.elemental_factor,
+            "duration_weeks": self.duration_weeks,
+            "outcome_timepoint": self.outcome_timepoint,
+            "comparator": self.comparator,
+            "comparator_detail": self.comparator_detail,
+            "reported_result": self.reported_result,
+            "provenance": [source.to_dict() for source in self.provenance],
+        }
+
+
+def _has_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether any of ``words`` occurs in ``text``: a plain loop of substring tests, far cheaper
+    than a regex scan, used to skip rules that cannot match."""
+    for word in words:  # noqa: SIM110 - any() over a generator costs more on this hot path
+        if word in text:
+            return True
+    return False
+
+
+class _Rule:
+    """A regex plus literals every match contains: ``search`` tests the literals first (a
+    substring test costs far less than a regex scan, and most sentences hold none of them)."""
+
+    __slots__ = ("regex", "words")
+
+    def __init__(self, pattern: str, *words: str) -> None:
+        self.regex = re.compile(pattern)
+        self.words = words
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.regex.search(text) if _has_any(text, self.words) else None
+
+
+def _clean_number(value: float) -> float:
+    """Round away float noise (0.1 + 0.2); whole numbers stay whole-valued floats."""
+    return round(value, 3)
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+_UNITS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+}
+_TEENS = {
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_WORD_VALUES = {**_UNITS, **_TEENS, **_TENS}
+_U = "|".join(_UNITS)
+_T = "|".join(_TEENS)
+_X = "|".join(_TENS)
+_BELOW_100 = rf"(?:(?:{_X})(?:[- ](?:{_U}))?|{_T}|{_U})"
+NUMBER_WORDS = rf"(?:(?:(?:{_U})\s+|a\s+)?hundred(?:\s+(?:and\s+)?{_BELOW_100})?|{_BELOW_100})"
+NUMBER = rf"(?:\d{{1,3}}(?:,\d{{3}})+(?!\d)|\d+(?:\.\d+)?|{NUMBER_WORDS})"
+
+
+def parse_number(text: str) -> float | None:
+    """A number written in digits ("1,028", "2.25") or words ("forty-five", "one hundred and
+    twenty"); None when it is neither."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        return None
+    digits = cleaned.replace(",", "")
+    try:
+        return float(digits)
+    except ValueError:
+        pass
+    total = 0
+    current = 0
+    for word in re.split(r"[\s-]+", cleaned):
+        if word in ("and", ""):
+            continue
+        if word == "a":
+            current = 1
+        elif word == "hundred":
+            current = (current or 1) * 100
+        elif word in _WORD_VALUES:
+            current += _WORD_VALUES[word]
+        else:
+            return None
+    total += current
+    return float(total) if total else None
+
+
+def _int(text: str) -> int | None:
+    value = parse_number(text)
+    return int(value) if value is not None and value == int(value) else None
+
+
+# --- sample size ------------------------------------------------------------------------------
+
+PERSON_NOUNS = (
+    r"(?:patients?|participants?|subjects|volunteers|women|men|children|adolescents|adults|"
+    r"people|persons|individuals|migraineurs|cases|controls|students|respondents|infants|"
+    r"neonates|newborns|girls|boys|mothers|athletes|residents|workers|employees|veterans|"
+    r"nurses|pupils|teenagers|youths|outpatients|inpatients|users|non-users|twins|pairs|"
+    r"sufferers|recipients|smokers|elderly|older adults|healthy controls)"
+)
+_OTHER_UNITS = r"(?:encounters|visits|episodes|admissions|presentations)"
+# Filler words between a number and its noun ("22 consecutive patients"); never units, verbs or
+# prepositions, so "12 weeks in 40 patients" cannot join 12 to patients.
+_FILLER = (
+    r"(?:(?!(?:in|of|with|to|from|at|for|by|per|and|or|than|were|was|who|had|have|years?|"
+    r"months?|weeks?|days?|hours?|minutes?|mg|g|mmol|times|doses?|each|groups?|arms?|had)\b)"
+    r"[a-z][\w'/-]*,?\s+|[a-z]+-\s+and\s+)"
+)
+_PERSON_COUNT = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?P<filler>{_FILLER}{{0,4}}?)"
+    rf"(?P<noun>{PERSON_NOUNS}|{_OTHER_UNITS})\b"
+)
+_VERB_COUNT = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:\([^)%]{{0,60}}\)\s+)?(?:of (?:them|these)\s+)?"
+    r"(?:(?:who|that)\s+(?:[a-z]+\s+){0,3}?)?"
+    r"(?:(?:were|was|had been|have been)\s+(?:then\s+|subsequently\s+|finally\s+|eventually\s+)?"
+    r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
+    r"allocated|assigned|excluded|screened|treated|studied)|"
+    r"(?P<bare>participated|took part|completed)\b)"
+)
+_BARE_GROUP = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:took|received|chose|got|were given)\s+"
+    r"(?:no\b|the\b|magnesium|placebo|[a-z]+)"
+)
+_POPULATION_OF = re.compile(
+    rf"\b(?:population|sample|cohort|analysis set|set) (?:of|was|were|comprised|included|held)"
+    rf"\s+(?P<num>{NUMBER})\b(?!\s*(?:%|years|months|weeks|days))"
+)
+_N_EQUALS_WORDS = ("n =", "n=", "groups of", "arms of")
+_N_EQUALS = re.compile(r"\bn\s*=\s*(?P<num>\d{1,3}(?:,\d{3})+(?!\d)|\d+)")
+_GROUPS_OF = re.compile(rf"\b(?P<groups>{NUMBER})\s+(?:groups|arms)\s+of\s+(?P<each>{NUMBER})\b")
+_TOTAL_WORDS = re.compile(r"\b(?:a total of|in total|in all|overall|altogether|total of)\b")
+
+_VERB_KINDS = {
+    "random": "randomised",
+    "alloca": "randomised",
+    "assign": "randomised",
+    "analys": "analysed",
+    "analyz": "analysed",
+    "evalua": "analysed",
+    "comple": "analysed",
+}
+_KIND_RANK = {"randomised": 6, "enrolled": 5, "plain": 4, "analysed": 2, "unit": 1}
+_RANDOMISED = re.compile(
+    r"\brandomi[sz]|\brandomly (?:assigned|allocated|divided|split)|\ballocated\b|"
+    r"\bassigned\b"
+)
+_NOT_RANDOMISED = re.compile(
+    r"\brandomly (?:selected|drawn|sampled|chosen|recruited)|\ballocated (?:by|according to|"
+    r"on the basis of)\b"
+)
+_SCREENED = re.compile(
+    r"\bscreened\b|\bassessed for eligibility\b|\bapproached\b|\binvited\b|\bexcluded\b|"
+    r"\bineligible\b|\bdeclined\b|\bwithdr[ae]w|\blost to follow|\bdropped out|\bdid not\b"
+)
+_ANALYSED = re.compile(
+    r"\banaly[sz]|\bevaluable\b|\bcompleted\b|\bfinished\b|\banalysis set\b|"
+    r"\bdata (?:were |was )?(?:available|complete)|\bremained\b|\bstill had\b|\bper protocol\b|"
+    r"\bintention[- ]to[- ]treat population|\breviewed\b|\brecords of\b|\bcharts? of\b"
+)
+_ENROLLED = re.compile(
+    r"\benrol|\brecruit|\bincluded\b|\bentered\b|\bparticipated\b|\btook part\b|"
+    r"\bwere studied\b|\breceived\b|\btook\b|\bwere given\b|\bwere treated\b|\bunderwent\b|"
+    r"\bidentified\b|\bfollowed\b|\bselected\b|\bconsisted of\b|\bcomprised\b|\bregistered\b"
+)
+_PARTICIPATED = re.compile(
+    r"\benrol|\brecruit|\bincluded\b|\bentered\b|\bparticipated\b|\btook part\b|"
+    r"\bwere studied\b|\bidentified\b|\bselected\b|\bconsisted of\b|\bcomprised\b"
+)
+# Used with .match(text, pos), which anchors at pos: no "^" (it would only match at 0).
+_SUBSET_AFTER = re.compile(r"\s*(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)|of whom\b|of them\b)")
+_SUBSET_BEFORE = re.compile(
+    r"(?:\(|\bincluding|\bof whom|\bof which|\bamong them|\baged|\bage|\bmean|\bmedian|"
+    r"\bthan|\bunder|\bover|\babout|\bapproximately|\bleast|\bmost|\bonly|\bexcept|"
+    r"\bwhile|\bwhereas|\bvs\.?|\bversus|\bof the|\bin each|\bper)\s*$"
+)
+_SUM_GAP = re.compile(
+    r"^[^;]{0,140}?\b(?:and|versus|vs\.?|against|compared (?:with|to)|as well as|to)\b[^;]{0,60}$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    value: int
+    kind: str
+    sentence: int  # index into the sentence list
+    start: int
+    end: int
+    noun: str
+
+    @property
+    def rank(self) -> int:
+        return _KIND_RANK[self.kind]
+
+
+def _kind_for(lower: str, start: int, end: int, noun: str) -> str | None:
+    """randomised/enrolled/analysed/plain/unit for a count, None for screened or excluded ones."""
+    clause_start = max(lower.rfind(";", 0, start), lower.rfind(". ", 0, start)) + 1
+    before = lower[max(clause_start, start - 70) : start]
+    tail = lower[end : end + 90]
+    stop = re.search(
+        r"[;]|,\s*(?:and\s+)?\d|,?\s*of whom\b|\band (?:\d|[a-z]+-?[a-z]* (?:were|was))", tail
+    )
+    after = tail[: stop.start()] if stop else tail
+    if _SCREENED.search(after) or re.search(r"\b(?:screened|assessed)\b[^,;]{0,10}$", before):
+        return None
+    # The verb after the count decides ("120 were randomised", "108 patients were analysed");
+    # a treatment verb ("130 adults took ...") defers to the nearest verb before the count
+    # ("in this randomised trial, 130 adults took ...", "a trial enrolled 140 adults").
+    if _RANDOMISED.search(after) and not _NOT_RANDOMISED.search(after):
+        return "randomised"
+    if _ANALYSED.search(after):
+        return "analysed"
+    if _PARTICIPATED.search(after):
+        return "enrolled"
+    nearest: tuple[int, str] | None = None
+    for kind, regex in (
+        ("randomised", _RANDOMISED),
+        ("analysed", _ANALYSED),
+        ("enrolled", _ENROLLED),
+    ):
+        for match in regex.finditer(before):
+            if kind == "randomised" and _NOT_RANDOMISED.search(before, match.start()):
+                continue
+            if nearest is None or match.start() > nearest[0]:
+                nearest = (match.start(), kind)
+    if nearest is not None:
+        return nearest[1]
+    if _ENROLLED.search(after):
+        return "enrolled"
+    if re.match(_OTHER_UNITS, noun):
+        return "unit"
+    return "plain"
+
+
+def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_Count]:
+    counts: list[_Count] = []
+    for index, sentence in enumerate(sentences):
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or not _has_count_words(lower):
+            continue
+        for regex, match in _count_matches(lower):
+            count = _count_of(sentence, index, regex, match, include_cited=include_cited)
+            if count is not None:
+                counts.append(count)
+    # One count per position (the person and the verb rule may both match).
+    unique: dict[tuple[int, int], _Count] = {}
+    for count in counts:
+        key = (count.sentence, count.start)
+        if key not in unique or count.rank > unique[key].rank:
+            unique[key] = count
+    return sorted(unique.values(), key=lambda c: (c.sentence, c.start))
+
+
+def _count_of(
+    sentence: Sentence,
+    index: int,
+    regex: re.Pattern[str],
+    match: re.Match[str],
+    *,
+    include_cited: bool,
+) -> _Count | None:
+    """One participant count, or None for subsets, years, screened or cited counts."""
+    lower = sentence.lower
+    start, end = match.span("num")
+    noun = match.group("noun") if regex is _PERSON_COUNT else ""
+    value = _int(match.group("num"))
+    if not value:
+        return None
+    if _SUBSET_AFTER.match(lower, match.end()):
+        return None
+    if _is_year(match.group("num"), lower, end) or (
+        regex is not _PERSON_COUNT and _looks_like_year(match.group("num"))
+    ):
+        return None
+    if lower.count("(", 0, start) > lower.count(")", 0, start):
+        return None  # "48 patients (19 men, 29 women)": parts of a count
+    if "subgroup" in lower[max(0, start - 40) : start]:
+        return None
+    if not include_cited and is_cited(sentence, start, end):
+        return None
+    kind: str | None
+    if regex is _BARE_GROUP:
+        kind, noun = "plain", "(group)"  # "and 38 took no supplement"
+    elif regex is _POPULATION_OF:
+        kind = _kind_for(lower, match.start(), match.end(), "")
+    elif regex is _VERB_COUNT:
+        verb = match.group("verb") or match.group("bare")
+        if verb in ("excluded", "screened"):
+            return None
+        kind = _VERB_KINDS.get(verb[:6], "enrolled")
+    else:
+        kind = _kind_for(lower, start, match.end(), noun)
+    if kind is None:
+        return None
+    subset = _SUBSET_BEFORE.search(lower[max(0, start - 25) : start])
+    # "100 were recruited, of whom 80 were randomised": the randomised part is the figure.
+    if subset and not (kind == "randomised" and _OF_WHOM.search(subset.group(0))):
+        return None
+    return _Count(value, kind, index, start, match.end(), noun)
+
+
+_OF_WHOM = re.compile(r"of whom|of which|among them|of (?:these|them)")
+
+
+def _has_count_words(lower: str) -> bool:
+    return _DIGIT.search(lower) is not None or _has_any(lower, _NUMBER_WORD_STEMS)
+
+
+_DIGIT = re.compile(r"\d")
+
+
+# Where a count can start: digits, or a number word (checked with one regex per sentence; the
+# count rules are then tried only at these positions, which keeps extraction fast).
+def _number_positions(lower: str) -> list[int]:
+    """Where a number (digits or words) starts in the sentence."""
+    starts = [m.start() for m in _ANY_DIGIT_START.finditer(lower)]
+    if _has_any(lower, _NUMBER_WORD_STEMS) and _NUMBER_WORD_GATE.search(lower):
+        starts.extend(m.start() for m in _WORD_NUMBER_START.finditer(lower))
+    return starts
+
+
+_ANY_DIGIT_START = re.compile(r"(?<![\w.])\d")
+_DIGIT_START = re.compile(r"(?<![\w.,/-])\d(?![\d,]*(?:\.\d|\s*(?:%|-\d|–|:|/|×)))")
+_WORD_NUMBER_START = re.compile(rf"(?<![\w.,/-]){NUMBER_WORDS}\b")
+
+
+# Literals every match of each count rule contains (a sentence without any skips the rule).
+_PERSON_WORDS = (
+    *("patient", "participant", "subject", "volunteer", "women", "men", "child", "adolescent"),
+    *("adult", "people", "person", "individual", "migraineur", "case", "control", "student"),
+    *("respondent", "infant", "neonate", "newborn", "girl", "boy", "mother", "athlete"),
+    *("resident", "worker", "employee", "veteran", "nurse", "pupil", "teenager", "youth"),
+    *("user", "twin", "pair", "sufferer", "recipient", "smoker", "elderly", "encounter"),
+    *("visit", "episode", "admission", "presentation"),
+)
+_VERB_WORDS = (
+    *("randomi", "enrolled", "included", "recruited", "analy", "evaluated", "allocated"),
+    *("assigned", "excluded", "screened", "treated", "studied", "participated", "took part"),
+    *("completed",),
+)
+_BARE_WORDS = ("took", "received", "chose", "got", "given")
+
+
+def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
+    """Matches of the count rules anchored at each number of the sentence, plus "population of
+    N" (whose number comes last)."""
+    found: list[tuple[re.Pattern[str], re.Match[str]]] = []
+    # Decimals, percentages, ranges and ratios are never participant counts.
+    starts = [m.start() for m in _DIGIT_START.finditer(lower)]
+    if _has_any(lower, _NUMBER_WORD_STEMS) and _NUMBER_WORD_GATE.search(lower):
+        starts.extend(m.start() for m in _WORD_NUMBER_START.finditer(lower))
+    rules = [
+        regex
+        for regex, words in (
+            (_PERSON_COUNT, _PERSON_WORDS),
+            (_VERB_COUNT, _VERB_WORDS),
+            (_BARE_GROUP, _BARE_WORDS),
+        )
+        if _has_any(lower, words)
+    ]
+    for position in starts if rules else ():
+        for regex in rules:
+            match = regex.match(lower, position)
+            if match is not None:
+                found.append((regex, match))
+    if _has_any(lower, ("population", "sample", "cohort", " set ")):
+        found.extend((_POPULATION_OF, match) for match in _POPULATION_OF.finditer(lower))
+    return found
+
+
+_NUMBER_WORD_GATE = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|a hundred)\b"
+)
+_NUMBER_WORD_STEMS = (
+    *_UNITS,
+    *("ten", "eleven", "twelve", "teen", "twenty", "thirty", "forty", "fifty", "sixty"),
+    *("seventy", "eighty", "ninety", "hundred"),
+)
+
+
+def _is_year(raw: str, lower: str, end: int) -> bool:
+    value = parse_number(raw)
+    return bool(
+        value is not None
+        and 1900 <= value <= 2100
+        and "," not in raw
+        and re.match(r"\s*(?:and|to|-)\s*(?:19|20)\d\d", lower[end:]) is not None
+    )
+
+
+def _looks_like_year(raw: str) -> bool:
+    value = parse_number(raw)
+    return value is not None and 1900 <= value <= 2100 and "," not in raw and "." not in raw
+
+
+def _arm_counts(sentence: Sentence) -> list[tuple[int, int]]:
+    """Per-arm "(n = x)" counts of one sentence as (value, position)."""
+    found = []
+    for match in _N_EQUALS.finditer(sentence.lower):
+        value = _int(match.group("num"))
+        if value:
+            found.append((value, match.start()))
+    return found
+
+
+def _summable(lower: str, first: _Count, second: _Count) -> bool:
+    gap = lower[first.end : second.start]
+    if _TOTAL_WORDS.search(gap):
+        return False
+    if not first.noun or not second.noun:
+        return False  # "40 were enrolled and 35 analysed" are stages, not groups
+    if (first.kind == "randomised") != (second.kind == "randomised"):
+        return False
+    if re.search(r"\d", re.sub(r"\([^)]*\)", "", gap)):
+        return False  # another count in between: "of 166 volunteers, 72 were excluded and 94"
+    if ";" in gap:
+        return second.noun in ("controls", "healthy controls") and len(gap) < 140
+    return bool(_SUM_GAP.match(gap)) and "%" not in gap
+
+
+@dataclass(frozen=True, slots=True)
+class _Size:
+    value: int
+    kind: str
+    source: FindingSource
+
+
+@dataclass(frozen=True, slots=True)
+class _SizeCandidate:
+    rank: float
+    sentence: int
+    start: int
+    end: int
+    value: int
+    kind: str
+
+    @property
+    def order(self) -> tuple[float, int, int]:
+        """Higher kind first, then the earliest mention."""
+        return (self.rank, -self.sentence, -self.start)
+
+
+def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | None:
+    """The abstract's main participant figure: randomised, else enrolled, else analysed."""
+    counts = _person_counts(sentences, include_cited=planned)
+    by_sentence: dict[int, list[_Count]] = {}
+    for count in counts:
+        by_sentence.setdefault(count.sentence, []).append(count)
+    candidates: list[_SizeCandidate] = []
+    for index, group in by_sentence.items():
+        lower = sentences[index].lower
+        used: set[int] = set()
+        for i, count in enumerate(group):
+            if i in used:
+                continue
+            value, end, j = count.value, count.end, i + 1
+            # "105 patients ... and 110 controls": arms summed when the text gives no total.
+            while j < len(group) and _summable(lower, group[j - 1], group[j]):
+                value += group[j].value
+                end = group[j].end
+                used.add(j)
+                j += 1
+            candidates.append(
+                _SizeCandidate(count.rank, index, count.start, end, value, count.kind)
+            )
+    # Per-arm "(n = x)" counts and "three groups of 83": a fallback below any stated total.
+    for index, sentence in enumerate(sentences):
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or not _has_any(lower, _N_EQUALS_WORDS):
+            continue
+        arms = _arm_counts(sentence)
+        if len(arms) >= 2:
+            start, end = arms[0][1], min(len(lower), arms[-1][1] + 8)
+            kind = _kind_for(lower, start, end, "") or "plain"
+            rank = float(_KIND_RANK[kind])
+            total = sum(value for value, _ in arms)
+            candidates.append(_SizeCandidate(rank, index, start, end, total, kind))
+        elif len(arms) == 1 and index not in by_sentence:
+            value, start = arms[0]
+            end = min(len(lower), start + 8)
+            kind = _kind_for(lower, start, end, "") or "plain"
+            candidates.append(_SizeCandidate(_KIND_RANK[kind], index, start, end, value, kind))
+        for match in _GROUPS_OF.finditer(lower):
+            groups, each = _int(match.group("groups")), _int(match.group("each"))
+            if groups and each and 2 <= groups <= 6:
+                kind = _kind_for(lower, match.start(), match.end(), "") or "plain"
+                rank = _KIND_RANK[kind] - 0.5
+                candidates.append(
+                    _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
+                )
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda c: c.order)
+    sentence = sentences[best.sentence]
+    kind = (
+        "planned"
+        if planned
+        else {"plain": "enrolled", "unit": "analysed"}.get(best.kind, best.kind)
+    )
+    end = min(best.end, len(sentence.text))
+    source = FindingSource(
+        "sample_size", str(best.value), sentence.field, snippet(sentence.text, best.start, end)
+    )
+    return _Size(best.value, kind, source)
+
+
+_REVIEW_POOL = re.compile(
+    rf"(?<![\w.,-])(?P<k>{NUMBER})\s+(?:[a-z][\w-]*,?\s+){{0,5}}?(?:trials|studies|rcts|"
+    r"articles|cohorts|reports|papers|publications|datasets)\b[^.;]{0,60}?\b(?:with|including|"
+    r"involving|enrolling|comprising|of|totall?ing|in which|covering|and)\s+(?:a total of\s+|"
+    rf"data (?:from|on)\s+|overall\s+)?(?P<n>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,3}}?"
+    rf"(?:{PERSON_NOUNS})\b"
+)
+_REVIEW_K = re.compile(
+    rf"(?<![\w.,-])(?P<k>{NUMBER})\s+(?:(?!(?:were|was|are|is|with|in|of|from|to|across|"
+    rf"and|who)\b)[a-z][\w-]*,?\s+){{0,5}}?(?:trials|studies|rcts|"
+    r"articles|cohorts|reports|papers|publications)\b"
+)
+_REVIEW_N = re.compile(
+    rf"(?<![\w.,-])(?P<n>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,3}}?(?:{PERSON_NOUNS})\b"
+)
+_REVIEW_N_CONTEXT = re.compile(r"\b(?:total|pooled|included|involving|comprising|overall)\b")
+_REVIEW_K_CONTEXT = re.compile(
+    r"\b(?:includ\w*|identified|eligible|qualified|met|pooled|selected|retrieved|analy[sz]\w*|"
+    r"found|gathered|reviewed|combined|synthesi[sz]ed|examined|yielded|review of|"
+    r"meta-analysis of|gave|assessed)\b"
+)
+
+
+def _review_counts(
+    sentences: list[Sentence],
+) -> tuple[tuple[int, FindingSource] | None, tuple[int, FindingSource] | None]:
+    """(studies included, pooled participants) of a review, each with provenance."""
+    k: tuple[int, FindingSource] | None = None
+    n: tuple[int, FindingSource] | None = None
+    for sentence in sentences:
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or not _has_count_words(lower):
+            continue
+        for match in _REVIEW_POOL.finditer(lower):
+            if is_cited(sentence, match.start(), match.end()) and sentence.field != "title":
+                continue
+            k_value, n_value = _int(match.group("k")), _int(match.group("n"))
+            text = snippet(sentence.text, match.start(), match.end())
+            if k is None and k_value:
+                k = (k_value, FindingSource("studies_included", str(k_value), sentence.field, text))
+            if n is None and n_value:
+                n = (n_value, FindingSource("sample_size", str(n_value), sentence.field, text))
+            break
+        if k is None:
+            for match in _REVIEW_K.finditer(lower):
+                if _is_year(match.group("k"), lower, match.end("k")):
+                    continue
+                if sentence.field != "title" and (
+                    is_cited(sentence, match.start(), match.end())
+                    or not _REVIEW_K_CONTEXT.search(lower)
+                ):
+                    continue
+                if _SUBSET_BEFORE.search(lower[max(0, match.start() - 25) : match.start()]):
+                    continue
+                value = _int(match.group("k"))
+                if value:
+                    text = snippet(sentence.text, match.start(), match.end())
+                    k = (value, FindingSource("studies_included", str(value), sentence.field, text))
+                    break
+        if n is None and _REVIEW_N_CONTEXT.search(lower) and sentence.field != "title":
+            for match in _REVIEW_N.finditer(lower):
+                if _SUBSET_BEFORE.search(lower[max(0, match.start() - 25) : match.start()]):
+                    continue
+                if _SUBSET_AFTER.match(lower, match.end()):
+                    continue
+                value = _int(match.group("n"))
+                if value and not is_cited(sentence, match.start(), match.end()):
+                    text = snippet(sentence.text, match.start(), match.end())
+                    n = (value, FindingSource("sample_size", str(value), sentence.field, text))
+                    break
+    return k, n
+
+
+# --- magnesium dose ---------------------------------------------------------------------------
+
+MAGNESIUM_MOLAR_MASS = 24.305  # g/mol, IUPAC standard atomic weight (abridged)
+# Standard atomic weights (IUPAC, abridged to 3-4 decimals) used for the salt molar masses.
+ATOMIC_WEIGHTS = {
+    "Mg": 24.305,
+    "H": 1.008,
+    "C": 12.011,
+    "N": 14.007,
+    "O": 15.999,
+    "S": 32.06,
+    "Cl": 35.45,
+}
+MG_PER_MEQ = MAGNESIUM_MOLAR_MASS / 2  # magnesium is divalent: 1 mEq = 0.5 mmol
+
+
+@dataclass(frozen=True, slots=True)
+class SaltCompound:
+    """One magnesium compound with a fixed composition: the formula and its element counts."""
+
+    name: str
+    formula: str
+    atoms: tuple[tuple[str, int], ...]
+
+    @property
+    def molar_mass(self) -> float:
+        return round(sum(ATOMIC_WEIGHTS[element] * n for element, n in self.atoms), 3)
+
+    @property
+    def magnesium_atoms(self) -> int:
+        return dict(self.atoms)["Mg"]
+
+    @property
+    def fraction(self) -> float:
+        """Elemental magnesium per unit of salt weight, to 4 decimals."""
+        return round(MAGNESIUM_MOLAR_MASS * self.magnesium_atoms / self.molar_mass, 4)
+
+    @property
+    def derivation(self) -> str:
+        mg = MAGNESIUM_MOLAR_MASS * self.magnesium_atoms
+        return f"{self.formula}: {mg:g} / {self.molar_mass:g} g/mol = {self.fraction:g}"
+
+
+_WATER = (("H", 2), ("O", 1))
+
+
+def _hydrate(atoms: tuple[tuple[str, int], ...], waters: int) -> tuple[tuple[str, int], ...]:
+    counts = dict(atoms)
+    for element, n in _WATER:
+        counts[element] = counts.get(element, 0) + n * waters
+    return tuple(counts.items())
+
+
+_MGSO4 = (("Mg", 1), ("S", 1), ("O", 4))
+_MGCL2 = (("Mg", 1), ("Cl", 2))
+_TRICITRATE = (("Mg", 3), ("C", 12), ("H", 10), ("O", 14))
+_LACTATE = (("Mg", 1), ("C", 6), ("H", 10), ("O", 6))
+_GLUCONATE = (("Mg", 1), ("C", 12), ("H", 22), ("O", 14))
+_OROTATE = (("Mg", 1), ("C", 10), ("H", 6), ("N", 4), ("O", 8))
+
+# Compounds whose name fixes the composition. Salts sold as several hydrates or stoichiometries
+# ("magnesium sulfate" may be anhydrous or the heptahydrate of injections, "magnesium citrate"
+# trimagnesium dicitrate or magnesium hydrogen citrate, "magnesium carbonate" often the basic
+# carbonate) convert only when the text names the hydrate; aspartate, malate and carbonate never.
+ELEMENTAL_FRACTIONS: dict[str, SaltCompound] = {
+    compound.name: compound
+    for compound in (
+        SaltCompound("oxide", "MgO", (("Mg", 1), ("O", 1))),
+        SaltCompound("hydroxide", "Mg(OH)2", (("Mg", 1), ("O", 2), ("H", 2))),
+        SaltCompound(
+            "pidolate", "Mg(C5H6NO3)2", (("Mg", 1), ("C", 10), ("H", 12), ("N", 2), ("O", 6))
+        ),
+        SaltCompound(
+            "bisglycinate", "Mg(C2H4NO2)2", (("Mg", 1), ("C", 4), ("H", 8), ("N", 2), ("O", 4))
+        ),
+        SaltCompound(
+            "taurate",
+            "Mg(C2H6NO3S)2",
+            (("Mg", 1), ("C", 4), ("H", 12), ("N", 2), ("O", 6), ("S", 2)),
+        ),
+        SaltCompound("threonate", "Mg(C4H7O5)2", (("Mg", 1), ("C", 8), ("H", 14), ("O", 10))),
+        SaltCompound("sulfate anhydrous", "MgSO4", _MGSO4),
+        SaltCompound("sulfate heptahydrate", "MgSO4·7H2O", _hydrate(_MGSO4, 7)),
+        SaltCompound("chloride anhydrous", "MgCl2", _MGCL2),
+        SaltCompound("chloride hexahydrate", "MgCl2·6H2O", _hydrate(_MGCL2, 6)),
+        SaltCompound("trimagnesium dicitrate anhydrous", "Mg3(C6H5O7)2", _TRICITRATE),
+        SaltCompound(
+            "trimagnesium dicitrate nonahydrate", "Mg3(C6H5O7)2·9H2O", _hydrate(_TRICITRATE, 9)
+        ),
+        SaltCompound("lactate dihydrate", "Mg(C3H5O3)2·2H2O", _hydrate(_LACTATE, 2)),
+        SaltCompound("gluconate dihydrate", "Mg(C6H11O7)2·2H2O", _hydrate(_GLUCONATE, 2)),
+        SaltCompound("orotate dihydrate", "Mg(C5H3N2O4)2·2H2O", _hydrate(_OROTATE, 2)),
+    )
+}
+
+_SALT_WORD = (
+    r"(?:(?:bis-?|di-?)?glycinate(?: chelate)?|(?:bis)?glycine chelate|oxide|"
+    r"(?:di|tri)?citrate|sul(?:f|ph)ate|chloride|pidolate|pyrrolidone[- ]carboxylate|"
+    r"(?:l-)?aspartate(?:[- ]hydrochloride)?|(?:l-)?lactate|malate|(?:l-)?threonate|"
+    r"(?:acetyl )?taur(?:ate|inate)|carbonate|hydroxide|orotate|gluconate)"
+    r"(?:\s+(?:heptahydrate|hexahydrate|nonahydrate|dihydrate|tetrahydrate|anhydrous))?"
+)
+_MAG = r"(?:(?:tri|di)?magnesium|mgso4|mgso₄|mgo|mgcl2|mgcl₂|mg\(oh\)2|epsom salts?)"
+_AMOUNT = (
+    r"(?P<amount>\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)"
+    r"(?P<alt>\s*(?:-|–|to|or|and)\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)(?=\s*(?:mg|g|mmol)))?"
+)
+_UNIT = (
+    r"(?P<unit>mg/kg|mg|milligrams?|grams?|gm|g|mmol|millimoles?|meq)"
+    r"(?![a-z])(?!\s*/\s*(?:l|dl|ml|kg|litre|liter|h|hr|hour|min)\b)"
+    r"(?P<perunit>\s*/\s*(?:day|d)\b|\s+per\s+day\b|\s+a\s+day\b|\s+daily\b)?"
+)
+_ROUTE_WORDS = (
+    r"(?:(?:elemental|oral|orally|intravenous|iv|i\.v\.|intramuscular|nebuli[sz]ed|supplemental|"
+    r"chelated|modified-release|sustained-release|slow-release|extended-release|daily|an|a)\s+)"
+)
+DOSE_BEFORE = re.compile(
+    rf"(?<![\w.])(?:{_AMOUNT})\s*{_UNIT}\s+(?:of\s+)?(?P<pre>{_ROUTE_WORDS}*)"
+    rf"(?P<mag>{_MAG})(?:[\s-]+(?P<salt>{_SALT_WORD}))?(?!\s+(?:intake|levels?|concentrations?|"
+    r"status|content|excretion|deficiency))"
+)
+DOSE_AFTER = re.compile(
+    rf"(?P<pre>{_ROUTE_WORDS}*)(?P<mag>{_MAG})(?:[\s-]+(?P<salt>{_SALT_WORD}))?"
+    r"(?P<mid>(?:\s+(?:tablets?|capsules?|supplements?|supplementation|chelate|powder|sachets?|"
+    r"infusion|solution|alone|salt))?\s*(?:\(|,|:|=)?\s*(?:(?:at|in)\s+(?:a\s+)?(?:daily\s+)?"
+    r"doses?\s+of\s+|(?:a\s+)?dose\s+of\s+|given\s+as\s+|of\s+)?)"
+    rf"(?<![\w.])(?:{_AMOUNT})\s*{_UNIT}"
+)
+_DOSE_GATE_RE = re.compile(r"magnes|mgo|mgso|mgcl|mg\(oh\)|epsom")
+_EQUIVALENT = re.compile(
+    r"^\s*(?:\(|\[|=|/|,)\s*(?:=\s*)?(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|gm|grams?|mmol|meq)"
+    r"(?![a-z])"
+)
+_ELEMENTAL_AFTER = re.compile(
+    rf"^\s*\(?\s*(?:given |provided |supplied |administered |taken )?(?:as|from|in the form of)"
+    rf"\s+(?:the\s+)?(?:(?:{_MAG})[\s-]*)?(?P<salt>{_SALT_WORD}|mgo|mgso4|mgcl2|mg\(oh\)2|"
+    r"trimagnesium dicitrate)?"
+)
+_ELEMENTAL_BEFORE = re.compile(
+    r"\b(?:providing|containing|delivering|supplying|equivalent to|corresponding to|"
+    r"equalling|equaling|yielding)\s*$"
+)
+_MEASURED_BEFORE = re.compile(
+    r"\b(?:urinary|urine|serum|plasma|blood|erythrocyte|ioni[sz]ed|total|tissue)\s+magnesium\b"
+    r"[^.;]{0,40}$|\bmagnesium\s+(?:intake|levels?|concentrations?|excretion|content|status)\b"
+    r"[^.;]{0,40}$|\b(?:intake|consum\w+|dietary|diets?|increment)\b[^.;]{0,30}$"
+)
+_ALTERNATIVE_AFTER = re.compile(r"\s*(?:or|to|-|–)\s*\d+(?:\.\d+)?\s*(?:mg|g)\b")
+# "magnesium oxide 865 mg (520 mg elemental magnesium)", "... 500 mg daily, providing 70 mg of
+# elemental magnesium": the same dose restated as elemental magnesium.
+_ELEMENTAL_RESTATED = re.compile(
+    r"[^.;]{0,25}?(?:\(|,|\bproviding|\bcontaining|\bdelivering|\bsupplying|\bequivalent to|"
+    r"\bcorresponding to|=)\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g)\s+(?:of\s+)?"
+    r"(?:elemental\s+(?:magnesium|mg)\b|magnesium\s+elemental\b|elemental\b)"
+)
+_CONTAINER_BEFORE = re.compile(r"\b(?:bag|vial|ampoule|ampule|bottle|pack)s?\b[^.;]{0,30}$")
+_FREQUENCIES: tuple[tuple[re.Pattern[str], str, int], ...] = (
+    (
+        re.compile(
+            r"\b(?:twice|two times)\s+(?:a\s+|per\s+|each\s+)?(?:day|daily)\b|"
+            r"\bb\.?i\.?d\b|\bevery 12 (?:hours|h)\b|\bin two (?:divided )?doses\b"
+        ),
+        "dose",
+        2,
+    ),
+    (
+        re.compile(
+            r"\b(?:three times|thrice)\s+(?:a\s+|per\s+|each\s+)?(?:day|daily)\b|"
+            r"\bt\.?i\.?d\b|\bevery 8 (?:hours|h)\b"
+        ),
+        "dose",
+        3,
+    ),
+    (
+        re.compile(
+            r"\bfour times\s+(?:a\s+|per\s+|each\s+)?(?:day|daily)\b|\bq\.?i\.?d\b|"
+            r"\bevery 6 (?:hours|h)\b"
+        ),
+        "dose",
+        4,
+    ),
+    (
+        re.compile(
+            r"\b(?:once\s+(?:a\s+|per\s+)?(?:day|daily)|daily|a day|per day|each day|"
+            r"every day|/\s*d(?:ay)?\b|nightly|every night|each night|at bedtime|"
+            r"once nightly)\b"
+        ),
+        "day",
+        1,
+    ),
+)
+_SINGLE_DOSE = re.compile(
+    r"\b(?:single|one-off|once|bolus|loading)\b|\bover\s+\d+\s*(?:min|minutes|hours?|h)\b"
+)
+_PARENTERAL = re.compile(
+    r"\b(?:intravenous(?:ly)?|infusions?|infused|i\.v\.|iv|bolus|injections?|injected|"
+    r"intramuscular(?:ly)?|nebuli[sz]\w+)\b"
+)
+_FORMULA_SALTS = {
+    "mgo": "oxide",
+    "mgso4": "sulfate",
+    "mgso₄": "sulfate",
+    "mgcl2": "chloride",
+    "mgcl₂": "chloride",
+    "mg(oh)2": "hydroxide",
+    "epsom salt": "sulfate",
+    "epsom salts": "sulfate",
+}
+
+
+def _salt_of(mag: str, salt: str | None) -> tuple[str | None, str | None]:
+    """(vocabulary form, exact compound key in ELEMENTAL_FRACTIONS or None)."""
+    mag = mag.strip()
+    form: str | None = None
+    words = (salt or "").strip()
+    if words:
+        base = re.sub(
+            r"\s+(?:heptahydrate|hexahydrate|nonahydrate|dihydrate|tetrahydrate|anhydrous)$",
+            "",
+            words,
+        )
+        base = re.sub(r"^acetyl\s+", "", base)
+        base = re.sub(r"\s+chelate$", "", base)
+        form = salt_form(base)
+    elif mag in _FORMULA_SALTS:
+        form = _FORMULA_SALTS[mag]
+    if form is None:
+        return None, None
+    hydrate = re.search(r"(heptahydrate|hexahydrate|nonahydrate|dihydrate|anhydrous)", words)
+    compound: str | None = None
+    if form in ("oxide", "hydroxide", "pidolate", "taurate", "threonate"):
+        compound = form
+    elif form == "glycinate" and re.match(r"(?:bis|di)-?glycinate", words):
+        compound = "bisglycinate"
+    elif form == "sulfate" and mag in ("mgso4", "mgso₄") and hydrate is None:
+        compound = None
+    elif hydrate is not None:
+        prefix = "trimagnesium dicitrate" if form == "citrate" and mag == "trimagnesium" else form
+        key = f"{prefix} {hydrate.group(1)}"
+        compound = key if key in ELEMENTAL_FRACTIONS else None
+    return form, compound
+
+
+def _frequency(window: str) -> tuple[str, int] | None:
+    for regex, per, times in _FREQUENCIES:
+        if regex.search(window):
+            return per, times
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _DoseHit:
+    dose: Dose
+    sentence: Sentence
+    start: int
+    end: int
+
+
+def _unit_name(raw: str) -> str:
+    raw = raw.strip()
+    if raw in ("g", "gm", "gram", "grams"):
+        return "g"
+    if raw in ("mg", "milligram", "milligrams"):
+        return "mg"
+    if raw in ("mmol", "millimole", "millimoles"):
+        return "mmol"
+    if raw == "meq":
+        return "mEq"
+    return raw  # mg/kg
+
+
+def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
+    lower = sentence.lower
+    if _DOSE_GATE_RE.search(lower) is None or _DIGIT.search(lower) is None:
+        return []
+    hits: list[_DoseHit] = []
+    taken: list[tuple[int, int]] = []
+    for regex in (DOSE_AFTER, DOSE_BEFORE):
+        for match in regex.finditer(lower):
+            a_start = match.start("amount")
+            if any(s <= a_start < e for s, e in taken):
+                continue
+            if _CONTAINER_BEFORE.search(lower[max(0, match.start() - 40) : match.start()]):
+                continue
+            if _MEASURED_BEFORE.search(lower[max(0, match.start() - 50) : match.start()]):
+                continue  # "urinary magnesium was higher (100.8 mg ...)": a measurement
+            hit = _dose_from_match(sentence, match, regex is DOSE_BEFORE)
+            if hit is not None:
+                hits.append(hit)
+                taken.append((a_start, max(match.end(), hit.end)))
+    return hits
+
+
+def _dose_from_match(sentence: Sentence, match: re.Match[str], before: bool) -> _DoseHit | None:
+    lower = sentence.lower
+    unit = _unit_name(match.group("unit"))
+    amount_text = match.group("amount").replace(",", "")
+    amount: float | None = float(amount_text)
+    if match.group("alt") or (not before and _ALTERNATIVE_AFTER.match(lower, match.end("unit"))):
+        amount = None  # a range or alternatives ("250 or 500 mg", "250 mg or 500 mg")
+    start, end = match.start(), match.end()
+    pre = match.group("pre") or ""
+    mag = match.group("mag")
+    form, compound = _salt_of(mag, match.group("salt"))
+    basis: str | None = None
+    if "elemental" in pre or "elemental" in lower[max(0, start - 12) : start]:
+        basis = "elemental"
+    tail = lower[end : end + 80]
+    if before:
+        if match.group("salt") is None and mag == "magnesium":
+            elemental = _ELEMENTAL_AFTER.match(tail)
+            if elemental is not None:
+                basis = "elemental"
+                if elemental.group("salt"):
+                    form, compound = _salt_of(
+                        "magnesium"
+                        if elemental.group("salt") not in _FORMULA_SALTS
+                        else elemental.group("salt"),
+                        None
+                        if elemental.group("salt") in _FORMULA_SALTS
+                        else elemental.group("salt"),
+                    )
+                end = min(len(lower), end + elemental.end())
+        if basis is None and _ELEMENTAL_BEFORE.search(lower[max(0, start - 30) : start]):
+            basis = "elemental"
+    if re.match(r"\s+(?:of\s+)?elemental\b", lower[match.end("unit") :]):
+        basis = "elemental"  # "magnesium oxide 520 mg elemental"
+    if unit in ("mmol", "mEq"):
+        basis = "elemental"
+    elif basis is None and form is not None:
+        basis = "salt"
+    # An equivalent stated right after ("10 mmol (2.47 g)", "360 mg = 15 mmol"): prefer weight.
+    equivalent = _EQUIVALENT.match(tail)
+    if equivalent is not None:
+        eq_unit = _unit_name(equivalent.group("unit"))
+        if unit in ("mmol", "mEq") and eq_unit in ("mg", "g"):
+            amount = float(equivalent.group("amount"))
+            unit = eq_unit
+            basis = "salt" if form is not None else None
+        end = min(len(lower), end + equivalent.end())
+    per: str | None = None
+    times: int | None = None
+    if match.group("perunit"):
+        per, times = "day", 1
+    else:
+        window = re.split(r"[;:]|\.\s", lower[end : end + 70], maxsplit=1)[0]
+        head = re.split(r"[;:]|\.\s", lower[max(0, start - 60) : start])[-1]
+        found = _frequency(window) or _frequency(head)
+        if found is not None:
+            per, times = found
+            if per == "day" and re.search(r"\bdivided\b", window):
+                per, times = "day", 1
+        elif unit != "mg/kg" and (
+            _PARENTERAL.search(lower) or _SINGLE_DOSE.search(lower[max(0, start - 40) : end + 40])
+        ):
+            per, times = "single dose", 1
+    if unit == "mg/kg" and per is None:
+        per = "dose"
+    elemental_stated: float | None = None
+    if basis == "salt" and unit in ("mg", "g"):
+        restated = _ELEMENTAL_RESTATED.match(lower, end)
+        if restated is not None:
+            stated = float(restated.group("amount"))
+            elemental_stated = stated * (1000 if restated.group("unit") == "g" else 1)
+            end = restated.end()
+    text = sentence.text[start:end].strip(" ,;(")
+    times_out = times if per in ("dose", "day") else None
+    dose = Dose(amount, unit, per, times_out, basis, form, text, compound, elemental_stated)
+    return _DoseHit(dose, sentence, start, end)
+
+
+def _dose_mg(dose: Dose) -> float | None:
+    if dose.amount is None or dose.unit not in ("mg", "g"):
+        return None
+    return dose.amount * (1000 if dose.unit == "g" else 1)
+
+
+def _same_dose(one: Dose, other: Dose) -> bool:
+    """Two mentions of one dose: the same amount, or a salt weight and the elemental amount the
+    text gives for it ("magnesium oxide 865 mg (520 mg elemental)" and "520 mg elemental")."""
+    if one.amount is None or other.amount is None:
+        return False
+    if one.amount == other.amount and one.unit == other.unit:
+        return True
+    for salt, elemental in ((one, other), (other, one)):
+        if (
+            salt.elemental_stated is not None
+            and elemental.basis == "elemental"
+            and _dose_mg(elemental) == salt.elemental_stated
+        ):
+            return True
+    return False
+
+
+def _richer(new: Dose, old: Dose) -> bool:
+    """Whether a later mention of the same dose says more (a frequency, a stated elemental
+    equivalent) than the one kept."""
+    if new.elemental_stated is not None and old.elemental_stated is None:
+        return True
+    return old.per is None and new.per is not None and old.elemental_stated is None
+
+
+def _choose_dose(hits: list[_DoseHit]) -> tuple[Dose | None, float | None, list[FindingSource]]:
+    """The study's dose: several mentions of one amount merge (the one with a frequency wins);
+    different amounts in mg (arms with different doses) leave mg/day not stated."""
+    if not hits:
+        return None, None, []
+    merged: list[_DoseHit] = []
+    for hit in hits:
+        same = next((m for m in merged if _same_dose(m.dose, hit.dose)), None)
+        if same is None:
+            merged.append(hit)
+        elif _richer(hit.dose, same.dose):
+            merged[merged.index(same)] = hit
+    weights = [m for m in merged if m.dose.unit in ("mg", "g")]
+    first = weights[0] if weights else merged[0]
+    sources = [
+        FindingSource(
+            "dose", m.dose.text, m.sentence.field, snippet(m.sentence.text, m.start, m.end)
+        )
+        for m in merged
+    ]
+    distinct = {(m.dose.amount or 0) * (1000 if m.dose.unit == "g" else 1) for m in weights}
+    several = len(distinct) > 1 or any(m.dose.amount is None for m in weights)
+    dose = first.dose
+    if len(merged) > 1:
+        others = [m.dose.text for m in merged if m is not first]
+        dose = Dose(
+            dose.amount,
+            dose.unit,
+            dose.per,
+            dose.times_per_day,
+            dose.basis,
+            dose.salt,
+            "; ".join([dose.text, *others]),
+            dose.compound,
+        )
+    mg_per_day = None if several else first.dose.mg_per_day
+    return dose, mg_per_day, sources
+
+
+def _elemental(dose: Dose) -> tuple[float | None, float | None, str | None]:
+    """(elemental mg/day, factor, derivation) when the basis is known; else Nones."""
+    if dose.amount is None or dose.per is None:
+        return None, None, None
+    times = dose.times_per_day or 1
+    per_day = dose.amount * (times if dose.per == "dose" else 1)
+    if dose.unit == "mmol":
+        factor = MAGNESIUM_MOLAR_MASS
+        return _clean_number(per_day * factor), factor, f"1 mmol Mg = {factor} mg"
+    if dose.unit == "mEq":
+        factor = round(MG_PER_MEQ, 4)
+        return _clean_number(per_day * factor), factor, f"1 mEq Mg = {factor} mg (divalent)"
+    if dose.unit not in ("mg", "g"):
+        return None, None, None
+    mg = per_day * (1000 if dose.unit == "g" else 1)
+    if dose.elemental_stated is not None and mg:
+        amount_mg = dose.amount * (1000 if dose.unit == "g" else 1)
+        factor = round(dose.elemental_stated / amount_mg, 4)
+        elemental = _clean_number(dose.elemental_stated * mg / amount_mg)
+        return (
+            elemental,
+            factor,
+            f"stated: {dose.elemental_stated:g} mg elemental per {amount_mg:g} mg",
+        )
+    if dose.basis == "elemental":
+        return _clean_number(mg), 1.0, "stated as elemental magnesium"
+    if dose.basis == "salt" and dose.compound in ELEMENTAL_FRACTIONS:
+        compound = ELEMENTAL_FRACTIONS[dose.compound]
+        return round(mg * compound.fraction, 1), compound.fraction, compound.derivation
+    return None, None, None
+
+
+# --- duration and time point ------------------------------------------------------------------
+
+_DUR_UNIT = r"(?P<unit>days?|weeks?|wk|wks|months?|mo|years?|yrs?|(?:menstrual )?cycles?)"
+# (rule, weight, opens with the number: then tried only where a number starts)
+_DURATION_PATTERNS: tuple[tuple[re.Pattern[str], int, bool], ...] = (
+    # "12-week treatment", "a 3-month trial", "two 12-week periods", "224-day study period"
+    (
+        re.compile(
+            rf"(?<![\w.])(?P<num>{NUMBER})[- ]{_DUR_UNIT[:-1]})[- ](?:(?:double-blind|open-label|"
+            r"randomi[sz]ed|placebo-controlled|active|intervention|supplementation)\s+)*"
+            r"(?:treatment|supplementation|intervention|trial|study|course|therapy|period|phase|"
+            r"regimen|prophylaxis|programme|program|administration)"
+        ),
+        3,
+        True,
+    ),
+    # "for 12 weeks", "over 4 months", "during 8 weeks"
+    (
+        re.compile(
+            rf"\b(?:for|over|during|lasting|throughout)\s+(?:a\s+(?:period|total)\s+of\s+|"
+            rf"another\s+|up to\s+|the (?:next|following)\s+)?(?P<num>{NUMBER})\s+{_DUR_UNIT}\b"
+        ),
+        2,
+        False,
+    ),
+    # "3 months of intervention", "eleven intervention days"
+    (
+        re.compile(
+            rf"(?<![\w.])(?P<num>{NUMBER})\s+{_DUR_UNIT}\s+of\s+(?:\w+\s+)?(?:treatment|"
+            r"supplementation|intervention|therapy|prophylaxis|magnesium|administration)"
+        ),
+        3,
+        True,
+    ),
+    (
+        re.compile(
+            rf"(?<![\w.])(?P<num>{NUMBER})\s+(?:intervention|treatment|supplementation)\s+"
+            rf"{_DUR_UNIT}"
+        ),
+        3,
+        True,
+    ),
+    # "after 12 weeks": the evaluation that ends a course (weight 1: needs treatment words)
+    (
+        re.compile(rf"\bafter\s+(?P<num>{NUMBER})\s+(?P<unit>weeks?|months?)\b(?!\s+of follow)"),
+        1,
+        False,
+    ),
+)
+_DURATION_EXCLUDE_BEFORE = re.compile(
+    r"\b(?:baseline|run-in|run in|washout|wash-out|screening|follow-?up|followed up|observation|"
+    r"history|preceding|previous|prior|last|past|within|before|aged?|back|migrainosus|"
+    r"headaches?|pain|symptoms?|attacks?|illness|disease|complaints?|"
+    r"at least|more than|longer than|mean|median|up to \d+ (?:times|doses)|in the|period of)"
+    r"[ -]*(?:[\w-]+ +)?$"
+)
+_DURATION_EXCLUDE_AFTER = re.compile(
+    r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
+    r"(?:before|after|post)\W+(?:the\s+)?(?:start|onset|baseline|randomi|treatment|injection|"
+    r"infusion|dose|enrol|inoculation|entry|the (?:first|last))|old|of age|"
+    r"of (?:gestation|follow)|gestation|postpartum|later|earlier|ago)"
+)
+_TREATMENT_WORDS = re.compile(
+    r"\b(?:took|take|taking|received|receive|given|treated|treatment|supplement\w*|"
+    r"administ\w+|randomi[sz]ed|assigned|allocated|daily|twice|capsules?|tablets?|intervention|"
+    r"therapy|placebo|magnesium|dose|trial|study|infusion|course)\b"
+)
+
+
+def duration_in_weeks(number: float, unit: str) -> float | None:
+    """Weeks for a stated duration: days / 7 (one decimal), months x 4 up to 6 months and
+    x 52/12 from 7 months (the labels' "3 months = 12 weeks", "1 year = 52 weeks"), years x 52.
+    Menstrual cycles have no fixed length: None."""
+    unit = unit.lower()
+    if unit.startswith("d"):
+        return round(number / 7, 1)
+    if unit.startswith("w"):
+        return _clean_number(number)
+    if unit.startswith("mo"):
+        return _clean_number(number * 4) if number <= 6 else float(round(number * 52 / 12))
+    if unit.startswith("y"):
+        return _clean_number(number * 52)
+    return None
+
+
+_OBSERVED_TREATMENT = re.compile(
+    r"\b(?:took|received|treated|treatment|supplementation|therapy|intervention|injections?|"
+    r"infusions?)\b"
+)
+
+
+def _duration(
+    sentences: list[Sentence], *, observational: bool = False
+) -> tuple[float | None, FindingSource | None]:
+    best: tuple[int, int, int, float, FindingSource] | None = None
+    for index, sentence in enumerate(sentences):
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or not any(
+            word in lower for word in ("day", "week", "wk", "month", "year", "mo ", "cycle")
+        ):
+            continue
+        starts = _number_positions(lower)
+        for regex, weight, anchored in _DURATION_PATTERNS:
+            if anchored:
+                found = [m for m in (regex.match(lower, at) for at in starts) if m is not None]
+            else:
+                found = list(regex.finditer(lower))
+            for match in found:
+                before = lower[max(0, match.start() - 30) : match.start()]
+                if _DURATION_EXCLUDE_BEFORE.search(before):
+                    continue
+                if _DURATION_EXCLUDE_AFTER.match(lower, match.end()):
+                    continue
+                if is_cited(sentence, match.start(), match.end()):
+                    continue
+                number = parse_number(match.group("num"))
+                if number is None or number <= 0:
+                    continue
+                weeks = duration_in_weeks(number, match.group("unit"))
+                if weeks is None:
+                    continue
+                if observational and not _OBSERVED_TREATMENT.search(lower):
+                    continue  # follow-up of a cohort is not a treatment duration
+                score = weight + (1 if _TREATMENT_WORDS.search(lower) else 0)
+                if "follow" in lower[max(0, match.start() - 20) : match.start()]:
+                    score -= 2
+                source = FindingSource(
+                    "duration_weeks",
+                    _format_number(weeks),
+                    sentence.field,
+                    snippet(sentence.text, match.start(), match.end()),
+                )
+                candidate = (score, -index, -match.start(), weeks, source)
+                if best is None or candidate[:3] > best[:3]:
+                    best = candidate
+    if best is None or best[0] < 2:
+        return None, None
+    return best[3], best[4]
+
+
+_TIMEPOINT = re.compile(
+    rf"\b(?:at|after|within|by)\s+(?P<num>{NUMBER})\s*(?P<unit>minutes?|mins?|min|hours?|hrs?|h)\b"
+    rf"|(?<![\w.])(?P<num2>{NUMBER})[- ](?P<unit2>minute|hour|min|h)\b"
+    r"(?=\s+(?:pain|headache|response|relief|sustained|improvement|outcome|end ?point|"
+    r"responder|change|reduction|score))"
+    rf"|(?<![\w.])(?P<num3>{NUMBER})\s*(?P<unit3>minutes?|mins?|hours?|h)\s+(?:after|post)"
+    r"[- ](?:the\s+)?(?:dose|dosing|treatment|infusion|injection|administration|"
+    r"randomi[sz]ation|study drug)"
+)
+_TIME_UNIT_GATE = re.compile(r"\d\s*(?:h|min)|hour|minute")
+_ACUTE_CUES = re.compile(
+    r"\b(?:acute|attacks?|emergency|abortive|pain[- ]free(?:dom)?|pain relief|headache relief|"
+    r"rescue|infusion|intravenous|injection)\b"
+)
+_NOT_TIMEPOINT_AFTER = re.compile(r"\W*(?:of (?:onset|the (?:start|onset))|from onset)")
+
+
+def _unit_word(unit: str, number: float) -> str:
+    unit = unit.lower()
+    word = "minute" if unit.startswith("m") else "hour"
+    return f"{_format_number(number)} {word}{'' if number == 1 else 's'}"
+
+
+def _timepoint(sentences: list[Sentence]) -> tuple[str | None, FindingSource | None]:
+    """Time of the primary outcome of an acute treatment, when stated ("2 hours")."""
+    whole = " ".join(s.lower for s in sentences)
+    if not _ACUTE_CUES.search(whole):
+        return None, None
+    best: tuple[int, int, int, str, FindingSource] | None = None
+    for index, sentence in enumerate(sentences):
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or _TIME_UNIT_GATE.search(lower) is None:
+            continue
+        for match in _TIMEPOINT.finditer(lower):
+            if _NOT_TIMEPOINT_AFTER.match(lower, match.end()):
+                continue
+            raw = match.group("num") or match.group("num2") or match.group("num3")
+            unit = match.group("unit") or match.group("unit2") or match.group("unit3")
+            number = parse_number(raw)
+            if number is None or (unit.startswith("h") and number > 72):
+                continue
+            score = 1
+            if re.search(r"\b(?:primary|main|principal)\b", lower):
+                score += 3
+            if re.search(r"\b(?:pain|headache|relief|free|response|improvement)\b", lower):
+                score += 1
+            if "secondary" in lower[max(0, match.start() - 60) : match.start()]:
+                score -= 2
+            value = _unit_word(unit, number)
+            source = FindingSource(
+                "outcome_timepoint",
+                value,
+                sentence.field,
+                snippet(sentence.text, match.start(), match.end()),
+            )
+            candidate = (score, -index, -match.start(), value, source)
+            if best is None or candidate[:3] > best[:3]:
+                best = candidate
+    if best is None or best[0] < 2:
+        return None, None
+    return best[3], best[4]
+
+
+def _format_number(value: float) -> str:
+    return f"{value:g}"
+
+
+# --- comparator -------------------------------------------------------------------------------
+
+_PLACEBO = re.compile(
+    r"\bplacebo[- ]controlled\b|\b(?:sham|dummy)(?:[- ]\w+)?|"
+    r"\b(?:or|versus|vs\.?|against|to|with|than|and|matching|matched|identical|look-alike|"
+    r"similar-looking|saline|receive|received|took|given)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}?"
+    r"placebo\b|\bplacebo\s+(?:group|arm|tablets?|capsules?|pills?|infusion|injection|"
+    r"treatment|condition|phase|period|was|were|or|in|\()"
+)
+_NOT_PLACEBO_AFTER = re.compile(r"\s*(?:effects?|responses?|responders)\b")
+_USUAL_CARE = re.compile(
+    r"\b(?:or|versus|vs\.?|compared (?:with|to)|than|to|continued|continuing|received|receiving|"
+    r"with|only) (?:the\s+|their\s+)?(?P<care>(?:usual|standard|routine|conventional) (?:care|"
+    r"treatment|therapy|practice|management))\b(?! plus| and)|"
+    r"\b(?:usual|standard|routine) care (?:group|arm|control)|\bwait(?:ing)?[- ]?list\b|"
+    r"\bhistorical controls?\b|\bpre-\w+ period\b|"
+    r"\bbefore the (?:algorithm|intervention|programme|program) was introduced\b|"
+    r"\bprinted (?:copy|guideline)\b"
+)
+_USUAL_WORDS = (
+    *("usual", "standard", "routine", "conventional", "wait", "historical", "pre-"),
+    *("before the", "printed"),
+)
+_NONE_WORDS = ("no ", "none", "nothing", "untreated", "without")
+_NO_TREATMENT = re.compile(
+    r"\b(?:received|receiving|given|got|took|chose|or|to) (?:none|nothing|no (?:treatment|"
+    r"magnesium|supplements?|intervention))\b|\bcontrol group (?:without|not receiving|"
+    r"with no|that received no)\b|"
+    r"\bno[- ]treatment (?:control|group|arm)\b|\buntreated (?:control|group)\b|"
+    r"\bcontrol group without\b"
+)
+_UNCONTROLLED = re.compile(
+    r"\b(?:open[- ]label|uncontrolled|single[- ]arm|single[- ]group|one[- ]group|before[- ]and[- ]"
+    r"after|pre-?post|non-?comparative|open (?:pilot )?study|consecutive|quasi-experimental|"
+    r"treated|received|took|were given|was given|injected|infusions?|gave|given|administered|"
+    r"injections?)\b"
+)
+_COMPARISON = re.compile(
+    r"\b(?:versus|vs\.?|compared (?:with|to)|compar(?:ed|ing)\s+(?:[\w-]+\s+){1,4}?(?:with|to)|"
+    r"against|or to|or with|or)\s+"
+    r"(?P<drug>(?:(?:\d+(?:\.\d+)?\s*(?:mg|g|µg|mcg|units?)\s+)?(?:(?:oral|intravenous|iv|"
+    r"subcutaneous|intramuscular|nebuli[sz]ed|the)\s+)*[a-z][\w-]*(?:\s+(?!and\b|or\b|in\b|for\b|"
+    r"at\b|with\b|on\b|to\b|was\b|were\b|group\b|arm\b|alone\b|daily\b|twice\b|each\b|"
+    r"per\b|after\b|before\b|over\b|during\b|as\b|among\b|who\b|but\b|providing\b|"
+    r"containing\b|given\b|taken\b|plus\b|delivering\b|supplying\b)[a-z][\w-]*){0,2}))"
+)
+_COMPARISON_CONTEXT = re.compile(
+    r"\brandomi[sz]|\ballocated\b|\bassigned\b|\bcompar\w+|\bversus\b|\bvs\b|\bagainst\b|"
+    r"\btrial\b|\bgroups?\b|\barms?\b"
+)
+_NOT_A_DRUG = re.compile(
+    r"^(?:the\s+)?(?:placebo|sham|baseline|controls?|control group|healthy|each other|"
+    r"before|pre|post|usual|standard|routine|conventional|no|none|nothing|not|non|both|"
+    r"either|other|another|those|these|them|patients?|participants?|subjects|people|men|"
+    r"women|children|adults|volunteers|groups?|arms?|without|more|less|higher|lower|greater|"
+    r"fewer|better|worse|similar|same|previous|earlier|prior|absence|presence|lack|"
+    r"normal|nonusers|non-users|users|severe|mild|moderate|only|all|any|in|its|their|"
+    r"\d|a |an |one|two|three|four|five|six|week|month|year|day|hour|minute|male|female|"
+    r"intention|per|wait|waiting|usual|run-in|the run-in|pre-?treatment|the previous|"
+    r"the first|the second|the last|the end|the start)"
+)
+
+
+def _comparator(
+    sentences: list[Sentence], scope: str, study_type: str, magnesium_given: bool
+) -> tuple[str | None, str | None, FindingSource | None]:
+    placebo: tuple[str, FindingSource] | None = None
+    usual: tuple[str, FindingSource] | None = None
+    nothing: tuple[str, FindingSource] | None = None
+    active: tuple[str, FindingSource] | None = None
+    other_form: tuple[str, FindingSource] | None = None
+    # The abstract's wording first; the title only fills what the abstract leaves out.
+    ordered = [s for s in sentences if s.field != "title"] + [
+        s for s in sentences if s.field == "title"
+    ]
+    for sentence in ordered:
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND":
+            continue
+        if placebo is None and ("placebo" in lower or "sham" in lower or "dummy" in lower):
+            for match in _PLACEBO.finditer(lower):
+                if _NOT_PLACEBO_AFTER.match(lower, match.end()):
+                    continue
+                if sentence.field != "title" and is_cited(sentence, match.start(), match.end()):
+                    continue
+                word = re.search(r"(?:sham|dummy)(?:[- ]\w+)?|placebo", match.group(0))
+                detail = word.group(0) if word else "placebo"
+                if detail.startswith("sham") or detail.startswith("dummy"):
+                    detail = re.sub(r"[- ](?:controlled|control|group|arm)$", "", detail)
+                placebo = (
+                    detail,
+                    FindingSource(
+                        "comparator",
+                        "placebo",
+                        sentence.field,
+                        snippet(sentence.text, match.start(), match.end()),
+                    ),
+                )
+                break
+        if usual is None and _has_any(lower, _USUAL_WORDS):
+            care = _USUAL_CARE.search(lower)
+            if care and not is_cited(sentence, care.start(), care.end()):
+                usual = (
+                    care.group("care") or care.group(0),
+                    FindingSource(
+                        "comparator",
+                        "usual_care",
+                        sentence.field,
+                        snippet(sentence.text, care.start(), care.end()),
+                    ),
+                )
+        if nothing is None and _has_any(lower, _NONE_WORDS):
+            untreated = _NO_TREATMENT.search(lower)
+            if untreated:
+                nothing = (
+                    untreated.group(0),
+                    FindingSource(
+                        "comparator",
+                        "none",
+                        sentence.field,
+                        snippet(sentence.text, untreated.start(), untreated.end()),
+                    ),
+                )
+        if (
+            active is None
+            and scope in ("study", "protocol")
+            and study_type not in OBSERVATIONAL_TYPES
+            and _COMPARISON_CONTEXT.search(lower)
+        ):
+            for match in _COMPARISON.finditer(lower):
+                drug = match.group("drug").strip()
+                drug = re.sub(r"^(?:the|oral|intravenous|iv)\s+", "", drug)
+                drug = re.sub(r"^\d+(?:\.\d+)?\s*(?:mg|g|µg|mcg|units?)\s+", "", drug)
+                drug = re.sub(r"^(?:oral|intravenous|iv|subcutaneous|intramuscular)\s+", "", drug)
+                if not drug or _NOT_A_DRUG.match(drug):
+                    continue
+                if match.group(0).startswith("or") and (
+                    sentence.field == "title"
+                    or not re.search(
+                        r"\b(?:randomi[sz]\w*|allocated|assigned|received|receive|given|took)\b",
+                        lower[max(0, match.start() - 250) : match.start()],
+                    )
+                ):
+                    continue
+                if is_cited(sentence, match.start(), match.end()):
+                    continue
+                source_text = snippet(sentence.text, match.start(), match.end())
+                if "magnes" in drug or re.match(r"mg(?:o|so4|cl2)\b", drug):
+                    # The first half: before the connector, or inside "compared X with".
+                    before = lower[max(0, match.start() - 60) : match.start("drug")]
+                    if "magnes" in before or re.search(r"\bmg(?:o|so4|cl2)\b", before):
+                        if other_form is None:
+                            other_form = (
+                                drug,
+                                FindingSource(
+                                    "comparator", "another_form", sentence.field, source_text
+                                ),
+                            )
+                        continue
+                    # Magnesium is the comparison's second half: the comparator is the first.
+                    first = re.search(r"([a-z][\w-]+)\s*(?:\([^)]*\)\s*)?$", before.rstrip())
+                    if not first or _NOT_A_DRUG.match(first.group(1)):
+                        continue
+                    drug = first.group(1)
+                if active is None:
+                    active = (
+                        drug,
+                        FindingSource("comparator", "active", sentence.field, source_text),
+                    )
+                break
+    if scope == "review":
+        if placebo is not None:
+            return "placebo", placebo[0], placebo[1]
+        return None, None, None
+    if placebo is not None:
+        return "placebo", placebo[0], placebo[1]
+    if other_form is not None and magnesium_given:
+        return "another_form", other_form[0], other_form[1]
+    if active is not None:
+        return "active", active[0], active[1]
+    if usual is not None:
+        return "usual_care", usual[0], usual[1]
+    if nothing is not None:
+        return "none", None, nothing[1]
+    uncontrolled_types = {"single_arm_trial", "case_series", "case_report", "cohort"}
+    if study_type in uncontrolled_types and scope == "study":
+        for sentence in sentences:
+            if sentence.category == "BACKGROUND":
+                continue
+            cue = _UNCONTROLLED.search(sentence.lower)
+            if cue and (study_type != "case_report" or magnesium_given):
+                return (
+                    "none",
+                    None,
+                    FindingSource(
+                        "comparator",
+                        "none",
+                        sentence.field,
+                        snippet(sentence.text, cue.start(), cue.end()),
+                    ),
+                )
+    return None, None, None
+
+
+# --- reported result --------------------------------------------------------------------------
+
+_NULL_CUE = re.compile(
+    r"\bnon-?inferior\w*|\bno (?:statistically |statistical |clinically )?(?:significant |"
+    r"meaningful |relevant |measurable |"
+    r"detectable |clear |additional |further |real |overall |preventive |conclusive )?"
+    r"(?:difference|differences|effect|effects|change|changes|improvement|reduction|benefit|"
+    r"advantage|association|associations|relationship|correlation|evidence|impact|influence|"
+    r"link)\b|\bnot (?:statistically |significantly )?(?:significant(?:ly)?|different|differ|"
+    r"superior|better|effective|efficacious|associated|related|correlated|reduce|improve|"
+    r"change|lower|help)\b|\bdid not (?:significantly )?(?:differ|reach|reduce|improve|prevent|"
+    r"lower|change|show|separate|lessen|alter|decrease|affect|help|shorten|relieve|influence|"
+    r"vary|fall|benefit|demonstrate)\b|\bdid not \w+ more\b|\bno better than\b|"
+    r"\bno more effective\b|\bnon-?significant(?:ly)?\b|\bwas not effective\b|\bineffective\b|"
+    r"\b(?:were|was|remained) (?:similar|comparable|unchanged|unaffected|unrelated|equivalent)\b|"
+    r"\bsimilar (?:in|between|across) (?:the )?(?:two |three |both |all )?(?:groups|arms)\b|"
+    r"\bfail(?:ed|s)? to\b|\bthe same (?:during|in|with|for)\b|\bneither\b[^.]{0,80}\bnor\b|"
+    r"\bequally (?:effective|well)\b|\bunrelated to\b|\bno (?:preventive|protective) effect\b|"
+    r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
+    r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
+    r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|"
+    r"\bleft\b[^.;]{0,60}\bunchanged\b|\b(?:does|do) not (?:show|support|"
+    r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
+)
+_NEG_CUE = re.compile(
+    r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)?\s*"
+    r"(?:with\s+)?(?:the\s+)?(?:oral\s+|intravenous\s+|iv\s+)?(?:magnesium|mgso4)\b|"
+    r"\boutperformed (?:the\s+)?(?:magnesium|mgso4)\b|\bplacebo (?:was|were|proved|did) "
+    r"(?:significantly )?(?:more effective|superior|better)\b|\bfavou?r(?:ed|ing) (?:the )?"
+    r"placebo\b|\b(?:worse|(?<!non-)(?<!non)inferior|less effective)\b|"
+    r"\bharm(?:ful|ed)?\b|\bdetrimental\b|"
+    r"\bdeleterious\b|\bfatal\b|\bpoisoning\b|\btoxicity\b"
+)
+_POS_CUE = re.compile(
+    r"\bsignificant(?:ly)? (?:\w+ ){0,3}?(?:reduc\w*|lower\w*|fewer|decreas\w*|improv\w*|better|"
+    r"greater|shorter|increas\w*|higher|more|less|faster|benefit\w*|relief|superior|drop|fall|"
+    r"declin\w*|associated|inverse\w*)|\b(?:effective|efficacious|beneficial|useful|helpful|"
+    r"promising|superior|worthwhile|encouraging|valuable|successful(?:ly)?|meaningful|"
+    r"reasonable|favou?rable)\b|\b(?:is|are|be|was|were) (?:\w+ )?recommended\b|"
+    r"\brecommend(?:s|ed)? (?:the use|its use|their use|oral|intravenous|magnesium|it\b|"
+    r"them\b)|\b(?:is|as) (?:a )?"
+    r"first[- ]line\b|\b(?:treatment|therapeutic|viable|safe|useful|"
+    r"preventive|valuable|good|effective|alternative|an|additional) option\b|\b(?:should|can|"
+    r"could|may) be (?:considered|used|recommended|offered|tried|added)\b|"
+    r"\bbenefit\w*\b|\bbetter than\b|\bmore effective\b|\bassociat(?:ed|ion) (?:with|between)\b|"
+    r"\binverse(?:ly)?\b|\brisk factor\b|\bpredict\w*|\b(?:higher|increased|raised) "
+    r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
+    r"\blower (?:in|among|than)\b|\bp\s*[<≤]\s*0?\.0[0-5]\d*|\bp\s*=\s*0?\.0[0-4]\d*|"
+    r"\bp\s*<\s*0?\.001\b|\bsupport(?:s|ed)? (?:the|a|its|their)\b|\bworked\b|\bresponded\b|"
+    r"\bassociated\b|\bcorrelated\b|\bcommon\b"
+)
+# Descriptive change words: evidence of benefit in an uncontrolled study, but in a controlled
+# one only with a comparison in the same clause ("fell more than with placebo").
+_WEAK_POS_CUE = re.compile(
+    r"\b(?:reduc(?:e|ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:e|ed|es|ing)|improv(?:e|ed|es|"
+    r"ement|ing)|reliev(?:e|ed|es)|prevent(?:ed|s)?|shorten(?:ed|s)?|eliminated|cut|cuts|fell|"
+    r"dropped|alleviat\w+|lessen(?:ed|s)?|eased?|reversed|relief|halved|fewer|cleared|resolved|"
+    r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved)\b"
+)
+_COMPARATIVE = re.compile(
+    r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
+)
+_CONTRAST = re.compile(
+    r"[;]|,?\s\b(?:but|although|though|whereas|while|however|yet|except)\b|^(?:although|though|while)\b"
+)
+_CONTRAST_WORDS = (";", "but", "although", "though", "whereas", "while", "however", "yet", "except")
+_SKIP_CLAUSE = re.compile(
+    r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
+    r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
+    r"adverse|side[- ]effects?|withdr\w+|dropouts?|compliance|adherence)\b|\b(?:were|was) "
+    r"(?:randomly )?(?:assigned|allocated|randomi[sz]ed|enrolled|excluded|recruited|screened)\b|"
+    r"\bexcluded\b"
+)
+# A call for more research ends what a clause reports: "selenium lowers these antibodies and
+# call for studies of ..." keeps "selenium lowers these antibodies".
+_RESEARCH_CALL = re.compile(
+    r"(?:\b(?:and|but|while)\s+)?\b(?:(?:is|are|was|were) )?(?:needed|warranted|required|"
+    r"further (?:research|studies|trials|work)|future|larger (?:studies|trials)|"
+    r"call(?:s|ed|ing)? for|confirm\w*)\b"
+)
+_RESEARCH_WORDS = (
+    "need",
+    "warrant",
+    "require",
+    "further",
+    "future",
+    "larger",
+    "should",
+    "call",
+    "confirm",
+)
+_BOTH_GROUPS = re.compile(
+    r"\b(?:both|all three|all four|all) (?:groups|arms|binders|treatments|conditions)\b|"
+    r"\bin both\b|\bin either\b|\bboth the\b|\bwhatever the sequence\b|\bover time\b|"
+    r"\beveryone improv|\bfrom baseline in both\b"
+)
+_HARMLESS = re.compile(
+    r"\b(?:without|with no|with few|and no|no)\s+(?:\w+\s+){0,2}(?:adverse (?:events?|effects?)|"
+    r"side[- ]effects?)|\bno effect modification\b|\bwell tolerated\b"
+)
+_NULL_QUALIFIER = re.compile(
+    r"\W*(?:none|neither|no\b|not\b|this|these|it\b|the differences?|differences?|"
+    r"the (?:effect|change|reduction|improvement)s?\b)"
+)
+_AIM = _Rule(
+    r"\b(?:whether|aim\w*|objective|purpose|sought to|set out to|asked|hypothes\w+|"
+    r"was designed|were designed|to (?:assess|evaluate|examine|investigate|determine|test|"
+    r"compare|measure|explore|establish|gauge|judge|define))\b",
+    *("whether", "aim", "objective", "purpose", "sought", "set out", "asked", "hypothes"),
+    *("designed", "to "),
+)
+_CONCLUSION = _Rule(
+    r"\b(?:conclu\w+|(?:the )?authors? (?:conclude|judge|consider|regard|argue|interpret|found|"
+    r"find|report|suggest|propose|see|believe|note|say|state)\w*|we (?:found|show|demonstrate|"
+    r"suggest|report)|in summary|"
+    r"overall,|these (?:results|findings|data)|this (?:study|trial) (?:shows|suggests|indicates|"
+    r"demonstrates|found)|our (?:results|findings|data)|taken together)\b",
+    *("conclu", "author", "we ", "in summary", "overall,", "these", "this ", "our ", "taken"),
+)
+_PRIMARY = _Rule(
+    r"\b(?:primary|main|principal) (?:outcome|end ?-?point|efficacy|measure|variable|"
+    r"analysis|objective|result)s?\b|\bprimary(?:,|\))",
+    *("primary", "main", "principal"),
+)
+_SECONDARY = _Rule(
+    r"\bsecondary\b|\bsubgroups?\b|\binteraction\b", "secondary", "subgroup", "interaction"
+)
+_BACKGROUND_SENTENCE = _Rule(
+    r"\b(?:earlier|previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
+    r"other studies|is thought|are thought|is believed|has shown|have shown|is common|"
+    r"is often|are often)\b",
+    *("earlier", "previous", "prior", "been", "known", "literature", "other studies"),
+    *("thought", "believed", "shown", "common", "often"),
+)
+_TITLE_RESULT = re.compile(
+    r"^(?:no|failure|lack) of\b|\bno (?:effect|benefit|association)\b|\bdoes not\b|"
+    r"\bdo not\b|\bineffective\b|\b(?:is|are) (?:an? )?(?:effective|safe and effective)\b|"
+    r"\bsuperiority\b|\b(?:improves|reduces|prevents|relieves|alleviates|lowers)\b"
+)
+
+_POLARITY_TO_RESULT = {
+    "pos": "favours_magnesium",
+    "null": "no_difference",
+    "neg": "favours_comparator",
+    "mixed": "mixed",
+}
+
+
+def _clauses(lower: str) -> list[str]:
+    pieces: list[str] = []
+    last = 0
+    if not _has_any(lower, _CONTRAST_WORDS):
+        return [lower]
+    for match in _CONTRAST.finditer(lower):
+        pieces.append(lower[last : match.start()])
+        last = match.end()
+    pieces.append(lower[last:])
+    return [piece for piece in pieces if piece.strip()]
+
+
+def _cue(regex: re.Pattern[str], words: tuple[str, ...], text: str) -> bool:
+    """``regex`` matches ``text``; ``words`` are literals every match contains (checked first:
+    most clauses hold none of them, and a substring test costs far less than a regex scan)."""
+    return _has_any(text, words) and regex.search(text) is not None
+
+
+_HARMLESS_WORDS = ("side", "adverse", "modification", "tolerated")
+_SKIP_WORDS = (
+    *("baseline", "entry", "demographic", "characteristic", "age and sex", "adverse", "side"),
+    *("withdr", "dropout", "compliance", "adherence", "assigned", "allocated"),
+    *("randomi", "enrolled", "excluded", "recruited", "screened"),
+)
+_NULL_WORDS = (
+    *("no", "similar", "comparable", "unchanged", "unaffected", "unrelated", "equivalent"),
+    *("fail", "ineffective", "same", "equally", "neither"),
+)
+_NEG_WORDS = (
+    *("better", "effective", "superior", "outperformed", "placebo", "favo", "worse"),
+    *("inferior", "harm", "detrimental", "deleterious", "fatal", "poisoning", "toxicity"),
+)
+_POS_WORDS = (
+    *("significan", "effective", "efficacious", "beneficial", "useful", "helpful", "promising"),
+    *("superior", "worthwhile", "encouraging", "valuable", "successful", "benefit", "better"),
+    *("meaningful", "recommend", "reasonable", "first", "option", "considered", "used", "favo"),
+    *("offered", "tried", "added"),
+    *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
+    *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
+    "common",
+)
+_WEAK_WORDS = (
+    *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
+    *("fell", "dropped", "alleviat", "lessen", "ease", "reversed", "relief", "halved", "fewer"),
+    *("cleared", "resolved", "recovered", "shorter", "faster", "disappeared", "stopped"),
+    *("doubled", "tripled"),
+)
+_BOTH_WORDS = ("both", "all ", "either", "whatever", "over time", "everyone")
+_COMPARATIVE_WORDS = ("than", "versus", "vs", "compared", "relative to", "against", "over placebo")
+
+
+def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
+    """pos/null/neg for one clause (lower-case), None when it reports nothing usable. In a
+    ``controlled`` study a change word alone ("pain fell") is not a between-group result."""
+    if _has_any(clause, _HARMLESS_WORDS):
+        clause = _HARMLESS.sub(" ", clause)  # "improved ... without notable side effects"
+    if _has_any(clause, _RESEARCH_WORDS):
+        call = _RESEARCH_CALL.search(clause)
+        if call is not None:
+            clause = clause[: call.start()]
+    if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause):
+        return None
+    if _cue(_NULL_CUE, _NULL_WORDS, clause):
+        return "null"
+    if _cue(_NEG_CUE, _NEG_WORDS, clause):
+        return "neg"
+    strong = _cue(_POS_CUE, _POS_WORDS, clause)
+    weak = not strong and _cue(_WEAK_POS_CUE, _WEAK_WORDS, clause)
+    if weak and controlled and not _cue(_COMPARATIVE, _COMPARATIVE_WORDS, clause):
+        return None
+    if strong or weak:
+        if _cue(_BOTH_GROUPS, _BOTH_WORDS, clause):
+            return None
+        return "pos"
+    return None
+
+
+def sentence_polarity(
+    lower: str, *, allow_secondary: bool = False, controlled: bool = False, primary: bool = False
+) -> str | None:
+    """pos/null/neg/mixed for a sentence's clauses; clauses about secondary outcomes or
+    subgroups are left out unless ``allow_secondary``. For a ``primary`` outcome sentence a
+    null clause wins ("fewer days than sham, but none of the differences was significant")."""
+    found: set[str] = set()
+    first: str | None = None
+    qualified = False  # "..., but the difference was not significant": a null that qualifies
+    for clause in _clauses(lower):
+        if not allow_secondary and _SECONDARY.search(clause) and "primary" not in clause:
+            continue
+        polarity = clause_polarity(clause, controlled=controlled)
+        if polarity:
+            found.add(polarity)
+            first = first or polarity
+            if polarity == "null" and _NULL_QUALIFIER.match(clause):
+                qualified = True
+    if not found:
+        return None
+    if len(found) == 1:
+        return found.pop()
+    if "null" in found and "pos" in found and (qualified or (primary and first == "null")):
+        return "null"
+    if "neg" in found and "pos" not in found:
+        return "neg"
+    return "mixed"
+
+
+def _reported_result(
+    sentences: list[Sentence], *, controlled: bool = False, conclusion_only: bool = False
+) -> tuple[str, FindingSource | None]:
+    """What the authors report on the primary outcome: the stated primary outcome's result,
+    else an explicit conclusion, else a vote of the result sentences (the closing sentence
+    counting one and a half); a tie is "mixed". A stated primary outcome without a result
+    (only secondary outcomes reported) is "not_reported"."""
+    abstract = [s for s in sentences if s.field == "abstract"]
+    structured = any(s.category for s in abstract)
+    usable: list[Sentence] = []
+    for position, sentence in enumerate(abstract):
+        if sentence.category in ("BACKGROUND", "OBJECTIVE"):
+            continue
+        if not structured and position == 0 and len(abstract) >= 4:
+            continue
+        if _AIM.search(sentence.lower) and not _CONCLUSION.search(sentence.lower):
+            continue
+        usable.append(sentence)
+
+    memo: dict[tuple[int, bool], str | None] = {}
+
+    def polarity_of(sentence: Sentence, primary: bool = False) -> str | None:
+        key = (id(sentence), primary)
+        if key not in memo:
+            # The authors' conclusion is their comparison: change words count there as they are.
+            concluding = sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower)
+            memo[key] = sentence_polarity(
+                sentence.lower, controlled=controlled and not concluding, primary=primary
+            )
+        return memo[key]
+
+    def answer(sentence: Sentence, polarity: str) -> tuple[str, FindingSource]:
+        result = _POLARITY_TO_RESULT[polarity]
+        text = snippet(sentence.text, 0, min(len(sentence.text), 160))
+        return result, FindingSource("reported_result", result, sentence.field, text)
+
+    # 1. The stated primary outcome's result.
+    for position, sentence in enumerate(usable if not conclusion_only else ()):
+        primary = _PRIMARY.search(sentence.lower)
+        if primary is None:
+            continue
+        polarity = sentence_polarity(
+            sentence.lower[primary.start() :], controlled=controlled, primary=True
+        )
+        if polarity is not None:
+            return answer(sentence, polarity)
+        for following in usable[position + 1 : position + 5]:
+            if _SECONDARY.search(following.lower) and not _PRIMARY.search(following.lower):
+                continue
+            if _CONCLUSION.search(following.lower) or following.category == "CONCLUSIONS":
+                break
+            polarity = polarity_of(following, primary=True)
+            if polarity is not None:
+                return answer(following, polarity)
+        break
+    # 2. An explicit conclusion (for a commentary, also its closing sentence).
+    for position, sentence in reversed(list(enumerate(usable))):
+        closing = conclusion_only and position == len(usable) - 1 and not structured
+        if closing or sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower):
+            polarity = polarity_of(sentence)
+            if polarity is not None:
+                return answer(sentence, polarity)
+    if conclusion_only:
+        return "not_reported", None
+    # 3. The result sentences taken together (clauses about secondary outcomes left out).
+    votes: dict[str, float] = {}
+    first: dict[str, Sentence] = {}
+    for position, sentence in enumerate(usable):
+        if sentence.category == "METHODS" or _BACKGROUND_SENTENCE.search(sentence.lower):
+            continue
+        polarity = polarity_of(sentence)
+        if polarity is None:
+            continue
+        weight = 1.5 if position == len(usable) - 1 and not structured else 1.0
+        kinds = ("pos", "null") if polarity == "mixed" else (polarity,)
+        for kind in kinds:
+            votes[kind] = votes.get(kind, 0.0) + weight / len(kinds)
+            first.setdefault(kind, sentence)
+    if votes:
+        ranked = sorted(votes.items(), key=lambda item: -item[1])
+        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.5:
+            return answer(first[ranked[0][0]], "mixed")
+        return answer(first[ranked[0][0]], ranked[0][0])
+    # 4. A title that states the result.
+    for sentence in sentences:
+        if sentence.field == "title" and _TITLE_RESULT.search(sentence.lower):
+            polarity = sentence_polarity(sentence.lower, allow_secondary=True)
+            if polarity is not None:
+                return answer(sentence, polarity)
+    return "not_reported", None
+
+
+# --- arms -------------------------------------------------------------------------------------
+
+_ARMS_EXPLICIT = re.compile(
+    r"\b(?P<n>two|three|four|five|six|2|3|4|5|6)[- ](?:arm(?:ed)?|group|way|period)\b|"
+    r"\b(?:into|to|in|among|between)\s+(?P<m>two|three|four|five|six|2|3|4|5|6)\s+"
+    r"(?:\w+\s+)?(?:groups|arms)\b"
+)
+_GROUP_LETTER = re.compile(r"\bgroup ([a-f1-6])\b")
+
+
+def _arms(
+    sentences: list[Sentence], study_type: str, comparator: str | None, scope: str
+) -> tuple[int | None, FindingSource | None]:
+    for sentence in sentences:
+        if sentence.category == "BACKGROUND":
+            continue
+        lower = sentence.lower
+        grouped = "arm" in lower or "group" in lower or "way" in lower or "period" in lower
+        match = _ARMS_EXPLICIT.search(lower) if grouped else None
+        if match and not is_cited(sentence, match.start(), match.end()):
+            value = _int(match.group("n") or match.group("m"))
+            if value:
+                return value, FindingSource(
+                    "arms",
+                    str(value),
+                    sentence.field,
+                    snippet(sentence.text, match.start(), match.end()),
+                )
+        letters = {m.group(1) for m in _GROUP_LETTER.finditer(lower)} if grouped else set()
+        if len(letters) >= 2:
+            first = _GROUP_LETTER.search(lower)
+            assert first is not None
+            return len(letters), FindingSource(
+                "arms",
+                str(len(letters)),
+                sentence.field,
+                snippet(sentence.text, first.start(), first.end()),
+            )
+        arm_counts = _arm_counts(sentence) if _has_any(lower, _N_EQUALS_WORDS) else []
+        if len(arm_counts) >= 2:
+            return len(arm_counts), FindingSource(
+                "arms",
+                str(len(arm_counts)),
+                sentence.field,
+                snippet(sentence.text, arm_counts[0][1], arm_counts[-1][1] + 6),
+            )
+    if study_type in OBSERVATIONAL_TYPES and study_type != "cohort":
+        return None, None
+    if comparator == "none" and study_type in ("single_arm_trial", "case_series", "cohort"):
+        return 1, FindingSource("arms", "1", "derived", f"{study_type}, no comparator")
+    if comparator in ("placebo", "active", "usual_care", "another_form", "none") and (
+        study_type in ("randomized_controlled_trial", "nonrandomized_controlled_trial")
+        or scope == "protocol"
+    ):
+        return 2, FindingSource("arms", "2", "derived", f"controlled trial vs {comparator}")
+    return None, None
+
+
+# --- the extractor ----------------------------------------------------------------------------
+
+_CASE_SUBJECT = re.compile(
+    r"\b(?:a|an|one)\s+(?:\d+-year-old\s+|(?:young|elderly|older|pregnant)\s+)?"
+    r"(?:woman|man|patient|girl|boy|child|infant|female|male|adolescent)\b"
+)
+
+
+def extract_findings(article: Article, tags: ArticleTags) -> Findings:
+    """What the article's title and abstract state about the study's findings (module
+    docstring). Pure: the same article and tags always give the same findings."""
+    sentences = list(article_sentences(article))
+    scope = "none" if article.is_retraction_notice else scope_for(tags.study_type, sentences)
+    if scope == "none":
+        return Findings(scope=scope)
+    if scope == "commentary":
+        # Narrative reviews, letters: only what their conclusion says; guidelines recommend
+        # rather than report, so nothing.
+        if tags.study_type == "guideline":
+            return Findings(scope=scope)
+        opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
+        if opinion_source is None:
+            return Findings(scope=scope)
+        return Findings(scope=scope, reported_result=opinion, provenance=(opinion_source,))
+    provenance: list[FindingSource] = []
+    magnesium_given = tags.combination_product or any(form != "dietary" for form in tags.forms)
+    if scope == "review":
+        k, n = _review_counts(sentences)
+        comparator, detail, comparator_source = _comparator(
+            sentences, scope, tags.study_type, magnesium_given
+        )
+        review_result, review_source = _reported_result(sentences, controlled=True)
+        for item in (k, n):
+            if item is not None:
+                provenance.append(item[1])
+        for src in (comparator_source, review_source):
+            if src is not None:
+                provenance.append(src)
+        return Findings(
+            scope=scope,
+            sample_size=n[0] if n else None,
+            sample_size_kind="pooled" if n else None,
+            studies_included=k[0] if k else None,
+            comparator=comparator,
+            comparator_detail=detail,
+            reported_result=review_result,
+            provenance=tuple(provenance),
+        )
+
+    observational = tags.study_type in OBSERVATIONAL_TYPES
+    size = _study_sample_size(sentences, planned=scope == "protocol")
+    sample_size = size.value if size else None
+    sample_kind = size.kind if size else None
+    if size is not None:
+        provenance.append(size.source)
+    elif tags.study_type == "case_report":
+        for sentence in sentences:
+            match = _CASE_SUBJECT.search(sentence.lower)
+            if match and sentence.category != "BACKGROUND":
+                sample_size, sample_kind = 1, "enrolled"
+                provenance.append(
+                    FindingSource(
+                        "sample_size",
+                        "1",
+                        sentence.field,
+                        snippet(sentence.text, match.start(), match.end()),
+                    )
+                )
+                break
+
+    dose: Dose | None = None
+    mg_per_day: float | None = None
+    elemental_mg: float | None = None
+    factor: float | None = None
+    if not observational:
+        hits = [
+            hit
+            for sentence in sentences
+            if sentence.category != "BACKGROUND"
+            for hit in _dose_hits(sentence)
+            if not is_cited(hit.sentence, hit.start, hit.end)
+        ]
+        dose, mg_per_day, dose_sources = _choose_dose(hits)
+        provenance.extend(dose_sources)
+        if dose is not None:
+            if mg_per_day is not None:
+                provenance.append(
+                    FindingSource(
+                        "dose_mg_per_day",
+                        _format_number(mg_per_day),
+                        "derived",
+                        _dose_derivation(dose, mg_per_day),
+                    )
+                )
+            elemental_mg, factor, how = (
+                _elemental(dose)
+                if mg_per_day is not None or dose.unit in ("mmol", "mEq")
+                else (None, None, None)
+            )
+            if elemental_mg is not None and how is not None:
+                provenance.append(
+                    FindingSource(
+                        "elemental_mg_per_day", _format_number(elemental_mg), "derived", how
+                    )
+                )
+
+    duration: float | None = None
+    timepoint: str | None = None
+    if tags.study_type not in ("case_control", "cross_sectional"):
+        duration, duration_source = _duration(sentences, observational=observational)
+        if duration_source is not None:
+            provenance.append(duration_source)
+        if duration is None:
+            timepoint, timepoint_source = _timepoint(sentences)
+            if timepoint_source is not None:
+                provenance.append(timepoint_source)
+
+    comparator, detail, comparator_source = _comparator(
+        sentences, scope, tags.study_type, magnesium_given
+    )
+    if observational and comparator not in ("none",) and tags.study_type != "cohort":
+        comparator, detail, comparator_source = None, None, None
+    if comparator_source is not None:
+        provenance.append(comparator_source)
+    arms, arms_source = _arms(sentences, tags.study_type, comparator, scope)
+    if arms_source is not None:
+        provenance.append(arms_source)
+
+    result: str | None = None
+    if scope == "study":
+        controlled = comparator in ("placebo", "active", "usual_care", "another_form")
+        result, result_source = _reported_result(sentences, controlled=controlled)
+        if result_source is not None:
+            provenance.append(result_source)
+
+    return Findings(
+        scope=scope,
+        sample_size=sample_size,
+        sample_size_kind=sample_kind,
+        arms=arms,
+        studies_included=None,
+        dose_mg_per_day=mg_per_day,
+        dose=dose,
+        elemental_mg_per_day=elemental_mg,
+        elemental_factor=factor,
+        duration_weeks=duration,
+        outcome_timepoint=timepoint,
+        comparator=comparator,
+        comparator_detail=detail,
+        reported_result=result,
+        provenance=tuple(provenance),
+    )
+
+
+def _dose_derivation(dose: Dose, mg_per_day: float) -> str:
+    amount = _format_number(dose.amount or 0)
+    if dose.per == "dose" and dose.times_per_day:
+        return (
+            f"{amount} {dose.unit} x {dose.times_per_day} a day = {_format_number(mg_per_day)} mg"
+        )
+    if dose.per == "single dose":
+        return f"{amount} {dose.unit} given once = {_format_number(mg_per_day)} mg that day"
+    return f"{amount} {dose.unit} per day = {_format_number(mg_per_day)} mg"
+
+
+# --- the digest line --------------------------------------------------------------------------
+
+_OBSERVATIONAL_LABELS = frozenset({"Cohort", "Case-control", "Cross-sectional"})
+_OUTCOME_PHRASE = re.compile(
+    r"\b(?:fewer|less frequent|less severe|shorter|reduced|lower|decreased)\s+(?:\w+\s+){0,2}?"
+    r"(?:migraine|headache|attack|pain|cramp)\w*(?:\s+(?:days|attacks|frequency|severity|"
+    r"intensity|duration|scores?))?",
+    re.I,
+)
+_RESULT_WORDS = {
+    "favours_magnesium": "authors report a result favouring magnesium",
+    "no_difference": "authors report no difference",
+    "favours_comparator": "authors report a result favouring the comparator",
+    "mixed": "authors report mixed results",
+}
+_ASSOCIATION_WORDS = {
+    "favours_magnesium": "authors report an association",
+    "no_difference": "authors report no association",
+    "favours_comparator": "authors report an association in the opposite direction",
+    "mixed": "authors report mixed associations",
+}
+
+
+def _dose_words(forms: Iterable[str], findings: Findings) -> str | None:
+    salts = [form for form in forms if form not in ("unspecified", "dietary")]
+    name = f"magnesium {salts[0]}" if len(salts) == 1 else "magnesium"
+    dose = findings.dose
+    if dose is not None and dose.per == "single dose" and dose.amount is not None:
+        return f"{name} {_format_number(dose.amount)} {dose.unit} single dose"
+    if findings.dose_mg_per_day is not None:
+        return f"{name} {_format_number(findings.dose_mg_per_day)} mg/day"
+    if dose is not None and (dose.amount is None or "; " in dose.text):
+        # A range, alternatives or different doses by arm: as written.
+        return " or ".join(dict.fromkeys(dose.text.split("; ")))
+    if dose is not None and dose.amount is not None:
+        per = {"day": "/day", "dose": " per dose", "single dose": " single dose"}.get(
+            dose.per or "", ""
+        )
+        if dose.per == "day" and dose.unit == "mg/kg":
+            per = " per day"
+        return f"{name} {_format_number(dose.amount)} {dose.unit}{per}"
+    return None
+
+
+def findings_line(study_type_label: str, forms: Iterable[str], findings: Findings) -> str:
+    """One neutral line for the digest, e.g. "RCT, n=120, magnesium oxide 500 mg/day for 12
+    weeks vs placebo; authors report fewer migraine days". Parts the abstract does not state
+    are left out; the wording reports ("authors report ..."), it never advises."""
+    parts = [study_type_label]
+    if findings.scope == "review":
+        if findings.studies_included is not None:
+            parts.append(f"{findings.studies_included} studies")
+        if findings.sample_size is not None:
+            parts.append(f"{findings.sample_size:,} participants pooled")
+    elif findings.sample_size is not None:
+        prefix = "planned n=" if findings.sample_size_kind == "planned" else "n="
+        parts.append(f"{prefix}{findings.sample_size:,}")
+    design = []
+    dose = _dose_words(forms, findings) if findings.scope != "review" else None
+    if dose:
+        design.append(dose)
+    if findings.duration_weeks is not None:
+        weeks = _format_number(findings.duration_weeks)
+        design.append(f"for {weeks} week{'' if findings.duration_weeks == 1 else 's'}")
+    comparator = {
+        "placebo": "vs placebo",
+        "usual_care": "vs usual care",
+        "none": "vs no treatment" if (findings.arms or 0) >= 2 else "no comparator",
+        "another_form": f"vs {findings.comparator_detail or 'another magnesium form'}",
+        "active": f"vs {findings.comparator_detail or 'an active comparator'}",
+    }.get(findings.comparator or "")
+    if comparator:
+        design.append(comparator)
+    if design:
+        parts.append(" ".join(design))
+    if findings.outcome_timepoint:
+        parts.append(f"outcome at {findings.outcome_timepoint}")
+    line = ", ".join(parts)
+    result = findings.reported_result
+    if result in _RESULT_WORDS:
+        words = (
+            _ASSOCIATION_WORDS[result]
+            if study_type_label in _OBSERVATIONAL_LABELS
+            else _RESULT_WORDS[result]
+        )
+        if result == "favours_magnesium" and study_type_label not in _OBSERVATIONAL_LABELS:
+            phrase = next(
+                (
+                    _OUTCOME_PHRASE.search(source.snippet)
+                    for source in findings.provenance
+                    if source.field == "reported_result" and _OUTCOME_PHRASE.search(source.snippet)
+                ),
+                None,
+            )
+            if phrase is not None:
+                words = f"authors report {phrase.group(0).lower()}"
+        line = f"{line}; {words}"
+    return line

@@ -1,0 +1,296 @@
+"""Score the findings extractor (aggregator/tagging/findings.py) against labelled abstracts.
+
+Usage:
+    python bench/findings_accuracy.py [--eval-dev FILE] [--real DIR] [--show-tune-errors]
+                                      [--no-timing]
+
+Data sets, each scored separately:
+- eval-dev (default ../shared/eval-dev/dev.jsonl, read at run time only): labels
+  `sample_size` and `outcome_direction`; its `dose_mg_per_day` was not annotated, so dose is
+  not scored there. Its individual errors are never listed.
+- the project's real paraphrased abstracts (bench/data/real/*.jsonl), split by `split`:
+  `tune` (errors may be listed with --show-tune-errors) and `report` (scores only: its
+  individual errors are never listed, so no rule is ever fitted to them).
+
+Every record is built into an Article as bench/tagging_accuracy.py does (publication types and
+MeSH withheld, like a new PubMed record), tagged with aggregator.tagging.tag_article, then given
+to extract_findings. Printed per data set and field: exact-match accuracy over the records the
+gold labels (null counts as a value: "not stated" must be predicted as not stated), the share
+the extractor marked not stated, and how often it gave a value where the gold says none.
+`score_findings(records, results)` returns the same figures as a dict for other scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tagging_accuracy import to_article  # noqa: E402  (bench/ is not a package)
+
+from aggregator.article import Article  # noqa: E402
+from aggregator.tagging import tag_article  # noqa: E402
+from aggregator.tagging.findings import Findings, extract_findings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EVAL_DEV = ROOT.parent / "shared" / "eval-dev" / "dev.jsonl"
+DEFAULT_REAL = ROOT / "bench" / "data" / "real"
+
+# reported_result -> the labels' outcome_direction
+DIRECTION = {
+    "favours_magnesium": "positive",
+    "no_difference": "null",
+    "favours_comparator": "negative",
+    "mixed": "mixed",
+    "not_reported": "not_applicable",
+    None: "not_applicable",
+}
+DURATION_TOLERANCE = 0.05  # weeks: the labels round days/7 to one or two decimals
+DOSE_TOLERANCE = 0.5  # mg
+
+
+def _number_equal(tolerance: float) -> Callable[[Any, Any], bool]:
+    def equal(gold: Any, predicted: Any) -> bool:
+        if gold is None or predicted is None:
+            return gold is None and predicted is None
+        return abs(float(gold) - float(predicted)) <= tolerance
+
+    return equal
+
+
+def _plain_equal(gold: Any, predicted: Any) -> bool:
+    return bool(gold == predicted)
+
+
+# field name in the output -> (gold key, how to read the prediction, how to compare)
+FIELDS: dict[str, tuple[str, Callable[[Findings], Any], Callable[[Any, Any], bool]]] = {
+    "sample_size": ("sample_size", lambda f: f.sample_size, _plain_equal),
+    "dose_mg_per_day": (
+        "dose_mg_per_day",
+        lambda f: f.dose_mg_per_day,
+        _number_equal(DOSE_TOLERANCE),
+    ),
+    "duration_weeks": (
+        "duration_weeks",
+        lambda f: f.duration_weeks,
+        _number_equal(DURATION_TOLERANCE),
+    ),
+    "comparator": ("comparator", lambda f: f.comparator, _plain_equal),
+    "reported_result": (
+        "outcome_direction",
+        lambda f: DIRECTION[f.reported_result],
+        _plain_equal,
+    ),
+}
+# Not a "value" for the no-value-where-gold-has-none count: every record has a direction.
+NOT_APPLICABLE = {"reported_result": "not_applicable"}
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"error: {path}:{number}: invalid JSON ({exc.msg})") from exc
+        record["_line"] = number
+        record["_file"] = path.name
+        records.append(record)
+    return records
+
+
+def build_articles(records: Sequence[dict[str, Any]]) -> list[Article]:
+    return [
+        to_article(record, record.get("_line", i + 1), False) for i, record in enumerate(records)
+    ]
+
+
+def run_extractor(articles: Sequence[Article]) -> list[Findings]:
+    return [extract_findings(article, tag_article(article)) for article in articles]
+
+
+def score_findings(
+    records: Sequence[dict[str, Any]],
+    results: Sequence[Findings],
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Per field: how many records the gold labels, exact matches, accuracy, share predicted
+    "not stated", values given where the gold has none, and the mismatches (field, record
+    index, gold, predicted). Fields a record does not carry (or named in ``skip``) are not
+    scored for it."""
+    scores: dict[str, Any] = {"records": len(records), "fields": {}}
+    for name, (key, read, equal) in FIELDS.items():
+        if name in skip:
+            continue
+        scored = matched = not_stated = spurious = gold_none = 0
+        errors: list[tuple[int, Any, Any]] = []
+        for index, (record, findings) in enumerate(zip(records, results, strict=True)):
+            if key not in record:
+                continue
+            gold = record[key]
+            predicted = read(findings)
+            scored += 1
+            none_value = NOT_APPLICABLE.get(name)
+            if predicted is None or predicted == none_value:
+                not_stated += 1
+            if gold is None or gold == none_value:
+                gold_none += 1
+                if predicted is not None and predicted != none_value:
+                    spurious += 1
+            if equal(gold, predicted):
+                matched += 1
+            else:
+                errors.append((index, gold, predicted))
+        if scored:
+            scores["fields"][name] = {
+                "scored": scored,
+                "matched": matched,
+                "accuracy": matched / scored,
+                "not_stated_share": not_stated / scored,
+                "gold_none": gold_none,
+                "values_where_gold_none": spurious,
+                "errors": errors,
+            }
+    return scores
+
+
+def print_scores(title: str, records: Sequence[dict[str, Any]], scores: dict[str, Any]) -> None:
+    print(f"\n{title}: {scores['records']} records")
+    print(
+        f"  {'field':<18}{'scored':>7}{'exact':>8}{'accuracy':>10}{'not stated':>12}"
+        f"{'value where gold none':>24}"
+    )
+    for name, row in scores["fields"].items():
+        label = "result (direction)" if name == "reported_result" else name
+        print(
+            f"  {label:<18}{row['scored']:>7}{row['matched']:>8}{row['accuracy']:>10.3f}"
+            f"{row['not_stated_share']:>12.3f}"
+            f"{row['values_where_gold_none']:>14} of {row['gold_none']:<4}"
+        )
+
+
+def print_confusion(records: Sequence[dict[str, Any]], results: Sequence[Findings]) -> None:
+    """Counts of gold direction x predicted direction (aggregate only, no records named)."""
+    values = ["positive", "null", "negative", "mixed", "not_applicable"]
+    table: dict[tuple[str, str], int] = {}
+    for record, findings in zip(records, results, strict=True):
+        if "outcome_direction" not in record:
+            continue
+        key = (str(record["outcome_direction"]), DIRECTION[findings.reported_result])
+        table[key] = table.get(key, 0) + 1
+    print("  result: gold (rows) x predicted (columns)")
+    print("  " + " " * 16 + "".join(f"{v[:8]:>9}" for v in values))
+    for gold in values:
+        print(f"  {gold:<16}" + "".join(f"{table.get((gold, p), 0):>9}" for p in values))
+
+
+def print_errors(
+    records: Sequence[dict[str, Any]], results: Sequence[Findings], scores: dict[str, Any]
+) -> None:
+    for name, row in scores["fields"].items():
+        for index, gold, predicted in row["errors"]:
+            record = records[index]
+            where = f"{record['_file']}:{record['_line']}"
+            print(
+                f"  {where} {name}: gold {gold!r} predicted {predicted!r} "
+                f"[{results[index].scope}] {record.get('title', '')[:70]}"
+            )
+
+
+def throughput(articles: Sequence[Article], passes: int) -> tuple[float, float, float]:
+    """Articles/s for tagging alone, findings alone (tags given) and tagging + findings: the
+    best of ``passes`` interleaved passes of CPU time of this process (the machine is shared;
+    CPU time is what other processes disturb least)."""
+    tags = [tag_article(article) for article in articles]
+    best_tag = best_findings = best_both = float("inf")
+    for _ in range(passes):
+        started = time.process_time()
+        for article in articles:
+            tag_article(article)
+        best_tag = min(best_tag, time.process_time() - started)
+        started = time.process_time()
+        for article, tagged in zip(articles, tags, strict=True):
+            extract_findings(article, tagged)
+        best_findings = min(best_findings, time.process_time() - started)
+        started = time.process_time()
+        for article in articles:
+            extract_findings(article, tag_article(article))
+        best_both = min(best_both, time.process_time() - started)
+    n = len(articles)
+    return n / best_tag, n / best_findings, n / best_both
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval-dev", type=Path, default=DEFAULT_EVAL_DEV)
+    parser.add_argument(
+        "--real",
+        type=Path,
+        default=DEFAULT_REAL,
+        help="folder of the project's real paraphrased abstracts (*.jsonl)",
+    )
+    parser.add_argument(
+        "--show-tune-errors",
+        action="store_true",
+        help="list every mismatch on the tune split (never the report split)",
+    )
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args(argv)
+
+    print(
+        f"findings_accuracy {date.today()} python {platform.python_version()} cpus {os.cpu_count()}"
+    )
+    everything: list[Article] = []
+    if args.eval_dev.exists():
+        records = load_records(args.eval_dev)
+        articles = build_articles(records)
+        everything.extend(articles)
+        results = run_extractor(articles)
+        scores = score_findings(records, results, skip=frozenset({"dose_mg_per_day"}))
+        print_scores(f"eval-dev ({args.eval_dev})", records, scores)
+        print_confusion(records, results)
+    else:
+        print(f"\neval-dev: {args.eval_dev} not found, skipped")
+
+    real_records: list[dict[str, Any]] = []
+    for path in sorted(args.real.glob("*.jsonl")):
+        real_records.extend(load_records(path))
+    for split in ("tune", "report"):
+        records = [record for record in real_records if record.get("split") == split]
+        if not records:
+            continue
+        articles = build_articles(records)
+        everything.extend(articles)
+        results = run_extractor(articles)
+        scores = score_findings(records, results)
+        print_scores(f"own real abstracts, split={split}", records, scores)
+        print_confusion(records, results)
+        if split == "tune" and args.show_tune_errors:
+            print_errors(records, results, scores)
+
+    if not args.no_timing and everything:
+        passes = max(5, 4000 // len(everything))
+        tag_rate, findings_rate, both_rate = throughput(everything, passes)
+        print(
+            f"\nthroughput on {len(everything)} abstracts (best of {passes} passes, CPU time): "
+            f"tagging {tag_rate:,.0f} articles/s, findings alone {findings_rate:,.0f} "
+            f"articles/s, tagging + findings {both_rate:,.0f} articles/s "
+            f"({both_rate / tag_rate:.0%} of tagging alone)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
