@@ -241,86 +241,103 @@ class PoliteSession:
             # never part of a URL that urllib3 logs or that requests puts in exception text.
             # NCBI accepts POST for every E-utility (EUTILS-FACTS §1).
             method = "POST"
-        endpoint = _endpoint_name(url)
-        shown_url = self.redact(_describe_url(url, all_params))
-        policy = self.retry
-        last_status: int | None = None
-        last_cause = ""
-        last_ncbi: str | None = None
-        for attempt in range(1, policy.max_attempts + 1):
-            self.limiter.acquire()
-            self._stats[endpoint] += 1
-            retry_after: float | None = None
-            try:
-                if method == "POST":
-                    response = self._session.post(url, data=all_params, timeout=self.timeout)
-                else:
-                    response = self._session.get(url, params=all_params, timeout=self.timeout)
-                _check_complete(response)
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-                _TruncatedBody,
-            ) as exc:
-                last_status = None
-                last_cause = self.redact(_describe_exception(exc))
-                last_ncbi = None
-            except requests.RequestException as exc:
-                # Invalid URL, too many redirects, ...: retrying would not help.
-                raise EutilsHTTPError(
-                    f"request to {shown_url} failed: {self.redact(_describe_exception(exc))}",
-                    url=shown_url,
-                ) from None
-            else:
-                status = response.status_code
-                if status == 429 or status >= 500:
-                    last_status = status
-                    last_ncbi = self.redact(_ncbi_message(response))
-                    last_cause = f"HTTP {status}" + (f" ({last_ncbi})" if last_ncbi else "")
-                    if status == 429:
-                        retry_after = _retry_after_seconds(response, policy.max_retry_after)
-                elif status >= 400:
-                    ncbi = self.redact(_ncbi_message(response))
-                    raise EutilsHTTPError(
-                        f"NCBI refused {shown_url} with HTTP {status}"
-                        + (f": {ncbi}" if ncbi else ""),
-                        status=status,
-                        url=shown_url,
-                        ncbi_message=ncbi or None,
-                    )
-                else:
-                    problem = body_check(response) if body_check else None
-                    if problem is None:
-                        return response
-                    last_status = status
-                    last_ncbi = self.redact(problem)
-                    last_cause = f"HTTP {status} with error body ({last_ncbi})"
-            if attempt == policy.max_attempts:
-                break
-            wait = self._backoff(attempt, last_status, retry_after)
-            # INFO, not WARNING: retries are routine; only giving up is worth the user's eye.
-            logger.info(
-                "retrying %s %s: attempt %d/%d failed with status %s (%s); waiting %.2f s",
-                method,
-                endpoint,
-                attempt,
-                policy.max_attempts,
-                last_status if last_status is not None else "none",
-                last_cause,
-                wait,
-            )
-            self._sleep(wait)
+        call = _Call(method, url, all_params, self.redact(_describe_url(url, all_params)))
+        attempts = self.retry.max_attempts
+        for attempt in range(1, attempts + 1):
+            result = self._attempt(call, body_check)
+            if result.response is not None:
+                return result.response
+            if result.error is not None:
+                raise result.error
+            if attempt < attempts:
+                self._wait_before_retry(call, attempt, result)
         raise RetriesExhausted(
-            f"{endpoint} request to {url.split('?', 1)[0]} failed {policy.max_attempts} times; "
-            f"giving up (last error: {last_cause})",
-            status=last_status,
-            url=shown_url,
-            ncbi_message=last_ncbi,
-            attempts=policy.max_attempts,
-            last_cause=last_cause,
+            f"{call.endpoint} request to {url.split('?', 1)[0]} failed {attempts} times; "
+            f"giving up (last error: {result.cause})",
+            status=result.status,
+            url=call.shown_url,
+            ncbi_message=result.ncbi_message,
+            attempts=attempts,
+            last_cause=result.cause,
         )
+
+    def _attempt(self, call: _Call, body_check: BodyCheck | None) -> _Attempt:
+        """Send the request once: ok (a usable response), retry (why) or fail (the error)."""
+        self.limiter.acquire()
+        self._stats[call.endpoint] += 1
+        try:
+            response = self._send(call)
+        except _RETRYABLE_EXCEPTIONS as exc:
+            return _Attempt.retry(self.redact(_describe_exception(exc)))
+        except requests.RequestException as exc:
+            # Invalid URL, too many redirects, ...: retrying would not help.
+            return _Attempt.fail(
+                EutilsHTTPError(
+                    f"request to {call.shown_url} failed: {self.redact(_describe_exception(exc))}",
+                    url=call.shown_url,
+                )
+            )
+        return self._judge(call, response, body_check)
+
+    def _send(self, call: _Call) -> requests.Response:
+        if call.method == "POST":
+            response = self._session.post(call.url, data=call.params, timeout=self.timeout)
+        else:
+            response = self._session.get(call.url, params=call.params, timeout=self.timeout)
+        _check_complete(response)
+        return response
+
+    def _judge(
+        self, call: _Call, response: requests.Response, body_check: BodyCheck | None
+    ) -> _Attempt:
+        """Classify a reply that arrived whole: by its status, then by its body."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            ncbi = self.redact(_ncbi_message(response))
+            retry_after = (
+                _retry_after_seconds(response, self.retry.max_retry_after)
+                if status == 429
+                else None
+            )
+            return _Attempt.retry(
+                f"HTTP {status}" + (f" ({ncbi})" if ncbi else ""),
+                status=status,
+                ncbi_message=ncbi,
+                retry_after=retry_after,
+            )
+        if status >= 400:
+            ncbi = self.redact(_ncbi_message(response))
+            return _Attempt.fail(
+                EutilsHTTPError(
+                    f"NCBI refused {call.shown_url} with HTTP {status}"
+                    + (f": {ncbi}" if ncbi else ""),
+                    status=status,
+                    url=call.shown_url,
+                    ncbi_message=ncbi or None,
+                )
+            )
+        problem = body_check(response) if body_check else None
+        if problem is None:
+            return _Attempt.ok(response)
+        ncbi = self.redact(problem)
+        return _Attempt.retry(
+            f"HTTP {status} with error body ({ncbi})", status=status, ncbi_message=ncbi
+        )
+
+    def _wait_before_retry(self, call: _Call, attempt: int, result: _Attempt) -> None:
+        wait = self._backoff(attempt, result.status, result.retry_after)
+        # INFO, not WARNING: retries are routine; only giving up is worth the user's eye.
+        logger.info(
+            "retrying %s %s: attempt %d/%d failed with status %s (%s); waiting %.2f s",
+            call.method,
+            call.endpoint,
+            attempt,
+            self.retry.max_attempts,
+            result.status if result.status is not None else "none",
+            result.cause,
+            wait,
+        )
+        self._sleep(wait)
 
     def _with_identity(self, params: Mapping[str, Any]) -> dict[str, Any]:
         # EUTILS-FACTS §2: tool and email on every request; api_key when the user has one.
@@ -344,8 +361,64 @@ class PoliteSession:
         return wait
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One logical request as every attempt sends it."""
+
+    method: str
+    url: str
+    params: dict[str, Any]
+    shown_url: str  # redacted, shortened: for messages
+
+    @property
+    def endpoint(self) -> str:
+        return _endpoint_name(self.url)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """How one attempt ended: ``response`` (ok), ``error`` (fail at once) or neither (retry,
+    with ``cause`` and what the server said)."""
+
+    response: requests.Response | None = None
+    error: EutilsHTTPError | None = None
+    cause: str = ""
+    status: int | None = None
+    ncbi_message: str | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def ok(cls, response: requests.Response) -> _Attempt:
+        return cls(response=response)
+
+    @classmethod
+    def fail(cls, error: EutilsHTTPError) -> _Attempt:
+        return cls(error=error)
+
+    @classmethod
+    def retry(
+        cls,
+        cause: str,
+        *,
+        status: int | None = None,
+        ncbi_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> _Attempt:
+        return cls(cause=cause, status=status, ncbi_message=ncbi_message, retry_after=retry_after)
+
+
 class _TruncatedBody(Exception):
     """The body is shorter than the Content-Length the server announced."""
+
+
+# Worth another attempt: the connection failed, the reply was late, cut short or garbled.
+_RETRYABLE_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    _TruncatedBody,
+)
 
 
 def _check_complete(response: requests.Response) -> None:
