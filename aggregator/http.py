@@ -7,7 +7,10 @@
 * bounded retries with exponential backoff and full jitter on connection errors, timeouts,
   HTTP 429, 5xx, truncated bodies and on a caller-supplied "retryable body" check;
 * ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2);
-* redaction of the API key from every log line, exception message and repr.
+* redaction of the API key from every log line, exception message and repr;
+* no redirects: a 3xx reply is an error naming where it pointed, so neither the parameters nor
+  the API key are ever re-sent to another address; and no API key over plain ``http://``
+  except to this machine (a local test server).
 
 ``sleep``, ``clock`` and the jitter source are injectable so tests run in milliseconds.
 """
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import logging
 import random
@@ -26,11 +30,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
 
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, ConfigError
 
 logger = logging.getLogger("aggregator.http")
 
@@ -235,6 +239,7 @@ class PoliteSession:
         :class:`RetriesExhausted` when every attempt hit a retryable problem.
         """
         method = method.upper()
+        check_key_transport(url, self._api_key)
         all_params = self._with_identity(params)
         if self._api_key:
             # With a key, every request is a POST with the parameters in the body, so the key is
@@ -280,10 +285,16 @@ class PoliteSession:
         return self._judge(call, response, body_check)
 
     def _send(self, call: _Call) -> requests.Response:
+        # Never follow a redirect: it would re-send the parameters (the API key among them)
+        # wherever the server points. _judge turns a 3xx into an error instead.
         if call.method == "POST":
-            response = self._session.post(call.url, data=call.params, timeout=self.timeout)
+            response = self._session.post(
+                call.url, data=call.params, timeout=self.timeout, allow_redirects=False
+            )
         else:
-            response = self._session.get(call.url, params=call.params, timeout=self.timeout)
+            response = self._session.get(
+                call.url, params=call.params, timeout=self.timeout, allow_redirects=False
+            )
         _check_complete(response)
         return response
 
@@ -304,6 +315,17 @@ class PoliteSession:
                 status=status,
                 ncbi_message=ncbi,
                 retry_after=retry_after,
+            )
+        if 300 <= status < 400:
+            target = self.redact(_redirect_target(call.url, response.headers.get("Location")))
+            return _Attempt.fail(
+                EutilsHTTPError(
+                    f"NCBI answered {call.shown_url} with HTTP {status}, a redirect to {target}; "
+                    "redirects are not followed (they would carry the request and any API key "
+                    "elsewhere): check the E-utilities URL",
+                    status=status,
+                    url=call.shown_url,
+                )
             )
         if status >= 400:
             ncbi = self.redact(_ncbi_message(response))
@@ -405,6 +427,41 @@ class _Attempt:
         retry_after: float | None = None,
     ) -> _Attempt:
         return cls(cause=cause, status=status, ncbi_message=ncbi_message, retry_after=retry_after)
+
+
+def check_key_transport(url: str, api_key: str | None) -> None:
+    """Refuse to send an API key over plain http:// to another machine (ConfigError).
+
+    Loopback addresses stay allowed so a local stand-in for NCBI can be tested with a key.
+    """
+    parts = urlsplit(url)
+    if not api_key or parts.scheme.lower() != "http" or _is_loopback(parts.hostname or ""):
+        return
+    raise ConfigError(
+        f"refusing to send the NCBI API key over plain http:// to {parts.hostname}: anyone on "
+        "the way could read it; use an https:// E-utilities URL (plain http is only allowed to "
+        "this machine, for a local test server)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _redirect_target(url: str, location: str | None) -> str:
+    """Host (and port) a redirect points to, without path or query: never the parameters."""
+    if not location:
+        return "nowhere (no Location header)"
+    target = urlsplit(urljoin(url, location))
+    host = target.hostname or "?"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{target.port}" if target.port else host
 
 
 class _TruncatedBody(Exception):

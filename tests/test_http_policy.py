@@ -555,11 +555,11 @@ def test_session_throttles_to_3_or_10_per_second(api_key: str | None, limit: int
     clock = FakeClock()
     adapter = RecordingAdapter(clock)
     raw = requests.Session()
-    raw.mount("http://", adapter)
+    raw.mount("https://", adapter)  # with a key, plain http is refused
     session = make_session(clock, api_key=api_key, rate=None, session=raw)
     for i in range(120):
         session.get(
-            "http://ncbi.test/esearch.fcgi" if i % 2 else "http://ncbi.test/efetch.fcgi", {}
+            "https://ncbi.test/esearch.fcgi" if i % 2 else "https://ncbi.test/efetch.fcgi", {}
         )
     assert session.limiter.limit == limit
     assert max_in_any_window(adapter.sent_at) == limit

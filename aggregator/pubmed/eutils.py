@@ -22,7 +22,7 @@ from lxml import etree
 
 from aggregator.article import Article
 from aggregator.errors import AggregatorError, ConfigError
-from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
+from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy, check_key_transport
 from aggregator.pubmed.xml import iter_pubmed_xml
 from aggregator.settings import Settings
 
@@ -174,6 +174,7 @@ class EutilsClient:
         max_ids_per_search: int = MAX_IDS_PER_SEARCH,
     ) -> None:
         self.base_url = settings.eutils_url.rstrip("/") + "/"
+        check_key_transport(self.base_url, settings.api_key)  # fail before any request
         self.session = session or PoliteSession(
             tool=settings.tool,
             email=settings.email,

@@ -1,0 +1,125 @@
+"""Issue 17, phase 1: a hostile server must not make the client leak, hang, hoard or lie.
+
+Each test is named by the issue's item number and was written to fail on the code before its
+fix. The hostile replies come from the fake NCBI server's on-demand faults (redirect, drip,
+huge, gzip_bomb, bad_ids, unrequested_records, lying_count, error200 with a message); every
+record is synthetic (PMIDs 99000001 up, filler records 99500000 up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from aggregator.errors import ConfigError
+from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
+from aggregator.pubmed.eutils import EutilsClient
+from aggregator.pubmed.fake import FakeEutils
+from aggregator.settings import Settings
+
+API_KEY = "SECRET-hardening-key-7f3a9c"
+FakeFactory = Callable[..., FakeEutils]
+
+
+@pytest.fixture
+def fake_factory(fake_ncbi_factory: FakeFactory) -> FakeFactory:
+    """Started fake servers with the base corpus and no rate limit (politeness is not tested
+    here)."""
+
+    def make(**kwargs: object) -> FakeEutils:
+        kwargs.setdefault("rate_limit", None)
+        kwargs.setdefault("rate_limit_with_key", None)
+        return fake_ncbi_factory(**kwargs)
+
+    return make
+
+
+def make_session(
+    *, api_key: str | None = None, attempts: int = 3, **options: object
+) -> PoliteSession:
+    return PoliteSession(
+        tool="aggregator-hardening-tests",
+        email="tests@example.invalid",
+        api_key=api_key,
+        requests_per_second=50,
+        retry=RetryPolicy(max_attempts=attempts, backoff_base=0.01, backoff_max=0.02),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def make_client(fake: FakeEutils, session: PoliteSession, **options: object) -> EutilsClient:
+    settings = Settings(
+        eutils_url=fake.url,
+        api_key=session._api_key,
+        email="tests@example.invalid",
+        tool="aggregator-hardening-tests",
+    )
+    return EutilsClient(settings, session=session, today=lambda: fake.today, **options)  # type: ignore[arg-type]
+
+
+class CountingAdapter(HTTPAdapter):
+    """A transport that answers 200 at once and counts what it was asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.sent.append(request.url)
+        response = requests.Response()
+        response.status_code = 200
+        response._content = b"<ok/>"
+        response.url = request.url
+        response.request = request
+        return response
+
+
+# ---- item 1: the API key never follows a redirect, never travels over plain http ----------
+
+
+def test_item01_api_key_is_not_sent_to_the_host_a_redirect_points_to(
+    fake_factory: FakeFactory,
+) -> None:
+    ncbi = fake_factory()
+    elsewhere = fake_factory(records=[])
+    ncbi.inject("redirect", location=f"{elsewhere.url}esearch.fcgi", times=10)
+    client = make_client(ncbi, make_session(api_key=API_KEY))
+
+    with pytest.raises(EutilsHTTPError) as caught:
+        client.esearch("magnesium[tiab]")
+
+    assert elsewhere.requests == []  # nothing, let alone the key, reached the other server
+    assert [(e.endpoint, e.status) for e in ncbi.requests] == [("esearch", 307)]  # no retry
+    message = str(caught.value)
+    other_host = elsewhere.url.split("/")[2]  # 127.0.0.1:<port>: another server, same machine
+    assert "HTTP 307" in message and other_host in message
+    assert "redirect" in message and API_KEY not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://eutils.ncbi.nlm.nih.gov/entrez/eutils/", "http://10.1.2.3:8080/entrez/eutils/"],
+)
+def test_item01_api_key_is_refused_over_plain_http_to_another_machine(url: str) -> None:
+    adapter = CountingAdapter()
+    raw = requests.Session()
+    raw.mount("http://", adapter)
+    raw.mount("https://", adapter)
+    session = make_session(api_key=API_KEY, session=raw)
+
+    with pytest.raises(ConfigError, match="refusing to send the NCBI API key over plain http"):
+        session.get(f"{url}esearch.fcgi", {"db": "pubmed"})
+    with pytest.raises(ConfigError, match="refusing to send the NCBI API key over plain http"):
+        EutilsClient(Settings(eutils_url=url, api_key=API_KEY, email="tests@example.invalid"))
+    assert adapter.sent == []
+
+    # https, a test server on this machine, or no key at all: allowed.
+    session.get(url.replace("http://", "https://") + "esearch.fcgi", {})
+    session.get("http://127.0.0.1:9/entrez/eutils/esearch.fcgi", {})
+    session.get("http://localhost:9/entrez/eutils/esearch.fcgi", {})
+    session.get("http://[::1]:9/entrez/eutils/esearch.fcgi", {})
+    make_session(session=raw).get(f"{url}esearch.fcgi", {})
+    assert len(adapter.sent) == 5
