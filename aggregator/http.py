@@ -6,6 +6,8 @@
   requests per second without an API key, 10 with one, counted across all E-utilities);
 * bounded retries with exponential backoff and full jitter on connection errors, timeouts,
   HTTP 429, 5xx, truncated bodies and on a caller-supplied "retryable body" check;
+* an overall deadline per request (default 120 s), on top of the per-read socket timeouts: a
+  server that sends a byte every few seconds is cut off when it is up (a retryable timeout);
 * ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2);
 * redaction of the API key from every log line, exception message and repr;
 * no redirects: a 3xx reply is an error naming where it pointed, so neither the parameters nor
@@ -17,12 +19,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ipaddress
 import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -33,6 +37,10 @@ from typing import Any
 from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import HTTPResponse
 
 from aggregator.errors import AggregatorError, ConfigError
 
@@ -41,6 +49,8 @@ logger = logging.getLogger("aggregator.http")
 # EUTILS-FACTS §2: 3 requests/s per IP without a key, 10/s with one.
 REQUESTS_PER_SECOND_WITHOUT_KEY = 3
 REQUESTS_PER_SECOND_WITH_KEY = 10
+# Longest one HTTP exchange (connect to last body byte) may take, whatever the server does.
+DEFAULT_DEADLINE = 120.0
 
 # A body check returns None when the reply is usable, or a short message when it should be retried.
 BodyCheck = Callable[[requests.Response], str | None]
@@ -153,6 +163,7 @@ class PoliteSession:
         api_key: str | None = None,
         requests_per_second: int | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
+        deadline: float = DEFAULT_DEADLINE,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -160,6 +171,11 @@ class PoliteSession:
         rate_margin: float = 0.08,
         session: requests.Session | None = None,
     ) -> None:
+        """``timeout`` is (connect, read) per socket operation; ``deadline`` bounds a whole
+        attempt in wall-clock seconds (a session passed in keeps its own transport adapters,
+        so there the deadline only reaches the body: see :class:`_Deadline`)."""
+        if deadline <= 0:
+            raise ValueError("deadline must be positive")
         self.tool = tool
         self.email = email
         self._api_key = api_key or None
@@ -168,6 +184,7 @@ class PoliteSession:
                 REQUESTS_PER_SECOND_WITH_KEY if self._api_key else REQUESTS_PER_SECOND_WITHOUT_KEY
             )
         self.timeout = timeout
+        self.deadline = deadline
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -175,7 +192,12 @@ class PoliteSession:
         self.limiter = SlidingWindowLimiter(
             requests_per_second, margin=rate_margin, clock=clock, sleep=sleep
         )
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            adapter = _DeadlineAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self._session = session
         self._session.headers.setdefault("User-Agent", f"{tool} (python-requests)")
         self._stats: Counter[str] = Counter()
 
@@ -285,16 +307,34 @@ class PoliteSession:
         return self._judge(call, response, body_check)
 
     def _send(self, call: _Call) -> requests.Response:
+        """One HTTP exchange, body included, within the deadline."""
         # Never follow a redirect: it would re-send the parameters (the API key among them)
         # wherever the server points. _judge turns a 3xx into an error instead.
-        if call.method == "POST":
-            response = self._session.post(
-                call.url, data=call.params, timeout=self.timeout, allow_redirects=False
-            )
-        else:
-            response = self._session.get(
-                call.url, params=call.params, timeout=self.timeout, allow_redirects=False
-            )
+        post = call.method == "POST"
+        with _Deadline(self.deadline) as deadline:
+            try:
+                response = self._session.request(
+                    call.method,
+                    call.url,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    data=call.params if post else None,
+                    params=None if post else call.params,
+                )
+                deadline.watch_response(response)
+                try:
+                    response.content  # noqa: B018 - reads the body, within the deadline
+                except BaseException:
+                    response.close()
+                    raise
+            except Exception:
+                if deadline.expired:
+                    raise _DeadlineExceeded(self.deadline) from None
+                raise
+        if deadline.expired:  # cut off just as the last byte came: do not trust it
+            response.close()
+            raise _DeadlineExceeded(self.deadline)
         _check_complete(response)
         return response
 
@@ -468,6 +508,120 @@ class _TruncatedBody(Exception):
     """The body is shorter than the Content-Length the server announced."""
 
 
+class _DeadlineExceeded(Exception):
+    """The whole exchange took longer than the session's deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no complete reply within {seconds:g} s (deadline)")
+
+
+# -- the overall deadline ----------------------------------------------------------------------
+
+_active = threading.local()  # .deadline: the _Deadline of the request this thread is sending
+
+
+class _Deadline:
+    """Cuts one HTTP exchange off after ``seconds`` of wall-clock time.
+
+    Socket timeouts bound each read, not the whole reply: a server sending a byte every few
+    seconds never trips them. When time is up a timer thread shuts the socket down, which ends
+    any read blocked on it at once; :meth:`PoliteSession._send` then reports a timeout.
+
+    The socket is known from the moment the request is sent when the session uses
+    :class:`_DeadlineAdapter` (every session PoliteSession makes itself), so a server that
+    drips its status line and headers is cut off too. With a session passed in, the deadline
+    reaches the body only (through the response's own shutdown).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._finished = False
+        self._cut_offs: list[Callable[[], None]] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _active.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _active.deadline = None
+        with self._lock:
+            self._finished = True
+        self._timer.cancel()
+
+    def watch_socket(self, sock: socket.socket) -> None:
+        # socket.socket's own shutdown, also for an SSLSocket: it wakes a blocked TLS read.
+        self._watch(lambda: socket.socket.shutdown(sock, socket.SHUT_RDWR))
+
+    def watch_response(self, response: requests.Response) -> None:
+        raw = response.raw
+        if isinstance(raw, HTTPResponse):
+            self._watch(raw.shutdown)
+
+    def _watch(self, cut_off: Callable[[], None]) -> None:
+        with self._lock:
+            if not self.expired:
+                self._cut_offs.append(cut_off)
+                return
+        _quietly(cut_off)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            cut_offs = list(self._cut_offs)
+        for cut_off in cut_offs:
+            _quietly(cut_off)
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    # OSError, ValueError, RuntimeError: already closed or released, nothing left to cut off.
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        action()
+
+
+def _watch_connection(connection: HTTPConnection) -> None:
+    """Hand the socket of a request about to wait for its reply to this thread's deadline."""
+    deadline = getattr(_active, "deadline", None)
+    if deadline is not None and connection.sock is not None:
+        deadline.watch_socket(connection.sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override] # as urllib3's own
+        _watch_connection(self)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override] # as urllib3's own
+        _watch_connection(self)
+        return super().getresponse()
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' standard transport, with connections whose sockets the deadline can reach."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
 # Worth another attempt: the connection failed, the reply was late, cut short or garbled.
 _RETRYABLE_EXCEPTIONS = (
     requests.ConnectionError,
@@ -475,6 +629,7 @@ _RETRYABLE_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
     _TruncatedBody,
+    _DeadlineExceeded,
 )
 
 
@@ -551,6 +706,8 @@ _CONNECTION_REASONS = (
 def _describe_exception(exc: BaseException) -> str:
     name = type(exc).__name__
     detail = _one_line(str(exc))
+    if isinstance(exc, _DeadlineExceeded):
+        return detail
     if isinstance(exc, requests.Timeout):
         return "no reply in time (timeout)"
     for marker, reason in _CONNECTION_REASONS:

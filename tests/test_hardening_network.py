@@ -8,6 +8,8 @@ record is synthetic (PMIDs 99000001 up, filler records 99500000 up).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -15,8 +17,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from aggregator.errors import ConfigError
-from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
-from aggregator.pubmed.eutils import EutilsClient
+from aggregator.http import EutilsHTTPError, PoliteSession, RetriesExhausted, RetryPolicy
+from aggregator.pubmed.eutils import EutilsClient, SearchResult
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.settings import Settings
 
@@ -123,3 +125,47 @@ def test_item01_api_key_is_refused_over_plain_http_to_another_machine(url: str) 
     session.get("http://[::1]:9/entrez/eutils/esearch.fcgi", {})
     make_session(session=raw).get(f"{url}esearch.fcgi", {})
     assert len(adapter.sent) == 5
+
+
+# ---- item 6: every request has an overall deadline -------------------------------------------
+
+
+def finishes_within(seconds: float, work: Callable[[], object]) -> object:
+    """Run ``work`` in a thread; fail the test (instead of hanging it) if it is still running
+    after ``seconds``. Returns what ``work`` returned or raised."""
+    outcome: list[object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        pytest.fail(f"still waiting after {seconds} s: no overall deadline")
+    assert time.monotonic() - started < seconds
+    return outcome[0]
+
+
+def test_item06_a_reply_dripping_a_byte_at_a_time_is_cut_off_at_the_deadline(
+    fake_factory: FakeFactory,
+) -> None:
+    fake = fake_factory()
+    # A byte every 0.3 s never trips the 1 s read timeout; only an overall deadline helps.
+    fake.inject("drip", delay=0.3, times=2)
+    client = make_client(fake, make_session(attempts=2, timeout=(2.0, 1.0), deadline=1.0))
+
+    outcome = finishes_within(8, lambda: client.esearch("magnesium[tiab]"))
+
+    assert isinstance(outcome, RetriesExhausted), outcome
+    assert outcome.last_cause == "no complete reply within 1 s (deadline)"
+    assert [e.fault for e in fake.requests] == ["drip", "drip"]
+
+    # A deadline hit is a retryable timeout: one dripping reply, then the normal one.
+    fake.inject("drip", delay=0.3)
+    result = finishes_within(8, lambda: client.esearch("magnesium[tiab]"))
+    assert isinstance(result, SearchResult) and result.count > 0, result
