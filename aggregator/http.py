@@ -8,6 +8,8 @@
   HTTP 429, 5xx, truncated bodies and on a caller-supplied "retryable body" check;
 * an overall deadline per request (default 120 s), on top of the per-read socket timeouts: a
   server that sends a byte every few seconds is cut off when it is up (a retryable timeout);
+* a size cap per reply (default 256 MiB), counted after decompression so a gzip bomb is
+  stopped too; a reply over it is an error at once, not retried;
 * ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2);
 * redaction of the API key from every log line, exception message and repr;
 * no redirects: a 3xx reply is an error naming where it pointed, so neither the parameters nor
@@ -51,6 +53,9 @@ REQUESTS_PER_SECOND_WITHOUT_KEY = 3
 REQUESTS_PER_SECOND_WITH_KEY = 10
 # Longest one HTTP exchange (connect to last body byte) may take, whatever the server does.
 DEFAULT_DEADLINE = 120.0
+# Largest reply body (after decompression) accepted. An EFetch of 500 records is a few MB.
+DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 # A body check returns None when the reply is usable, or a short message when it should be retried.
 BodyCheck = Callable[[requests.Response], str | None]
@@ -164,6 +169,7 @@ class PoliteSession:
         requests_per_second: int | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
         deadline: float = DEFAULT_DEADLINE,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -173,9 +179,12 @@ class PoliteSession:
     ) -> None:
         """``timeout`` is (connect, read) per socket operation; ``deadline`` bounds a whole
         attempt in wall-clock seconds (a session passed in keeps its own transport adapters,
-        so there the deadline only reaches the body: see :class:`_Deadline`)."""
+        so there the deadline only reaches the body: see :class:`_Deadline`);
+        ``max_reply_bytes`` caps a reply body after decompression."""
         if deadline <= 0:
             raise ValueError("deadline must be positive")
+        if max_reply_bytes < 1:
+            raise ValueError("max_reply_bytes must be positive")
         self.tool = tool
         self.email = email
         self._api_key = api_key or None
@@ -185,6 +194,7 @@ class PoliteSession:
             )
         self.timeout = timeout
         self.deadline = deadline
+        self.max_reply_bytes = max_reply_bytes
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -296,6 +306,11 @@ class PoliteSession:
             response = self._send(call)
         except _RETRYABLE_EXCEPTIONS as exc:
             return _Attempt.retry(self.redact(_describe_exception(exc)))
+        except _TooLarge as exc:
+            # Asking again would only fetch the same flood: fail at once.
+            return _Attempt.fail(
+                EutilsHTTPError(f"the reply to {call.shown_url} {exc}; refused", url=call.shown_url)
+            )
         except requests.RequestException as exc:
             # Invalid URL, too many redirects, ...: retrying would not help.
             return _Attempt.fail(
@@ -324,7 +339,7 @@ class PoliteSession:
                 )
                 deadline.watch_response(response)
                 try:
-                    response.content  # noqa: B018 - reads the body, within the deadline
+                    _read_body(response, self.max_reply_bytes)
                 except BaseException:
                     response.close()
                     raise
@@ -506,6 +521,42 @@ def _redirect_target(url: str, location: str | None) -> str:
 
 class _TruncatedBody(Exception):
     """The body is shorter than the Content-Length the server announced."""
+
+
+class _TooLarge(Exception):
+    """The reply body (decompressed) is over the size cap."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"is larger than the {_size(limit)} limit")
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count} bytes"
+
+
+def _read_body(response: requests.Response, limit: int) -> None:
+    """Read a streamed body into ``response.content``, refusing more than ``limit`` bytes.
+
+    Bytes are counted as decoded (urllib3 inflates gzip/deflate a chunk at a time and never
+    more than asked for), so a small compressed reply that inflates to gigabytes stops at the
+    cap with only the cap in memory.
+    """
+    declared = response.headers.get("Content-Length", "")
+    encoded = bool(response.headers.get("Content-Encoding"))
+    if declared.isascii() and declared.isdigit() and not encoded and int(declared) > limit:
+        raise _TooLarge(limit)
+    if response.raw is None:  # a transport adapter that filled in the body itself
+        if len(response.content) > limit:
+            raise _TooLarge(limit)
+        return
+    chunks: list[bytes] = []
+    received = 0
+    for chunk in response.iter_content(_READ_CHUNK):
+        received += len(chunk)
+        if received > limit:
+            raise _TooLarge(limit)
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
 
 
 class _DeadlineExceeded(Exception):

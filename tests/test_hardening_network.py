@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import pytest
@@ -169,3 +170,46 @@ def test_item06_a_reply_dripping_a_byte_at_a_time_is_cut_off_at_the_deadline(
     fake.inject("drip", delay=0.3)
     result = finishes_within(8, lambda: client.esearch("magnesium[tiab]"))
     assert isinstance(result, SearchResult) and result.count > 0, result
+
+
+# ---- item 7: replies are capped in size, decompressed size included --------------------------
+
+
+def test_item07_a_huge_reply_is_refused_at_the_size_cap_and_not_retried(
+    fake_factory: FakeFactory,
+) -> None:
+    fake = fake_factory()
+    fake.inject("huge", size=4_000_000, times=5)
+    client = make_client(fake, make_session(max_reply_bytes=1 << 20))
+
+    with pytest.raises(EutilsHTTPError) as caught:
+        client.esearch("magnesium[tiab]")
+
+    assert not isinstance(caught.value, RetriesExhausted)
+    assert str(caught.value).startswith(f"the reply to {fake.url}esearch.fcgi?")
+    assert str(caught.value).endswith(" is larger than the 1 MiB limit; refused")
+    assert [e.fault for e in fake.requests] == ["huge"]  # not asked again
+    fake.clear_faults()
+    assert client.esearch("magnesium[tiab]").count > 0  # the connection pool is still usable
+
+
+def test_item07_a_gzip_bomb_is_refused_by_its_decompressed_size_in_flat_memory(
+    fake_factory: FakeFactory,
+) -> None:
+    fake = fake_factory()
+    fake.inject("gzip_bomb", size=64_000_000)  # about 64 KB on the wire
+    client = make_client(fake, make_session(max_reply_bytes=1 << 20))
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(EutilsHTTPError, match=r"is larger than the 1 MiB limit; refused$"):
+            client.esearch("magnesium[tiab]")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB while reading a 64 MB bomb"
+    assert [e.fault for e in fake.requests] == ["gzip_bomb"]
+    # Under the cap, a compressed reply is read and decoded as usual.
+    fake.inject("gzip_bomb", size=200_000)
+    assert client.esearch("magnesium[tiab]").count > 0
