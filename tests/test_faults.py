@@ -65,6 +65,10 @@ class SmallBatchClient:
     def missing_pmids(self) -> list[int]:
         return self.client.missing_pmids
 
+    @property
+    def skipped(self) -> list[str]:
+        return self.client.skipped
+
 
 def make_client(fake: FakeEutils, *, max_ids_per_search: int = 9_999) -> EutilsClient:
     settings = load_settings(eutils_url=fake.url, email="tests@example.invalid", environ={})

@@ -8,6 +8,7 @@ record is synthetic (PMIDs 99000001 up, filler records 99500000 up).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import tracemalloc
@@ -213,3 +214,87 @@ def test_item07_a_gzip_bomb_is_refused_by_its_decompressed_size_in_flat_memory(
     # Under the cap, a compressed reply is read and decoded as usual.
     fake.inject("gzip_bomb", size=200_000)
     assert client.esearch("magnesium[tiab]").count > 0
+
+
+# ---- items 8 and 9: bad ids and unrequested records are skipped, counted, never stored -------
+
+# 99000001 and 99000003 are PMIDs of the base corpus; written in other digits they must not
+# alias them.
+BAD_IDS = {
+    "negative": "-5",
+    "zero": "0",
+    "not a number": "abc",
+    "empty": "",
+    "above PubMed's range": "100000000",
+    "huge": "99999999999999999999999",
+    "Arabic-Indic digits": "\u0669\u0669\u0660\u0660\u0660\u0660\u0660\u0661",
+    "full-width digits": "\uff19\uff19\uff10\uff10\uff10\uff10\uff10\uff13",
+}
+
+
+@pytest.mark.parametrize("value", list(BAD_IDS.values()), ids=list(BAD_IDS))
+def test_item09_parse_pmid_accepts_only_ascii_pmids_in_pubmeds_range(value: str) -> None:
+    from aggregator.article import MAX_PMID, parse_pmid
+
+    assert MAX_PMID == 99_999_999
+    assert [parse_pmid("1"), parse_pmid(" 99000001\n"), parse_pmid(MAX_PMID)] == [
+        1,
+        99000001,
+        MAX_PMID,
+    ]
+    with pytest.raises(
+        ValueError,
+        match=r"^PMID .* (is not a number|is out of range|is not written in ASCII digits)",
+    ):
+        parse_pmid(value)
+
+
+@pytest.mark.parametrize("value", list(BAD_IDS.values()), ids=list(BAD_IDS))
+def test_item09_a_bad_id_in_an_esearch_reply_is_skipped_with_a_warning(
+    fake_factory: FakeFactory, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = fake_factory()
+    client = make_client(fake, make_session())
+    clean = client.search_ids("magnesium[tiab]")
+    fake.inject("bad_ids", ids=[value], times=10)
+
+    assert client.search_ids("magnesium[tiab]") == clean
+
+    (skipped,) = client.skipped
+    assert skipped.startswith("skipped an id in the ESearch reply for 'magnesium[tiab]': PMID ")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [skipped]
+
+
+def test_item09_efetch_records_that_were_not_asked_for_are_skipped(
+    fake_factory: FakeFactory,
+) -> None:
+    fake = fake_factory()
+    client = make_client(fake, make_session())
+    impostors = [
+        "99000002",
+        "-5",
+        "0",
+        BAD_IDS["Arabic-Indic digits"],
+        BAD_IDS["full-width digits"],
+    ]
+    fake.inject("unrequested_records", ids=impostors, times=5)
+
+    articles = list(client.fetch_articles([99000001, 99000004]))
+
+    assert sorted(a.pmid for a in articles) == [99000001, 99000004]
+    assert {a.pmid: a.title for a in articles} == {
+        pmid: fake.get_record(pmid).title for pmid in (99000001, 99000004)
+    }
+    assert client.missing_pmids == []
+    # Line numbers depend on how the fake lays out its reply.
+    assert sorted(re.sub(r"at line \d+", "at line N", line) for line in client.skipped) == [
+        "skipped PMID 99000002 in an EFetch reply: it was not asked for",
+        "skipped a record: efetch reply: bad <PubmedArticle> at line N: "
+        "PMID '-5' is out of range (1..99999999)",
+        "skipped a record: efetch reply: bad <PubmedArticle> at line N: "
+        "PMID '0' is out of range (1..99999999)",
+        "skipped a record: efetch reply: bad <PubmedArticle> at line N: "
+        f"PMID {BAD_IDS['Arabic-Indic digits']!r} is not written in ASCII digits",
+        "skipped a record: efetch reply: bad <PubmedArticle> at line N: "
+        f"PMID {BAD_IDS['full-width digits']!r} is not written in ASCII digits",
+    ]
