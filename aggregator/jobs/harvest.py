@@ -30,6 +30,7 @@ from aggregator.article import Article, DeletedCitations
 from aggregator.bulk import gc_paused
 from aggregator.errors import AggregatorError, ParseError
 from aggregator.logconfig import log_event, run_context
+from aggregator.pubmed.eutils import EfetchError
 from aggregator.queries import SavedQuery
 from aggregator.store import repo
 from aggregator.store.engine import new_session, store_errors
@@ -244,7 +245,12 @@ class Harvester:
             # store_errors: a database locked or gone mid-run fails this search with one clear
             # line instead of escaping as a driver traceback.
             with store_errors(self.engine.url):
-                self._harvest_query(query, run_id, outcome)
+                try:
+                    self._harvest_query(query, run_id, outcome)
+                except EfetchError as exc:
+                    # EFetch kept failing for ids the search gave: search afresh, once.
+                    logger.warning("%s: %s; searching again", query.name, exc)
+                    self._harvest_query(query, run_id, outcome)
         except AggregatorError as exc:
             outcome.ok = False
             outcome.error = str(exc)

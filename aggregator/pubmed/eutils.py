@@ -57,12 +57,20 @@ _TRANSIENT_ERROR_MARKERS = (
 )
 # ... except these, which repeat identically however often we ask (EUTILS-FACTS §4).
 _PERMANENT_ERROR_MARKERS = ("out of acceptable range", "cannot be larger than")
+# An EFetch of valid PMIDs answered with any other <ERROR> (e.g. "Unable to obtain query #1",
+# in an HTTP 200 reply) is asked this many more times before EfetchError.
+EFETCH_ERROR_RETRIES = 2
 
 ArticleParser = Callable[..., Iterable[object]]
 
 
 class QuerySyntaxError(EutilsHTTPError):
     """NCBI rejected the search term itself; retrying cannot help."""
+
+
+class EfetchError(EutilsHTTPError):
+    """EFetch kept answering valid PMIDs with an <ERROR>. The search behind them may be stale:
+    the harvest searches again once before giving up."""
 
 
 class TooManyResultsError(AggregatorError):
@@ -511,19 +519,28 @@ class EutilsClient:
             "retmode": "xml",
             "rettype": "abstract",
         }
-        check = _XmlReplyCheck()
-        response = self.session.post(self._url("efetch"), params, body_check=check)
-        assert check.root is not None
-        errors = error_messages(check.root)
-        if errors:
+        for attempt in range(1 + EFETCH_ERROR_RETRIES):
+            check = _XmlReplyCheck()
+            response = self.session.post(self._url("efetch"), params, body_check=check)
+            assert check.root is not None
+            errors = error_messages(check.root)
+            if not errors:
+                return response.content
             message = "; ".join(errors)
-            raise EutilsHTTPError(
-                f"NCBI EFetch failed: {message}",
-                status=response.status_code,
-                url=self._url("efetch"),
-                ncbi_message=message,
-            )
-        return response.content
+            if attempt < EFETCH_ERROR_RETRIES:
+                logger.info(
+                    "EFetch of %d PMIDs answered with an error (%s); asking again (%d/%d)",
+                    len(batch),
+                    message,
+                    attempt + 1,
+                    EFETCH_ERROR_RETRIES,
+                )
+        raise EfetchError(
+            f"NCBI EFetch failed: {message}",
+            status=response.status_code,
+            url=self._url("efetch"),
+            ncbi_message=message,
+        )
 
     def _parser(self) -> ArticleParser:
         if self._article_parser is not None:
