@@ -298,3 +298,29 @@ def test_item09_efetch_records_that_were_not_asked_for_are_skipped(
         "skipped a record: efetch reply: bad <PubmedArticle> at line N: "
         f"PMID {BAD_IDS['full-width digits']!r} is not written in ASCII digits",
     ]
+
+
+# ---- item 11: a lying ESearch Count does not keep the client paging ------------------------
+
+
+def test_item11_paging_stops_when_pages_stop_bringing_new_ids_and_says_the_count_was_wrong(
+    fake_factory: FakeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = fake_factory()
+    client = make_client(fake, make_session())
+    clean = client.search_ids("magnesium[tiab]")
+    fake.reset_log()
+    # Count says 5,000; past the real matches every page repeats them instead of being empty.
+    # Before: one page per len(clean) ids until 5,000 were "received" (at NCBI's 3 requests/s
+    # a Count of 9,999 meant about half an hour of paging).
+    fake.inject("lying_count", count=5000, times=10_000)
+
+    ids = finishes_within(30, lambda: client.search_ids("magnesium[tiab]"))
+
+    assert ids == clean
+    assert [e.endpoint for e in fake.requests] == ["esearch", "esearch"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"ESearch said 5000 records match 'magnesium[tiab]' but its pages stopped bringing new "
+        f"ids after {len(clean)}: the count was wrong (or records went away while paging); "
+        f"going on with those {len(clean)}"
+    ]

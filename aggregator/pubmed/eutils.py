@@ -344,8 +344,14 @@ class EutilsClient:
     def _rest_of_slice(
         self, term: str, first: SearchResult, low: date | None, high: date | None, datetype: str
     ) -> list[int]:
-        """Page through one slice that fits under the ESearch ceiling."""
+        """Page through one slice that fits under the ESearch ceiling.
+
+        Paging stops early, with a warning, when a page brings no id we do not have yet
+        (empty, or repeating earlier ones): the Count was wrong, and trusting it could mean
+        thousands of requests for nothing.
+        """
         ids = list(first.ids)
+        seen = set(ids)
         received = len(first.ids) + first.skipped_ids  # positions read, bad ids included
         while received < first.count:
             page = self.esearch(
@@ -356,9 +362,20 @@ class EutilsClient:
                 retstart=received,  # stays <= 9998 because count <= 9999
                 retmax=min(self.max_ids_per_search, first.count - received),
             )
-            if not page.ids and not page.skipped_ids:  # the set shrank while we paged
+            new = [pmid for pmid in page.ids if pmid not in seen]
+            if not new:
+                logger.warning(
+                    "ESearch said %d records match %r but its pages stopped bringing new ids "
+                    "after %d: the count was wrong (or records went away while paging); "
+                    "going on with those %d",
+                    first.count,
+                    _short(term),
+                    len(ids),
+                    len(ids),
+                )
                 break
-            ids.extend(page.ids)
+            ids.extend(new)
+            seen.update(new)
             received += len(page.ids) + page.skipped_ids
         return ids
 
