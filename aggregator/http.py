@@ -338,11 +338,7 @@ class PoliteSession:
                     params=None if post else call.params,
                 )
                 deadline.watch_response(response)
-                try:
-                    _read_body(response, self.max_reply_bytes)
-                except BaseException:
-                    response.close()
-                    raise
+                _read_body(response, self.max_reply_bytes)
             except Exception:
                 if deadline.expired:
                     raise _DeadlineExceeded(self.deadline) from None
@@ -539,8 +535,17 @@ def _read_body(response: requests.Response, limit: int) -> None:
 
     Bytes are counted as decoded (urllib3 inflates gzip/deflate a chunk at a time and never
     more than asked for), so a small compressed reply that inflates to gigabytes stops at the
-    cap with only the cap in memory.
+    cap with only the cap in memory. On any failure the response (and its connection) is
+    closed, so a half-read connection never goes back to the pool.
     """
+    try:
+        _read_capped(response, limit)
+    except BaseException:
+        response.close()
+        raise
+
+
+def _read_capped(response: requests.Response, limit: int) -> None:
     declared = response.headers.get("Content-Length", "")
     encoded = bool(response.headers.get("Content-Encoding"))
     if declared.isascii() and declared.isdigit() and not encoded and int(declared) > limit:
