@@ -246,7 +246,9 @@ def test_read_timeout_is_retried(server_factory) -> None:
     assert clock.sleeps == [0.5]
 
 
-def test_deadline_cuts_off_a_dripping_body_even_with_a_session_passed_in(server_factory) -> None:
+def test_item06_deadline_cuts_off_a_dripping_body_even_with_a_session_passed_in(
+    server_factory,
+) -> None:
     # Issue 17 item 6. A session passed in keeps its own transport adapters, so the deadline
     # cannot reach the socket while the headers arrive, but it does reach the body.
     body = b"<eSearchResult>" + b" " * 100 + b"</eSearchResult>"
