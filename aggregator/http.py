@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import heapq
 import ipaddress
+import itertools
 import json
 import logging
 import random
@@ -580,8 +582,8 @@ class _Deadline:
     """Cuts one HTTP exchange off after ``seconds`` of wall-clock time.
 
     Socket timeouts bound each read, not the whole reply: a server sending a byte every few
-    seconds never trips them. When time is up a timer thread shuts the socket down, which ends
-    any read blocked on it at once; :meth:`PoliteSession._send` then reports a timeout.
+    seconds never trips them. When time is up the watchdog thread shuts the socket down, which
+    ends any read blocked on it at once; :meth:`PoliteSession._send` then reports a timeout.
 
     The socket is known from the moment the request is sent when the session uses
     :class:`_DeadlineAdapter` (every session PoliteSession makes itself), so a server that
@@ -590,23 +592,22 @@ class _Deadline:
     """
 
     def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         self.expired = False
         self._lock = threading.Lock()
         self._finished = False
         self._cut_offs: list[Callable[[], None]] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Deadline:
         _active.deadline = self
-        self._timer.start()
+        _WATCHDOG.watch(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         _active.deadline = None
         with self._lock:
             self._finished = True
-        self._timer.cancel()
+            self._cut_offs.clear()  # the watchdog may hold on to us until our time is up
 
     def watch_socket(self, sock: socket.socket) -> None:
         # socket.socket's own shutdown, also for an SSLSocket: it wakes a blocked TLS read.
@@ -624,7 +625,8 @@ class _Deadline:
                 return
         _quietly(cut_off)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Time is up: cut off the exchange, unless it has finished already."""
         with self._lock:
             if self._finished:
                 return
@@ -632,6 +634,42 @@ class _Deadline:
             cut_offs = list(self._cut_offs)
         for cut_off in cut_offs:
             _quietly(cut_off)
+
+
+class _Watchdog:
+    """One daemon thread (started on first use) that expires deadlines, earliest first.
+
+    Shared by every request of the process: starting a timer thread per request would put a
+    variable delay between the rate limiter's start time and the actual send.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, _Deadline]] = []  # a heap
+        self._order = itertools.count()  # ties never compare two _Deadlines
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline) -> None:
+        with self._wake:
+            due = time.monotonic() + deadline.seconds
+            heapq.heappush(self._due, (due, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="aggregator-http-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, deadline = heapq.heappop(self._due)
+            deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _quietly(action: Callable[[], None]) -> None:
