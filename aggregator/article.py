@@ -11,11 +11,38 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# PubMed's PMIDs are 1..99,999,999 (eight digits at most). Anything else is refused wherever a
+# PMID comes in (ESearch ids, EFetch records, imported files), so it can never alias or
+# overwrite a stored article.
+MAX_PMID = 99_999_999
+
 # CommentsCorrections RefTypes that mean "this article has been retracted".
 RETRACTED_REFTYPES = frozenset({"RetractionIn", "RetractedandRepublishedIn"})
 # RefTypes that a retraction *notice* carries, pointing at the article it retracts.
 RETRACTION_NOTICE_REFTYPES = frozenset({"RetractionOf", "RetractedandRepublishedFrom"})
 RETRACTION_NOTICE_TYPE = "Retraction of Publication"  # publication type of a notice
+
+
+def parse_pmid(value: str | int) -> int:
+    """The PMID written in ``value``: ASCII digits (surrounding whitespace allowed) or an int,
+    1..MAX_PMID. Raises ValueError with a one-line reason otherwise. Other digits (full-width,
+    Arabic-Indic, ...) are refused: Python's int() would read them as another article's PMID."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"PMID {value!r} is not a number")
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
+            reason = "is not written in ASCII digits" if digits.isdigit() else "is not a number"
+            raise ValueError(f"PMID {value!r} {reason}")
+        if len(digits) > len(str(MAX_PMID)) + 10:  # far out of range: no huge int() needed
+            raise ValueError(f"PMID {value!r} is out of range (1..{MAX_PMID})")
+        number = int(text)
+    else:
+        number = value
+    if not 1 <= number <= MAX_PMID:
+        raise ValueError(f"PMID {value!r} is out of range (1..{MAX_PMID})")
+    return number
 
 
 @dataclass(frozen=True, slots=True)

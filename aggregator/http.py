@@ -7,20 +7,32 @@ retry policy.
   requests per second without an API key, 10 with one, counted across all E-utilities);
 * bounded retries with exponential backoff and full jitter on connection errors, timeouts,
   HTTP 429, 5xx, truncated bodies and on a caller-supplied "retryable body" check;
+* an overall deadline per request (default 120 s), on top of the per-read socket timeouts: a
+  server that sends a byte every few seconds is cut off when it is up (a retryable timeout);
+* a size cap per reply (default 256 MiB), counted after decompression so a gzip bomb is
+  stopped too; a reply over it is an error at once, not retried;
 * ``tool``, ``email`` and ``api_key`` on every request (EUTILS-FACTS §2), unless the session
   is built with ``ncbi_identity=False`` for a source that is not NCBI (ClinicalTrials.gov);
-* redaction of the API key from every log line, exception message and repr.
+* redaction of the API key from every log line, exception message and repr;
+* no redirects: a 3xx reply is an error naming where it pointed, so neither the parameters nor
+  the API key are ever re-sent to another address; and no API key over plain ``http://``
+  except to this machine (a local test server).
 
 ``sleep``, ``clock`` and the jitter source are injectable so tests run in milliseconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import heapq
+import ipaddress
+import itertools
 import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -28,17 +40,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import HTTPResponse
 
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, ConfigError
 
 logger = logging.getLogger("aggregator.http")
 
 # EUTILS-FACTS §2: 3 requests/s per IP without a key, 10/s with one.
 REQUESTS_PER_SECOND_WITHOUT_KEY = 3
 REQUESTS_PER_SECOND_WITH_KEY = 10
+# Longest one HTTP exchange (connect to last body byte) may take, whatever the server does.
+DEFAULT_DEADLINE = 120.0
+# Largest reply body (after decompression) accepted. An EFetch of 500 records is a few MB.
+DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 # A body check returns None when the reply is usable, or a short message when it should be retried.
 BodyCheck = Callable[[requests.Response], str | None]
@@ -163,6 +184,8 @@ class PoliteSession:
         api_key: str | None = None,
         requests_per_second: int | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
+        deadline: float = DEFAULT_DEADLINE,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -171,6 +194,15 @@ class PoliteSession:
         session: requests.Session | None = None,
         ncbi_identity: bool = True,
     ) -> None:
+        """``timeout`` is (connect, read) per socket operation; ``deadline`` bounds a whole
+        attempt in wall-clock seconds (a session passed in keeps its own transport adapters,
+        so there the deadline only reaches the body: see :class:`_Deadline`);
+        ``max_reply_bytes`` caps a reply body after decompression; ``ncbi_identity=False`` is
+        for a source that is not NCBI: no tool, email or API key is sent."""
+        if deadline <= 0:
+            raise ValueError("deadline must be positive")
+        if max_reply_bytes < 1:
+            raise ValueError("max_reply_bytes must be positive")
         if not ncbi_identity and (api_key or email):
             raise ValueError("ncbi_identity=False takes no api_key or email: they are NCBI's only")
         self.ncbi_identity = ncbi_identity
@@ -182,6 +214,8 @@ class PoliteSession:
                 REQUESTS_PER_SECOND_WITH_KEY if self._api_key else REQUESTS_PER_SECOND_WITHOUT_KEY
             )
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_reply_bytes = max_reply_bytes
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -189,7 +223,12 @@ class PoliteSession:
         self.limiter = SlidingWindowLimiter(
             requests_per_second, margin=rate_margin, clock=clock, sleep=sleep
         )
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            adapter = _DeadlineAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self._session = session
         self._session.headers.setdefault("User-Agent", f"{tool} (python-requests)")
         self._stats: Counter[str] = Counter()
 
@@ -253,92 +292,146 @@ class PoliteSession:
         :class:`RetriesExhausted` when every attempt hit a retryable problem.
         """
         method = method.upper()
+        check_key_transport(url, self._api_key)
         all_params = self._with_identity(params)
         if self._api_key:
             # With a key, every request is a POST with the parameters in the body, so the key is
             # never part of a URL that urllib3 logs or that requests puts in exception text.
             # NCBI accepts POST for every E-utility (EUTILS-FACTS §1).
             method = "POST"
-        endpoint = _endpoint_name(url)
-        shown_url = self.redact(_describe_url(url, all_params))
-        policy = self.retry
-        last_status: int | None = None
-        last_cause = ""
-        last_ncbi: str | None = None
-        for attempt in range(1, policy.max_attempts + 1):
-            self.limiter.acquire()
-            self._stats[endpoint] += 1
-            retry_after: float | None = None
-            try:
-                if method == "POST":
-                    response = self._session.post(url, data=all_params, timeout=self.timeout)
-                else:
-                    response = self._session.get(url, params=all_params, timeout=self.timeout)
-                _check_complete(response)
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-                _TruncatedBody,
-            ) as exc:
-                last_status = None
-                last_cause = self.redact(_describe_exception(exc))
-                last_ncbi = None
-            except requests.RequestException as exc:
-                # Invalid URL, too many redirects, ...: retrying would not help.
-                raise EutilsHTTPError(
-                    f"request to {shown_url} failed: {self.redact(_describe_exception(exc))}",
-                    url=shown_url,
-                ) from None
-            else:
-                status = response.status_code
-                if status == 429 or status >= 500:
-                    last_status = status
-                    last_ncbi = self.redact(_ncbi_message(response))
-                    last_cause = f"HTTP {status}" + (f" ({last_ncbi})" if last_ncbi else "")
-                    if status == 429:
-                        retry_after = _retry_after_seconds(response, policy.max_retry_after)
-                elif status >= 400:
-                    ncbi = self.redact(_ncbi_message(response))
-                    raise EutilsHTTPError(
-                        f"NCBI refused {shown_url} with HTTP {status}"
-                        + (f": {ncbi}" if ncbi else ""),
-                        status=status,
-                        url=shown_url,
-                        ncbi_message=ncbi or None,
-                    )
-                else:
-                    problem = body_check(response) if body_check else None
-                    if problem is None:
-                        return response
-                    last_status = status
-                    last_ncbi = self.redact(problem)
-                    last_cause = f"HTTP {status} with error body ({last_ncbi})"
-            if attempt == policy.max_attempts:
-                break
-            wait = self._backoff(attempt, last_status, retry_after)
-            # INFO, not WARNING: retries are routine; only giving up is worth the user's eye.
-            logger.info(
-                "retrying %s %s: attempt %d/%d failed with status %s (%s); waiting %.2f s",
-                method,
-                endpoint,
-                attempt,
-                policy.max_attempts,
-                last_status if last_status is not None else "none",
-                last_cause,
-                wait,
-            )
-            self._sleep(wait)
+        call = _Call(method, url, all_params, self.redact(_describe_url(url, all_params)))
+        attempts = self.retry.max_attempts
+        for attempt in range(1, attempts + 1):
+            result = self._attempt(call, body_check)
+            if result.response is not None:
+                return result.response
+            if result.error is not None:
+                raise result.error
+            if attempt < attempts:
+                self._wait_before_retry(call, attempt, result)
         raise RetriesExhausted(
-            f"{endpoint} request to {url.split('?', 1)[0]} failed {policy.max_attempts} times; "
-            f"giving up (last error: {last_cause})",
-            status=last_status,
-            url=shown_url,
-            ncbi_message=last_ncbi,
-            attempts=policy.max_attempts,
-            last_cause=last_cause,
+            f"{call.endpoint} request to {url.split('?', 1)[0]} failed {attempts} times; "
+            f"giving up (last error: {result.cause})",
+            status=result.status,
+            url=call.shown_url,
+            ncbi_message=result.ncbi_message,
+            attempts=attempts,
+            last_cause=result.cause,
         )
+
+    def _attempt(self, call: _Call, body_check: BodyCheck | None) -> _Attempt:
+        """Send the request once: ok (a usable response), retry (why) or fail (the error)."""
+        self.limiter.acquire()
+        self._stats[call.endpoint] += 1
+        try:
+            response = self._send(call)
+        except _RETRYABLE_EXCEPTIONS as exc:
+            return _Attempt.retry(self.redact(_describe_exception(exc)))
+        except _TooLarge as exc:
+            # Asking again would only fetch the same flood: fail at once.
+            return _Attempt.fail(
+                EutilsHTTPError(f"the reply to {call.shown_url} {exc}; refused", url=call.shown_url)
+            )
+        except requests.RequestException as exc:
+            # Invalid URL, too many redirects, ...: retrying would not help.
+            return _Attempt.fail(
+                EutilsHTTPError(
+                    f"request to {call.shown_url} failed: {self.redact(_describe_exception(exc))}",
+                    url=call.shown_url,
+                )
+            )
+        return self._judge(call, response, body_check)
+
+    def _send(self, call: _Call) -> requests.Response:
+        """One HTTP exchange, body included, within the deadline."""
+        # Never follow a redirect: it would re-send the parameters (the API key among them)
+        # wherever the server points. _judge turns a 3xx into an error instead.
+        post = call.method == "POST"
+        with _Deadline(self.deadline) as deadline:
+            try:
+                response = self._session.request(
+                    call.method,
+                    call.url,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    data=call.params if post else None,
+                    params=None if post else call.params,
+                )
+                deadline.watch_response(response)
+                _read_body(response, self.max_reply_bytes)
+            except Exception:
+                if deadline.expired:
+                    raise _DeadlineExceeded(self.deadline) from None
+                raise
+        if deadline.expired:  # cut off just as the last byte came: do not trust it
+            response.close()
+            raise _DeadlineExceeded(self.deadline)
+        _check_complete(response)
+        return response
+
+    def _judge(
+        self, call: _Call, response: requests.Response, body_check: BodyCheck | None
+    ) -> _Attempt:
+        """Classify a reply that arrived whole: by its status, then by its body."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            ncbi = self.redact(_ncbi_message(response))
+            retry_after = (
+                _retry_after_seconds(response, self.retry.max_retry_after)
+                if status == 429
+                else None
+            )
+            return _Attempt.retry(
+                f"HTTP {status}" + (f" ({ncbi})" if ncbi else ""),
+                status=status,
+                ncbi_message=ncbi,
+                retry_after=retry_after,
+            )
+        if 300 <= status < 400:
+            target = self.redact(_redirect_target(call.url, response.headers.get("Location")))
+            return _Attempt.fail(
+                EutilsHTTPError(
+                    f"NCBI answered {call.shown_url} with HTTP {status}, a redirect to {target}; "
+                    "redirects are not followed (they would carry the request and any API key "
+                    "elsewhere): check the E-utilities URL",
+                    status=status,
+                    url=call.shown_url,
+                )
+            )
+        if status >= 400:
+            ncbi = self.redact(_ncbi_message(response))
+            return _Attempt.fail(
+                EutilsHTTPError(
+                    f"NCBI refused {call.shown_url} with HTTP {status}"
+                    + (f": {ncbi}" if ncbi else ""),
+                    status=status,
+                    url=call.shown_url,
+                    ncbi_message=ncbi or None,
+                )
+            )
+        problem = body_check(response) if body_check else None
+        if problem is None:
+            return _Attempt.ok(response)
+        ncbi = self.redact(problem)
+        return _Attempt.retry(
+            f"HTTP {status} with error body ({ncbi})", status=status, ncbi_message=ncbi
+        )
+
+    def _wait_before_retry(self, call: _Call, attempt: int, result: _Attempt) -> None:
+        wait = self._backoff(attempt, result.status, result.retry_after)
+        # INFO, not WARNING: retries are routine; only giving up is worth the user's eye.
+        logger.info(
+            "retrying %s %s: attempt %d/%d failed with status %s (%s); waiting %.2f s",
+            call.method,
+            call.endpoint,
+            attempt,
+            self.retry.max_attempts,
+            result.status if result.status is not None else "none",
+            result.cause,
+            wait,
+        )
+        self._sleep(wait)
 
     def _with_identity(self, params: Mapping[str, Any]) -> dict[str, Any]:
         # EUTILS-FACTS §2: tool and email on every request; api_key when the user has one.
@@ -364,8 +457,295 @@ class PoliteSession:
         return wait
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One logical request as every attempt sends it."""
+
+    method: str
+    url: str
+    params: dict[str, Any]
+    shown_url: str  # redacted, shortened: for messages
+
+    @property
+    def endpoint(self) -> str:
+        return _endpoint_name(self.url)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """How one attempt ended: ``response`` (ok), ``error`` (fail at once) or neither (retry,
+    with ``cause`` and what the server said)."""
+
+    response: requests.Response | None = None
+    error: EutilsHTTPError | None = None
+    cause: str = ""
+    status: int | None = None
+    ncbi_message: str | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def ok(cls, response: requests.Response) -> _Attempt:
+        return cls(response=response)
+
+    @classmethod
+    def fail(cls, error: EutilsHTTPError) -> _Attempt:
+        return cls(error=error)
+
+    @classmethod
+    def retry(
+        cls,
+        cause: str,
+        *,
+        status: int | None = None,
+        ncbi_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> _Attempt:
+        return cls(cause=cause, status=status, ncbi_message=ncbi_message, retry_after=retry_after)
+
+
+def check_key_transport(url: str, api_key: str | None) -> None:
+    """Refuse to send an API key over plain http:// to another machine (ConfigError).
+
+    Loopback addresses stay allowed so a local stand-in for NCBI can be tested with a key.
+    """
+    parts = urlsplit(url)
+    if not api_key or parts.scheme.lower() != "http" or _is_loopback(parts.hostname or ""):
+        return
+    raise ConfigError(
+        f"refusing to send the NCBI API key over plain http:// to {parts.hostname}: anyone on "
+        "the way could read it; use an https:// E-utilities URL (plain http is only allowed to "
+        "this machine, for a local test server)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _redirect_target(url: str, location: str | None) -> str:
+    """Host (and port) a redirect points to, without path or query: never the parameters."""
+    if not location:
+        return "nowhere (no Location header)"
+    target = urlsplit(urljoin(url, location))
+    host = target.hostname or "?"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{target.port}" if target.port else host
+
+
 class _TruncatedBody(Exception):
     """The body is shorter than the Content-Length the server announced."""
+
+
+class _TooLarge(Exception):
+    """The reply body (decompressed) is over the size cap."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"is larger than the {_size(limit)} limit")
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count} bytes"
+
+
+def _read_body(response: requests.Response, limit: int) -> None:
+    """Read a streamed body into ``response.content``, refusing more than ``limit`` bytes.
+
+    Bytes are counted as decoded (urllib3 inflates gzip/deflate a chunk at a time and never
+    more than asked for), so a small compressed reply that inflates to gigabytes stops at the
+    cap with only the cap in memory. On any failure the response (and its connection) is
+    closed, so a half-read connection never goes back to the pool.
+    """
+    try:
+        _read_capped(response, limit)
+    except BaseException:
+        response.close()
+        raise
+
+
+def _read_capped(response: requests.Response, limit: int) -> None:
+    declared = response.headers.get("Content-Length", "")
+    encoded = bool(response.headers.get("Content-Encoding"))
+    if declared.isascii() and declared.isdigit() and not encoded and int(declared) > limit:
+        raise _TooLarge(limit)
+    if response.raw is None:  # a transport adapter that filled in the body itself
+        if len(response.content) > limit:
+            raise _TooLarge(limit)
+        return
+    chunks: list[bytes] = []
+    received = 0
+    for chunk in response.iter_content(_READ_CHUNK):
+        received += len(chunk)
+        if received > limit:
+            raise _TooLarge(limit)
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+
+
+class _DeadlineExceeded(Exception):
+    """The whole exchange took longer than the session's deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no complete reply within {seconds:g} s (deadline)")
+
+
+# -- the overall deadline ----------------------------------------------------------------------
+
+_active = threading.local()  # .deadline: the _Deadline of the request this thread is sending
+
+
+class _Deadline:
+    """Cuts one HTTP exchange off after ``seconds`` of wall-clock time.
+
+    Socket timeouts bound each read, not the whole reply: a server sending a byte every few
+    seconds never trips them. When time is up the watchdog thread shuts the socket down, which
+    ends any read blocked on it at once; :meth:`PoliteSession._send` then reports a timeout.
+
+    The socket is known from the moment the request is sent when the session uses
+    :class:`_DeadlineAdapter` (every session PoliteSession makes itself), so a server that
+    drips its status line and headers is cut off too. With a session passed in, the deadline
+    reaches the body only (through the response's own shutdown).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._finished = False
+        self._cut_offs: list[Callable[[], None]] = []
+
+    def __enter__(self) -> _Deadline:
+        _active.deadline = self
+        _WATCHDOG.watch(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _active.deadline = None
+        with self._lock:
+            self._finished = True
+            self._cut_offs.clear()  # the watchdog may hold on to us until our time is up
+
+    def watch_socket(self, sock: socket.socket) -> None:
+        # socket.socket's own shutdown, also for an SSLSocket: it wakes a blocked TLS read.
+        self._watch(lambda: socket.socket.shutdown(sock, socket.SHUT_RDWR))
+
+    def watch_response(self, response: requests.Response) -> None:
+        raw = response.raw
+        if isinstance(raw, HTTPResponse):
+            self._watch(raw.shutdown)
+
+    def _watch(self, cut_off: Callable[[], None]) -> None:
+        with self._lock:
+            if not self.expired:
+                self._cut_offs.append(cut_off)
+                return
+        _quietly(cut_off)
+
+    def expire(self) -> None:
+        """Time is up: cut off the exchange, unless it has finished already."""
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            cut_offs = list(self._cut_offs)
+        for cut_off in cut_offs:
+            _quietly(cut_off)
+
+
+class _Watchdog:
+    """One daemon thread (started on first use) that expires deadlines, earliest first.
+
+    Shared by every request of the process: starting a timer thread per request would put a
+    variable delay between the rate limiter's start time and the actual send.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, _Deadline]] = []  # a heap
+        self._order = itertools.count()  # ties never compare two _Deadlines
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline) -> None:
+        with self._wake:
+            due = time.monotonic() + deadline.seconds
+            heapq.heappush(self._due, (due, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="aggregator-http-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, deadline = heapq.heappop(self._due)
+            deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    # OSError, ValueError, RuntimeError: already closed or released, nothing left to cut off.
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        action()
+
+
+def _watch_connection(connection: HTTPConnection) -> None:
+    """Hand the socket of a request about to wait for its reply to this thread's deadline."""
+    deadline = getattr(_active, "deadline", None)
+    if deadline is not None and connection.sock is not None:
+        deadline.watch_socket(connection.sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override] # as urllib3's own
+        _watch_connection(self)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override] # as urllib3's own
+        _watch_connection(self)
+        return super().getresponse()
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' standard transport, with connections whose sockets the deadline can reach."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
+# Worth another attempt: the connection failed, the reply was late, cut short or garbled.
+_RETRYABLE_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    _TruncatedBody,
+    _DeadlineExceeded,
+)
 
 
 def _check_complete(response: requests.Response) -> None:
@@ -441,6 +821,8 @@ _CONNECTION_REASONS = (
 def _describe_exception(exc: BaseException) -> str:
     name = type(exc).__name__
     detail = _one_line(str(exc))
+    if isinstance(exc, _DeadlineExceeded):
+        return detail
     if isinstance(exc, requests.Timeout):
         return "no reply in time (timeout)"
     for marker, reason in _CONNECTION_REASONS:

@@ -65,6 +65,10 @@ class SmallBatchClient:
     def missing_pmids(self) -> list[int]:
         return self.client.missing_pmids
 
+    @property
+    def skipped(self) -> list[str]:
+        return self.client.skipped
+
 
 def make_client(fake: FakeEutils, *, max_ids_per_search: int = 9_999) -> EutilsClient:
     settings = load_settings(eutils_url=fake.url, email="tests@example.invalid", environ={})
@@ -281,3 +285,55 @@ def test_outage_in_the_middle_of_fetching_keeps_committed_batches_and_resumes(
         "checkpoint": DAY_ONE,
         "runs": ["failed", "success"],
     }
+
+
+# ---- issue 17, item 10: an EFetch <ERROR> is retried, then searched again, only then fatal ----
+
+
+def test_item10_efetch_error_in_a_200_reply_is_asked_again_then_searched_again(
+    db: Engine, fake: FakeEutils
+) -> None:
+    bulk = set(fake.add_bulk(150, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 6, 30)))
+    # Seen from NCBI: HTTP 200 with <ERROR>Unable to obtain query #1</ERROR>, for valid ids.
+    fake.inject("error200", endpoint="efetch", times=4, message="Unable to obtain query #1")
+
+    report, log = harvest(db, fake)
+
+    assert (report.status, report.outcomes[0].new, report.outcomes[0].error) == (
+        "success",
+        150,
+        None,
+    )
+    assert [(e.endpoint, e.fault) for e in log] == [
+        ("esearch", None),
+        ("efetch", "error200"),  # the first batch of 100 ids ...
+        ("efetch", "error200"),  # ... asked again twice
+        ("efetch", "error200"),
+        ("esearch", None),  # a fresh search for the saved search
+        ("efetch", "error200"),
+        ("efetch", None),
+        ("efetch", None),  # the second batch of 50
+    ]
+    assert database_state(db) == {
+        "pmids": bulk,
+        "duplicates": [],
+        "untagged": 0,
+        "tagged_pmids": bulk,
+        "hits": bulk,
+        "checkpoint": DAY_ONE,
+        "runs": ["success"],
+    }
+
+
+def test_item10_efetch_error_that_outlasts_the_fresh_search_fails_the_saved_search(
+    db: Engine, fake: FakeEutils
+) -> None:
+    fake.add_bulk(150, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 6, 30))
+    fake.inject("error200", endpoint="efetch", times=100, message="Unable to obtain query #1")
+
+    report, log = harvest(db, fake)
+
+    assert report.status == "failed"
+    assert report.outcomes[0].error == "NCBI EFetch failed: Unable to obtain query #1"
+    assert [e.endpoint for e in log] == ["esearch"] + ["efetch"] * 3 + ["esearch"] + ["efetch"] * 3
+    assert database_state(db)["checkpoint"] is None

@@ -62,7 +62,8 @@ class Reply:
     body: bytes = b"<ok/>"
     headers: dict[str, str] = field(default_factory=dict)
     # "normal", "reset" (close without answering), "slow" (sleep then answer),
-    # "short" (Content-Length larger than the body), "chunked_short" (chunk cut off)
+    # "short" (Content-Length larger than the body), "chunked_short" (chunk cut off),
+    # "drip" (headers at once, then the body one byte every ``delay`` seconds)
     mode: str = "normal"
     delay: float = 0.0
 
@@ -130,10 +131,16 @@ class LocalServer:
                     return
                 announced = len(reply.body) * (2 if reply.mode == "short" else 1)
                 self.send_header("Content-Length", str(announced))
-                if reply.mode == "short":
+                if reply.mode in ("short", "drip"):
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
+                if reply.mode == "drip":
+                    for byte in reply.body:
+                        self.wfile.write(bytes((byte,)))
+                        self.wfile.flush()
+                        time.sleep(reply.delay)
+                    return
                 self.wfile.write(reply.body)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -180,6 +187,7 @@ def make_session(
     attempts: int = 4,
     jitter: Callable[[], float] = lambda: 1.0,
     timeout: tuple[float, float] = (2.0, 5.0),
+    deadline: float = 120.0,
     session: requests.Session | None = None,
 ) -> PoliteSession:
     """A session whose waits go to the fake clock. rate=100 keeps the limiter out of the way."""
@@ -189,6 +197,7 @@ def make_session(
         api_key=api_key,
         requests_per_second=rate,
         timeout=timeout,
+        deadline=deadline,
         retry=RetryPolicy(max_attempts=attempts, backoff_base=0.5, backoff_max=3.0),
         sleep=clock.sleep,
         clock=clock,
@@ -235,6 +244,21 @@ def test_read_timeout_is_retried(server_factory) -> None:
     assert response.content == GOOD.body
     assert len(server.requests) == 2
     assert clock.sleeps == [0.5]
+
+
+def test_item06_deadline_cuts_off_a_dripping_body_even_with_a_session_passed_in(
+    server_factory,
+) -> None:
+    # Issue 17 item 6. A session passed in keeps its own transport adapters, so the deadline
+    # cannot reach the socket while the headers arrive, but it does reach the body.
+    body = b"<eSearchResult>" + b" " * 100 + b"</eSearchResult>"
+    server = server_factory(scripted(Reply(body=body, mode="drip", delay=0.05)))
+    session = make_session(FakeClock(), attempts=1, deadline=0.5, session=requests.Session())
+    started = time.monotonic()
+    with pytest.raises(RetriesExhausted) as caught:
+        session.get(server.url + "esearch.fcgi", {})
+    assert caught.value.last_cause == "no complete reply within 0.5 s (deadline)"
+    assert time.monotonic() - started < 2.0  # the whole body would take 6.5 s
 
 
 def test_429_honours_retry_after(server_factory) -> None:
@@ -555,11 +579,11 @@ def test_session_throttles_to_3_or_10_per_second(api_key: str | None, limit: int
     clock = FakeClock()
     adapter = RecordingAdapter(clock)
     raw = requests.Session()
-    raw.mount("http://", adapter)
+    raw.mount("https://", adapter)  # with a key, plain http is refused
     session = make_session(clock, api_key=api_key, rate=None, session=raw)
     for i in range(120):
         session.get(
-            "http://ncbi.test/esearch.fcgi" if i % 2 else "http://ncbi.test/efetch.fcgi", {}
+            "https://ncbi.test/esearch.fcgi" if i % 2 else "https://ncbi.test/efetch.fcgi", {}
         )
     assert session.limiter.limit == limit
     assert max_in_any_window(adapter.sent_at) == limit

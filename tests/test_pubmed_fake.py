@@ -728,3 +728,77 @@ def test_inject_after_lets_matching_requests_through_first(fake_ncbi: FakeEutils
     assert get(fake_ncbi, "einfo").status_code == 200  # other endpoints do not count
     assert statuses == [200, 200, 503, 200]
     assert [e.fault for e in fake_ncbi.requests][:4] == [None, None, "503", None]
+
+
+# --- hostile faults (issue 17) ----------------------------------------------------------------
+
+
+def test_error200_fault_with_a_message(fake_ncbi: FakeEutils) -> None:
+    fake_ncbi.inject("error200", endpoint="efetch", message="Unable to obtain query #1")
+    fetch = get(fake_ncbi, "efetch", db="pubmed", id="99000001", retmode="xml")
+    assert parse_xml(fetch.content).findtext("ERROR") == "Unable to obtain query #1"
+
+
+def test_redirect_fault_points_elsewhere(fake_ncbi: FakeEutils) -> None:
+    fake_ncbi.inject("redirect", location="http://elsewhere.invalid/esearch.fcgi")
+    reply = requests.get(f"{fake_ncbi.url}einfo.fcgi", timeout=10, allow_redirects=False)
+    assert (reply.status_code, reply.headers["Location"]) == (
+        307,
+        "http://elsewhere.invalid/esearch.fcgi",
+    )
+    assert fake_ncbi.requests[-1].fault == "redirect"
+    with pytest.raises(FakeEutilsError, match="needs a location"):
+        fake_ncbi.inject("redirect")
+
+
+def test_drip_fault_sends_one_byte_at_a_time(fake_ncbi: FakeEutils) -> None:
+    fake_ncbi.inject("drip", delay=0.05)
+    started = time.monotonic()
+    reply = requests.get(f"{fake_ncbi.url}einfo.fcgi", timeout=10)  # ~70 bytes of head + body
+    assert reply.status_code == 200 and reply.content.startswith(b"<?xml")
+    assert time.monotonic() - started >= 0.05 * (len(reply.content) + 40)
+
+
+def test_huge_and_gzip_bomb_faults_pad_a_valid_reply(fake_ncbi: FakeEutils) -> None:
+    plain = get(fake_ncbi, "esearch", db="pubmed", term="pidolate[tiab]").content
+    fake_ncbi.inject("huge", size=3_000_000)
+    huge = get(fake_ncbi, "esearch", db="pubmed", term="pidolate[tiab]")
+    assert len(huge.content) == len(plain) + 3_000_000
+    assert texts(parse_xml(huge.content), "IdList/Id/text()") == texts(
+        parse_xml(plain), "IdList/Id/text()"
+    )
+    fake_ncbi.inject("gzip_bomb", size=5_000_000)
+    bomb = requests.get(
+        f"{fake_ncbi.url}esearch.fcgi",
+        params={"db": "pubmed", "term": "pidolate[tiab]"},
+        timeout=10,
+        stream=True,
+    )
+    assert bomb.headers["Content-Encoding"] == "gzip"
+    assert int(bomb.headers["Content-Length"]) < 20_000
+    assert len(bomb.content) == len(plain) + 5_000_000
+
+
+def test_bad_ids_fault_puts_raw_strings_first_in_the_id_list(fake_ncbi: FakeEutils) -> None:
+    real = texts(esearch(fake_ncbi, "pidolate[tiab]"), "IdList/Id/text()")
+    fake_ncbi.inject("bad_ids", ids=["-5", "0", "abc", "\uff19\uff19"])
+    root = esearch(fake_ncbi, "pidolate[tiab]")
+    assert texts(root, "IdList/Id/text()") == ["-5", "0", "abc", "\uff19\uff19", *real]
+    assert root.findtext("Count") == str(len(real) + 4)
+
+
+def test_unrequested_records_fault_adds_impostors(fake_ncbi: FakeEutils) -> None:
+    fake_ncbi.inject("unrequested_records", ids=["-5", "99000003"])
+    reply = get(fake_ncbi, "efetch", db="pubmed", id="99000001", retmode="xml")
+    pmids = texts(parse_xml(reply.content), "//MedlineCitation/PMID/text()")
+    assert pmids == ["99000001", "-5", "99000003"]
+
+
+def test_lying_count_fault_repeats_ids_instead_of_an_empty_page(fake_ncbi: FakeEutils) -> None:
+    real = texts(esearch(fake_ncbi, "pidolate[tiab]"), "IdList/Id/text()")
+    fake_ncbi.inject("lying_count", count=500, times=2)
+    first = esearch(fake_ncbi, "pidolate[tiab]")
+    past_the_end = esearch(fake_ncbi, "pidolate[tiab]", retstart=len(real))
+    assert first.findtext("Count") == past_the_end.findtext("Count") == "500"
+    assert texts(past_the_end, "IdList/Id/text()") == real
+    assert texts(esearch(fake_ncbi, "pidolate[tiab]", retstart=len(real)), "IdList/Id/text()") == []

@@ -29,8 +29,9 @@ from sqlalchemy.engine import Engine
 
 from aggregator.article import Article, DeletedCitations
 from aggregator.bulk import gc_paused
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, ParseError
 from aggregator.logconfig import log_event, run_context
+from aggregator.pubmed.eutils import EfetchError
 from aggregator.pubmed.files import iter_file
 from aggregator.queries import SavedQuery
 from aggregator.store.articles import (
@@ -76,6 +77,9 @@ class SearchClient(Protocol):
     @property
     def missing_pmids(self) -> list[int]: ...
 
+    @property
+    def skipped(self) -> list[str]: ...  # one line per bad id or record passed over, ever
+
 
 # progress(query_name, done, total)
 ProgressCallback = Callable[[str, int, int], None]
@@ -102,6 +106,7 @@ class QueryOutcome:
     unchanged: int = 0
     retracted: int = 0
     missing: list[int] = field(default_factory=list)  # NCBI returned no record for these
+    skipped: int = 0  # bad ids and records NCBI sent, passed over with a warning
     error: str | None = None
 
 
@@ -129,16 +134,19 @@ class HarvestReport:
                     else ""
                 )
                 extra = f", {len(o.missing)} not returned by NCBI" if o.missing else ""
+                extra += f", {o.skipped} bad ids or records skipped" if o.skipped else ""
                 lines.append(
                     f"{o.name}: {o.new} new, {o.revised} revised, {o.unchanged} unchanged "
                     f"({o.fetched} fetched, window {window}){extra}"
                 )
             else:
                 lines.append(f"{o.name}: FAILED: {o.error}")
+        skipped = self.total("skipped")
         lines.append(
             f"run {self.run_id} {self.status}: {self.total('new')} new, "
             f"{self.total('revised')} revised, "
             f"{sum(1 for o in self.outcomes if not o.ok)} failed queries"
+            + (f", {skipped} skipped" if skipped else "")
         )
         return lines
 
@@ -228,6 +236,7 @@ class Harvester:
                             "unchanged": o.unchanged,
                             "fetched": o.fetched,
                             "missing": o.missing[:100],
+                            "skipped": o.skipped,
                             "window": [
                                 o.window_start.isoformat() if o.window_start else None,
                                 o.window_end.isoformat() if o.window_end else None,
@@ -243,11 +252,17 @@ class Harvester:
     def harvest_query(self, query: SavedQuery, run_id: int) -> QueryOutcome:
         """Harvest one saved search; errors are caught and reported in the outcome."""
         outcome = QueryOutcome(name=query.name)
+        skipped_before = len(self.client.skipped)
         try:
             # store_errors: a database locked or gone mid-run fails this search with one clear
             # line instead of escaping as a driver traceback.
             with store_errors(self.engine.url):
-                self._harvest_query(query, run_id, outcome)
+                try:
+                    self._harvest_query(query, run_id, outcome)
+                except EfetchError as exc:
+                    # EFetch kept failing for ids the search gave: search afresh, once.
+                    logger.warning("%s: %s; searching again", query.name, exc)
+                    self._harvest_query(query, run_id, outcome)
         except AggregatorError as exc:
             outcome.ok = False
             outcome.error = str(exc)
@@ -265,6 +280,8 @@ class Harvester:
                 retracted=outcome.retracted,
                 missing=len(outcome.missing),
             )
+        # Distinct lines: an id that both the crdt and the mdat search return counts once.
+        outcome.skipped = len(set(self.client.skipped[skipped_before:]))
         return outcome
 
     def _harvest_query(self, query: SavedQuery, run_id: int, outcome: QueryOutcome) -> None:
@@ -369,6 +386,7 @@ class ImportReport:
     unchanged: int = 0
     retracted: int = 0
     deleted_listed: int = 0  # PMIDs in <DeleteCitation> blocks (reported, not applied)
+    skipped: int = 0  # bad records (e.g. a PMID out of range) passed over with a warning
 
 
 def import_file(
@@ -384,12 +402,15 @@ def import_file(
     ``lock`` (the run lock: never while a harvest writes).
 
     The whole file is parsed before anything is written, in one transaction per file, so a
-    corrupt or truncated file changes nothing.
+    corrupt or truncated file changes nothing. A bad record (e.g. a PMID that is not ASCII
+    digits in PubMed's range) is skipped with a warning and counted, unless no record at all
+    can be imported: then the file fails with the first record's problem.
     """
     report = ImportReport(path=path)
-    items = iter_file(path)
+    problems: list[str] = []
+    items = iter_file(path, on_bad_record=problems.append)
     with lock if lock is not None else contextlib.nullcontext(), gc_paused():
-        return _import_articles(engine, path, report, tagger, clock, progress, items)
+        return _import_articles(engine, path, report, tagger, clock, progress, items, problems)
 
 
 def _import_articles(
@@ -400,8 +421,10 @@ def _import_articles(
     clock: Callable[[], dt.datetime],
     progress: Callable[[int], None] | None,
     items: Iterable[Article | DeletedCitations],
+    problems: list[str],
 ) -> ImportReport:
-    """:func:`import_file`'s work: parse everything, tag, then store in one transaction."""
+    """:func:`import_file`'s work: parse everything, tag, then store in one transaction.
+    ``problems`` fills up with the bad records ``items`` skips."""
     articles: list[Article] = []
     for item in items:
         if isinstance(item, DeletedCitations):
@@ -410,6 +433,11 @@ def _import_articles(
             articles.append(item)
             if progress and len(articles) % 500 == 0:
                 progress(len(articles))
+    report.skipped = len(problems)
+    if problems and not articles and not report.deleted_listed:
+        raise ParseError(problems[0])  # nothing importable: probably not the file meant
+    for problem in problems:
+        logger.warning("skipped a record: %s", problem)
     tagged = [(article, tagger(article)) for article in articles]
     now = clock()
     # store_errors: a locked or read-only database is a one-line error, not a traceback.
@@ -427,7 +455,7 @@ def _import_articles(
             new=report.new,
             revised=report.revised,
             unchanged=report.unchanged,
-            details={"file": str(path), "records": len(articles)},
+            details={"file": str(path), "records": len(articles), "skipped": report.skipped},
         )
         session.commit()
     return report

@@ -3,6 +3,10 @@
 ESearch (with date slicing past PubMed's 9,999-id ceiling), EFetch in POSTed batches with a
 check that every requested PMID came back, and the parsing of small XML replies.
 
+Nothing a reply says is taken on trust: an id that is not a PMID (ASCII digits, 1..99,999,999)
+and a record that is bad or was not asked for are skipped with a logged warning and listed in
+``EutilsClient.skipped``; everything else in the reply is used.
+
 XML is parsed with lxml with DTD loading, network access and entity expansion switched off,
 so no reply can make us fetch a DTD or read a file. (``Bio.Entrez.read`` is not used: for a DTD
 it has not bundled it downloads one from NCBI.)
@@ -10,6 +14,7 @@ it has not bundled it downloads one from NCBI.)
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,9 +25,9 @@ from typing import Any
 import requests
 from lxml import etree
 
-from aggregator.article import Article
+from aggregator.article import Article, parse_pmid
 from aggregator.errors import AggregatorError, ConfigError
-from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
+from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy, check_key_transport
 from aggregator.pubmed.xml import iter_pubmed_xml
 from aggregator.settings import Settings
 
@@ -52,12 +57,20 @@ _TRANSIENT_ERROR_MARKERS = (
 )
 # ... except these, which repeat identically however often we ask (EUTILS-FACTS §4).
 _PERMANENT_ERROR_MARKERS = ("out of acceptable range", "cannot be larger than")
+# An EFetch of valid PMIDs answered with any other <ERROR> (e.g. "Unable to obtain query #1",
+# in an HTTP 200 reply) is asked this many more times before EfetchError.
+EFETCH_ERROR_RETRIES = 2
 
 ArticleParser = Callable[..., Iterable[object]]
 
 
 class QuerySyntaxError(EutilsHTTPError):
     """NCBI rejected the search term itself; retrying cannot help."""
+
+
+class EfetchError(EutilsHTTPError):
+    """EFetch kept answering valid PMIDs with an <ERROR>. The search behind them may be stale:
+    the harvest searches again once before giving up."""
 
 
 class TooManyResultsError(AggregatorError):
@@ -85,6 +98,7 @@ class SearchResult:
     retmax: int = 0
     warnings: list[str] = field(default_factory=list)
     phrases_not_found: list[str] = field(default_factory=list)
+    skipped_ids: int = 0  # <Id>s in the reply that were not PMIDs (left out of ``ids``)
 
 
 def safe_xml_parser() -> etree.XMLParser:
@@ -174,6 +188,7 @@ class EutilsClient:
         max_ids_per_search: int = MAX_IDS_PER_SEARCH,
     ) -> None:
         self.base_url = settings.eutils_url.rstrip("/") + "/"
+        check_key_transport(self.base_url, settings.api_key)  # fail before any request
         self.session = session or PoliteSession(
             tool=settings.tool,
             email=settings.email,
@@ -189,6 +204,9 @@ class EutilsClient:
         self.max_ids_per_search = max_ids_per_search
         # PMIDs the last fetch_articles() call asked for but never received.
         self.missing_pmids: list[int] = []
+        # One line per bad id or record passed over, since this client was made (never reset:
+        # a caller wanting its own share notes the length first).
+        self.skipped: list[str] = []
 
     def __repr__(self) -> str:
         return f"EutilsClient(base_url={self.base_url!r}, session={self.session!r})"
@@ -326,20 +344,39 @@ class EutilsClient:
     def _rest_of_slice(
         self, term: str, first: SearchResult, low: date | None, high: date | None, datetype: str
     ) -> list[int]:
-        """Page through one slice that fits under the ESearch ceiling."""
+        """Page through one slice that fits under the ESearch ceiling.
+
+        Paging stops early, with a warning, when a page brings no id we do not have yet
+        (empty, or repeating earlier ones): the Count was wrong, and trusting it could mean
+        thousands of requests for nothing.
+        """
         ids = list(first.ids)
-        while len(ids) < first.count:
+        seen = set(ids)
+        received = len(first.ids) + first.skipped_ids  # positions read, bad ids included
+        while received < first.count:
             page = self.esearch(
                 term,
                 mindate=low,
                 maxdate=high,
                 datetype=datetype if low else None,
-                retstart=len(ids),  # stays <= 9998 because count <= 9999
-                retmax=min(self.max_ids_per_search, first.count - len(ids)),
+                retstart=received,  # stays <= 9998 because count <= 9999
+                retmax=min(self.max_ids_per_search, first.count - received),
             )
-            if not page.ids:  # the set shrank while we paged: take what we have
+            new = [pmid for pmid in page.ids if pmid not in seen]
+            if not new:
+                logger.warning(
+                    "ESearch said %d records match %r but its pages stopped bringing new ids "
+                    "after %d: the count was wrong (or records went away while paging); "
+                    "going on with those %d",
+                    first.count,
+                    _short(term),
+                    len(ids),
+                    len(ids),
+                )
                 break
-            ids.extend(page.ids)
+            ids.extend(new)
+            seen.update(new)
+            received += len(page.ids) + page.skipped_ids
         return ids
 
     def _date_pair(self, mindate: date | None, maxdate: date | None) -> tuple[date, date]:
@@ -378,17 +415,42 @@ class EutilsClient:
                 text = element_text(el)
                 if text and el.tag != "PhraseNotFound":
                     warnings.append(f"{el.tag}: {text}")
+        ids: list[int] = []
+        skipped = 0
+        for element in root.findall("IdList/Id"):
+            try:
+                ids.append(parse_pmid(element.text or ""))
+            except ValueError as exc:
+                skipped += 1
+                self._skip(f"skipped an id in the ESearch reply for {_short(term)!r}: {exc}")
         return SearchResult(
-            count=int(count_text),
-            ids=[int(el.text or "") for el in root.findall("IdList/Id")],
+            count=self._reply_number(root, "Count", term),
+            ids=ids,
             webenv=root.findtext("WebEnv"),
             query_key=root.findtext("QueryKey"),
             query_translation=root.findtext("QueryTranslation"),
-            retstart=int(root.findtext("RetStart") or 0),
-            retmax=int(root.findtext("RetMax") or 0),
+            retstart=self._reply_number(root, "RetStart", term),
+            retmax=self._reply_number(root, "RetMax", term),
             warnings=warnings,
             phrases_not_found=[element_text(el) for el in root.findall("ErrorList/PhraseNotFound")],
+            skipped_ids=skipped,
         )
+
+    def _reply_number(self, root: etree._Element, tag: str, term: str) -> int:
+        """A count in an ESearch reply (0 when absent); an error when it is not a number."""
+        text = (root.findtext(tag) or "0").strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 12):
+            raise EutilsHTTPError(
+                f"ESearch reply for {_short(term)!r} has a <{tag}> that is not a count: "
+                f"{text[:40]!r}",
+                status=200,
+                url=self._url("esearch"),
+            )
+        return int(text)
+
+    def _skip(self, message: str) -> None:
+        logger.warning("%s", message)
+        self.skipped.append(message)
 
     # -- EFetch ------------------------------------------------------------------------------
 
@@ -419,13 +481,20 @@ class EutilsClient:
         self.missing_pmids = []
         yielded: set[int] = set()
         for batch in _batches(_unique_pmids(pmids), _check_batch_size(batch_size)):
+            requested = set(batch)
             pending = batch
             for attempt in range(missing_attempts + 1):
                 data = self._efetch_batch(pending)
                 for item in parse(data, source_name="efetch reply"):
-                    if isinstance(item, Article) and item.pmid not in yielded:
-                        yielded.add(item.pmid)
-                        yield item
+                    if not isinstance(item, Article) or item.pmid in yielded:
+                        continue
+                    if item.pmid not in requested:  # never store what we did not ask for
+                        self._skip(
+                            f"skipped PMID {item.pmid} in an EFetch reply: it was not asked for"
+                        )
+                        continue
+                    yielded.add(item.pmid)
+                    yield item
                 pending = [pmid for pmid in pending if pmid not in yielded]
                 if not pending:
                     break
@@ -467,22 +536,36 @@ class EutilsClient:
             "retmode": "xml",
             "rettype": "abstract",
         }
-        check = _XmlReplyCheck()
-        response = self.session.post(self._url("efetch"), params, body_check=check)
-        assert check.root is not None
-        errors = error_messages(check.root)
-        if errors:
+        for attempt in range(1 + EFETCH_ERROR_RETRIES):
+            check = _XmlReplyCheck()
+            response = self.session.post(self._url("efetch"), params, body_check=check)
+            assert check.root is not None
+            errors = error_messages(check.root)
+            if not errors:
+                return response.content
             message = "; ".join(errors)
-            raise EutilsHTTPError(
-                f"NCBI EFetch failed: {message}",
-                status=response.status_code,
-                url=self._url("efetch"),
-                ncbi_message=message,
-            )
-        return response.content
+            if attempt < EFETCH_ERROR_RETRIES:
+                logger.info(
+                    "EFetch of %d PMIDs answered with an error (%s); asking again (%d/%d)",
+                    len(batch),
+                    message,
+                    attempt + 1,
+                    EFETCH_ERROR_RETRIES,
+                )
+        raise EfetchError(
+            f"NCBI EFetch failed: {message}",
+            status=response.status_code,
+            url=self._url("efetch"),
+            ncbi_message=message,
+        )
 
     def _parser(self) -> ArticleParser:
-        return self._article_parser or iter_pubmed_xml
+        if self._article_parser is not None:
+            return self._article_parser
+        return functools.partial(iter_pubmed_xml, on_bad_record=self._skip_record)
+
+    def _skip_record(self, problem: str) -> None:
+        self._skip(f"skipped a record: {problem}")
 
     def _url(self, utility: str) -> str:
         return f"{self.base_url}{utility}.fcgi"
@@ -493,15 +576,19 @@ def _unique_pmids(pmids: Iterable[int]) -> list[int]:
     unique: list[int] = []
     for raw in pmids:
         try:
-            pmid = int(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"not a PMID: {raw!r}") from None
-        if pmid <= 0:
-            raise ConfigError(f"not a PMID: {raw!r}")
+            pmid = parse_pmid(raw)
+        except ValueError as exc:
+            raise ConfigError(f"not a PMID: {raw!r} ({exc})") from None
         if pmid not in seen:
             seen.add(pmid)
             unique.append(pmid)
     return unique
+
+
+def _short(term: str, limit: int = 60) -> str:
+    """A search term on one line, cut for log lines (saved searches run to hundreds of chars)."""
+    flat = " ".join(term.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _check_batch_size(batch_size: int) -> int:

@@ -4,7 +4,7 @@ apart by their content (not their name), and read record by record."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from aggregator.article import Article, DeletedCitations
 from aggregator.errors import ParseError
@@ -37,14 +37,20 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
-def iter_file(path: str | os.PathLike[str]) -> Iterator[Article | DeletedCitations]:
-    """Parse a PubMed XML or MEDLINE file (optionally gzipped), whichever its content is."""
+def iter_file(
+    path: str | os.PathLike[str], *, on_bad_record: Callable[[str], None] | None = None
+) -> Iterator[Article | DeletedCitations]:
+    """Parse a PubMed XML or MEDLINE file (optionally gzipped), whichever its content is.
+
+    A bad record fails the file unless ``on_bad_record`` is given: it is then told the record's
+    one-line problem and the record is skipped.
+    """
     name = os.fspath(path)
     if detect_format(name) == "medline":
-        yield from iter_medline(name)
+        yield from iter_medline(name, on_bad_record=on_bad_record)
         return
     with open_binary(name, name) as stream:
         try:
-            yield from iter_pubmed_xml(stream, source_name=name)
+            yield from iter_pubmed_xml(stream, source_name=name, on_bad_record=on_bad_record)
         except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
             raise ParseError(f"{name}: cannot read file: {exc}") from None

@@ -4,6 +4,10 @@ The MEDLINE text is read field by field *in order*, so each affiliation (AD) and
 stays with the author it follows and wrapped lines are joined back into one value. (Bio.Medline
 groups fields by tag, which loses which AD belongs to which author, and it splits a wrapped
 CIN/OT/RN value into two list entries; so it is not used here.)
+
+A record whose PMID is not ASCII digits in PubMed's range is a ParseError, unless the caller
+passes ``on_bad_record``: then that callback gets the one-line message and the record is
+skipped. A line that is not a MEDLINE field always fails the whole text.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TextIO
 
 from aggregator.article import (
@@ -23,6 +27,7 @@ from aggregator.article import (
     Grant,
     MeshHeading,
     MeshQualifier,
+    parse_pmid,
 )
 from aggregator.errors import ParseError
 from aggregator.pubmed.fields import (
@@ -63,7 +68,7 @@ COMMENT_CORRECTION_TAGS = {
 
 _DP_STRUCTURED = re.compile(r"^(\d{4})(?: ([A-Za-z]{3,9}|\d{1,2})(?: (\d{1,2}))?)?$")
 _TYPED_ID = re.compile(r"^(.*?)\s*\[([A-Za-z-]+)\]$")
-_REF_PMID = re.compile(r"\s*PMID:\s*(\d+)\b.*$")
+_REF_PMID = re.compile(r"\s*PMID:\s*([0-9]+)\b.*$")  # ASCII digits: \d would take any script
 _CHEMICAL = re.compile(r"^(\S+)\s+\((.*)\)$")
 # A section label of a structured abstract as MEDLINE prints it: upper case, at the start or
 # after the end of a sentence ("... trial. METHODS: ...").
@@ -71,23 +76,29 @@ _SECTION_LABEL = re.compile(r"(?:^|(?<=[.?!)\]] ))([A-Z][A-Z0-9 ,&/'-]{2,60}): "
 
 
 def iter_medline(
-    source: str | os.PathLike[str] | TextIO, *, source_name: str | None = None
+    source: str | os.PathLike[str] | TextIO,
+    *,
+    source_name: str | None = None,
+    on_bad_record: Callable[[str], None] | None = None,
 ) -> Iterator[Article]:
     """Yield one Article per record of a MEDLINE-format export.
 
     ``source`` is a file path, a str holding MEDLINE text (starting with "PMID-"), or a text
-    file object. Raises ParseError naming the source and line for text that is not MEDLINE.
+    file object. Raises ParseError naming the source and line for text that is not MEDLINE, and
+    for a bad record unless ``on_bad_record`` is given (called with the message; record skipped).
     """
     if isinstance(source, str) and source.lstrip().startswith("PMID-"):
-        yield from _parse_lines(source.splitlines(), source_name or DEFAULT_SOURCE_NAME)
+        lines: Iterable[str] = source.splitlines()
+        name = source_name or DEFAULT_SOURCE_NAME
+        yield from _parse_lines(lines, name, on_bad_record)
     elif isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         name = source_name or path
         with open_binary(path, name) as stream:
-            yield from _parse_lines(_decoded_lines(stream, name), name)
+            yield from _parse_lines(_decoded_lines(stream, name), name, on_bad_record)
     else:
         name = source_name or getattr(source, "name", None) or DEFAULT_SOURCE_NAME
-        yield from _parse_lines(source, name)
+        yield from _parse_lines(source, name, on_bad_record)
 
 
 def _decoded_lines(stream: IO[bytes], name: str) -> Iterator[str]:
@@ -102,30 +113,64 @@ def _decoded_lines(stream: IO[bytes], name: str) -> Iterator[str]:
         raise ParseError(f"{name}: cannot read file: {exc}") from None
 
 
-def _parse_lines(lines: Iterable[str], name: str) -> Iterator[Article]:
-    fields: list[list[str]] = []  # [tag, value] pairs in file order
+def _parse_lines(
+    lines: Iterable[str], name: str, on_bad_record: Callable[[str], None] | None
+) -> Iterator[Article]:
+    # (tag, parts) in file order: a field's first value, then its non-blank continuation lines,
+    # joined once per record. (Appending each line to the value so far copied the whole value
+    # every line: quadratic, 41 s for one field of 40,000 lines.)
+    fields: list[tuple[str, list[str]]] = []
     raw: list[str] = []
     start = 0
     for number, line in enumerate(lines, start=1):
         line = line.rstrip("\r\n")
         if line.startswith("      ") and fields:
             # A continuation line (blank ones included) extends the previous field.
-            fields[-1][1] = f"{fields[-1][1]} {line.strip()}".rstrip()
+            part = line.strip()
+            if part:
+                fields[-1][1].append(part)
             raw.append(line)
             continue
         if not line.strip():
             if fields:
-                yield _article(fields, "\n".join(raw), name, start)
+                yield from _record(fields, raw, name, start, on_bad_record)
                 fields, raw = [], []
             continue
         if len(line) < 5 or line[4] != "-" or not line[:4].strip() or line[0] == " ":
             raise ParseError(f"{name}: line {number} is not a MEDLINE field: {line[:40]!r}")
         if not fields:
             start = number
-        fields.append([line[:4].rstrip(), line[5:].strip()])
+        fields.append((line[:4].rstrip(), [line[5:].strip()]))
         raw.append(line)
     if fields:
-        yield _article(fields, "\n".join(raw), name, start)
+        yield from _record(fields, raw, name, start, on_bad_record)
+
+
+def _record(
+    fields: list[tuple[str, list[str]]],
+    raw: list[str],
+    name: str,
+    line: int,
+    on_bad_record: Callable[[str], None] | None,
+) -> Iterator[Article]:
+    """The record's Article, or nothing (after telling ``on_bad_record``) when it is bad."""
+    try:
+        article = _article(_joined(fields), "\n".join(raw), name, line)
+    except (ValueError, OverflowError) as exc:  # a value no field reader expected
+        problem = ParseError(f"{name}: bad record at line {line}: {exc}")
+    except ParseError as exc:
+        problem = exc
+    else:
+        yield article
+        return
+    if on_bad_record is None:
+        raise problem
+    on_bad_record(str(problem))
+
+
+def _joined(fields: list[tuple[str, list[str]]]) -> list[list[str]]:
+    """[tag, value] pairs, each value its parts joined by single spaces."""
+    return [[tag, " ".join(parts)] for tag, parts in fields]
 
 
 def _article(fields: list[list[str]], raw: str, name: str, line: int) -> Article:
@@ -137,13 +182,17 @@ def _article(fields: list[list[str]], raw: str, name: str, line: int) -> Article
     pmid_text = first.get("PMID", "")
     if not pmid_text.isdigit():
         raise ParseError(f"{name}: record at line {line} has no numeric PMID")
+    try:
+        pmid = parse_pmid(pmid_text)
+    except ValueError as exc:
+        raise ParseError(f"{name}: record at line {line}: {exc}") from None
     abstract_text = normalise_space(first.get("AB", ""))
     sections = split_abstract(abstract_text)
     year, month, day, medline_date = _dp(normalise_space(first.get("DP", "")))
     ids = _typed_ids(every.get("LID", []) + every.get("AID", []))
     entrez = _slash_date(first.get("CRDT")) or _history_date(every.get("PHST", []), "entrez")
     values: dict[str, Any] = {
-        "pmid": int(pmid_text),
+        "pmid": pmid,
         "title": normalise_space(first.get("TI", "")),
         "abstract": join_abstract(sections),
         "abstract_sections": sections,
@@ -330,4 +379,8 @@ def _comment_correction(ref_type: str, value: str) -> CommentCorrection:
         return CommentCorrection(ref_type=ref_type, source=value or None)
     # MEDLINE prints "<RefSource>. PMID: n"; the full stop is not part of the source.
     source = value[: match.start()].strip().removesuffix(".")
-    return CommentCorrection(ref_type=ref_type, pmid=int(match.group(1)), source=source or None)
+    try:
+        pmid: int | None = parse_pmid(match.group(1))
+    except ValueError:
+        pmid = None  # a reference we cannot follow, not a reason to drop the record
+    return CommentCorrection(ref_type=ref_type, pmid=pmid, source=source or None)

@@ -4,6 +4,10 @@ Records are read one at a time with ``lxml.etree.iterparse`` and thrown away onc
 so memory stays flat however many records a file holds. The parser never touches the network,
 never loads a DTD, never resolves entities, and refuses any document whose internal DTD subset
 declares entities (the XXE and "billion laughs" attacks).
+
+A PMID must be ASCII digits in PubMed's range (:func:`aggregator.article.parse_pmid`). A bad
+record (a bad PMID, no PMID, ...) is a ParseError, unless the caller passes ``on_bad_record``:
+then that callback gets the same one-line message and the record is skipped.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import datetime as dt
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from lxml import etree
@@ -27,6 +31,7 @@ from aggregator.article import (
     Grant,
     MeshHeading,
     MeshQualifier,
+    parse_pmid,
 )
 from aggregator.errors import ParseError
 from aggregator.pubmed.fields import (
@@ -43,19 +48,27 @@ DEFAULT_SOURCE_NAME = "PubMed XML"
 _SET_TAGS = ("PubmedArticleSet", "MedlineCitationSet", "PubmedBookArticleSet")
 _RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation", "MedlineCitation")
 
+# Told the one-line problem of a record that is skipped instead of failing the whole document.
+BadRecordCallback = Callable[[str], None]
+
 
 def iter_pubmed_xml(
-    source: bytes | str | os.PathLike[str] | IO[bytes], *, source_name: str | None = None
+    source: bytes | str | os.PathLike[str] | IO[bytes],
+    *,
+    source_name: str | None = None,
+    on_bad_record: BadRecordCallback | None = None,
 ) -> Iterator[Article | DeletedCitations]:
     """Yield an Article per PubmedArticle/PubmedBookArticle/MedlineCitation and a
     DeletedCitations per DeleteCitation, streaming.
 
     ``source`` is XML bytes, XML text (a str starting with "<"), a file path, or a binary file
-    object. Raises ParseError, naming ``source_name`` and the line, for malformed or unsafe XML.
+    object. Raises ParseError, naming ``source_name`` and the line, for malformed or unsafe XML,
+    and for a bad record unless ``on_bad_record`` is given (it is called with the message and
+    the record is skipped).
     """
     stream, name, owned = _open_source(source, source_name)
     try:
-        yield from _iterate(stream, name)
+        yield from _iterate(stream, name, on_bad_record)
     finally:
         if owned:
             stream.close()
@@ -85,7 +98,9 @@ def _open_source(
     return source, source_name or getattr(source, "name", None) or DEFAULT_SOURCE_NAME, False
 
 
-def _iterate(stream: IO[bytes], name: str) -> Iterator[Article | DeletedCitations]:
+def _iterate(
+    stream: IO[bytes], name: str, on_bad_record: BadRecordCallback | None
+) -> Iterator[Article | DeletedCitations]:
     context = etree.iterparse(
         stream,
         events=("start", "end"),
@@ -117,7 +132,14 @@ def _iterate(stream: IO[bytes], name: str) -> Iterator[Article | DeletedCitation
                 continue  # part of a PubmedArticle, handled when that ends
             if tag in _SET_TAGS:
                 continue
-            yield _convert(element, name)
+            try:
+                item = _convert(element, name)
+            except ParseError as exc:
+                if on_bad_record is None:
+                    raise
+                on_bad_record(str(exc))
+            else:
+                yield item
             # Free the finished record and anything before it so memory does not grow.
             element.clear(keep_tail=False)
             if parent is not None:
@@ -183,8 +205,9 @@ def _convert(element: etree._Element, name: str) -> Article | DeletedCitations:
             return _journal_article(element, element, None)
         if tag == "PubmedBookArticle":
             return _book_article(element)
-        return DeletedCitations(pmids=tuple(_int(p.text) for p in element.iterfind("PMID")))
-    except _RecordError as exc:
+        return DeletedCitations(pmids=tuple(_pmid(p.text) for p in element.iterfind("PMID")))
+    except (_RecordError, ValueError, OverflowError) as exc:
+        # ValueError, OverflowError: a value no field reader expected; the record is bad.
         raise ParseError(f"{name}: bad <{tag}> at line {element.sourceline}: {exc}") from None
 
 
@@ -200,11 +223,17 @@ class _RecordError(Exception):
 # compare whole objects, so a reordering there fails them at once).
 
 
-def _int(text: str | None) -> int:
+def _pmid(text: str | None) -> int:
     try:
-        return int((text or "").strip())
-    except ValueError:
-        raise _RecordError(f"PMID {text!r} is not a number") from None
+        return parse_pmid(text or "")
+    except ValueError as exc:
+        raise _RecordError(str(exc)) from None
+
+
+def _small_int(text: str | None, digits: int) -> int | None:
+    """A number of at most ``digits`` ASCII digits (years, days, versions), else None."""
+    value = (text or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= digits else None
 
 
 def _value(element: etree._Element) -> str | None:
@@ -248,7 +277,7 @@ def _date(element: etree._Element | None) -> dt.date | None:
         return None
     try:
         return dt.date(int(year), month, int(day))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -264,11 +293,9 @@ def _pub_date(
         raw = normalise_space(medline_date)
         year, month, day = parse_medline_date(raw)
         return year, month, day, raw
-    year_text = parts.get("Year", "").strip()
-    year = int(year_text) if year_text.isdigit() else None
+    year = _small_int(parts.get("Year"), 4)
     month = month_number(parts.get("Month")) or month_number(parts.get("Season"))
-    day_text = parts.get("Day", "").strip()
-    day = int(day_text) if day_text.isdigit() and month is not None else None
+    day = _small_int(parts.get("Day"), 2) if month is not None else None
     return year, month, valid_day(year, month, day), None
 
 
@@ -401,8 +428,10 @@ def _comments_corrections(entries: etree._Element | None) -> tuple[CommentCorrec
         for part in entry:
             tag = part.tag
             if tag == "PMID":
-                pmid_text = (part.text or "").strip()
-                pmid = int(pmid_text) if pmid_text.isdigit() else None
+                try:
+                    pmid = parse_pmid(part.text or "")
+                except ValueError:
+                    pmid = None  # a reference we cannot follow, not a reason to drop the record
             elif tag == "RefSource":
                 source = _value(part)
         append(CommentCorrection(entry.get("RefType") or "", pmid, source))
@@ -522,7 +551,7 @@ def _journal_article(
         status = pubmed_data.get("PublicationStatus")
         fields["publication_status"] = _value(status) if status is not None else None
     return Article(
-        pmid=_int(pmid_element.text),
+        pmid=_pmid(pmid_element.text),
         pmid_version=_version(pmid_element),
         title=fields.pop("title", ""),
         kind="article",
@@ -588,7 +617,7 @@ def _book_article(record: etree._Element) -> Article:
     for keyword_list in document.iterchildren("KeywordList"):
         _keywords(keyword_list, keywords)
     return Article(
-        pmid=_int(pmid_element.text),
+        pmid=_pmid(pmid_element.text),
         pmid_version=_version(pmid_element),
         title=_text(document, "ArticleTitle") or _text(book, "BookTitle") or "",
         kind="book",
@@ -628,5 +657,5 @@ def _strings(element: etree._Element, path: str) -> Iterator[str]:
 
 
 def _version(pmid_element: etree._Element) -> int:
-    version = (pmid_element.get("Version") or "1").strip()
-    return int(version) if version.isdigit() else 1
+    version = _small_int(pmid_element.get("Version") or "1", 4)
+    return 1 if version is None else version

@@ -22,11 +22,18 @@ from aggregator.pubmed.fake.records import (
     parse_records,
     render_record,
 )
-from aggregator.pubmed.fake.server import FAULT_KINDS, FakeEutils, FakeEutilsError, RequestLogEntry
+from aggregator.pubmed.fake.server import (
+    FAULT_KINDS,
+    HOSTILE_FAULT_KINDS,
+    FakeEutils,
+    FakeEutilsError,
+    RequestLogEntry,
+)
 
 __all__ = [
     "BASE_TODAY",
     "FAULT_KINDS",
+    "HOSTILE_FAULT_KINDS",
     "AbstractPart",
     "AuthorEntry",
     "CommentEntry",

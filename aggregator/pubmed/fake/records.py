@@ -451,15 +451,76 @@ def _month_number(value: str | None) -> int | None:
 
 
 def _parse_element(element: etree._Element, source: str) -> PubmedRecord:
+    """One PubmedArticle or PubmedBookArticle element as a PubmedRecord."""
     book = element.tag == "PubmedBookArticle"
     citation = element.find("BookDocument" if book else "MedlineCitation")
     data = element.find("PubmedBookData" if book else "PubmedData")
     if citation is None:
         raise ParseError(f"{source}: {element.tag} without a citation block")
+    pmid = _read_pmid(citation, source)
+    crdt, extra_history = _read_history(data, pmid, source)
+    # A book's citation block holds the article fields itself.
+    article = citation if book else citation.find("Article")
+    if article is None:
+        raise ParseError(f"{source}: PMID {pmid} has no Article element")
+    pub_year, pub_month, pub_day, medline_date = _read_pub_date(
+        citation.find("Book/PubDate") if book else article.find("Journal/JournalIssue/PubDate")
+    )
+    return PubmedRecord(
+        pmid=pmid,
+        title_xml=_inner_xml(article.find("ArticleTitle")),
+        crdt=crdt,
+        abstract=_read_abstract(article),
+        authors=_read_authors(article),
+        journal=(citation.findtext("Book/BookTitle") if book else article.findtext("Journal/Title"))
+        or "",
+        journal_iso=("" if book else article.findtext("Journal/ISOAbbreviation")) or "",
+        issn=article.findtext("Journal/ISSN") or "",
+        nlm_id=citation.findtext("MedlineJournalInfo/NlmUniqueID") or "",
+        volume=article.findtext("Journal/JournalIssue/Volume"),
+        issue=article.findtext("Journal/JournalIssue/Issue"),
+        pages=article.findtext("Pagination/MedlinePgn"),
+        pub_year=pub_year,
+        pub_month=pub_month,
+        pub_day=pub_day,
+        medline_date=medline_date,
+        article_date=_date(article.find("ArticleDate")),
+        doi=_read_doi(data if data is not None else element),
+        language=article.findtext("Language") or "eng",
+        vernacular_title=article.findtext("VernacularTitle"),
+        publication_types=_read_publication_types(article, book),
+        mesh=_read_mesh(citation),
+        chemicals=tuple(
+            (chem.findtext("RegistryNumber") or "0", chem.findtext("NameOfSubstance") or "")
+            for chem in citation.findall("ChemicalList/Chemical")
+        ),
+        keywords=tuple((kw.text or "").strip() for kw in citation.findall("KeywordList/Keyword")),
+        comments=_read_comments(citation),
+        status=citation.get("Status", "Publisher" if book else "MEDLINE"),
+        date_completed=_date(citation.find("DateCompleted")),
+        date_revised=_date(citation.find("DateRevised")),
+        publication_status=(data.findtext("PublicationStatus") if data is not None else None)
+        or "ppublish",
+        kind="book" if book else "article",
+        book_title=citation.findtext("Book/BookTitle") if book else None,
+        publisher=citation.findtext("Book/Publisher/PublisherName") if book else None,
+        publisher_location=citation.findtext("Book/Publisher/PublisherLocation") if book else None,
+        extra_history=extra_history,
+    )
+
+
+def _read_pmid(citation: etree._Element, source: str) -> int:
     pmid_text = citation.findtext("PMID")
     if not pmid_text or not pmid_text.strip().isdigit():
         raise ParseError(f"{source}: record without a numeric PMID")
-    pmid = int(pmid_text)
+    return int(pmid_text)
+
+
+def _read_history(
+    data: etree._Element | None, pmid: int, source: str
+) -> tuple[dt.datetime, tuple[tuple[str, dt.date], ...]]:
+    """The create moment (PubStatus "entrez", with hour and minute) and the other dated steps
+    (received, accepted, ...; "pubmed" and "medline" are rendered from the record itself)."""
     crdt: dt.datetime | None = None
     extra_history: list[tuple[str, dt.date]] = []
     for pub_date in data.iter("PubMedPubDate") if data is not None else []:
@@ -479,26 +540,34 @@ def _parse_element(element: etree._Element, source: str) -> PubmedRecord:
             extra_history.append((status, day))
     if crdt is None:
         raise ParseError(f'{source}: PMID {pmid} has no PubMedPubDate PubStatus="entrez"')
-    article = citation if book else citation.find("Article")
-    if article is None:
-        raise ParseError(f"{source}: PMID {pmid} has no Article element")
-    pub_date_el = (
-        citation.find("Book/PubDate") if book else article.find("Journal/JournalIssue/PubDate")
+    return crdt, tuple(extra_history)
+
+
+def _read_pub_date(
+    pub_date: etree._Element | None,
+) -> tuple[int | None, int | None, int | None, str | None]:
+    """(year, month, day, MedlineDate) of a <PubDate>; all None when there is none."""
+    if pub_date is None:
+        return None, None, None, None
+    year = pub_date.findtext("Year")
+    day = pub_date.findtext("Day")
+    return (
+        int(year) if year and year.isdigit() else None,
+        _month_number(pub_date.findtext("Month")),
+        int(day) if day and day.isdigit() else None,
+        pub_date.findtext("MedlineDate"),
     )
-    pub_year = pub_month = pub_day = None
-    medline_date = None
-    if pub_date_el is not None:
-        medline_date = pub_date_el.findtext("MedlineDate")
-        year = pub_date_el.findtext("Year")
-        pub_year = int(year) if year and year.isdigit() else None
-        pub_month = _month_number(pub_date_el.findtext("Month"))
-        day_text = pub_date_el.findtext("Day")
-        pub_day = int(day_text) if day_text and day_text.isdigit() else None
-    abstract = tuple(
+
+
+def _read_abstract(article: etree._Element) -> tuple[AbstractPart, ...]:
+    return tuple(
         AbstractPart(_inner_xml(part), part.get("Label"), part.get("NlmCategory"))
         for part in article.findall("Abstract/AbstractText")
     )
-    authors = tuple(
+
+
+def _read_authors(article: etree._Element) -> tuple[AuthorEntry, ...]:
+    return tuple(
         AuthorEntry(
             last_name=author.findtext("LastName") or author.findtext("CollectiveName") or "",
             fore_name=author.findtext("ForeName") or "",
@@ -507,32 +576,39 @@ def _parse_element(element: etree._Element, source: str) -> PubmedRecord:
         )
         for author in article.findall("AuthorList/Author")
     )
-    pt_list = article.find("PublicationTypeList")
+
+
+def _read_publication_types(article: etree._Element, book: bool) -> tuple[str, ...] | None:
+    """The publication type names; None when the record has no list at all (a book: none)."""
     if book:
         types = [el.text or "" for el in article.findall("PublicationType")]
-        publication_types: tuple[str, ...] | None = tuple(types) if types else None
-    else:
-        publication_types = (
-            None
-            if pt_list is None
-            else tuple((el.text or "") for el in pt_list.findall("PublicationType"))
+        return tuple(types) if types else None
+    pt_list = article.find("PublicationTypeList")
+    if pt_list is None:
+        return None
+    return tuple((el.text or "") for el in pt_list.findall("PublicationType"))
+
+
+def _read_mesh(citation: etree._Element) -> tuple[MeshEntry, ...]:
+    entries = []
+    for heading in citation.findall("MeshHeadingList/MeshHeading"):
+        descriptor = heading.find("DescriptorName")
+        entries.append(
+            MeshEntry(
+                descriptor=(heading.findtext("DescriptorName") or "").strip(),
+                ui=descriptor.get("UI", "") if descriptor is not None else "",
+                major=descriptor is not None and descriptor.get("MajorTopicYN") == "Y",
+                qualifiers=tuple(
+                    (q.get("UI", ""), (q.text or "").strip(), q.get("MajorTopicYN") == "Y")
+                    for q in heading.findall("QualifierName")
+                ),
+            )
         )
-    mesh = tuple(
-        MeshEntry(
-            descriptor=(heading.findtext("DescriptorName") or "").strip(),
-            ui=heading.find("DescriptorName").get("UI", "")  # type: ignore[union-attr]
-            if heading.find("DescriptorName") is not None
-            else "",
-            major=heading.find("DescriptorName") is not None
-            and heading.find("DescriptorName").get("MajorTopicYN") == "Y",  # type: ignore[union-attr]
-            qualifiers=tuple(
-                (q.get("UI", ""), (q.text or "").strip(), q.get("MajorTopicYN") == "Y")
-                for q in heading.findall("QualifierName")
-            ),
-        )
-        for heading in citation.findall("MeshHeadingList/MeshHeading")
-    )
-    comments = tuple(
+    return tuple(entries)
+
+
+def _read_comments(citation: etree._Element) -> tuple[CommentEntry, ...]:
+    return tuple(
         CommentEntry(
             ref_type=cc.get("RefType", ""),
             source=cc.findtext("RefSource") or "",
@@ -540,51 +616,12 @@ def _parse_element(element: etree._Element, source: str) -> PubmedRecord:
         )
         for cc in citation.findall("CommentsCorrectionsList/CommentsCorrections")
     )
+
+
+def _read_doi(ids_parent: etree._Element) -> str | None:
+    """The last ArticleId of type doi (as before: a later one wins)."""
     doi = None
-    ids_parent = data if data is not None else element
     for article_id in ids_parent.findall("ArticleIdList/ArticleId"):
         if article_id.get("IdType") == "doi":
             doi = article_id.text
-    article_date = _date(article.find("ArticleDate"))
-    pages = article.findtext("Pagination/MedlinePgn")
-    return PubmedRecord(
-        pmid=pmid,
-        title_xml=_inner_xml(article.find("ArticleTitle")),
-        crdt=crdt,
-        abstract=abstract,
-        authors=authors,
-        journal=(citation.findtext("Book/BookTitle") if book else article.findtext("Journal/Title"))
-        or "",
-        journal_iso=("" if book else article.findtext("Journal/ISOAbbreviation")) or "",
-        issn=article.findtext("Journal/ISSN") or "",
-        nlm_id=citation.findtext("MedlineJournalInfo/NlmUniqueID") or "",
-        volume=article.findtext("Journal/JournalIssue/Volume"),
-        issue=article.findtext("Journal/JournalIssue/Issue"),
-        pages=pages,
-        pub_year=pub_year,
-        pub_month=pub_month,
-        pub_day=pub_day,
-        medline_date=medline_date,
-        article_date=article_date,
-        doi=doi,
-        language=article.findtext("Language") or "eng",
-        vernacular_title=article.findtext("VernacularTitle"),
-        publication_types=publication_types,
-        mesh=mesh,
-        chemicals=tuple(
-            (chem.findtext("RegistryNumber") or "0", chem.findtext("NameOfSubstance") or "")
-            for chem in citation.findall("ChemicalList/Chemical")
-        ),
-        keywords=tuple((kw.text or "").strip() for kw in citation.findall("KeywordList/Keyword")),
-        comments=comments,
-        status=citation.get("Status", "Publisher" if book else "MEDLINE"),
-        date_completed=_date(citation.find("DateCompleted")),
-        date_revised=_date(citation.find("DateRevised")),
-        publication_status=(data.findtext("PublicationStatus") if data is not None else None)
-        or "ppublish",
-        kind="book" if book else "article",
-        book_title=citation.findtext("Book/BookTitle") if book else None,
-        publisher=citation.findtext("Book/Publisher/PublisherName") if book else None,
-        publisher_location=citation.findtext("Book/Publisher/PublisherLocation") if book else None,
-        extra_history=tuple(extra_history),
-    )
+    return doi

@@ -2,8 +2,25 @@
 
 It serves :class:`PubmedRecord` objects with the XML shapes, DOCTYPEs and error replies that
 NCBI uses, enforces NCBI's request-rate limits, keeps a history server (WebEnv/query_key),
-logs every request and can inject faults (5xx, 429, resets, slow or truncated replies,
-``<ERROR>`` bodies, missing records) on demand or at random.
+logs every request and can inject faults on demand or at random.
+
+Transient faults (:data:`FAULT_KINDS`, also drawn at random by ``set_fault_rate``): "500",
+"502", "503", "429", "reset" (close without a reply), "slow" (reply after ``delay`` s),
+"truncate" (half the body, full Content-Length), "error200" (HTTP 200 with an ``<ERROR>`` body;
+``message`` sets its text), "missing_records" (efetch leaves out the last ``drop`` records).
+
+Hostile faults (:data:`HOSTILE_FAULT_KINDS`, injected on demand only):
+
+* "redirect": HTTP 307 to ``location`` (run a second server there to see what arrives);
+* "drip": the whole reply, status line and headers included, one byte every ``delay`` s;
+* "huge": the normal reply padded with ``size`` bytes of whitespace, generated while sending;
+* "gzip_bomb": the normal reply padded to ``size`` bytes, gzip-compressed (a few KB per MB)
+  and sent with ``Content-Encoding: gzip``;
+* "bad_ids": esearch adds the raw strings ``ids`` (e.g. "-5", "0", "abc", full-width digits)
+  to its IdList and to its Count;
+* "unrequested_records": efetch adds copies of its first record under the PMID texts ``ids``;
+* "lying_count": esearch says ``<Count>count</Count>`` whatever matched, and a page past the
+  real matches repeats them from the start instead of coming back empty.
 """
 
 from __future__ import annotations
@@ -17,8 +34,9 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -78,6 +96,19 @@ FAULT_KINDS = (
     "error200",
     "missing_records",
 )
+# Injected on demand only (never drawn by set_fault_rate): see the module docstring.
+HOSTILE_FAULT_KINDS = (
+    "redirect",
+    "drip",
+    "huge",
+    "gzip_bomb",
+    "bad_ids",
+    "unrequested_records",
+    "lying_count",
+)
+# The default texts of the "error200" fault: transient troubles NCBI reports in HTTP 200 replies.
+ESEARCH_ERROR200 = "Search Backend failed: Database is not supported: pubmed"
+EFETCH_ERROR200 = "Cannot retrieve history data: internal server error"
 ENDPOINTS = ("esearch", "efetch", "einfo")
 HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 BULK_FIRST_PMID = 99500000
@@ -109,6 +140,11 @@ class _Fault:
     delay: float
     drop: int
     skip: int = 0  # matching requests to let through before this fault starts
+    location: str = ""  # redirect
+    ids: tuple[str, ...] = ()  # bad_ids, unrequested_records
+    size: int = 0  # huge, gzip_bomb
+    count: int = 0  # lying_count
+    message: str = ""  # error200
 
 
 @dataclass
@@ -118,6 +154,7 @@ class _Reply:
     body: bytes
     ids_returned: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    padding: int = 0  # bytes of whitespace sent before the closing tag, generated on the fly
 
 
 def _xml(text: str) -> bytes:
@@ -372,22 +409,39 @@ class FakeEutils:
         delay: float = 2.0,
         drop: int = 1,
         after: int = 0,
+        location: str = "",
+        ids: Sequence[str] = (),
+        size: int = 0,
+        count: int = 0,
+        message: str = "",
     ) -> None:
         """Make the next ``times`` matching requests fail in the given way (after letting
         ``after`` matching requests through, so faults can be spread out deterministically).
 
         kinds: "500", "502", "503", "429", "reset" (close without reply), "slow" (reply after
         ``delay`` seconds), "truncate" (cut body, full Content-Length), "error200" (HTTP 200
-        with an <ERROR> body), "missing_records" (efetch only: drop the last ``drop`` records).
+        with an <ERROR> body, ``message`` its text), "missing_records" (efetch only: drop the
+        last ``drop`` records), and the hostile kinds of the module docstring: "redirect"
+        (to ``location``), "drip" (a byte every ``delay`` s), "huge" and "gzip_bomb"
+        (``size`` bytes), "bad_ids" and "unrequested_records" (``ids``), "lying_count"
+        (``count``).
         """
-        if kind not in FAULT_KINDS:
-            raise FakeEutilsError(f"unknown fault kind {kind!r}; valid: {', '.join(FAULT_KINDS)}")
+        if kind not in FAULT_KINDS + HOSTILE_FAULT_KINDS:
+            valid = ", ".join(FAULT_KINDS + HOSTILE_FAULT_KINDS)
+            raise FakeEutilsError(f"unknown fault kind {kind!r}; valid: {valid}")
         if endpoint is not None and endpoint not in ENDPOINTS:
             raise FakeEutilsError(f"unknown endpoint {endpoint!r}; valid: {', '.join(ENDPOINTS)}")
-        if kind == "missing_records":
+        if kind == "redirect" and not location:
+            raise FakeEutilsError("a redirect fault needs a location")
+        if kind in ("missing_records", "unrequested_records"):
             endpoint = "efetch"
+        elif kind in ("bad_ids", "lying_count"):
+            endpoint = "esearch"
+        fault = _Fault(
+            kind, endpoint, times, delay, drop, after, location, tuple(ids), size, count, message
+        )
         with self._lock:
-            self._faults.append(_Fault(kind, endpoint, times, delay, drop, after))
+            self._faults.append(fault)
 
     def set_fault_rate(
         self,
@@ -459,7 +513,7 @@ class FakeEutils:
 
     # -- endpoints -------------------------------------------------------------------------------
 
-    def _esearch(self, params: dict[str, str]) -> _Reply:
+    def _esearch(self, params: dict[str, str], fault: _Fault | None = None) -> _Reply:
         db = params.get("db", "pubmed") or "pubmed"
         if db != "pubmed":
             return _esearch_error(f"Invalid db name specified: {db}")
@@ -499,7 +553,11 @@ class FakeEutils:
                     f"({translation}) AND {low:%Y/%m/%d}:{high:%Y/%m/%d}[{FIELD_NAMES[datetype]}]"
                 )
             ordered = self._index.sorted_ids(ids, params.get("sort", ""))
-        count = len(ordered)
+        # Ids as the reply spells them: the hostile "bad_ids" fault puts raw strings first.
+        spelled = [str(pmid) for pmid in ordered]
+        if fault is not None and fault.kind == "bad_ids":
+            spelled = list(fault.ids) + spelled
+        count = len(spelled)
         json_mode = params.get("retmode", "xml").lower() == "json"
         if params.get("rettype", "").lower() == "count":
             if json_mode:
@@ -514,7 +572,11 @@ class FakeEutils:
             warnings.append(
                 f"Restrictions achieved. start and count adjusted to {retstart}, {end - retstart}"
             )
-        page = ordered[retstart:end] if retstart < ESEARCH_CEILING else []
+        page = spelled[retstart:end] if retstart < ESEARCH_CEILING else []
+        if fault is not None and fault.kind == "lying_count":
+            if not page:  # past the real matches: start again instead of an empty page
+                page = spelled[: max(0, end - retstart)]
+            count = fault.count
         history = ""
         history_json: dict[str, str] = {}
         if params.get("usehistory", "").lower() == "y":
@@ -539,7 +601,7 @@ class FakeEutils:
                 "retmax": str(len(page)),
                 "retstart": str(retstart),
                 **history_json,
-                "idlist": [str(p) for p in page],
+                "idlist": page,
                 "translationset": [],
                 "querytranslation": translation,
             }
@@ -555,7 +617,7 @@ class FakeEutils:
                 {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": result},
                 len(page),
             )
-        id_xml = "".join(f"<Id>{pmid}</Id>\n" for pmid in page)
+        id_xml = "".join(f"<Id>{escape(pmid)}</Id>\n" for pmid in page)
         id_list = f"<IdList>\n{id_xml}</IdList>" if page else "<IdList/>"
         body = (
             f"{XML_DECL}{ESEARCH_DOCTYPE}<eSearchResult><Count>{count}</Count>"
@@ -598,7 +660,7 @@ class FakeEutils:
                 return None
             return sets[int(query_key) - 1]
 
-    def _efetch(self, params: dict[str, str], drop: int) -> _Reply:
+    def _efetch(self, params: dict[str, str], fault: _Fault | None = None) -> _Reply:
         db = params.get("db", "pubmed") or "pubmed"
         if db != "pubmed":
             return _efetch_error(f"Invalid db name specified: {db}")
@@ -626,8 +688,8 @@ class FakeEutils:
                 if entry is not None and pmid not in seen:
                     seen.add(pmid)
                     records.append(entry.record)
-        if drop:
-            records = records[: max(0, len(records) - drop)]
+        if fault is not None and fault.kind == "missing_records":
+            records = records[: max(0, len(records) - fault.drop)]
         rettype = params.get("rettype", "").lower()
         retmode = params.get("retmode", "").lower()
         if rettype == "medline":
@@ -635,7 +697,10 @@ class FakeEutils:
             return _Reply(200, "text/plain; charset=UTF-8", text.encode("utf-8"), len(records))
         if retmode not in ("", "xml") or rettype not in ("", "xml", "abstract", "full"):
             return _efetch_error(f"Unsupported rettype/retmode: {rettype or '-'}/{retmode}")
-        articles = "\n".join(render_record(record) for record in records)
+        rendered = [render_record(record) for record in records]
+        if fault is not None and fault.kind == "unrequested_records" and records:
+            rendered += [_with_pmid_text(rendered[0], records[0].pmid, text) for text in fault.ids]
+        articles = "\n".join(rendered)
         body = f'<?xml version="1.0" ?>\n{PUBMED_DOCTYPE}<PubmedArticleSet>\n{articles}'
         body += "\n</PubmedArticleSet>" if articles else "</PubmedArticleSet>"
         return _Reply(200, "text/xml; charset=UTF-8", _xml(body + "\n"), len(records))
@@ -724,27 +789,38 @@ class FakeEutils:
             log(429, None, kind)
             handler.send_reply(_rate_limit_reply(api_key or client, limit + 1, limit, {}))
             return
+        if kind == "redirect" and fault is not None:
+            log(307, None, kind)
+            headers = {"Location": fault.location, **rate_headers}
+            handler.send_reply(_Reply(307, "text/html", b"", headers=headers))
+            return
         if self.latency > 0:
             self._stopping.wait(self.latency)
         if kind == "slow" and fault is not None:
             self._stopping.wait(fault.delay)
-        drop = fault.drop if kind == "missing_records" and fault is not None else 0
         if endpoint == "esearch":
-            reply = self._esearch(params)
+            reply = self._esearch(params, fault)
         elif endpoint == "efetch":
-            reply = self._efetch(params, drop)
+            reply = self._efetch(params, fault)
         else:
             reply = self._einfo(params)
-        if kind == "error200":
+        if kind == "error200" and fault is not None:
             reply = (
-                _esearch_error("Search Backend failed: Database is not supported: pubmed")
+                _esearch_error(fault.message or ESEARCH_ERROR200)
                 if endpoint != "efetch"
-                else _efetch_error("Cannot retrieve history data: internal server error")
+                else _efetch_error(fault.message or EFETCH_ERROR200)
             )
         reply.headers.update(rate_headers)
         log(reply.status, reply.ids_returned, kind)
         if kind == "truncate":
             handler.send_truncated(reply)
+        elif kind == "drip" and fault is not None:
+            handler.send_drip(reply, fault.delay, self._stopping)
+        elif kind == "huge" and fault is not None:
+            reply.padding = fault.size
+            handler.send_reply(reply)
+        elif kind == "gzip_bomb" and fault is not None:
+            handler.send_reply(_gzip_bomb(reply, fault.size))
         else:
             handler.send_reply(reply)
 
@@ -764,6 +840,32 @@ class _QuietServer(ThreadingHTTPServer):
 
 def _noon(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(12, 0))
+
+
+def _with_pmid_text(rendered: str, pmid: int, text: str) -> str:
+    """A rendered record claiming the PMID ``text`` (any string) instead of ``pmid``."""
+    return rendered.replace(f'<PMID Version="1">{pmid}</PMID>', f'<PMID Version="1">{text}</PMID>')
+
+
+def _padded_parts(reply: _Reply, padding: int, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """The reply body with ``padding`` spaces before its last closing tag, in pieces."""
+    cut = reply.body.rfind(b"</")
+    cut = len(reply.body) if cut < 0 else cut
+    yield reply.body[:cut]
+    left = padding
+    while left > 0:
+        yield b" " * min(chunk, left)
+        left -= chunk
+    yield reply.body[cut:]
+
+
+def _gzip_bomb(reply: _Reply, size: int) -> _Reply:
+    """The reply padded to at least ``size`` bytes and gzip-compressed (spaces shrink ~1000x)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip container
+    pieces = [compressor.compress(part) for part in _padded_parts(reply, size)]
+    pieces.append(compressor.flush())
+    headers = {**reply.headers, "Content-Encoding": "gzip"}
+    return _Reply(reply.status, reply.content_type, b"".join(pieces), reply.ids_returned, headers)
 
 
 def _rate_limit_reply(key: str, count: int, limit: int, headers: dict[str, str]) -> _Reply:
@@ -818,7 +920,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_head(self, reply: _Reply) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Content-Length", str(len(reply.body) + reply.padding))
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
@@ -826,10 +928,36 @@ class _Handler(BaseHTTPRequestHandler):
     def send_reply(self, reply: _Reply) -> None:
         try:
             self._send_head(reply)
-            self.wfile.write(reply.body)
+            if reply.padding:
+                for part in _padded_parts(reply, reply.padding):
+                    self.wfile.write(part)
+            else:
+                self.wfile.write(reply.body)
             self.wfile.flush()
         except OSError:
             self.close_connection = True  # client went away (e.g. timed out on a slow reply)
+
+    def send_drip(self, reply: _Reply, delay: float, stopping: threading.Event) -> None:
+        """Status line, headers and body, one byte every ``delay`` seconds (until the client
+        hangs up or the server stops)."""
+        self._headers_buffer: list[bytes] = []  # collect the head instead of sending it
+        self.send_response_only(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("Connection", "close")
+        head = b"".join(self._headers_buffer) + b"\r\n"
+        self._headers_buffer = []
+        self.close_connection = True
+        try:
+            for byte in head + reply.body:
+                if stopping.wait(delay):
+                    return
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+        except OSError:
+            pass
 
     def send_truncated(self, reply: _Reply) -> None:
         """Full Content-Length, half the body, then close: the client sees a cut download."""
