@@ -36,6 +36,7 @@ def tag_article(article: Article) -> ArticleTags:
         is_review=is_review,
         combination_product=combination is not None,
         laboratory=study_type == "in_vitro",
+        design=study_type,
     )
     form_result = merge_indexed_forms(form_result, article)
     if combination is not None:
