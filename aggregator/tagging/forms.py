@@ -241,7 +241,12 @@ UNSPECIFIED = (
     ),
     gated(r"\bmagnesium\b[^.]{0,60}\b(?:supplements?|supplementation)\b", "supplement"),
     gated(
-        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:\w+\s+){0,2}magnesium\b(?![\s-]+"
+        r"\bmagnesium[- ]containing (?:\w+ )?(?:cathartics?|antacids?|laxatives?|enemas?|"
+        r"supplements?|products?|preparations?|medications?|drugs?)\b",
+        "containing",
+    ),
+    gated(
+        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}magnesium\b(?![\s-]+"
         r"(?:levels?|concentrations?|status|deficiency|intake))",
         "trial",
         "studies",
@@ -321,7 +326,8 @@ _SALTS_APART = gated(
     r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
     r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
     r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
-    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|\b(?:organic|inorganic)\s+(?:\w+\s+)?"
+    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|\bmagnesium,?\s+(?:mainly|mostly|chiefly|"
+    r"largely|primarily|especially|particularly|predominantly|usually|typically)\s+|\b(?:organic|inorganic)\s+(?:\w+\s+)?"
     r"(?:salts?\s*)?\(\s*)"
     rf"{_ITEM_LIST}\b",
     *SALT_STEMS,
@@ -671,8 +677,9 @@ def _unspecified(
         if given is not None:
             found.add("unspecified", sentence, given.start(), given.end())
             return True
-    if is_review:
-        # A review naming magnesium as a treatment covers it even without dosing words.
+    if is_review and not _about_intake(text):
+        # A review naming magnesium as a treatment covers it even without dosing words (a
+        # review of magnesium intake names magnesium without treating with it).
         for sentence, lower in text.masked:
             for match in _MAGNESIUM_TREATMENT.finditer(lower):
                 found.add("unspecified", sentence, match.start(), match.end())
@@ -704,6 +711,12 @@ def _agent_in_list(text: _FormText, found: _Found) -> None:
             continue
         found.add("unspecified", sentence, match.start(), match.end())
         return
+
+
+def _about_intake(text: _FormText) -> bool:
+    """Does the article speak of magnesium intake or diet anywhere?"""
+    narrowed = DIETARY_INTAKE.narrowed(text.whole, text.index)
+    return narrowed is not None and narrowed.search(text.whole, text.whole) is not None
 
 
 def _dietary(
