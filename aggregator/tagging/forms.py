@@ -92,7 +92,8 @@ _LIST_JOIN = (
     r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and/or\s+|\s+and\s+|\s+or\s+|\s*/\s*|\s+vs\.?\s+|\s+versus\s+|"
     r"-)"
 )
-_NEXT = rf"{_LIST_JOIN}(?:(?:tri)?magnesium\s+|(?-i:Mg)[- ]?)?"  # join, magnesium repeated or not
+# A join, then magnesium repeated or not, or a suspended hyphen ("Mg-oxide, -citrate").
+_NEXT = rf"{_LIST_JOIN}(?:(?:tri)?magnesium\s+|(?-i:Mg)[- ]?|-)?"
 _SALT_LIST = (
     rf"(?:{_OTHER_SALT}{_NEXT})?{_SALT_TOKEN}"
     rf"(?:{_NEXT}(?:{_SALT_TOKEN}|{_OTHER_SALT}(?={_NEXT}{_SALT_TOKEN})))*"
@@ -140,7 +141,7 @@ SALT_PHRASES: tuple[Gated, ...] = (
     # magnesium citrate / Mg-citrate / magnesium (as) L-threonate / magnesium (lactate and
     # citrate) / magnesium 24 mmol as lactate-citrate, then any listed salts.
     gated(
-        rf"{_MG_FIRST}{_MG}[\s-]*(?:\(\s*)?(?:{_DOSE}\s*,?\s*\(?\s*(?:as|of)\s+)?(?:as\s+)?"
+        rf"{_MG_FIRST}{_MG}[\s-]*(?:\(\s*)?(?:{_DOSE}\s*,?\s*\(?\s*(?:as|of)\s+)?(?:(?:as|from)\s+)?"
         rf"(?:amino[- ]acid\s+)?{_SALT_LIST}\b",
         *SALT_STEMS,
     ),
@@ -326,7 +327,10 @@ _SALTS_APART = gated(
     r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
     r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
     r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
-    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|\bmagnesium,?\s+(?:mainly|mostly|chiefly|"
+    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|"
+    r"\b(?:salts?|compounds?|preparations?|formulations?|forms?|supplements?|products?)\b[^.:;()]{0,40}?"
+    r"\b(?:were|was)\s+(?:\w+\s+){0,2}(?:tested|compared|studied|used|given|evaluated|"
+    r"investigated|administered)\s*:\s*|\bmagnesium,?\s+(?:mainly|mostly|chiefly|"
     r"largely|primarily|especially|particularly|predominantly|usually|typically)\s+|\b(?:organic|inorganic)\s+(?:\w+\s+)?"
     r"(?:salts?\s*)?\(\s*)"
     rf"{_ITEM_LIST}\b",

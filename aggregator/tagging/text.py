@@ -76,7 +76,9 @@ class Sentence:
 
 # Hyphens and minus signs that publishers print in place of "-" ("cross‐sectional",
 # "double‐blind", "magnesium‐citrate"): rules see the ASCII hyphen (one character for one).
-_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2212": "-"})
+_HYPHENS = str.maketrans(
+    {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2212": "-"}
+)
 
 
 def lowercase(text: str) -> str:
