@@ -146,7 +146,8 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:was|were) to (?:be )?(?:randomi[sz]ed|take|receive|cross(?:ed)? over|undergo|"
             r"given|assigned|allocated|followed|recruited|enrolled)\b|\bno results (?:were |have "
             r"been |are )?(?:posted|shown|reported|available)\b|\bwith no results\b",
-            *("will", "would", "shall", "plan", "intend", "propose", "being", " to ", "results"),
+            *("will", "would", "shall", "plan", "intend", "propose", "being", "was to "),
+            *("were to ", "no results"),
         ),
         where="abstract",
     ),

@@ -94,10 +94,10 @@ _LIST_JOIN = (
 )
 # A join, then magnesium repeated or not, or a suspended hyphen ("Mg-oxide, -citrate").
 _NEXT = rf"{_LIST_JOIN}(?:(?:tri)?magnesium\s+|(?-i:Mg)[- ]?|-)?"
-_SALT_LIST = (
-    rf"(?:{_OTHER_SALT}{_NEXT})?{_SALT_TOKEN}"
-    rf"(?:{_NEXT}(?:{_SALT_TOKEN}|{_OTHER_SALT}(?={_NEXT}{_SALT_TOKEN})))*"
-)
+_SALT_LIST = rf"{_SALT_TOKEN}(?:{_NEXT}(?:{_SALT_TOKEN}|{_OTHER_SALT}(?={_NEXT}{_SALT_TOKEN})))*"
+# After the word magnesium the list may open with a salt outside the vocabulary ("magnesium
+# laevulinate, gluconate or sulfate").
+_SALT_LIST_AFTER_MG = rf"(?:{_OTHER_SALT}{_NEXT})?{_SALT_LIST}"
 # Acids whose magnesium salt is a vocabulary form ("magnesium salt of L-threonic acid",
 # "L-threonic acid magnesium salt").
 SALT_ACIDS: dict[str, str] = {
@@ -142,7 +142,7 @@ SALT_PHRASES: tuple[Gated, ...] = (
     # citrate) / magnesium 24 mmol as lactate-citrate, then any listed salts.
     gated(
         rf"{_MG_FIRST}{_MG}[\s-]*(?:\(\s*)?(?:{_DOSE}\s*,?\s*\(?\s*(?:as|of)\s+)?(?:(?:as|from)\s+)?"
-        rf"(?:amino[- ]acid\s+)?{_SALT_LIST}\b",
+        rf"(?:amino[- ]acid\s+)?{_SALT_LIST_AFTER_MG}\b",
         *SALT_STEMS,
     ),
     # magnesium salts such as oxide, citrate and glycinate
@@ -182,7 +182,7 @@ _DOSE_SALT = gated(rf"\b{_DOSE}\s*,?\s*\(?\s*(?:(?:as|of)\s+)?{_SALT_LIST}\b", *
 _ACID_SALT = gated(
     rf"{_MG}\s+salts?\s+of\s+(?:l-|d-)?({_ACIDS})\s+acid\b|"
     rf"\b(?:l-|d-)?({_ACIDS})\s+acid[\s-]+(?:{_MG}\s+salt|salt\s+of\s+magnesium)\b",
-    *("acid",),
+    *(acid.split()[0] for acid in SALT_ACIDS),
 )
 # Elements and minerals a dose or a salt may belong to; the nearest one before an amount owns it.
 _ELEMENT = re.compile(
