@@ -533,8 +533,8 @@ RULES: tuple[CueRule, ...] = (
         "crossover",
         gated(
             r"\bcross-?over\b|\bcrossed over\b|\b(?:received|took|given|taking|receiving) "
-            r"(?:\w+ ){0,4}each (?:of the )?(?:\w+ ){0,2}(?:preparations?|products?|formulations?|"
-            r"supplements?|salts?|compounds?)\b",
+            r"(?:\w+ ){0,4}each (?:of (?:the )?)?(?:\w+ ){0,3}(?:preparations?|products?|"
+            r"formulations?|supplements?|salts?|compounds?)\b",
             *("crossover", "cross-over", "crossed", "each"),
         ),
     ),

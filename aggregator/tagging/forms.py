@@ -367,7 +367,10 @@ _OUTCOME_BEFORE = re.compile(
     r"\b(?:effects?|impact|influence)\s+(?:\w+\s+){0,3}on\b|\b(?:increas\w*|rais\w*|improv\w*|"
     r"restor\w*|normali[sz]\w*|correct\w*|bioavailab\w*|absorption|changes?\s+in|response of)\b"
 )
-_OUTCOME_AFTER = re.compile(r"^\W*(?:\w+\W+){0,2}?as an? (?:measure|marker|index|indicator)\b")
+_OUTCOME_AFTER = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?(?:as an? (?:measure|marker|index|indicator)\b|(?:after|following|"
+    r"during|in response to)\b)"
+)
 # A level read as a predictor of response ("sustained relief in 86% of patients with low
 # ionized magnesium", "responses correlated with low serum ionized magnesium").
 _RESPONSE = re.compile(
