@@ -696,8 +696,10 @@ RULES: tuple[CueRule, ...] = (
             r"\bregistry\b|\breal-world\b|\btarget trial emulation\b|\bincidence of\b|"
             r"\bincident (?:cases|dementia|disease)\b|\bfollowed (?:up )?(?:for|over|during|since|"
             r"until)\b|\b(?:were|was) followed\b|\bfollowed (?:them|these|the \w+) up\b|"
-            r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b",
-            *("cohort", "prospective", "longitudinal", "follow", "registry"),
+            r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b|"
+            # Matching treated with untreated patients on a propensity score: a cohort comparison.
+            r"\bpropensity[- ]score\b",
+            *("cohort", "prospective", "longitudinal", "follow", "registry", "propensity"),
             *("real-world", "target trial", "incidence", "incident"),
         ),
     ),

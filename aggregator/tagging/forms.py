@@ -302,6 +302,19 @@ LOW_STATUS = gated(
     *("low", "decrease", "reduced", "deficien", "deficit", "deplet", "hypomagnes", "differ"),
     *("retention", "controls"),
 )
+# The magnesium content of a diet given or compared (animal feeding, diet trials): intake.
+DIET_CONTENT = gated(
+    r"\bmagnesium[- ](?:deficient|adequate|depleted|free|restricted|supplemented|poor|rich|"
+    r"enriched)\s+(?:\w+\s+)?diets?\b|\b(?:low|high)[- ]magnesium\s+(?:\w+\s+)?diets?\b|"
+    r"\b\d+(?:\.\d+)?\s*(?:%|ppm|mg/kg|g/kg)\s+(?:of\s+)?(?:magnesium|mg)\s+diets?\b|"
+    r"\bdiets?\s+(?:containing|with|providing)\s+(?:\w+\s+){0,3}(?:\d+(?:\.\d+)?\s*(?:%|ppm|mg/kg|g/kg)"
+    r"\s+(?:of\s+)?)?magnesium\b",
+    "diet",
+)
+_FED = re.compile(
+    r"\b(?:fed|feeding|received|receiving|given|assigned|allocated|randomi[sz]ed|kept on|"
+    r"maintained on|placed on|switched to)\b"
+)
 _VEHICLE = re.compile(r"\b(?:in|via|through|with)\s+(?:the\s+|their\s+)?(?:drinking|tap)\s+water\b")
 _CONDITIONAL = re.compile(r"\b(?:when|if|whether|unless)\b[^.,;]{0,40}$", re.I)
 _OTHER_BEFORE = re.compile(r"\b(?:other|newer|alternative)\s+$")
@@ -535,6 +548,16 @@ def find_forms(
         and not is_review
         and (design in ASSIGNED_DESIGNS or design in _PATIENT_REPORTS),
     )
+    if (
+        not salts_found
+        and not is_review
+        and "unspecified" in found
+        and intake_measured
+        and _diet_is_the_exposure(text)
+    ):
+        # "Rats fed a magnesium-deficient diet", "dietary magnesium supplementation": the
+        # magnesium given is the diet's content, not a supplement product.
+        del found["unspecified"]
     ordered = tuple(sorted(found, key=FORM_ORDER.__getitem__))
     return FormResult(
         forms=ordered,
@@ -542,6 +565,18 @@ def find_forms(
         supplement_given=supplement_given,
         intake_measured=intake_measured,
         status_measured=status_measured,
+    )
+
+
+def _diet_is_the_exposure(text: _FormText) -> bool:
+    """Is a diet of stated magnesium content given to the subjects ("rats were fed a
+    magnesium-deficient diet")?"""
+    narrowed = DIET_CONTENT.narrowed(text.whole, text.index)
+    if narrowed is None:
+        return False
+    return any(
+        narrowed.search(lower, lower) is not None and _FED.search(lower) is not None
+        for _, lower in text.masked
     )
 
 
@@ -745,15 +780,19 @@ def _dietary(
     response or the title makes it a subject. Magnesium in a cell bath or medium is neither."""
     # Masking only blanks characters, so a space-free literal in masked text is in the original.
     dietary_intake = narrowed_or_never(DIETARY_INTAKE, [sentence for sentence, _ in text.masked])
+    diet_content = narrowed_or_never(DIET_CONTENT, [sentence for sentence, _ in text.masked])
     previous_mentions = False
     for sentence, lower in text.masked:
         mentions = _MAGNESIUM_WORD.search(lower) is not None
         near_magnesium, previous_mentions = mentions or previous_mentions, mentions
         if not is_review and sentence.category == "BACKGROUND":
             continue
-        if given_study and sentence.field != "title":
+        diet = diet_content.search(lower, lower)
+        if diet is not None and _FED.search(lower) is None:
+            diet = None  # a diet described ("magnesium-poor modern diets"), not one given
+        if given_study and sentence.field != "title" and diet is None:
             continue
-        intake = dietary_intake.search(lower, lower)
+        intake = diet or dietary_intake.search(lower, lower)
         if intake is None or not near_magnesium:
             continue  # intake of what? only magnesium's counts
         if supplement_given and _VEHICLE.search(lower, max(0, intake.start() - 12), intake.end()):
