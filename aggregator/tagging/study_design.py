@@ -466,9 +466,10 @@ def _trial(c: _Cues) -> _Outcome | None:
             (*path, "blinded, placebo-controlled"),
             ("placebo", "blinded"),
         )
-    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")) or "two_groups" in c:
-        # A second group given another treatment (or none): a comparison, even when the
-        # abstract also says "pre-post" or "open-label" of each group.
+    two_groups = "two_groups" in c and "single_arm" not in c
+    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")) or two_groups:
+        # A second group given another treatment (or none): a comparison. With single-arm
+        # wording (open-label, pilot, pre-post) only an allocation cue (above) decides.
         return _Outcome(
             "nonrandomized_controlled_trial",
             CONFIDENCE_WEAK,
