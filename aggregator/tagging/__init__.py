@@ -17,9 +17,25 @@ ArticleTags fields added in rules 2026.1 (additive; older constructors still wor
   cues and the path through the procedure in ``study_design.py`` (what ``show`` prints).
 
 Study types ``notice`` and ``unclear`` have no evidence level; a notice has no form, route or
-condition. Forms: a combination product with no magnesium salt named is ``unspecified``; the
-form ``dietary`` covers magnesium intake and measured magnesium status (serum, tissue), as the
-vocabulary defines it (only intake gives the ``dietary`` route).
+condition. Forms: a combination product with no magnesium salt named is ``unspecified``.
+
+The form ``dietary`` (rules 2026.2) means magnesium *status as an exposure*. The form rules read
+the decided design (``forms.find_forms(design=...)``) and keep two meanings apart internally
+(``FormResult.intake_measured`` and ``FormResult.status_measured``):
+
+- intake: diet, drinking water, food-frequency intake -- the study's exposure. Maps to the form
+  ``dietary`` and to the route ``dietary``.
+- measured status: a serum, erythrocyte, tissue or brain level (or deficiency) compared between
+  groups or related to an outcome in an observational study, or discussed as a cause in a review.
+  Maps to the form ``dietary`` only (no route: nothing was eaten).
+- not dietary: where the investigators gave magnesium (a trial, a protocol, an animal study, a
+  patient treated with it), a level is an outcome or safety check, and intake words are the
+  supplement's; the level counts only when read as a predictor of response ("relief in patients
+  with low ionized magnesium") or when the title makes it a subject not framed as the
+  supplement's effect. Magnesium removed from or added to a cell bath or medium is neither.
+
+In the digest, ``dietary`` is listed with the forms like any other value (an article about
+magnesium status or intake); the evidence class still comes from the design and the conditions.
 """
 
 from __future__ import annotations

@@ -141,8 +141,13 @@ RULES: tuple[CueRule, ...] = (
             r"compare|assess|conduct|include|search|evaluate|test|examine|investigate|measure|"
             r"determine|follow)\b|\b(?:are|is) being (?:recruited|conducted|enrolled|randomi[sz]ed)"
             r"\b|\b(?:is|are|was) (?:planned|proposed)\b|\bplanned (?:sample|enrol\w*|recruitment)"
-            r"\b|\bthe (?:planned|proposed) (?:trial|study)\b",
-            *("will", "would", "shall", "plan", "intend", "propose", "being"),
+            r"\b|\bthe (?:planned|proposed) (?:trial|study)\b|"
+            # A registration read later: what each participant "was to" do, no results posted.
+            r"\b(?:was|were) to (?:be )?(?:randomi[sz]ed|take|receive|cross(?:ed)? over|undergo|"
+            r"given|assigned|allocated|followed|recruited|enrolled)\b|\bno results (?:were |have "
+            r"been |are )?(?:posted|shown|reported|available)\b|\bwith no results\b",
+            *("will", "would", "shall", "plan", "intend", "propose", "being", "was to "),
+            *("were to ", "no results"),
         ),
         where="abstract",
     ),
@@ -384,6 +389,15 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "cells",
         gated(
+            r"\b(?:endothelial|epithelial|smooth muscle|cancer|tumou?r|stem|neuronal|glial|hela|"
+            r"cultured|isolated) cells?\b|\bhuvecs?\b|\bcell (?:lines?|cultures?)\b|\bin vitro\b",
+            *("cells", "huvec", "cell line", "cell culture", "in vitro"),
+        ),
+        where="title",
+    ),
+    CueRule(
+        "cells",
+        gated(
             r"\bin vitro\b|\bex vivo\b|\bcultured (?:\w+ ){0,2}(?:cells|neurons|astrocytes|"
             r"myocytes|cardiomyocytes|slices|macrophages)\b|\bcell cultures?\b|\bcell lines?\b|"
             r"\b(?:brain|hippocampal|cortical) slices\b|\bpatch[- ]clamp\b|\borganotypic\b|"
@@ -445,7 +459,8 @@ RULES: tuple[CueRule, ...] = (
             r"underwent|received)\b|\b(?:a|an|one) (?:young |elderly |middle-aged )?(?:man|woman|"
             r"boy|girl) (?:who|with|presented|presenting)\b",
             *("case", "year-old", "we report", "we describe", "we present", "the patient"),
-            *("man ", "woman", "boy", "girl"),
+            *("man ", "woman", "boy", "girl", "authors describe", "authors report"),
+            *("authors present", "author describes", "author reports", "author presents"),
         ),
     ),
     CueRule(
@@ -503,17 +518,25 @@ RULES: tuple[CueRule, ...] = (
             r"(?:\w+ ){0,2}patients\b[^.;]{0,120}\b(?:other|another|previous|subsequent|"
             r"following) (?:\d+ )?(?:\w+ ){0,2}(?:consecutive )?patients\b|\bserved as "
             r"(?:the )?(?:controls?|comparison|control group)\b|\bcontemporaneous controls?\b|"
-            r"\bconcurrent (?:control|comparison)\b",
+            r"\bconcurrent (?:control|comparison)\b|"
+            r"\bgroup (?:i|1|a)\b[^.]{0,120}\b(?:19|20)\d\d\b[^.]{0,200}"
+            r"\bgroup (?:ii|2|b)\b[^.]{0,120}\b(?:19|20)\d\d\b",
             *("historical", "alternate", "allocated", "assigned", "preference", "choice", "chose"),
             *("elected", "opted", "preferred", "implementation", "introduction", "pre-"),
             *("introduced", "implemented", "adopted"),
             *("pre", "two", "both", "each", "consecutive", "served as", "contemporaneous"),
             "concurrent",
+            "group",
         ),
     ),
     CueRule(
         "crossover",
-        gated(r"\bcross-?over\b|\bcrossed over\b", "crossover", "cross-over", "crossed"),
+        gated(
+            r"\bcross-?over\b|\bcrossed over\b|\b(?:received|took|given|taking|receiving) "
+            r"(?:\w+ ){0,4}each (?:of (?:the )?)?(?:\w+ ){0,3}(?:preparations?|products?|"
+            r"formulations?|supplements?|salts?|compounds?)\b",
+            *("crossover", "cross-over", "crossed", "each"),
+        ),
     ),
     CueRule(
         "blinded",
@@ -530,6 +553,8 @@ RULES: tuple[CueRule, ...] = (
             r"(?:\bplacebo[- ]controlled\b|\b(?:versus|vs\.?|or|to|with|and|than) (?:a )?(?:matchin"
             r"g |"
             r"identical |inert |saline )?placebo\b|\bplacebo (?:group|arm|tablets?|capsules?)\b|"
+            r"\b(?:received|receiving|given|took|taking|administered) (?:a |an |the )?(?:matching |"
+            r"identical )?placebo\b|"
             r"\bsham\b)(?! effects?\b| responses?\b)",
             "placebo",
             "sham",
@@ -568,6 +593,8 @@ RULES: tuple[CueRule, ...] = (
             r"were injected|were infused|consumed|ingested|were switched)\b|"
             r"\b(?:allocated|assigned) to (?:receive|take|either|one of)\b|"
             r"\btreatment (?:group|arm)\b|\bsupplementation (?:group|arm)\b|"
+            r"\bgroups? (?:i{1,3}|iv|[a-d1-4])\b[^.;]{0,20}\b(?:had|got|took|received|was given|"
+            r"were given)\b|"
             r"\b(?:given|administered|supplemented) (?:\w+ ){0,3}(?:daily|twice|once|for \d+)\b|"
             r"\b(?:we|the authors?|investigators) (?:gave|administered|treated|offered|prescribed|"
             r"infused|injected)\b|\b(?:were|was) (?:treated|infused|injected)\b",
@@ -582,11 +609,23 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bopen[- ]label\b(?![,]? (?:randomi|controlled))|\bsingle[- ](?:arm|group)\b|"
             r"\buncontrolled\b|\bpilot (?:study|trial)\b|\bbefore[- ]and[- ]after\b|\bpre-?post\b|"
-            r"\bnon-?comparative\b|\bopen (?:trial|study)\b|\bfrom baseline\b|"
+            r"\bnon-?comparative\b|\bopen (?:trial|study)\b|"
+            r"\b(?:changes?|improvements?|reductions?|decreases?|increases?|fell|rose|improved|decreased|increased|reduced|declined|"
+            r"dropped) (?:\w+ ){0,3}from baseline\b|"
             r"\bcompared (?:with|to) (?:the |their )?(?:own )?(?:baseline|pre-?treatment)\b",
             *("open-label", "open label", "single", "uncontrolled", "pilot", "before"),
             *("pre-post", "prepost", "comparative", "open trial", "open study", "baseline"),
         ),
+    ),
+    CueRule(
+        "two_groups",
+        gated(
+            r"\bgroups? (?:ii|b|2)\b|\bboth (?:\w+ )?groups\b|"
+            r"\b(?:two|2) (?:\w+ ){0,2}(?:groups|arms|regimens|regimes|cohorts)\b|"
+            r"\beach (?:treatment |study )?group\b|\bthe other group\b",
+            *("group", "arms", "regimen", "regime", "cohorts"),
+        ),
+        where="abstract",
     ),
     CueRule(
         "control_group",
@@ -657,8 +696,10 @@ RULES: tuple[CueRule, ...] = (
             r"\bregistry\b|\breal-world\b|\btarget trial emulation\b|\bincidence of\b|"
             r"\bincident (?:cases|dementia|disease)\b|\bfollowed (?:up )?(?:for|over|during|since|"
             r"until)\b|\b(?:were|was) followed\b|\bfollowed (?:them|these|the \w+) up\b|"
-            r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b",
-            *("cohort", "prospective", "longitudinal", "follow", "registry"),
+            r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b|"
+            # Matching treated with untreated patients on a propensity score: a cohort comparison.
+            r"\bpropensity[- ]score\b",
+            *("cohort", "prospective", "longitudinal", "follow", "registry", "propensity"),
             *("real-world", "target trial", "incidence", "incident"),
         ),
     ),
@@ -686,7 +727,6 @@ RULES: tuple[CueRule, ...] = (
             *("measured", "assessed", "determined", "evaluated", "recorded", "associat"),
             *("prevalence", "correlat"),
         ),
-        where="abstract",
     ),
     # --- other research -----------------------------------------------------------------------
     CueRule(

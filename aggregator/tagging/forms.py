@@ -41,8 +41,8 @@ SALT_WORDS: dict[str, str] = {
     "citrate": r"(?:di|tri)?citrate",
     "sulfate": r"sul(?:f|ph)ate(?: heptahydrate)?",
     "chloride": r"chloride",
-    "pidolate": r"pidolate|pyrrolidone[- ]carboxyl(?:ic acid|ate)",
-    "aspartate": r"(?:l-)?aspartate(?:[- ]hydrochloride)?",
+    "pidolate": r"pidolate|pyroglutamate|pyrrolidone[- ]carboxyl(?:ic acid|ate)",
+    "aspartate": r"(?:hydrogen[\s-]+)?(?:l-)?aspartate(?:[- ]hydrochloride)?",
     "lactate": r"(?:l-)?lactate",
     "malate": r"malate",
     "threonate": r"(?:l-)?threonate",
@@ -76,15 +76,46 @@ _TRADE_NAMES: tuple[tuple[str, str], ...] = (
 
 _SALT_ANY = "|".join(f"(?:{alternatives})" for alternatives in SALT_WORDS.values())
 _SALT_LOOKUP = tuple((form, re.compile(rf"^(?:{alt})$", re.I)) for form, alt in SALT_WORDS.items())
-_MG = r"(?:\b(?:tri|di)?magnesium|(?-i:\bMg))"
+# The word, or the element symbol (also as the ion: Mg2+, Mg(2+), Mg++), or both ("magnesium
+# (Mg) citrate"). Rules run on lower-cased text, where the symbol and the unit "mg" look alike:
+# a match on "mg" is checked against the original case (see _dose_owner_is_magnesium).
+_MG = r"(?:\b(?:tri|di)?magnesium(?:\s*\((?-i:Mg)\))?|(?-i:\bMg)(?:2\+|\(2\+\)|\+\+)?)"
 # Every _MG match starts with t(ri), d(i) or m: checking that first lets the regex engine move
 # past all other positions at once (about twice as fast on a sentence; matches are the same).
 _MG_FIRST = r"(?=[tdm])"
-_SALT_TOKEN = rf"(?:(?:l-|d-)?(?:{_SALT_ANY}))"
+# A salt word, singular or plural ("magnesium citrates").
+_SALT_TOKEN = rf"(?:(?:l-|d-)?(?:{_SALT_ANY})s?)"
+# A salt outside the vocabulary ("acetate", "glycerophosphate") may stand in a list of salts.
+_OTHER_SALT = r"(?:[a-z]+(?:ate|ide)s?)"
+# Salts joined in a list or a pair: commas, and/or, slashes, versus, hyphens ("lactate-citrate").
 _LIST_JOIN = (
-    r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and/or\s+|\s+and\s+|\s+or\s+|\s*/\s*|\s+vs\.?\s+|\s+versus\s+)"
+    r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and/or\s+|\s+and\s+|\s+or\s+|\s*/\s*|\s+vs\.?\s+|\s+versus\s+|"
+    r"-)"
 )
-_SALT_LIST = rf"{_SALT_TOKEN}(?:{_LIST_JOIN}(?:(?:tri)?magnesium\s+|(?-i:Mg)[- ]?)?{_SALT_TOKEN})*"
+# A join, then magnesium repeated or not, or a suspended hyphen ("Mg-oxide, -citrate").
+_NEXT = rf"{_LIST_JOIN}(?:(?:tri)?magnesium\s+|(?-i:Mg)[- ]?|-)?"
+_SALT_LIST = rf"{_SALT_TOKEN}(?:{_NEXT}(?:{_SALT_TOKEN}|{_OTHER_SALT}(?={_NEXT}{_SALT_TOKEN})))*"
+# After the word magnesium the list may open with a salt outside the vocabulary ("magnesium
+# laevulinate, gluconate or sulfate").
+_SALT_LIST_AFTER_MG = rf"(?:{_OTHER_SALT}{_NEXT})?{_SALT_LIST}"
+# Acids whose magnesium salt is a vocabulary form ("magnesium salt of L-threonic acid",
+# "L-threonic acid magnesium salt").
+SALT_ACIDS: dict[str, str] = {
+    "citric": "citrate",
+    "aspartic": "aspartate",
+    "lactic": "lactate",
+    "gluconic": "gluconate",
+    "orotic": "orotate",
+    "malic": "malate",
+    "threonic": "threonate",
+    "pidolic": "pidolate",
+    "pyroglutamic": "pidolate",
+    "pyrrolidone carboxylic": "pidolate",
+}
+_ACIDS = "|".join(acid.replace(" ", "[- ]") for acid in SALT_ACIDS)
+
+# An amount: "400 mg", "1.5 g/day", "24 mmol daily".
+_DOSE = r"\d[\d.,]*\s*(?:mg|g|grams?|mmol|meq)\b(?:\s*(?:/\s*d(?:ay)?\b|daily|per day|a day))?"
 
 SALT_STEMS = (
     "glycin",
@@ -94,6 +125,7 @@ SALT_STEMS = (
     "sulphate",
     "chloride",
     "pidolate",
+    "pyroglutam",
     "pyrrolidone",
     "aspartate",
     "lactate",
@@ -106,8 +138,13 @@ SALT_STEMS = (
     "gluconate",
 )
 SALT_PHRASES: tuple[Gated, ...] = (
-    # magnesium citrate / Mg-citrate / magnesium (as) L-threonate, then any listed salts.
-    gated(rf"{_MG_FIRST}{_MG}[\s-]*(?:\(?as\s+)?(?:amino[- ]acid\s+)?{_SALT_LIST}\b", *SALT_STEMS),
+    # magnesium citrate / Mg-citrate / magnesium (as) L-threonate / magnesium (lactate and
+    # citrate) / magnesium 24 mmol as lactate-citrate, then any listed salts.
+    gated(
+        rf"{_MG_FIRST}{_MG}[\s-]*(?:\(\s*)?(?:{_DOSE}\s*,?\s*\(?\s*(?:as|of)\s+)?(?:(?:as|from)\s+)?"
+        rf"(?:amino[- ]acid\s+)?{_SALT_LIST_AFTER_MG}\b",
+        *SALT_STEMS,
+    ),
     # magnesium salts such as oxide, citrate and glycinate
     gated(
         rf"{_MG_FIRST}{_MG}\s+(?:salts?|forms?|preparations?|compounds?|supplements?)\s*\(?\s*"
@@ -138,9 +175,28 @@ ALIAS_PATTERNS: tuple[tuple[str, Gated], ...] = (
     *((form, gated(pattern, "mag-ox", "uro-mag", "slow-mag")) for form, pattern in _TRADE_NAMES),
 )
 _SALT_IN_PHRASE = re.compile(rf"(?<![a-z]){_SALT_TOKEN}\b", re.I)
+# "400 mg of citrate", "300 mg (as citrate)": a salt after an amount whose owner is found before
+# it (magnesium counts, another mineral does not; see _dose_owner_is_magnesium).
+_DOSE_SALT = gated(rf"\b{_DOSE}\s*,?\s*\(?\s*(?:(?:as|of)\s+)?{_SALT_LIST}\b", *SALT_STEMS)
+# "magnesium salt of L-threonic acid", "L-threonic acid magnesium salt".
+_ACID_SALT = gated(
+    rf"{_MG}\s+salts?\s+of\s+(?:l-|d-)?({_ACIDS})\s+acid\b|"
+    rf"\b(?:l-|d-)?({_ACIDS})\s+acid[\s-]+(?:{_MG}\s+salt|salt\s+of\s+magnesium)\b",
+    *(acid.split()[0] for acid in SALT_ACIDS),
+)
+# Elements and minerals a dose or a salt may belong to; the nearest one before an amount owns it.
+_ELEMENT = re.compile(
+    r"\b(?:magnesium|calcium|zinc|iron|ferrous|ferric|sodium|potassium|copper|selenium|"
+    r"chromium|manganese|lithium|strontium|aluminium|aluminum|caffeine|vitamin\s+\w+)\b|"
+    r"(?-i:\bMg)(?![a-z])",
+    re.I,
+)
 _AMINO_CHELATE = re.compile(rf"{_MG}\s+amino[- ]acid\s+chelate\b", re.I)
 _GLYCINE = re.compile(r"\bglycin", re.I)
 # A bare salt word right after another element or drug belongs to that compound.
+# Before a phrase that starts with magnesium, only a body fluid or a reagent makes it something
+# other than the salt ("potassium magnesium aspartate" holds magnesium aspartate).
+_NOT_SUPPLEMENT_BEFORE = re.compile(r"\b(?:serum|plasma|blood|methyl-?|ethylene)\s*$", re.I)
 _OTHER_COMPOUND_BEFORE = re.compile(
     r"\b(?:zinc|iron|ferrous|ferric|calcium|sodium|potassium|copper|cupric|manganese|chromium|"
     r"alumin(?:i)?um|nitric|nitrous|caffeine|lithium|selenium|silver|titanium|ethylene|lysine|"
@@ -173,7 +229,8 @@ UNSPECIFIED = (
     ),
     gated(
         r"\b\d+(?:\.\d+)?\s*(?:mg|mmol|g|meq|mEq|grams?)(?!\s*/\s*(?:l|dl|ml)\b)\s+(?:of\s+)?"
-        r"(?:elemental\s+)?magnesium\b",
+        r"(?:elemental\s+)?magnesium\b|\bmagnesium\s*\(?\s*\d+(?:\.\d+)?\s*(?:mg|mmol|g|meq|grams?)\b"
+        r"(?!\s*/\s*(?:l|dl|ml)\b)",
         *("mg", "mmol", "g ", "meq", "gram"),
     ),
     gated(
@@ -185,7 +242,12 @@ UNSPECIFIED = (
     ),
     gated(r"\bmagnesium\b[^.]{0,60}\b(?:supplements?|supplementation)\b", "supplement"),
     gated(
-        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:\w+\s+){0,2}magnesium\b(?![\s-]+"
+        r"\bmagnesium[- ]containing (?:\w+ )?(?:cathartics?|antacids?|laxatives?|enemas?|"
+        r"supplements?|products?|preparations?|medications?|drugs?)\b",
+        "containing",
+    ),
+    gated(
+        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}magnesium\b(?![\s-]+"
         r"(?:levels?|concentrations?|status|deficiency|intake))",
         "trial",
         "studies",
@@ -199,7 +261,8 @@ UNSPECIFIED = (
 )
 
 DIETARY_INTAKE = gated(
-    r"\bdietary\s+(?:magnesium|intake|deficiency|sources?|patterns?)\b|\bmagnesium\s+"
+    rf"\bdietary\s+(?:magnesium(?![\s-]+(?:{_SALT_TOKEN}|supplement\w*|salts?)\b)|intake|deficiency|"
+    r"sources?|patterns?)\b|\bmagnesium\s+"
     r"(?:intake|consumption)\b|\bintake\s+of\s+magnesium\b|\b(?:recommended|adequate|daily|low|"
     r"high)\s+(?:dietary\s+)?(?:magnesium\s+)?intake\b|\bmagnesium[- ]rich\b|\brich in magnesium"
     r"\b|\b(?:mineral|drinking|tap|bottled) water\b|\bfood frequency\b|\b(?:through|from|via) "
@@ -220,7 +283,7 @@ _COMPARTMENT = (
 )
 STATUS = gated(
     rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\bmagnesium\b|\bmagnesium\s+(?:levels?|concentrations?|"
-    rf"status)\b|\bmagnesium in (?:the )?{_COMPARTMENT}|\bhypomagnes(?:a|ae)mi\w*|"
+    rf"status)\b|\bmagnesium in (?:the )?{_COMPARTMENT}|\bhypomagnes(?:a|ae|e)mi\w*|"
     r"\bmagnetic resonance spectroscopy\b",
     *("serum", "plasma", "erythrocyte", "red ", "rbc", "ioni", "cellular", "brain", "blood"),
     *("urin", "saliva", "csf", "cerebrospinal", "tissue", "lymphocyte", "mononuclear", "level"),
@@ -238,6 +301,19 @@ LOW_STATUS = gated(
     r"hypomagnes\w*|differ\w*|retention)\b|\bthan (?:in )?(?:healthy )?controls\b",
     *("low", "decrease", "reduced", "deficien", "deficit", "deplet", "hypomagnes", "differ"),
     *("retention", "controls"),
+)
+# The magnesium content of a diet given or compared (animal feeding, diet trials): intake.
+DIET_CONTENT = gated(
+    r"\bmagnesium[- ](?:deficient|adequate|depleted|free|restricted|supplemented|poor|rich|"
+    r"enriched)\s+(?:\w+\s+)?diets?\b|\b(?:low|high)[- ]magnesium\s+(?:\w+\s+)?diets?\b|"
+    r"\b\d+(?:\.\d+)?\s*(?:%|ppm|mg/kg|g/kg)\s+(?:of\s+)?(?:magnesium|mg)\s+diets?\b|"
+    r"\bdiets?\s+(?:containing|with|providing)\s+(?:\w+\s+){0,3}(?:\d+(?:\.\d+)?\s*(?:%|ppm|mg/kg|g/kg)"
+    r"\s+(?:of\s+)?)?magnesium\b",
+    "diet",
+)
+_FED = re.compile(
+    r"\b(?:fed|feeding|received|receiving|given|assigned|allocated|randomi[sz]ed|kept on|"
+    r"maintained on|placed on|switched to)\b"
 )
 _VEHICLE = re.compile(r"\b(?:in|via|through|with)\s+(?:the\s+|their\s+)?(?:drinking|tap)\s+water\b")
 _CONDITIONAL = re.compile(r"\b(?:when|if|whether|unless)\b[^.,;]{0,40}$", re.I)
@@ -264,7 +340,11 @@ _SALTS_APART = gated(
     r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
     r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
     r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
-    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|\b(?:organic|inorganic)\s+(?:\w+\s+)?"
+    r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|"
+    r"\b(?:salts?|compounds?|preparations?|formulations?|forms?|supplements?|products?)\b[^.:;()]{0,40}?"
+    r"\b(?:were|was)\s+(?:\w+\s+){0,2}(?:tested|compared|studied|used|given|evaluated|"
+    r"investigated|administered)\s*:\s*|\bmagnesium,?\s+(?:mainly|mostly|chiefly|"
+    r"largely|primarily|especially|particularly|predominantly|usually|typically)\s+|\b(?:organic|inorganic)\s+(?:\w+\s+)?"
     r"(?:salts?\s*)?\(\s*)"
     rf"{_ITEM_LIST}\b",
     *SALT_STEMS,
@@ -272,9 +352,57 @@ _SALTS_APART = gated(
 # Magnesium as a treatment in a review (no salt named): not a level, status or deficiency.
 _MAGNESIUM_TREATMENT = re.compile(
     r"\bmagnesium\b(?![\s-]+(?:levels?|concentrations?|status|deficiency|depletion|content|"
-    r"homeostasis|ions?|channels?|block|transport\w*|intake|in (?:serum|plasma|the brain|blood))\b)"
+    r"homeostasis|ions?|channels?|block|transport\w*|intake|metabolism|excretion|absorption|"
+    r"loss|losses|wasting|balance|handling|reabsorption|uptake|"
+    r"in (?:serum|plasma|the brain|blood))\b)"
     r"(?<!serum magnesium)(?<!plasma magnesium)(?<!brain magnesium)(?<!ionized magnesium)"
     r"(?<!ionised magnesium)(?<!low magnesium)"
+)
+
+
+# Designs in which the investigators assign (or plan to assign) the exposure. When they give
+# magnesium, a level they measure is an outcome or a safety check, not an exposure: it counts
+# only where the study treats it as a predictor of response or the title makes it a subject.
+ASSIGNED_DESIGNS = frozenset(
+    {
+        "randomized_controlled_trial",
+        "nonrandomized_controlled_trial",
+        "single_arm_trial",
+        "trial_protocol",
+        "animal_study",
+    }
+)
+# Reports of patients who were given magnesium (a level is their course, not an exposure).
+_PATIENT_REPORTS = frozenset({"case_report", "case_series"})
+# A title that makes the level an outcome of the supplement ("effects on intracellular
+# magnesium", "ionized magnesium as a measure of bioavailability").
+_OUTCOME_BEFORE = re.compile(
+    r"\b(?:effects?|impact|influence)\s+(?:\w+\s+){0,3}on\b|\b(?:increas\w*|rais\w*|improv\w*|"
+    r"restor\w*|normali[sz]\w*|correct\w*|bioavailab\w*|absorption|changes?\s+in|response of)\b"
+)
+_OUTCOME_AFTER = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?(?:as an? (?:measure|marker|index|indicator)\b|(?:after|following|"
+    r"during|in response to)\b)"
+)
+# A level read as a predictor of response ("sustained relief in 86% of patients with low
+# ionized magnesium", "responses correlated with low serum ionized magnesium").
+_RESPONSE = re.compile(
+    r"\b(?:respon\w*|relief|reliev\w*|benefit\w*|predict\w*|identif\w*|effective)\b"
+)
+_LOW_LEVEL = re.compile(r"\b(?:low|lower|reduced|decreased|deficien\w*|hypomagnes\w*)\b")
+# Magnesium in a bath, medium or perfusate (laboratory work) is no one's status.
+_BATH = re.compile(
+    r"\b(?:bath\w*|medium|media|perfus\w*|superfus\w*|slices?|solution|buffer|culture)\b|"
+    r"\bmagnesium-free\b|\bmg2\+-free\b"
+)
+# A review on magnesium's part in causing a disease, or on deficiency, discusses status.
+PATHOGENESIS = gated(
+    r"\bmagnesium(?:'s)?\b[^.;]{0,40}\b(?:pathogenesis|pathophysiology)\b|"
+    r"\b(?:pathogenesis|pathophysiology)\b[^.;]{0,30}\bmagnesium\b|"
+    r"\bmagnesium\b[^.;]{0,60}\bdeficien(?:cy|t)\b",
+    "pathogenesis",
+    "pathophysiology",
+    "deficien",
 )
 
 
@@ -284,6 +412,9 @@ class FormResult:
     tags: tuple[Tag, ...]
     supplement_given: bool  # a salt or an unspecified magnesium supplement was found
     intake_measured: bool  # diet/water intake (not only a lab level) was found
+    # A measured level (serum, tissue, brain) was the study's exposure; with intake_measured,
+    # the two meanings of the form "dietary" (see aggregator.tagging).
+    status_measured: bool = False
 
 
 def mask_non_forms(text: str) -> str:
@@ -295,17 +426,57 @@ def mask_non_forms(text: str) -> str:
 
 
 def salt_form(word: str) -> str | None:
-    """The vocabulary form for one salt word ("bisglycinate" -> "glycinate")."""
+    """The vocabulary form for one salt word ("bisglycinate" -> "glycinate", "citrates" ->
+    "citrate")."""
     cleaned = word.strip().lower()
     cleaned = re.sub(r"^(?:l-|d-)", "", cleaned)
-    for form, pattern in _SALT_LOOKUP:
-        if pattern.match(cleaned):
-            return form
+    for candidate in (cleaned, cleaned[:-1]) if cleaned.endswith("s") else (cleaned,):
+        for form, pattern in _SALT_LOOKUP:
+            if pattern.match(candidate):
+                return form
     return None
 
 
+def _dose_owner_is_magnesium(sentence: Sentence, lower: str, start: int) -> bool:
+    """Does an amount at ``start`` ("400 mg ...") belong to magnesium? The nearest element named
+    before it in the sentence owns it; with none named before, magnesium must be named in the
+    sentence and no other element."""
+    owners = [m for m in _ELEMENT.finditer(sentence.text, 0, start)]
+    if owners:
+        return owners[-1].group(0).lower().startswith("m")
+    named = {m.group(0).lower()[:2] for m in _ELEMENT.finditer(sentence.text)}
+    return named == {"ma"} or named == {"mg"} or named == {"ma", "mg"}
+
+
+def _unit_not_symbol(sentence: Sentence, start: int) -> bool:
+    """A match starting at "mg" that is the unit (lower case, after a number), not the symbol."""
+    return sentence.text.startswith("mg", start) and bool(
+        re.search(r"\d\s*$", sentence.text[max(0, start - 8) : start])
+    )
+
+
+# Words that cite other work when they head a clause ("several trials used oxide") but only
+# describe the salts when they stand right before them ("we compared several magnesium salts").
+_DESCRIBING_BEFORE = re.compile(
+    r"\b(?:several|many|numerous|various|different|popular|marketed|like|commonly used|widely "
+    r"used|commercially available)(?:\s+(?!(?:trials?|studies|reports?|authors?|investigators?|"
+    r"researchers?|papers?|reviews?|groups?|have|has|had|were|was|are|is|used|showed|found|"
+    r"tested|compared|reported)\b)[\w-]+){0,2}\s*\(?\s*$"
+)
+
+
 def _counts(sentence: Sentence, start: int, end: int, is_review: bool) -> bool:
-    return is_review or not is_cited(sentence, start, end)
+    """Does a mention count for the study (a review covers every salt it names)?"""
+    if is_review or not is_cited(sentence, start, end):
+        return True
+    describing = _DESCRIBING_BEFORE.search(sentence.lower, max(0, start - 60), start)
+    if describing is None:
+        return False
+    # Read again without the describing words: still cited only for another reason.
+    blank = " " * (describing.end() - describing.start())
+    lower = sentence.lower[: describing.start()] + blank + sentence.lower[describing.end() :]
+    reread = Sentence(sentence.field, sentence.text, sentence.category, lower)
+    return not is_cited(reread, start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,12 +512,14 @@ def find_forms(
     is_review: bool,
     combination_product: bool,
     laboratory: bool = False,
+    design: str | None = None,
 ) -> FormResult:
     """Forms given in the study (every form named, for a review), with provenance. Pass the
     already-decided design facts; ``laboratory`` (in vitro work) ignores magnesium in a bath or
     medium. Phases, in order: salts attached to magnesium (and formula, trade and chelate names);
     salts named apart from the word magnesium (lists, anaphora); magnesium given with no salt
-    named; magnesium intake or measured status."""
+    named; magnesium intake or measured status. ``design`` (the decided study type) says whether a
+    measured level can be an exposure: see :func:`_dietary`."""
     text = _FormText.of(sentences)
     if not _MENTIONS_MAGNESIUM.search(text.whole) and not any(
         _MG_SYMBOL.search(sentence.text) for sentence in sentences
@@ -358,17 +531,52 @@ def find_forms(
     _salts_named_apart(text, found, is_review)
     salts_found = bool(found)
     supplement_given = salts_found or combination_product
+    observational = not is_review and design is not None and design not in ASSIGNED_DESIGNS
     if not salts_found:
-        supplement_given = _unspecified(text, found, is_review) or supplement_given
-    intake_measured = _dietary(
-        text, found, is_review=is_review, supplement_given=supplement_given, laboratory=laboratory
+        supplement_given = (
+            _unspecified(text, found, is_review, observational=observational) or supplement_given
+        )
+    elif is_review:
+        _agent_in_list(text, found)
+    intake_measured, status_measured = _dietary(
+        text,
+        found,
+        is_review=is_review,
+        supplement_given=supplement_given,
+        laboratory=laboratory,
+        given_study=supplement_given
+        and not is_review
+        and (design in ASSIGNED_DESIGNS or design in _PATIENT_REPORTS),
     )
+    if (
+        not salts_found
+        and not is_review
+        and "unspecified" in found
+        and intake_measured
+        and _diet_is_the_exposure(text)
+    ):
+        # "Rats fed a magnesium-deficient diet", "dietary magnesium supplementation": the
+        # magnesium given is the diet's content, not a supplement product.
+        del found["unspecified"]
     ordered = tuple(sorted(found, key=FORM_ORDER.__getitem__))
     return FormResult(
         forms=ordered,
         tags=tuple(found[form] for form in ordered),
         supplement_given=supplement_given,
         intake_measured=intake_measured,
+        status_measured=status_measured,
+    )
+
+
+def _diet_is_the_exposure(text: _FormText) -> bool:
+    """Is a diet of stated magnesium content given to the subjects ("rats were fed a
+    magnesium-deficient diet")?"""
+    narrowed = DIET_CONTENT.narrowed(text.whole, text.index)
+    if narrowed is None:
+        return False
+    return any(
+        narrowed.search(lower, lower) is not None and _FED.search(lower) is not None
+        for _, lower in text.masked
     )
 
 
@@ -386,6 +594,8 @@ def _attached_salts(text: _FormText, found: _Found, is_review: bool) -> None:
         if (narrowed := alias.narrowed(text.whole, text.index)) is not None
     ]
     mentions_glycine = "glycin" in text.whole
+    dose_salt = _DOSE_SALT.narrowed(text.whole, text.index)
+    acid_salt = _ACID_SALT.narrowed(text.whole, text.index)
     for sentence, lower in text.masked:
         for phrase, also, min_salts in phrases:
             if also and not any(word in lower for word in also):
@@ -399,11 +609,27 @@ def _attached_salts(text: _FormText, found: _Found, is_review: bool) -> None:
                     continue  # nothing new to add: skip the costly context checks
                 if not _counts(sentence, match.start(), match.end(), is_review):
                     continue
-                if _OTHER_COMPOUND_BEFORE.search(lower[max(0, match.start() - 30) : match.start()]):
+                before = lower[max(0, match.start() - 30) : match.start()]
+                starts_with_magnesium = match[0].startswith(("m", "tri", "di"))
+                if starts_with_magnesium:
+                    if _NOT_SUPPLEMENT_BEFORE.search(before):
+                        continue
+                    if _unit_not_symbol(sentence, match.start()) and not (
+                        _dose_owner_is_magnesium(sentence, lower, match.start())
+                    ):
+                        continue  # "calcium 500 mg as citrate": the unit, not the symbol
+                elif _OTHER_COMPOUND_BEFORE.search(before):
                     continue
                 for form in forms:
                     if form:
                         found.add(form, sentence, match.start(), match.end())
+        if dose_salt is not None:
+            _add_dose_salts(dose_salt, sentence, lower, found, is_review)
+        if acid_salt is not None:
+            for match in acid_salt.finditer(lower, lower):
+                form = SALT_ACIDS[re.sub(r"[- ]", " ", match.group(1) or match.group(2))]
+                if form not in found and _counts(sentence, match.start(), match.end(), is_review):
+                    found.add(form, sentence, match.start(), match.end())
         for form, alias in aliases:
             if form in found:
                 continue
@@ -416,6 +642,26 @@ def _attached_salts(text: _FormText, found: _Found, is_review: bool) -> None:
         for match in _AMINO_CHELATE.finditer(lower):
             if _counts(sentence, match.start(), match.end(), is_review):
                 found.add("glycinate", sentence, match.start(), match.end())
+
+
+def _add_dose_salts(
+    rule: Gated, sentence: Sentence, lower: str, found: _Found, is_review: bool
+) -> None:
+    """ "400 mg of citrate", "300 mg (as citrate)" in a sentence about magnesium: the salt counts
+    when the amount is magnesium's."""
+    if "magnes" not in lower and _MG_SYMBOL.search(sentence.text) is None:
+        return
+    for match in rule.finditer(lower, lower):
+        forms = [salt_form(salt.group(0)) for salt in _SALT_IN_PHRASE.finditer(match[0])]
+        if all(form is None or form in found for form in forms):
+            continue
+        if not _counts(sentence, match.start(), match.end(), is_review):
+            continue
+        if not _dose_owner_is_magnesium(sentence, lower, match.start()):
+            continue
+        for form in forms:
+            if form:
+                found.add(form, sentence, match.start(), match.end())
 
 
 def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
@@ -453,27 +699,66 @@ def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
         previous_mentions = mentions
 
 
-def _unspecified(text: _FormText, found: _Found, is_review: bool) -> bool:
+def _unspecified(
+    text: _FormText, found: _Found, is_review: bool, *, observational: bool = False
+) -> bool:
     """Phase 3: magnesium given (or, in a review, discussed as a treatment) with no salt named.
-    True when magnesium was given."""
+    True when magnesium was given. In an observational study, supplements named as part of the
+    intake measured ("intake from food and supplements") are intake, not a supplement given."""
     unspecified = _narrowed(UNSPECIFIED, text.whole, text.index)
     hypothetical = hypothetical_gate([sentence for sentence, _ in text.masked])
+    intake = narrowed_or_never(DIETARY_INTAKE, [sentence for sentence, _ in text.masked])
     for sentence, lower in text.masked:
         if not is_review and (
             is_hypothetical(sentence, hypothetical) or sentence.category == "BACKGROUND"
         ):
             continue
+        if observational and intake.search(lower, lower) is not None:
+            continue
         given = _first_unspecified(unspecified, lower, sentence, is_review)
         if given is not None:
             found.add("unspecified", sentence, given.start(), given.end())
             return True
-    if is_review:
-        # A review naming magnesium as a treatment covers it even without dosing words.
+    if is_review and not _about_intake(text):
+        # A review naming magnesium as a treatment covers it even without dosing words (a
+        # review of magnesium intake names magnesium without treating with it).
         for sentence, lower in text.masked:
             for match in _MAGNESIUM_TREATMENT.finditer(lower):
                 found.add("unspecified", sentence, match.start(), match.end())
                 return True
     return False
+
+
+# Magnesium as one agent of several in a list ("feverfew, riboflavin and magnesium").
+_AGENT_LIST = re.compile(
+    r"(?:\b[\w-]+(?: [\w-]+)?, ){1,}(?:and |or )magnesium\b|"
+    r"\bmagnesium, (?:[\w-]+(?: [\w-]+)?, )*(?:[\w-]+(?: [\w-]+)?,? )?(?:and|or) [\w-]+|"
+    r"\b(?:including|such as|like) (?:oral |intravenous )?magnesium\b"
+)
+_NOT_AN_AGENT = re.compile(
+    rf"\b(?:intakes?|levels?|serum|plasma|deficien\w*|status|concentrations?|minerals?|ions?|"
+    rf"electrolytes?)\b|\bmagnesium[\s-]+{_SALT_TOKEN}\b"
+)
+
+
+def _agent_in_list(text: _FormText, found: _Found) -> None:
+    """A review that names salts for some studies but lists magnesium itself among the agents
+    it reviews ("feverfew, riboflavin and magnesium carry level B support") covers magnesium
+    with no salt as well."""
+    for sentence, lower in text.masked:
+        if "magnesium," not in lower and ", magnesium" not in lower and " magnesium" not in lower:
+            continue
+        match = _AGENT_LIST.search(lower)
+        if match is None or _NOT_AN_AGENT.search(lower):
+            continue
+        found.add("unspecified", sentence, match.start(), match.end())
+        return
+
+
+def _about_intake(text: _FormText) -> bool:
+    """Does the article speak of magnesium intake or diet anywhere?"""
+    narrowed = DIETARY_INTAKE.narrowed(text.whole, text.index)
+    return narrowed is not None and narrowed.search(text.whole, text.whole) is not None
 
 
 def _dietary(
@@ -483,20 +768,31 @@ def _dietary(
     is_review: bool,
     supplement_given: bool,
     laboratory: bool,
-) -> bool:
-    """Phase 4: magnesium intake (diet, water) or, in the vocabulary's sense of ``dietary``,
-    measured magnesium status (serum, tissue, brain) as the exposure. Internally the two are
-    told apart (the return value is True for intake only, which gives the dietary route); both
-    map to the form ``dietary``. Magnesium in a cell bath or medium is neither."""
+    given_study: bool,
+) -> tuple[bool, bool]:
+    """Phase 4: magnesium intake (diet, water) or measured magnesium status (serum, tissue,
+    brain) as the study's exposure. Returns (intake, status); both map to the form ``dietary``,
+    only intake to the dietary route.
+
+    ``given_study``: the investigators gave magnesium (a trial, a protocol, an animal study, a
+    patient treated with it). There, intake is the supplement (or background) unless the title
+    studies it, and a level is an outcome or safety check unless it is read as a predictor of
+    response or the title makes it a subject. Magnesium in a cell bath or medium is neither."""
     # Masking only blanks characters, so a space-free literal in masked text is in the original.
     dietary_intake = narrowed_or_never(DIETARY_INTAKE, [sentence for sentence, _ in text.masked])
+    diet_content = narrowed_or_never(DIET_CONTENT, [sentence for sentence, _ in text.masked])
     previous_mentions = False
     for sentence, lower in text.masked:
         mentions = _MAGNESIUM_WORD.search(lower) is not None
         near_magnesium, previous_mentions = mentions or previous_mentions, mentions
         if not is_review and sentence.category == "BACKGROUND":
             continue
-        intake = dietary_intake.search(lower, lower)
+        diet = diet_content.search(lower, lower)
+        if diet is not None and _FED.search(lower) is None:
+            diet = None  # a diet described ("magnesium-poor modern diets"), not one given
+        if given_study and sentence.field != "title" and diet is None:
+            continue
+        intake = diet or dietary_intake.search(lower, lower)
         if intake is None or not near_magnesium:
             continue  # intake of what? only magnesium's counts
         if supplement_given and _VEHICLE.search(lower, max(0, intake.start() - 12), intake.end()):
@@ -505,15 +801,19 @@ def _dietary(
             found["dietary"] = Tag(
                 "form", "dietary", sentence.field, snippet(sentence.text, *intake.span())
             )
-            return True
+            return True, False
     if laboratory:
-        return False
+        return False, False
     status = _status_tag(
-        text.masked, supplement_given=supplement_given, is_review=is_review, index=text.index
+        text.masked,
+        supplement_given=supplement_given,
+        is_review=is_review,
+        given_study=given_study,
+        index=text.index,
     )
     if status is not None:
         found["dietary"] = status
-    return False
+    return False, status is not None
 
 
 def merge_indexed_forms(result: FormResult, article: Article) -> FormResult:
@@ -593,16 +893,24 @@ def _status_tag(
     *,
     supplement_given: bool,
     is_review: bool,
+    given_study: bool = False,
     index: LiteralIndex | None = None,
 ) -> Tag | None:
-    """Magnesium status measured (serum, brain, ...) counts as "dietary" exposure. In a
-    supplement study a level only counts when it is compared or found low (a predictor), not when
-    it is merely followed as an outcome of the supplement. ``index`` is the literal index of the
-    unmasked sentences, used only when masking changed nothing."""
+    """Magnesium status measured (serum, brain, ...) as the exposure counts as "dietary".
+    Where magnesium was given to the people studied (``given_study``), a level counts only in
+    the title (unless framed as the supplement's effect) or read as a predictor of response.
+    In other studies of a supplement it counts when compared or found low. A review discussing
+    deficiency or magnesium's part in a disease's pathogenesis discusses status. ``index`` is
+    the literal index of the unmasked sentences, used only when masking changed nothing."""
     whole = " ".join(text for _, text in masked)
     if any(text is not sentence.lower for sentence, text in masked):
         index = None  # masked text differs from what the index saw
-    status_patterns = _narrowed((STATUS,) if supplement_given else (STATUS, _DEFICIT), whole, index)
+    rules: tuple[Gated, ...] = (STATUS,)
+    if is_review:
+        rules = (STATUS, _DEFICIT, PATHOGENESIS)
+    elif not supplement_given:
+        rules = (STATUS, _DEFICIT)
+    status_patterns = _narrowed(rules, whole, index)
     if not status_patterns:
         return None
     for sentence, text in masked:
@@ -614,7 +922,17 @@ def _status_tag(
                 continue
             if not is_review and is_cited(sentence, match.start(), match.end()):
                 continue
-            if supplement_given:
+            if _BATH.search(text):
+                continue  # magnesium in a bath or medium
+            if given_study or (supplement_given and sentence.field == "title"):
+                if sentence.field == "title":
+                    if _OUTCOME_BEFORE.search(text, 0, match.start()) or _OUTCOME_AFTER.search(
+                        text[match.end() :]
+                    ):
+                        continue
+                elif not (_RESPONSE.search(text) and _LOW_LEVEL.search(text)):
+                    continue
+            elif supplement_given and pattern.regex is STATUS.regex:
                 low = LOW_STATUS.search(text, text)
                 if low is None or _CONDITIONAL.search(text[max(0, low.start() - 60) : low.start()]):
                     continue

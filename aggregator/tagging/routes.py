@@ -25,8 +25,9 @@ from aggregator.vocab import ORAL_FORMS, ROUTES, Tag
 ROUTE_PATTERNS: dict[str, Gated] = {
     "oral": gated(
         r"\boral(?:ly)?\b|\bby mouth\b|\bper os\b|\btablets?\b|\bcapsules?\b|\bsachets?\b|"
-        r"\bchewable\b|\beffervescent\b",
+        r"\bchewable\b|\beffervescent\b|\blaxatives?\b|\bantacids?\b|\bcathartics?\b",
         *("oral", "mouth", "per os", "tablet", "capsule", "sachet", "chewable", "effervescent"),
+        *("laxative", "antacid", "cathartic"),
     ),
     "intravenous": gated(
         # The look-behinds follow "IV" (so they run only where "IV" is, not at every position).

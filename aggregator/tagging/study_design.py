@@ -411,6 +411,15 @@ def _trial(c: _Cues) -> _Outcome | None:
     masked = c.any("placebo", "blinded")
     named_trial = c.any("trial", "single_arm", "not_randomised", "controlled_trial_indexed")
     observed = c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective")
+    if (
+        observed
+        and "two_groups" in c
+        and not c.any("cohort_label", "case_control_label", "observational", "retrospective")
+    ):
+        # Only "cross-sectional" is named, yet one group was given a treatment and another was
+        # not and both were followed: a one-time survey cannot assign treatment, so the
+        # allocation decides.
+        observed = False
     # Treatments compared by site, period or choice: an allocation, hence an intervention.
     allocated = "allocation_by_site_time_or_choice" in c and "results" in c
     if not (masked or named_trial or allocated or c.any("crossover", "assigned_intervention")):
@@ -457,12 +466,15 @@ def _trial(c: _Cues) -> _Outcome | None:
             (*path, "blinded, placebo-controlled"),
             ("placebo", "blinded"),
         )
-    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")):
+    two_groups = "two_groups" in c and "single_arm" not in c
+    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")) or two_groups:
+        # A second group given another treatment (or none): a comparison. With single-arm
+        # wording (open-label, pilot, pre-post) only an allocation cue (above) decides.
         return _Outcome(
             "nonrandomized_controlled_trial",
             CONFIDENCE_WEAK,
             (*path, "comparison group, allocation not reported"),
-            ("placebo", "control_group"),
+            ("placebo", "control_group", "two_groups"),
         )
     return _Outcome(
         "single_arm_trial",

@@ -12,7 +12,7 @@ from aggregator.tagging.study_design import decide_design
 from aggregator.tagging.text import article_sentences
 from aggregator.vocab import DIRECT_CONDITIONS, EVIDENCE_LEVEL, ArticleTags, DesignDecision, Tag
 
-RULES_VERSION = "2026.1"
+RULES_VERSION = "2026.2"
 
 # Designs whose forms are "every salt covered", not "the salt this study gave".
 # Letters and editorials discuss rather than give a salt, so they count alike.
@@ -36,6 +36,7 @@ def tag_article(article: Article) -> ArticleTags:
         is_review=is_review,
         combination_product=combination is not None,
         laboratory=study_type == "in_vitro",
+        design=study_type,
     )
     form_result = merge_indexed_forms(form_result, article)
     if combination is not None:

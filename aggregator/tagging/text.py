@@ -74,13 +74,23 @@ class Sentence:
             object.__setattr__(self, "lower", lowercase(self.text))
 
 
+# Hyphens and minus signs that publishers print in place of "-" ("cross‐sectional",
+# "double‐blind", "magnesium‐citrate"): rules see the ASCII hyphen (one character for one).
+_HYPHENS = str.maketrans(
+    {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2212": "-"}
+)
+
+
 def lowercase(text: str) -> str:
-    """Lower-cased text with the same length, so match offsets apply to the original too."""
+    """Lower-cased text with the same length, so match offsets apply to the original too.
+    Typographic hyphens become "-"."""
     lowered = text.lower()
-    if len(lowered) == len(text):
+    if len(lowered) != len(text):
+        # A few characters (e.g. dotted capital I) lower-case to two; keep those as they are.
+        lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    if lowered.isascii():
         return lowered
-    # A few characters (e.g. dotted capital I) lower-case to two; keep those as they are.
-    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    return lowered.translate(_HYPHENS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +423,8 @@ _CITED_AFTER = re.compile(
         r"(?:is|are) (?:widely |commonly |often |heavily |increasingly )?(?:promoted|marketed|"
         r"advertised|popular|sold)|"
         r"(?:is|are) (?:needed|warranted|required|lacking|scarce|limited)|should be|would be|"
+        r"(?:is|are|remains?) (?:the |a )?(?:first-line|standard|established|recommended|usual|"
+        r"conventional|mainstay)|"
         r"used in (?:previous|earlier|prior|most|other)|in (?:previous|earlier|prior|other) "
         r"(?:trials|studies))"
     )
