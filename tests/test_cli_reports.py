@@ -107,11 +107,11 @@ def test_digest_md_writes_the_file_and_records_it(db_path: Path) -> None:
     result = invoke(digest_args(db_path, "--week", "2026-W48", "--format", "md"))
     assert result.exit_code == 0, result.output
     out = db_path.parent / "out"
-    assert result.stdout.splitlines() == [
+    assert result.stdout == ""  # files written are reported on stderr
+    assert result.stderr.splitlines() == [
         f"wrote {out / 'digest-2026-W48.md'}",
         f"wrote {out / 'feed.xml'}",
     ]
-    assert result.stderr == ""
     text = (out / "digest-2026-W48.md").read_text("utf-8")
     assert text.startswith("# Magnesium and migraine evidence digest, 2026-W48\n")
     assert "Milestone: first case series of magnesium glycinate" in text
@@ -175,6 +175,7 @@ def test_digest_of_an_empty_database_says_there_is_nothing(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "empty.sqlite"
+    open_engine(f"sqlite:///{db}").dispose()  # an empty database (a missing one is refused)
     result = invoke(digest_args(db, "--week", "2026-W48", "--format", "md", "--stdout"))
     assert result.exit_code == 0, result.output
     text = result.stdout
@@ -196,6 +197,7 @@ def test_digest_of_an_empty_database_says_there_is_nothing(
 def test_status_shows_runs_failures_freshness_and_next_run(db_path: Path) -> None:
     result = invoke(
         ["status", "--db", str(db_path), "--day", "friday", "--at", "18:30", "--timezone", "UTC"]
+        + ["--format", "text"]
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -258,7 +260,10 @@ def test_status_says_the_age_of_the_data_in_words(age: dt.timedelta, text: str) 
 
 def test_status_of_an_empty_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = invoke(["status", "--db", str(tmp_path / "empty.sqlite"), "--timezone", "UTC"])
+    open_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}").dispose()  # empty, not missing
+    result = invoke(
+        ["status", "--db", str(tmp_path / "empty.sqlite"), "--timezone", "UTC", "--format", "text"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:2] == ["database: 0 articles", "data refreshed: never (no successful run yet)"]

@@ -34,6 +34,7 @@ class ArticleFilter:
     retracted: bool | None = None
     new_since: dt.datetime | None = None  # first stored at or after (aware UTC)
     direct: bool | None = None
+    added_since: dt.date | None = None  # added to PubMed (entry date) on or after
 
     def validate(self) -> None:
         """Raise FilterError naming the first value that cannot match anything sensible."""
