@@ -3,10 +3,11 @@
 
 Every statement is SQLAlchemy Core with bound parameters; user input never becomes SQL text.
 Full-text search uses SQLite FTS5 (table ``article_fts``, created by migration 0003) or
-PostgreSQL's ``websearch_to_tsquery`` over the stored, GIN-indexed tsvector column
-``article.search_vector`` (migration 0004). Both accept the same
-small web-search syntax: words (all must match), ``"quoted phrases"``, ``OR`` between two
-terms and ``-word`` to exclude.
+PostgreSQL's ``to_tsquery`` over the stored, GIN-indexed tsvector column
+``article.search_vector`` (migration 0004). The user's PubMed-like text is parsed once
+(:func:`aggregator.store.filters.parse_text`) and the same expression is rendered for each:
+words, "phrases", AND/OR/NOT, parentheses, trailing-* truncation, British/American
+spellings of the sulfur salts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from aggregator.errors import StoreError
 from aggregator.store.articles import StoredArticle, list_articles
 from aggregator.store.codec import author_display_name, tags_from_rows
-from aggregator.store.filters import SORTS, ArticleFilter, FilterError, fts5_query
+from aggregator.store.filters import SORTS, ArticleFilter, FilterError, fts5_query, tsquery_text
 from aggregator.store.models import ArticleRow, TagRow
 from aggregator.store.tables import chunks, table_of
 from aggregator.vocab import ArticleTags
@@ -62,8 +63,8 @@ def _text_condition(dialect: str, text: str, pmid: Any, *, probe: bool = False) 
         return pmid.in_(sa.select(fts.c.rowid).where(_fts_match(fts, text)))
     if dialect == "postgresql":
         return sa.text(
-            f"{PG_SEARCH_VECTOR} @@ websearch_to_tsquery('english'::regconfig, :fts_query)"
-        ).bindparams(fts_query=text)
+            f"{PG_SEARCH_VECTOR} @@ to_tsquery('english'::regconfig, :fts_query)"
+        ).bindparams(fts_query=tsquery_text(text))
     raise StoreError(f"full-text search is not supported on {dialect!r}")
 
 
