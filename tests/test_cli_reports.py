@@ -456,3 +456,48 @@ def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
     engine.dispose()
     year, week, _ = dt.datetime.now(dt.UTC).isocalendar()
     assert (tmp_path / "out" / f"digest-{year}-W{week:02d}.html").is_file()
+
+
+# Settings every command takes (documented under Configuration, not in each row).
+SHARED_FLAGS = {"--db", "--queries", "--out", "--eutils-url", "--email", "--help"}
+
+
+def readme_row(path: tuple[str, ...]) -> str:
+    """The commands-table row of ``aggregator <path>`` in README.md."""
+    start = f"| `aggregator {' '.join(path)}"
+    text = README.read_text("utf-8")
+    table = text[text.index("## Commands") : text.index("### One vocabulary of flags")]
+    rows = [
+        line for line in table.splitlines() if line.startswith(start) and line[len(start)] in " `"
+    ]
+    assert len(rows) == 1, f"README.md has {len(rows)} rows for `aggregator {' '.join(path)}`"
+    return rows[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in command_paths(cli) if not isinstance(cli.commands[p[0]], click.Group)]
+    + [p for p in command_paths(cli) if len(p) == 2],
+    ids=" ".join,
+)
+def test_the_readme_row_lists_every_flag_and_format(path: tuple[str, ...]) -> None:
+    """The commands table agrees with the code: every visible flag (export takes query's
+    filters: "[filters as query]") and every --format value of each command is in its row."""
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    row = readme_row(path)
+    documented = row + (readme_row(("query",)) if path == ("export",) else "")
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden:
+            continue
+        for flag in [*param.opts, *param.secondary_opts]:
+            if flag.startswith("--") and flag not in SHARED_FLAGS | {"--out"}:
+                assert flag in documented, f"README row of {path} lacks {flag}"
+            if flag == "--format" and isinstance(param.type, click.Choice):
+                for choice in param.type.choices:
+                    assert str(choice) in row, f"README row of {path} lacks format {choice}"
+        help_text = invoke([*path, "--help"]).stdout
+        for flag in param.opts:
+            assert flag in help_text
