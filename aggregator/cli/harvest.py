@@ -143,7 +143,6 @@ def _stop_on_sigterm() -> None:
     "files",
     nargs=-1,
     required=True,
-    metavar="FILE...",
     type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
 )
 @format_option(("text", "json"))

@@ -87,14 +87,14 @@ def since_until_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--until",
         "until_year",
-        type=click.IntRange(1000, 9999),
+        type=int,
         metavar="YEAR",
         help="Published in or before YEAR.",
     )(func)
     return click.option(
         "--since",
         "since_year",
-        type=click.IntRange(1000, 9999),
+        type=int,
         metavar="YEAR",
         help="Published in or after YEAR.",
     )(func)

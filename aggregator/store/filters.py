@@ -135,12 +135,13 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
             words = tuple(_WORD_RE.findall(chunk))
             if not words:
                 continue  # punctuation only
-            stars = chunk.count("*")
-            prefix = chunk.endswith("*") and _WORD_RE.match(chunk[-2::-1] or " ") is not None
-            if stars and (stars > 1 or not prefix):
+            # A * touching a word on its right (mag*ium, *sium) is not supported; one after
+            # the last word truncates it; others (a lone *, abstract:*) are punctuation.
+            if re.search(r"\*\w", chunk):
                 raise FilterError(
                     f"{chunk!r}: truncation (*) only at the end of a word, as in magnes*"
                 )
+            prefix = re.search(r"\w\*+$", chunk) is not None
             out.append(("terms", Terms(words, prefix)))
     return out
 
