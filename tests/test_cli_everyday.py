@@ -555,7 +555,7 @@ def test_the_same_record_as_medline_and_as_xml_is_not_a_revision(
 # ---- 9. what users install -------------------------------------------------------------------
 
 
-def test_test_and_bench_tools_are_not_runtime_dependencies() -> None:
+def test_test_and_bench_tools_are_not_runtime_dependencies(tmp_path: Path) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
 
     def names(requirements: list[str]) -> set[str]:
@@ -571,15 +571,16 @@ def test_test_and_bench_tools_are_not_runtime_dependencies() -> None:
         "import sys\n"
         "for name in ('Bio', 'bs4', 'numpy'): sys.modules[name] = None\n"
         "from aggregator.cli import main\n"
-        "sys.argv = ['aggregator', 'run', '--demo', '--no-digest', '--format', 'json']\n"
+        "sys.argv = ['aggregator', 'run', '--demo', '--no-digest', '--format', 'json',"
+        " '--db', 'demo.sqlite']\n"
         "main()\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT / "tests",
+        cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "AGGREGATOR_DB": "sqlite://", "HOME": "/nonexistent"},
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "PYTHONPATH": str(ROOT)},
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
