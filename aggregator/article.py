@@ -150,6 +150,7 @@ class Article:
     doi: str | None = None
     pmc_id: str | None = None
     pii: str | None = None
+    issn: str | None = None  # the journal's ISSN as the record gives it (print or electronic)
     raw_xml: str = field(default="", repr=False, compare=False)
     source_format: str = "pubmed-xml"  # or "medline"
 

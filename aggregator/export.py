@@ -1,9 +1,11 @@
-"""Output formats for article lists: table, JSON, CSV, RIS and BibTeX.
+"""Output formats for article lists: table, JSON, CSV, RIS, BibTeX, CSL-JSON and PMIDs.
 
 :func:`article_record` turns one article and its tags into the JSON object every command
-prints; :func:`write_records` writes a list of them in any of :data:`FORMATS`. RIS and BibTeX
-need the :class:`~aggregator.article.Article` itself (authors, volume, pages) and import into
-Zotero, EndNote and reference managers alike. Nothing here touches the database.
+prints; :func:`write_records` writes a list of them in any of :data:`FORMATS`. RIS, BibTeX and
+CSL-JSON need the :class:`~aggregator.article.Article` itself (volume, pages, MeSH, ISSN) and
+import into Zotero, EndNote and reference managers alike (CSL-JSON is the most faithful for
+Zotero). RIS is written with ``rispy``. CSV cells that a spreadsheet would read as a formula
+are neutralised (:func:`aggregator.textsafe.csv_safe`). Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
+import rispy
 
 from aggregator.article import Article, Author
+from aggregator.textsafe import csv_safe
 from aggregator.vocab import STUDY_TYPE_LABELS, TAG_KINDS, ArticleTags, Tag
 
 if TYPE_CHECKING:  # the store's types, without loading the database layer
     from aggregator.store.articles import StoredArticle
 
-FORMATS: tuple[str, ...] = ("table", "json", "csv", "ris", "bibtex")
+FORMATS: tuple[str, ...] = ("table", "json", "csv", "ris", "bibtex", "csl-json", "pmid")
+# Formats written from whole Articles (not only the listed record fields).
+ARTICLE_FORMATS: tuple[str, ...] = ("ris", "bibtex", "csl-json")
 # The JSON object's keys, in order; CSV uses the same columns except the provenance list.
+# Keys are only ever added (at the end), so scripts reading them keep working.
 RECORD_KEYS: tuple[str, ...] = (
     "pmid",
     "title",
@@ -43,6 +50,9 @@ RECORD_KEYS: tuple[str, ...] = (
     "population",
     "retracted",
     "tags",
+    "evidence_class",
+    "authors",
+    "abstract",
 )
 CSV_COLUMNS: tuple[str, ...] = tuple(key for key in RECORD_KEYS if key != "tags")
 LIST_SEPARATOR = "; "
@@ -72,6 +82,10 @@ class RecordSource(Protocol):
     def retracted(self) -> bool: ...
     @property
     def tags(self) -> ArticleTags | None: ...
+    @property
+    def authors(self) -> Sequence[str]: ...
+    @property
+    def abstract(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +100,8 @@ class ArticleFields:
     publication_types: Sequence[str]
     retracted: bool
     tags: ArticleTags | None
+    authors: Sequence[str] = ()  # display names, "Example A"
+    abstract: str = ""
 
 
 def build_record(source: RecordSource) -> dict[str, Any]:
@@ -112,6 +128,9 @@ def build_record(source: RecordSource) -> dict[str, Any]:
             {"kind": t.kind, "value": t.value, "field": t.field, "snippet": t.snippet}
             for t in (tags.tags if tags else ())
         ],
+        "evidence_class": (tags.evidence_class or None) if tags else None,
+        "authors": list(source.authors),
+        "abstract": source.abstract,
     }
 
 
@@ -130,6 +149,8 @@ def article_record(
             publication_types=article.publication_types,
             retracted=article.is_retracted if retracted is None else retracted,
             tags=tags,
+            authors=[a.display_name for a in article.authors],
+            abstract=article.abstract,
         )
     )
 
@@ -197,7 +218,7 @@ def write_records(
 
     RIS and BibTeX need ``articles`` (same order as ``records``) for authors, volume, pages.
     """
-    if fmt in ("ris", "bibtex") and (articles is None or len(articles) != len(records)):
+    if fmt in ARTICLE_FORMATS and (articles is None or len(articles) != len(records)):
         raise ValueError(f"{fmt} output needs the Article of every record")
     if fmt == "table":
         write_table(records, out)
@@ -221,11 +242,23 @@ def write_stream(
             count += 1
         out.write("[]\n" if count == 0 else "\n]\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         for record, _article in items:
-            writer.writerow([_cell(record.get(column)) for column in CSV_COLUMNS])
+            writer.writerow([csv_safe(_cell(record.get(column))) for column in CSV_COLUMNS])
             count += 1
+    elif fmt == "pmid":
+        for record, _article in items:
+            out.write(f"{record['pmid']}\n")
+            count += 1
+    elif fmt == "csl-json":
+        for record, article in items:
+            if article is None:
+                raise ValueError(f"{fmt} output needs the Article of every record")
+            item = record_json(csl_item(article, record), "  ")
+            out.write(("[\n  " if count == 0 else ",\n  ") + item)
+            count += 1
+        out.write("[]\n" if count == 0 else "\n]\n")
     elif fmt in ("ris", "bibtex"):
         entry = ris_entry if fmt == "ris" else bibtex_entry
         for record, article in items:
@@ -336,14 +369,23 @@ def _split_pages(pages: str | None) -> tuple[str | None, str | None]:
 
 
 def _keywords(record: dict[str, Any]) -> list[str]:
-    words = [f"magnesium form: {form}" for form in record.get("forms") or ()]
+    """Our tags as human-readable keywords (reference managers show them as tags)."""
+    words = [f"Magnesium form: {form}" for form in record.get("forms") or ()]
     if record.get("study_type"):
-        words.append(f"study type: {record['study_type']}")
+        label = STUDY_TYPE_LABELS.get(record["study_type"], record["study_type"])
+        words.append(f"Study type: {label}")
     if record.get("evidence_level") is not None:
-        words.append(f"evidence level: {record['evidence_level']}")
+        words.append(f"Evidence level: {record['evidence_level']}")
+    if record.get("evidence_class"):
+        words.append(f"Evidence: {record['evidence_class']}")
     if record.get("retracted"):
-        words.append("retracted")
+        words.append("Retracted")
     return words
+
+
+def mesh_keywords(article: Article) -> list[str]:
+    """The article's MeSH descriptors, in record order (one keyword each)."""
+    return list(dict.fromkeys(h.descriptor for h in article.mesh_headings))
 
 
 def _ris_author(author: Author) -> str:
@@ -354,29 +396,111 @@ def _ris_author(author: Author) -> str:
     return author.last_name or author.initials or ""
 
 
+def _ris_date(article: Article) -> str | None:
+    """RIS DA: YYYY/MM/DD/ with the parts known (2025/11//, 2025///)."""
+    if not article.pub_year:
+        return None
+    month = f"{article.pub_month:02d}" if article.pub_month else ""
+    day = f"{article.pub_day:02d}" if article.pub_month and article.pub_day else ""
+    return f"{article.pub_year}/{month}/{day}/"
+
+
+class _RisWriter(rispy.RisWriter):
+    """rispy's writer without its "1." numbering line, with M2 (Zotero's Extra)."""
+
+    DEFAULT_MAPPING = {**rispy.TAG_KEY_MAPPING, "M2": "extra"}
+
+    def set_header(self, count: int) -> str:
+        return ""
+
+
+_RIS_WRITER = _RisWriter()
+
+
 def ris_entry(article: Article, record: dict[str, Any]) -> str:
-    """One RIS record (ends with "ER  - "); PMID in AN, a "PMID: n" note and the URL."""
-    lines: list[tuple[str, str | None]] = [("TY", "BOOK" if article.kind == "book" else "JOUR")]
-    lines += [("AU", _ris_author(a)) for a in article.authors]
-    lines.append(("TI", article.title))
-    lines.append(("T2", article.journal_title))
-    lines.append(("J2", article.journal_iso))
-    lines.append(("PY", str(article.pub_year) if article.pub_year else None))
-    lines.append(("VL", article.volume))
-    lines.append(("IS", article.issue))
+    """One RIS record (ends with "ER  - "), written by rispy: PMID in AN (EndNote) and as
+    "PMID: n" in M2 (Zotero's Extra, where Zotero keeps PMIDs), MeSH descriptors and our tags
+    as keywords, ISSN, languages, the full publication date and the URL."""
     start, end = _split_pages(article.pages)
-    lines += [("SP", start), ("EP", end)]
-    lines.append(("DO", article.doi))
-    lines.append(("AN", str(article.pmid)))
-    lines.append(("UR", PUBMED_URL.format(pmid=article.pmid)))
-    lines.append(("AB", article.abstract))
-    lines += [("KW", word) for word in _keywords(record)]
-    lines.append(("N1", f"PMID: {article.pmid}"))
-    if record.get("retracted"):
-        lines.append(("N1", "This article has been retracted."))
-    lines += [("DB", "PubMed"), ("DP", "NLM")]
-    body = "".join(f"{tag}  - {_one_line(value)}\n" for tag, value in lines if value)
-    return body + "ER  - \n\n"
+    values: list[tuple[str, Any]] = [
+        ("type_of_reference", "BOOK" if article.kind == "book" else "JOUR"),
+        ("authors", [_ris_author(a) for a in article.authors]),
+        ("title", article.title),
+        ("secondary_title", article.journal_title),
+        ("alternate_title1", article.journal_iso),
+        ("year", str(article.pub_year) if article.pub_year else None),
+        ("date", _ris_date(article)),
+        ("volume", article.volume),
+        ("number", article.issue),
+        ("start_page", start),
+        ("end_page", end),
+        ("issn", article.issn),
+        ("language", "; ".join(article.languages)),
+        ("doi", article.doi),
+        ("accession_number", str(article.pmid)),
+        ("extra", f"PMID: {article.pmid}"),
+        ("urls", [PUBMED_URL.format(pmid=article.pmid)]),
+        ("abstract", article.abstract),
+        ("keywords", mesh_keywords(article) + _keywords(record)),
+        ("notes", ["This article has been retracted."] if record.get("retracted") else []),
+        ("name_of_database", "PubMed"),
+        ("database_provider", "NLM"),
+    ]
+    entry: dict[str, Any] = {}
+    for key, value in values:
+        if isinstance(value, list):
+            lines = [_one_line(v) for v in value if v and _one_line(v)]
+            if lines:
+                entry[key] = lines
+        elif value and _one_line(value):
+            entry[key] = _one_line(value)
+    return _RIS_WRITER.formats([entry]) + "\n"
+
+
+# ---- CSL-JSON ------------------------------------------------------------------------------
+
+
+def _csl_author(author: Author) -> dict[str, str]:
+    if author.collective_name:
+        return {"literal": author.collective_name}
+    name = {"family": author.last_name or author.initials or ""}
+    given = author.fore_name or author.initials
+    if given and author.last_name:
+        name["given"] = given
+    return name
+
+
+def csl_item(article: Article, record: dict[str, Any]) -> dict[str, Any]:
+    """One CSL-JSON item (the format citation processors and Zotero read most faithfully):
+    PMID, PMCID, DOI and ISSN as CSL variables, MeSH and our tags as keywords."""
+    parts = [p for p in (article.pub_year, article.pub_month) if p]
+    if article.pub_year and article.pub_month and article.pub_day:
+        parts.append(article.pub_day)
+    pmc = article.pmc_id
+    if pmc and not pmc.upper().startswith("PMC"):
+        pmc = f"PMC{pmc}"
+    item: dict[str, Any] = {
+        "id": f"pmid{article.pmid}",
+        "type": "book" if article.kind == "book" else "article-journal",
+        "title": article.title,
+        "container-title": article.journal_title,
+        "container-title-short": article.journal_iso,
+        "author": [_csl_author(a) for a in article.authors],
+        "issued": {"date-parts": [parts]} if parts else None,
+        "volume": article.volume,
+        "issue": article.issue,
+        "page": article.pages,
+        "ISSN": article.issn,
+        "language": article.languages[0] if article.languages else None,
+        "DOI": article.doi,
+        "PMID": str(article.pmid),
+        "PMCID": pmc,
+        "URL": PUBMED_URL.format(pmid=article.pmid),
+        "abstract": article.abstract or None,
+        "keyword": ", ".join(mesh_keywords(article) + _keywords(record)) or None,
+        "note": "This article has been retracted." if record.get("retracted") else None,
+    }
+    return {key: value for key, value in item.items() if value not in (None, [], "")}
 
 
 # ---- BibTeX --------------------------------------------------------------------------------
@@ -416,26 +540,81 @@ def _bibtex_author(author: Author) -> str:
     return bibtex_escape(author.last_name or author.initials or "")
 
 
+_ACRONYM_WORD = re.compile(r"[^\s{}]+")
+_BIBTEX_MONTHS = (
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+)
+
+
+def bibtex_title(title: str) -> str:
+    """An escaped title whose capitals survive BibTeX styles that lower-case titles:
+    PubMed titles are in sentence case, so every capital after the first word is an acronym
+    or a proper noun ({MRI}, {Germany}); a first word with a capital after its first letter
+    ({MRI}, {pH}) is protected too."""
+    escaped = bibtex_escape(title)
+
+    def protect(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word.startswith("\\"):  # an escape such as \& or \textbackslash
+            return word
+        core = word.strip(".,:;!?()[]'\"")
+        first = match.start() == 0
+        needs = any(c.isupper() for c in core[1:]) or (not first and any(c.isupper() for c in core))
+        if not core or not needs:
+            return word
+        at = word.index(core)
+        return word[:at] + "{" + core + "}" + word[at + len(core) :]
+
+    return _ACRONYM_WORD.sub(protect, escaped)
+
+
 def bibtex_key(article: Article) -> str:
     """A stable citation key: ``pmid`` and the PMID."""
     return f"pmid{article.pmid}"
+
+
+def _iso_date(article: Article) -> str | None:
+    """BibLaTeX's date: 2025, 2025-11 or 2025-11-05, as far as it is known."""
+    if not article.pub_year:
+        return None
+    text = f"{article.pub_year:04d}"
+    if article.pub_month:
+        text += f"-{article.pub_month:02d}"
+        if article.pub_day:
+            text += f"-{article.pub_day:02d}"
+    return text
 
 
 def bibtex_entry(article: Article, record: dict[str, Any]) -> str:
     """One @article (or @book) entry keyed pmid<PMID>, fields escaped."""
     fields: list[tuple[str, str | None]] = [
         ("author", " and ".join(_bibtex_author(a) for a in article.authors) or None),
-        ("title", bibtex_escape(article.title)),
+        ("title", bibtex_title(article.title)),
         ("journal", bibtex_escape(article.journal_title or article.journal_iso or "") or None),
         ("year", str(article.pub_year) if article.pub_year else None),
+        ("month", _BIBTEX_MONTHS[article.pub_month - 1] if article.pub_month else None),
+        ("date", _iso_date(article)),
         ("volume", bibtex_escape(article.volume or "") or None),
         ("number", bibtex_escape(article.issue or "") or None),
         ("pages", bibtex_escape(article.pages or "").replace("-", "--") or None),
         ("doi", _bibtex_verbatim(article.doi or "") or None),
+        ("issn", _bibtex_verbatim(article.issn or "") or None),
+        ("language", bibtex_escape(", ".join(article.languages)) or None),
         ("pmid", str(article.pmid)),
         ("url", PUBMED_URL.format(pmid=article.pmid)),
         ("abstract", bibtex_escape(article.abstract) or None),
-        ("keywords", bibtex_escape(", ".join(_keywords(record))) or None),
+        ("keywords", bibtex_escape(", ".join(mesh_keywords(article) + _keywords(record))) or None),
         ("note", "Retracted" if record.get("retracted") else None),
     ]
     entry_type = "book" if article.kind == "book" else "article"

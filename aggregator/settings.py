@@ -15,7 +15,7 @@ from aggregator.errors import ConfigError
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 DEFAULT_CTGOV_URL = "https://clinicaltrials.gov/api/v2/"
-DEFAULT_TOOL = "aggregator"
+DEFAULT_TOOL = "mg-migraine-aggregator"  # NCBI asks each tool to name itself distinctly
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -63,6 +63,14 @@ QUERIES: dict[str, library.ArticleFilter | tuple[library.ArticleFilter, str]] = 
     "max-level 2, sort year": (library.ArticleFilter(max_level=2), "year"),
     "text 'placebo attacks' (common)": library.ArticleFilter(text="placebo attacks"),
     "no-retracted direct, sort date": (library.ArticleFilter(retracted=False, direct=True), "date"),
+    # PubMed syntax (issue 18): Boolean operators, parentheses, truncation, spellings.
+    "text 'migraine AND children'": library.ArticleFilter(text="migraine AND children"),
+    "text 'placebo NOT pediatric'": library.ArticleFilter(text="placebo NOT pediatric"),
+    "text '(aura OR menstrual) AND dose'": library.ArticleFilter(
+        text="(aura OR menstrual) AND dose"
+    ),
+    "text 'magnes*' (common, truncated)": library.ArticleFilter(text="magnes*"),
+    "text 'sulphate' (spellings)": library.ArticleFilter(text="sulphate"),
 }
 
 
@@ -85,6 +93,7 @@ def build(path: Path, count: int, seed: int = 7) -> float:
     articles = ArticleRow.__table__  # type: ignore[attr-defined]
     tags = TagRow.__table__  # type: ignore[attr-defined]
     study_weights = [3, 3, 8, 2, 2, 6, 3, 4, 4, 8, 20, 1, 2, 8, 4, 10, 12]
+    study_weights += [1] * (len(STUDY_TYPES) - len(study_weights))  # notice, unclear (added)
     form_weights = [6, 12, 10, 14, 3, 2, 3, 1, 1, 1, 1, 1, 1, 1, 1, 30, 12]
     batch_articles: list[dict[str, Any]] = []
     batch_tags: list[dict[str, Any]] = []

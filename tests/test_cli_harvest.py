@@ -85,7 +85,9 @@ def test_search_prints_tagged_matching_records_as_json(
 
 
 def test_search_count_prints_count_and_translation(env: dict[str, str], fake: FakeEutils) -> None:
-    result = invoke(["search", "magnesium[tiab] AND migraine[tiab]", "--count"], env)
+    result = invoke(
+        ["search", "magnesium[tiab] AND migraine[tiab]", "--count", "--format", "table"], env
+    )
     assert result.exit_code == 0, result.output
     count_line, translation_line = result.stdout.splitlines()
     total = len(server_search(fake, "magnesium[tiab] AND migraine[tiab]", retmax=9999))
@@ -119,7 +121,7 @@ def test_search_with_bad_syntax_fails_at_once_with_ncbi_message(
 def test_run_harvests_writes_digest_and_second_run_fetches_nothing(
     env: dict[str, str], fake: FakeEutils, tmp_path: Path
 ) -> None:
-    first = invoke(["run"], env)
+    first = invoke(["run", "--format", "text"], env)
     assert first.exit_code == 0, first.output
     assert "run 1 success" in first.stdout
     week = dt.datetime.now(dt.UTC).date().isocalendar()
@@ -152,7 +154,7 @@ def test_run_reports_a_failing_saved_search_and_exits_1(
     (queries / "bad.toml").write_text(
         'name = "bad"\nterm = "(magnesium AND"\nstart_date = 1990-01-01\n', encoding="utf-8"
     )
-    result = invoke(["run", "--queries", str(queries), "--no-digest"], env)
+    result = invoke(["run", "--queries", str(queries), "--no-digest", "--format", "text"], env)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("bad: FAILED: ") for line in lines)
@@ -209,7 +211,9 @@ def test_demo_runs_offline_and_every_output_says_demo(
         "AGGREGATOR_DB": "",
         "AGGREGATOR_OUT": "",
     }
-    result = CliRunner().invoke(cli, ["run", "--demo"], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["run", "--demo", "--format", "text"], env=env, catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "DEMO" in result.stderr
     assert all(line.startswith("DEMO") for line in result.stdout.splitlines())
@@ -220,7 +224,9 @@ def test_demo_runs_offline_and_every_output_says_demo(
     assert (tmp_path / "db" / "demo.sqlite").is_file()
     assert not (tmp_path / "db" / "aggregator.sqlite").exists()
     # Running the demo again starts afresh instead of piling up.
-    again = CliRunner().invoke(cli, ["run", "--demo"], env=env, catch_exceptions=False)
+    again = CliRunner().invoke(
+        cli, ["run", "--demo", "--format", "text"], env=env, catch_exceptions=False
+    )
     assert again.exit_code == 0
     new_counts = [line.split(": ", 1)[1] for line in result.stdout.splitlines()[:-1]]
     assert [line.split(": ", 1)[1] for line in again.stdout.splitlines()[:-1]] == new_counts
@@ -232,7 +238,7 @@ def test_import_loads_xml_and_medline_and_a_corrupt_file_changes_nothing(
     xml_files = sorted(p for p in SYNTHETIC_XML.glob("*.xml") if "malformed" not in p.name)
     medline_files = sorted(SYNTHETIC_XML.glob("*.nbib")) + sorted(SYNTHETIC_XML.glob("*.txt"))
     good = xml_files[0]
-    result = invoke(["import", str(good)], env)
+    result = invoke(["import", str(good), "--format", "text"], env)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{good}: ")
     engine = open_engine(normalise_db_url(env["AGGREGATOR_DB"]))
@@ -256,17 +262,17 @@ def test_import_loads_xml_and_medline_and_a_corrupt_file_changes_nothing(
 
 
 def test_queries_list_show_and_test(env: dict[str, str], fake: FakeEutils) -> None:
-    listed = invoke(["queries", "list"], env)
+    listed = invoke(["queries", "list", "--format", "table"], env)
     assert listed.exit_code == 0
     names = [line.split(":")[0] for line in listed.stdout.splitlines()[1:]]
     assert names == ["magnesium-glycinate", "magnesium-migraine"]
     assert all("never harvested" in line for line in listed.stdout.splitlines()[1:])
 
-    shown = invoke(["queries", "show", "magnesium-glycinate"], env)
+    shown = invoke(["queries", "show", "magnesium-glycinate", "--format", "text"], env)
     assert shown.exit_code == 0
     assert "glycinate" in shown.stdout and "start date:  1950-01-01" in shown.stdout
 
-    tested = invoke(["queries", "test", "magnesium-glycinate"], env)
+    tested = invoke(["queries", "test", "magnesium-glycinate", "--format", "text"], env)
     assert tested.exit_code == 0
     first = tested.stdout.splitlines()[0]
     assert first.startswith("magnesium-glycinate: ") and first.endswith(" records in PubMed")

@@ -232,6 +232,9 @@ def test_query_csv(db_url: str) -> None:
             "combination_product",
             "population",
             "retracted",
+            "evidence_class",
+            "authors",
+            "abstract",
         ],
         [
             str(OXI),
@@ -248,6 +251,9 @@ def test_query_csv(db_url: str) -> None:
             "no",
             "adults",
             "no",
+            "",
+            "Example A; Synthetic Migraine Study Group",
+            "BACKGROUND: Invented background.\n\nRESULTS: Invented results, 5% \u2265 4.",
         ],
     ]
 
@@ -281,19 +287,23 @@ def test_query_ris_imports_with_rispy(db_url: str) -> None:
             str(GLY),
             "Synthetic trial of magnesium glycinate for migraine prophylaxis",
             [
-                "magnesium form: glycinate",
-                "study type: randomized_controlled_trial",
-                "evidence level: 2",
+                "Migraine Disorders",
+                "Magnesium",
+                "Magnesium form: glycinate",
+                "Study type: RCT",
+                "Evidence level: 2",
             ],
         ),
         (
             str(RETRACTED),
             "Retracted synthetic trial of magnesium glycinate",
             [
-                "magnesium form: glycinate",
-                "study type: randomized_controlled_trial",
-                "evidence level: 2",
-                "retracted",
+                "Migraine Disorders",
+                "Magnesium",
+                "Magnesium form: glycinate",
+                "Study type: RCT",
+                "Evidence level: 2",
+                "Retracted",
             ],
         ),
     ]
@@ -318,7 +328,7 @@ def test_query_bibtex_imports_with_bibtexparser(db_url: str) -> None:
 
 
 def test_show_prints_the_whole_record(db_url: str) -> None:
-    result = run(db_url, "show", str(GLY))
+    result = run(db_url, "show", str(GLY), "--format", "text")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "PMID 99000301\n"
@@ -405,7 +415,7 @@ def test_show_json_has_history_and_retraction(db_url: str) -> None:
             "new_values": {"title": "Retracted synthetic trial, corrected title"},
         }
     ]
-    text = run(db_url, "show", str(RETRACTED)).stdout
+    text = run(db_url, "show", str(RETRACTED), "--format", "text").stdout
     assert text.startswith("PMID 99000305  [RETRACTED]\n")
     assert "Retraction: RETRACTED, noted 2025-11-03\n" in text
     assert "History:\n  2025-11-17T08:00:00Z  changed: title\n" in text
@@ -612,7 +622,8 @@ def test_retag_dry_run_reports_and_stores_nothing(db_url: str, new_rules: None) 
     before = run(db_url, "export").stdout
     result = run(db_url, "retag", "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {
+    report = json.loads(result.stdout)
+    assert report == {
         "rules_version": "rules-2",
         "dry_run": True,
         "examined": 5,
@@ -626,29 +637,41 @@ def test_retag_dry_run_reports_and_stores_nothing(db_url: str, new_rules: None) 
             "evidence_level": 2,
             "combination_product": 1,
             "provenance": 1,
+            "evidence_class": 0,
         },
-        "changes": [
-            {
-                "pmid": OXI,
-                "old_study_type": "cohort",
-                "new_study_type": "randomized_controlled_trial",
-                "old_forms": ["oxide"],
-                "new_forms": ["oxide", "citrate"],
-            },
-            {
-                "pmid": NEW,
-                "old_study_type": None,
-                "new_study_type": "randomized_controlled_trial",
-                "old_forms": [],
-                "new_forms": ["glycinate"],
-            },
-        ],
+        "changes": report["changes"],
     }
+    # Every article counted is listed, with the old and new value of what changed.
+    assert [c["pmid"] for c in report["changes"]] == [GLY, OXI, CIT, NEW, RETRACTED]
+    by_pmid = {c["pmid"]: c for c in report["changes"]}
+    assert by_pmid[OXI] == {
+        "pmid": OXI,
+        "old_study_type": "cohort",
+        "new_study_type": "randomized_controlled_trial",
+        "old_forms": ["oxide"],
+        "new_forms": ["oxide", "citrate"],
+        "changed": ["form", "study_type", "evidence_level", "rules_version"],
+        "old": {
+            "form": ["oxide"],
+            "study_type": "cohort",
+            "evidence_level": 3,
+            "rules_version": "rules-1",
+        },
+        "new": {
+            "form": ["oxide", "citrate"],
+            "study_type": "randomized_controlled_trial",
+            "evidence_level": 2,
+            "rules_version": "rules-2",
+        },
+    }
+    assert by_pmid[GLY]["changed"] == ["rules_version"]
+    assert by_pmid[NEW]["changed"][:2] == ["form", "route"]
+    assert (by_pmid[NEW]["old_study_type"], by_pmid[NEW]["new_forms"]) == (None, ["glycinate"])
     assert run(db_url, "export").stdout == before
 
 
 def test_retag_stores_the_new_tags(db_url: str, new_rules: None) -> None:
-    result = run(db_url, "retag")
+    result = run(db_url, "retag", "--format", "text")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "Re-tagged 5 articles with rules rules-2: 5 changed\n"
@@ -661,10 +684,16 @@ def test_retag_stores_the_new_tags(db_url: str, new_rules: None) -> None:
         "  evidence_level       2\n"
         "  combination_product  1\n"
         "  provenance           1\n"
-        "Study type or forms changed:\n"
-        "  99000302  study type cohort -> randomized_controlled_trial; "
-        "forms oxide -> oxide,citrate\n"
-        "  99000304  study type - -> randomized_controlled_trial; forms - -> glycinate\n"
+        "Changes:\n"
+        "  99000301  rules rules-1 -> rules-2\n"
+        "  99000302  forms oxide -> oxide,citrate; study type cohort -> "
+        "randomized_controlled_trial; evidence level 3 -> 2; rules rules-1 -> rules-2\n"
+        "  99000303  rules rules-1 -> rules-2\n"
+        "  99000304  forms - -> glycinate; routes - -> oral; conditions - -> migraine; "
+        "population - -> adults; study type - -> randomized_controlled_trial; "
+        "evidence level - -> 2; combination product - -> False; provenance +6 -0; "
+        "rules - -> rules-2\n"
+        "  99000305  rules rules-1 -> rules-2\n"
     )
     records = {r["pmid"]: r for r in json.loads(run(db_url, "export").stdout)}
     assert records[OXI] == article_record(corpus()[1][0], fake_tagger(corpus()[1][0]))

@@ -107,11 +107,11 @@ def test_digest_md_writes_the_file_and_records_it(db_path: Path) -> None:
     result = invoke(digest_args(db_path, "--week", "2026-W48", "--format", "md"))
     assert result.exit_code == 0, result.output
     out = db_path.parent / "out"
-    assert result.stdout.splitlines() == [
+    assert result.stdout == ""  # files written are reported on stderr
+    assert result.stderr.splitlines() == [
         f"wrote {out / 'digest-2026-W48.md'}",
         f"wrote {out / 'feed.xml'}",
     ]
-    assert result.stderr == ""
     text = (out / "digest-2026-W48.md").read_text("utf-8")
     assert text.startswith("# Magnesium and migraine evidence digest, 2026-W48\n")
     assert "Milestone: first case series of magnesium glycinate" in text
@@ -175,6 +175,7 @@ def test_digest_of_an_empty_database_says_there_is_nothing(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "empty.sqlite"
+    open_engine(f"sqlite:///{db}").dispose()  # an empty database (a missing one is refused)
     result = invoke(digest_args(db, "--week", "2026-W48", "--format", "md", "--stdout"))
     assert result.exit_code == 0, result.output
     text = result.stdout
@@ -196,6 +197,7 @@ def test_digest_of_an_empty_database_says_there_is_nothing(
 def test_status_shows_runs_failures_freshness_and_next_run(db_path: Path) -> None:
     result = invoke(
         ["status", "--db", str(db_path), "--day", "friday", "--at", "18:30", "--timezone", "UTC"]
+        + ["--format", "text"]
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -258,7 +260,10 @@ def test_status_says_the_age_of_the_data_in_words(age: dt.timedelta, text: str) 
 
 def test_status_of_an_empty_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = invoke(["status", "--db", str(tmp_path / "empty.sqlite"), "--timezone", "UTC"])
+    open_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}").dispose()  # empty, not missing
+    result = invoke(
+        ["status", "--db", str(tmp_path / "empty.sqlite"), "--timezone", "UTC", "--format", "text"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:2] == ["database: 0 articles", "data refreshed: never (no successful run yet)"]
@@ -451,3 +456,48 @@ def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
     engine.dispose()
     year, week, _ = dt.datetime.now(dt.UTC).isocalendar()
     assert (tmp_path / "out" / f"digest-{year}-W{week:02d}.html").is_file()
+
+
+# Settings every command takes (documented under Configuration, not in each row).
+SHARED_FLAGS = {"--db", "--queries", "--out", "--eutils-url", "--email", "--help"}
+
+
+def readme_row(path: tuple[str, ...]) -> str:
+    """The commands-table row of ``aggregator <path>`` in README.md."""
+    start = f"| `aggregator {' '.join(path)}"
+    text = README.read_text("utf-8")
+    table = text[text.index("## Commands") : text.index("### One vocabulary of flags")]
+    rows = [
+        line for line in table.splitlines() if line.startswith(start) and line[len(start)] in " `"
+    ]
+    assert len(rows) == 1, f"README.md has {len(rows)} rows for `aggregator {' '.join(path)}`"
+    return rows[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in command_paths(cli) if not isinstance(cli.commands[p[0]], click.Group)]
+    + [p for p in command_paths(cli) if len(p) == 2],
+    ids=" ".join,
+)
+def test_the_readme_row_lists_every_flag_and_format(path: tuple[str, ...]) -> None:
+    """The commands table agrees with the code: every visible flag (export takes query's
+    filters: "[filters as query]") and every --format value of each command is in its row."""
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    row = readme_row(path)
+    documented = row + (readme_row(("query",)) if path == ("export",) else "")
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden:
+            continue
+        for flag in [*param.opts, *param.secondary_opts]:
+            if flag.startswith("--") and flag not in SHARED_FLAGS | {"--out"}:
+                assert flag in documented, f"README row of {path} lacks {flag}"
+            if flag == "--format" and isinstance(param.type, click.Choice):
+                for choice in param.type.choices:
+                    assert str(choice) in row, f"README row of {path} lacks format {choice}"
+        help_text = invoke([*path, "--help"]).stdout
+        for flag in param.opts:
+            assert flag in help_text

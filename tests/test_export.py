@@ -71,6 +71,10 @@ EXPECTED_RECORD = {
         },
         {"kind": "population", "value": "adults", "field": "abstract", "snippet": "adults"},
     ],
+    # Added by issue 18 (keys are only ever added, at the end).
+    "evidence_class": None,
+    "authors": ["Example A", "Synthetic Migraine Study Group"],
+    "abstract": "BACKGROUND: Invented background.\n\nRESULTS: Invented results, 5% \u2265 4.",
 }
 
 
@@ -123,7 +127,7 @@ def test_csv_has_one_row_per_article_with_lists_joined() -> None:
         make_tags(forms=("glycinate", "oxide"), population=("adults", "children")),
     )
     write_records([record], "csv", out)
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows == [
         {
@@ -141,6 +145,11 @@ def test_csv_has_one_row_per_article_with_lists_joined() -> None:
             "combination_product": "no",
             "population": "adults; children",
             "retracted": "no",
+            "evidence_class": "",
+            "authors": "Example A; Synthetic Migraine Study Group",
+            "abstract": (
+                "BACKGROUND: Invented background.\n\nRESULTS: Invented results, 5% \u2265 4."
+            ),
         }
     ]
 
@@ -197,21 +206,26 @@ def test_ris_reads_back_with_rispy() -> None:
         "secondary_title": "Journal of Synthetic Headache Studies",
         "alternate_title1": "J Synth Headache Stud",
         "year": "2025",
+        "date": "2025/11//",
         "volume": "12",
         "number": "3",
         "start_page": "1021",
         "end_page": "1029",
+        "language": "eng",
         "doi": "10.0000/synthetic.99000030",
         "accession_number": "99000030",
+        "unknown_tag": {"M2": ["PMID: 99000030"]},  # Zotero reads it into Extra
         "urls": ["https://pubmed.ncbi.nlm.nih.gov/99000030/"],
         "abstract": "BACKGROUND: Invented background. RESULTS: Invented results, 5% \u2265 4.",
         "keywords": [
-            "magnesium form: glycinate",
-            "study type: randomized_controlled_trial",
-            "evidence level: 2",
-            "retracted",
+            "Migraine Disorders",
+            "Magnesium",
+            "Magnesium form: glycinate",
+            "Study type: RCT",
+            "Evidence level: 2",
+            "Retracted",
         ],
-        "notes": ["PMID: 99000030", "This article has been retracted."],
+        "notes": ["This article has been retracted."],
         "name_of_database": "PubMed",
         "database_provider": "NLM",
     }
@@ -246,7 +260,7 @@ def test_bibtex_reads_back_with_bibtexparser_and_escapes_specials() -> None:
     write_records([record], "bibtex", out, articles=[article])
     text = out.getvalue()
     assert text.startswith("@article{pmid99000040,\n")
-    assert r"Mg \& Zn \{braces\} 50\% \$x\$ \#1 under\_score" in text
+    assert r"Mg \& {Zn} \{braces\} 50\% \$x\$ \#1 under\_score" in text  # {Zn}: kept capital
     entries = parse_bibtex(text).entries
     assert len(entries) == 1
     entry = entries[0]
@@ -259,15 +273,18 @@ def test_bibtex_reads_back_with_bibtexparser_and_escapes_specials() -> None:
         "title": TRICKY_TITLE,
         "journal": "Journal of Synthetic Headache Studies",
         "year": "2025",
+        "month": "nov",
+        "date": "2025-11",
         "volume": "12",
         "number": "3",
         "pages": "101–109",
         "doi": "10.0000/syn_thetic1",
+        "language": "eng",
         "pmid": "99000040",
         "url": "https://pubmed.ncbi.nlm.nih.gov/99000040/",
         "abstract": "BACKGROUND: Invented background. RESULTS: Invented results, 5% \u2265 4.",
-        "keywords": "magnesium form: glycinate, magnesium form: citrate, "
-        "study type: randomized_controlled_trial, evidence level: 2",
+        "keywords": "Migraine Disorders, Magnesium, Magnesium form: glycinate, "
+        "Magnesium form: citrate, Study type: RCT, Evidence level: 2",
     }
 
 
@@ -280,7 +297,8 @@ def test_bibtex_keys_are_stable_and_unique_per_pmid() -> None:
     assert [e.key for e in entries] == ["pmid99000050", "pmid99000051"]
     second = {f.key: f.value for f in entries[1].fields}
     assert second["journal"] == "J Synth Headache Stud"  # falls back to the ISO abbreviation
-    assert "doi" not in second and "keywords" not in second
+    assert "doi" not in second
+    assert second["keywords"] == "Migraine Disorders, Magnesium"  # MeSH only: not tagged
 
 
 def test_bibtex_escape_covers_every_latex_special() -> None:

@@ -227,7 +227,7 @@ def test_external_dtd_is_never_loaded(env: dict[str, str], seeded: Path, tmp_pat
     path = tmp_path / "external-dtd.xml"
     path.write_text(pubmed_xml(record(99000786), doctype=doctype), encoding="utf-8")
 
-    result = invoke(["import", str(path)], env)
+    result = invoke(["import", str(path), "--format", "text"], env)
 
     assert (result.exit_code, result.stdout) == (0, f"{path}: 1 new, 0 revised, 0 unchanged\n")
     assert "root:" not in repr(dump_database(seeded))
@@ -317,7 +317,8 @@ def test_bad_pubmed_syntax_fails_the_search_with_ncbis_message(
     ncbi = "Term ends with an operator or an opening parenthesis"
     with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
         result = invoke(
-            ["run", "--no-digest", "--queries", "broken"], {**env, "NCBI_EUTILS_URL": fake.url}
+            ["run", "--no-digest", "--queries", "broken", "--format", "text"],
+            {**env, "NCBI_EUTILS_URL": fake.url},
         )
         searches = [e.endpoint for e in fake.requests]
 
@@ -339,7 +340,10 @@ def test_bad_pubmed_syntax_fails_the_search_with_ncbis_message(
 USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     "search-impossible-since": (
         ["search", "magnesium", "--since", "2024-02-30"],
-        "Invalid value for --since: '2024-02-30' is not a date like 2024-01-31 or 2024",
+        # --since is the publication year in search as in query (issue 18).
+        "Invalid value for --since: '2024-02-30' is not a year: --since is the publication year "
+        "(as in `aggregator query`); for the date a record was added to PubMed use "
+        "--added-since YYYY-MM-DD",
     ),
     "digest-week-60": (
         ["digest", "--week", "2026-W60"],
@@ -525,11 +529,13 @@ def test_database_path_that_is_a_directory_is_refused(env: dict[str, str], tmp_p
 
 
 def test_database_in_an_uncreatable_directory_is_refused(env: dict[str, str]) -> None:
+    # A read command never creates a database: it says the file does not exist.
     result = invoke(["query", "--db", "/proc/aggregator-nope/db.sqlite"], env)
     assert_error(
         result,
-        "cannot create directory for database /proc/aggregator-nope/db.sqlite: "
-        "No such file or directory",
+        "database file /proc/aggregator-nope/db.sqlite does not exist (check --db or "
+        "AGGREGATOR_DB; `aggregator run`, `aggregator import` or `aggregator run --demo` "
+        "create one)",
     )
 
 

@@ -106,7 +106,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 def start_run(harness: Harness, db: str, cwd: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "aggregator", "run", "--no-digest"]
+    command = [sys.executable, "-m", "aggregator", "run", "--no-digest", "--format", "text"]
     command += ["--queries", str(harness.queries), "--db", db]
     return subprocess.Popen(
         command,

@@ -107,6 +107,11 @@ def test_migrated_schema_matches_the_models(db: Engine) -> None:
     assert [(d[0], d[2], d[3].name) for d in diffs] == [("add_column", "article", "extra")]
 
 
+def old_columns(article: Any) -> dict[str, Any]:
+    """The article's columns as revisions before 0008 had them (no ISSN)."""
+    return {k: v for k, v in article_columns(article).items() if k != "issn"}
+
+
 def _insert_v1_rows(engine: Engine) -> dict[str, Any]:
     """Rows written the way revision 0001 stored them."""
     metadata = sa.MetaData()
@@ -138,7 +143,7 @@ def _insert_v1_rows(engine: Engine) -> dict[str, Any]:
                 tables["article"]
                 .insert()
                 .values(
-                    **article_columns(make_article(pmid)),
+                    **old_columns(make_article(pmid)),
                     source="efetch",
                     first_seen_at=T0,
                     last_updated_at=T0,
@@ -260,7 +265,7 @@ def test_upgrade_to_0005_fills_forms_and_retraction_notices(blank_db_url: str) -
             ):
                 connection.execute(
                     article_table.insert().values(
-                        **article_columns(article),
+                        **old_columns(article),
                         source="efetch",
                         first_seen_at=T0,
                         last_updated_at=T0,

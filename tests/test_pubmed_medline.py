@@ -102,6 +102,7 @@ def test_medline_record_gives_every_field() -> None:
         doi="10.99999/synthetic.99000001",
         pmc_id="PMC9900001",
         pii="S9999-0001(24)00001-X",
+        issn="0000-0001",
         source_format="medline",
     )
     assert article.raw_xml == (FIXTURES / "structured.txt").read_text(encoding="utf-8").strip()

@@ -122,6 +122,7 @@ STRUCTURED = Article(
     doi="10.99999/synthetic.99000001",
     pmc_id="PMC9900001",
     pii="S9999-0001(24)00001-X",
+    issn="0000-0001",
 )
 
 

@@ -182,9 +182,7 @@ def test_revised_date_alone_updates_quietly(session: Session) -> None:
 def test_raw_xml_formatting_change_is_not_a_revision_but_is_kept(session: Session) -> None:
     article = make_article()
     upsert_article(session, article, tags=None, run_id=None, now=T0, source="efetch")
-    reformatted = dataclasses.replace(
-        article, raw_xml=article.raw_xml.replace("><", ">\n  <"), source_format="medline"
-    )
+    reformatted = dataclasses.replace(article, raw_xml=article.raw_xml.replace("><", ">\n  <"))
     result = upsert_article(session, reformatted, tags=None, run_id=None, now=T1, source="import")
 
     assert result == UpsertResult(pmid=PMID, status="unchanged")

@@ -22,6 +22,7 @@ from aggregator.pubmed.fake.corpus import load_timeline
 from aggregator.pubmed.xml import parse_pubmed_xml
 from aggregator.store.codec import (
     ARTICLE_FIELDS,
+    HASHED_WHEN_SET,
     JSON_FIELDS,
     UNHASHED_FIELDS,
     columns_and_hash,
@@ -42,6 +43,7 @@ def reference_hash(article: Article) -> str:
         name: plain(getattr(article, name))
         for name in ARTICLE_FIELDS
         if name not in UNHASHED_FIELDS
+        and not (name in HASHED_WHEN_SET and getattr(article, name) is None)
     }
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -84,7 +84,8 @@ def search(engine: Engine, text: str, **filters: Any) -> list[int]:
         ("migraine -pediatric", '("migraine") NOT "pediatric"'),
         ("tension-type", '"tension type"'),
         ("OR migraine", '"migraine"'),
-        ("title:glycinate NEAR(a b)", '"title glycinate" AND "NEAR a" AND "b"'),
+        # Parentheses group (PubMed syntax); NEAR is a plain word.
+        ("title:glycinate NEAR(a b)", '"title glycinate" AND "NEAR" AND "a" AND "b"'),
         ("'; DROP TABLE article; --", '"DROP" AND "TABLE" AND "article"'),
     ],
 )

@@ -14,6 +14,7 @@ import click
 from aggregator import __version__
 from aggregator.cli import harvest, library, reports
 from aggregator.cli.context import AppContext, settings_options
+from aggregator.cli.output import safe_message
 from aggregator.errors import AggregatorError
 
 EPILOG = """\b
@@ -21,6 +22,12 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.
 Settings come from flags, then environment (NCBI_EUTILS_URL, NCBI_API_KEY, NCBI_EMAIL,
 NCBI_TOOL, AGGREGATOR_DB, AGGREGATOR_QUERIES, AGGREGATOR_OUT), then defaults.
 """
+
+
+# click >= 8.2 raises this for a group called without a command (its help, as a usage error).
+NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
+    click.exceptions, "NoArgsIsHelpError", type("_NeverRaised", (click.UsageError,), {})
+)
 
 
 class AggregatorGroup(click.Group):
@@ -39,12 +46,15 @@ class AggregatorGroup(click.Group):
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
             result = super().main(args, prog_name, complete_var, False, **extra)
+        except NO_ARGS_IS_HELP as exc:  # bare `aggregator`: its help, not an error
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(0)
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            click.echo(safe_message(f"error: {exc.format_message()}{hint}"), err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+            click.echo(safe_message(f"error: {exc.format_message()}"), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("interrupted", err=True)
@@ -55,7 +65,7 @@ class AggregatorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AggregatorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(safe_message(f"error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from aggregator.errors import AggregatorError
 from aggregator.queries import SavedQuery, resolve_queries_dir, select_queries
-from aggregator.settings import Settings, load_settings
+from aggregator.settings import Settings, default_db_url, load_settings
 
 if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
     from sqlalchemy.engine import Engine
@@ -27,6 +28,10 @@ if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
     from aggregator.store.lock import RunLock
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Where `run --demo` writes unless --db/--out say otherwise (relative to the working directory).
+DEMO_DB = Path("db") / "demo.sqlite"
+DEMO_OUT = Path("digests-demo")
 
 # flag name -> load_settings() keyword
 _SETTING_FLAGS = {
@@ -141,6 +146,43 @@ class AppContext:
         from aggregator.store.engine import database_exists
 
         return database_exists(self.settings.db_url)
+
+    def library_engine(self) -> Engine:
+        """The database of a command that reads it (query, show, export, stats, status,
+        digest, retag): refused with one line naming it when it does not exist, so a typo in
+        --db never creates an empty database; a note on stderr when it is the default one,
+        empty, and the demo's database exists."""
+        if not self.database_exists():
+            raise AggregatorError(self._missing_database_message())
+        engine = self.engine()
+        if self._demo_is_the_alternative():
+            from aggregator.jobs.library import stored_article_count
+
+            if stored_article_count(engine) == 0:
+                click.echo(
+                    f"note: {self._database_name()} holds no articles; the demo's database is "
+                    f"{DEMO_DB}: add --db {DEMO_DB}",
+                    err=True,
+                )
+        return engine
+
+    def _database_name(self) -> str:
+        from aggregator.store.engine import describe_url
+
+        return describe_url(self.settings.db_url)
+
+    def _demo_is_the_alternative(self) -> bool:
+        """The database is the default one and `run --demo` has written its database here."""
+        return self.settings.db_url == default_db_url() and DEMO_DB.is_file()
+
+    def _missing_database_message(self) -> str:
+        text = f"database file {self._database_name()} does not exist"
+        if self._demo_is_the_alternative():
+            return text + f"; the demo's database is {DEMO_DB}: add --db {DEMO_DB}"
+        return text + (
+            " (check --db or AGGREGATOR_DB; `aggregator run`, `aggregator import` or "
+            "`aggregator run --demo` create one)"
+        )
 
     def configure_logging(
         self, log_file: Path | None = None, *, default_level: int = logging.WARNING

@@ -11,14 +11,13 @@ from typing import Any
 
 import click
 
-from aggregator.cli.context import AppContext, settings_options
+from aggregator.cli.context import DEMO_DB, DEMO_OUT, AppContext, settings_options
+from aggregator.cli.library import added_since_option, write_articles
+from aggregator.cli.output import emit, format_option, resolve_format
 from aggregator.cli.views import Progress
 from aggregator.queries import SavedQuery, load_queries, resolve_queries_dir
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
-
-DEMO_DB = Path("db") / "demo.sqlite"
-DEMO_OUT = Path("digests-demo")
 
 
 @click.command()
@@ -48,6 +47,7 @@ DEMO_OUT = Path("digests-demo")
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write log events (INFO and up) to this file, rotated at 5 MB, 5 kept.",
 )
+@format_option(("text", "json"))
 @pass_app
 def run(
     app: AppContext,
@@ -56,6 +56,7 @@ def run(
     no_digest: bool,
     once: bool,
     log_file: Path | None,
+    fmt: str | None,
 ) -> None:
     """Harvest new and revised PubMed records for every saved search, tag them, store them,
     and write this week's digest.
@@ -68,7 +69,8 @@ def run(
       aggregator run --db postgresql+psycopg://user@localhost/evidence --out /srv/digests
 
     Incremental: each saved search resumes from its checkpoint in the database. A run that is
-    killed can simply be started again. Exit code 1 when any saved search failed.
+    killed can simply be started again. Exit code 1 when any saved search failed. The
+    summary is text on a terminal, JSON when piped or logged (--format text keeps lines).
     """
     from aggregator.jobs.weekly import DigestTarget, run_weekly
 
@@ -81,8 +83,9 @@ def run(
     engine = app.engine()
     _stop_on_sigterm()
     digest = None if no_digest else DigestTarget(settings.out_dir, demo=demo or None, smtp=app.smtp)
+    fmt = resolve_format(fmt, "text")
     if demo:
-        _run_demo(app, queries, digest)
+        _run_demo(app, queries, digest, fmt)
         return
     with app.eutils_client() as client:
         result = run_weekly(
@@ -93,13 +96,12 @@ def run(
             progress=Progress(app.interactive),
             lock=app.run_lock(),
         )
-    for line in result.summary_lines():
-        click.echo(line)
+    emit(result.to_dict(), lambda: "\n".join(result.summary_lines()) + "\n", fmt)
     if not result.ok:
         raise click.exceptions.Exit(1)
 
 
-def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any) -> None:
+def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any, fmt: str) -> None:
     from aggregator.jobs.demo import run_demo
 
     click.echo(
@@ -108,10 +110,20 @@ def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any) -> None:
         err=True,
     )
     weeks = run_demo(app.engine(), queries, digest=digest, progress=Progress(app.interactive))
-    for week in weeks:
-        click.echo(f"DEMO {week.week} (harvest on {week.day.isoformat()}): {week.summary[-1]}")
-    if digest is not None:
-        click.echo(f"DEMO digests written to {app.settings.out_dir}/ (open the .html files)")
+    out_dir = app.settings.out_dir if digest is not None else None
+    data = {
+        "demo": True,
+        "weeks": [{"week": w.week, "harvest_day": w.day, **w.result.to_dict()} for w in weeks],
+        "digests": out_dir,
+    }
+
+    def text() -> str:
+        lines = [f"DEMO {w.week} (harvest on {w.day.isoformat()}): {w.summary[-1]}" for w in weeks]
+        if out_dir is not None:
+            lines.append(f"DEMO digests written to {out_dir}/ (open the .html files)")
+        return "\n".join(lines) + "\n"
+
+    emit(data, text, fmt)
 
 
 def _stop_on_sigterm() -> None:
@@ -128,53 +140,86 @@ def _stop_on_sigterm() -> None:
 @click.command(name="import")
 @settings_options
 @click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
 )
+@format_option(("text", "json"))
 @pass_app
-def import_(app: AppContext, files: tuple[Path, ...]) -> None:
+def import_(app: AppContext, files: tuple[Path, ...], fmt: str | None) -> None:
     """Load PubMed XML or MEDLINE text exports (e.g. saved from the PubMed website) into the
-    database. Records are tagged and upserted by PMID; a corrupt file changes nothing.
+    database; - reads standard input, so EDirect can pipe into it. Records are tagged and
+    upserted by PMID; a corrupt file changes nothing.
 
     \b
     Examples:
       aggregator import pubmed-magnesium-set.xml
       aggregator import pubmed-export.nbib more.txt
+      esearch -db pubmed -query "magnesium glycinate" | efetch -format xml | aggregator import -
     """
-    from aggregator.jobs.harvest import import_file
+    from aggregator.jobs.harvest import import_file, import_stream
 
     engine = app.engine()
+    reports = []
     for path in files:
-        report = import_file(engine, path, lock=app.run_lock())
-        click.echo(
-            f"{path}: {report.new} new, {report.revised} revised, {report.unchanged} unchanged"
+        if str(path) == "-":
+            report = import_stream(engine, sys.stdin.buffer, lock=app.run_lock())
+        else:
+            report = import_file(engine, path, lock=app.run_lock())
+        reports.append(report)
+
+    def text() -> str:
+        return "".join(
+            f"{r.path}: {r.new} new, {r.revised} revised, {r.unchanged} unchanged"
             + (
-                f" ({report.deleted_listed} PMIDs listed as deleted, not applied)"
-                if report.deleted_listed
+                f" ({r.deleted_listed} PMIDs listed as deleted, not applied)"
+                if r.deleted_listed
                 else ""
             )
+            + "\n"
+            for r in reports
         )
 
+    emit([r.to_dict() for r in reports], text, resolve_format(fmt, "text"))
 
-def _parse_since(value: str | None) -> dt.date | None:
+
+def _year(value: str | None, flag: str) -> int | None:
+    """A publication year; a full date is refused naming --added-since (what --since used to
+    mean for search)."""
     if value is None:
         return None
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m", "%Y"):
-        try:
-            return dt.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
+    if value.isdigit() and len(value) == 4:
+        return int(value)
     raise click.BadParameter(
-        f"{value!r} is not a date like 2024-01-31 or 2024", param_hint="--since"
+        f"{value!r} is not a year: {flag} is the publication year (as in `aggregator query`); "
+        "for the date a record was added to PubMed use --added-since YYYY-MM-DD",
+        param_hint=flag,
     )
 
 
 @click.command()
 @settings_options
 @click.argument("term")
-@click.option("--max", "max_results", default=20, show_default=True, type=click.IntRange(1, 9999))
 @click.option(
-    "--since", metavar="DATE", help="Only records created since DATE (2024 or 2024-01-31)."
+    "--max",
+    "max_alias",
+    type=click.IntRange(1, 9999),
+    hidden=True,
+    help="Old spelling of --limit.",
 )
+@click.option(
+    "--limit",
+    "max_results",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 9999),
+    metavar="N",
+    help="Fetch and tag at most N records.",
+)
+@click.option("--since", metavar="YEAR", help="Published in or after YEAR.")
+@click.option("--until", metavar="YEAR", help="Published in or before YEAR.")
+@added_since_option("Only records added to PubMed on or after DATE (YYYY-MM-DD).")
 @click.option(
     "--count",
     "count_only",
@@ -189,19 +234,16 @@ def _parse_since(value: str | None) -> dt.date | None:
     show_default=True,
     help="level: strongest evidence first; date: newest first.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default=None,
-    help="Default: table on a terminal, json when piped.",
-)
+@format_option(("table", "json", "csv", "ris", "bibtex", "csl-json", "pmid"))
 @pass_app
 def search(
     app: AppContext,
     term: str,
+    max_alias: int | None,
     max_results: int,
     since: str | None,
+    until: str | None,
+    added_since: dt.date | None,
     count_only: bool,
     save: bool,
     sort: str,
@@ -212,35 +254,43 @@ def search(
     \b
     Examples:
       aggregator search "magnesium glycinate migraine"
-      aggregator search "magnesium[tiab] AND migraine[tiab]" --since 2024 --max 50
-      aggregator search "magnesium AND headache" --count
+      aggregator search "magnesium[tiab] AND migraine[tiab]" --since 2024 --limit 50
+      aggregator search "magnesium AND headache" --added-since 2026-01-01 --count
       aggregator search "magnesium glycinate" --format json | jq '.[].title'
     """
-    from aggregator.export import article_record, write_records
-    from aggregator.jobs.search import count_pubmed, save_hits, search_pubmed
+    from aggregator.export import article_record
+    from aggregator.jobs.search import DateLimits, count_pubmed, save_hits, search_pubmed
 
-    mindate = _parse_since(since)
+    max_results = max_alias or max_results
+    limits = DateLimits(
+        since_year=_year(since, "--since"),
+        until_year=_year(until, "--until"),
+        added_since=added_since,
+    )
+    fmt = resolve_format(fmt)
     with app.eutils_client() as client:
         if count_only:
-            counted = count_pubmed(client, term, since=mindate)
-            click.echo(f"{counted.count}")
-            click.echo(f"translation: {counted.translation}")
+            counted = count_pubmed(client, term, limits=limits)
+            emit(
+                {"count": counted.count, "translation": counted.translation},
+                lambda: f"{counted.count}\ntranslation: {counted.translation}\n",
+                "json" if fmt == "json" else "text",
+            )
             return
         progress = Progress(app.interactive)
         result = search_pubmed(
             client,
             term,
             max_results=max_results,
-            since=mindate,
+            limits=limits,
             sort=sort,
             progress=lambda done, total: progress("search", done, total) if total > 200 else None,
         )
     if save:
         engine = app.engine()
         save_hits(engine, result.hits, lock=app.run_lock())
-    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     records = [article_record(a, t) for a, t in result.hits]
-    write_records(records, fmt, sys.stdout, articles=[a for a, _ in result.hits])
+    write_articles(records, fmt, [a for a, _ in result.hits])
     if fmt == "table":
         click.echo(f"{len(records)} of {result.count} records shown", err=True)
 
@@ -259,14 +309,16 @@ def queries() -> None:
 
 @queries.command(name="list")
 @settings_options
+@format_option(("table", "json"))
 @pass_app
-def queries_list(app: AppContext) -> None:
+def queries_list(app: AppContext, fmt: str | None) -> None:
     """List saved searches with their checkpoints.
 
     \b
     Examples:
       aggregator queries list
       aggregator queries list --queries ~/my-searches
+      aggregator queries list --format json | jq '.searches[].name'
     """
     folder = resolve_queries_dir(app.settings.queries_dir)
     items = load_queries(folder)
@@ -276,39 +328,77 @@ def queries_list(app: AppContext) -> None:
 
         states = run_status(app.engine(), runs=0).checkpoints
         checkpoints = {state.query_name: state.last_window_end for state in states}
-    click.echo(f"# saved searches in {folder}")
-    for q in items:
-        checkpoint = checkpoints.get(q.name)
-        state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
-        flag = "" if q.enabled else " (disabled)"
-        click.echo(f"{q.name}{flag}: {q.description} [{state}]")
+    data = {
+        "folder": folder,
+        "searches": [
+            {
+                "name": q.name,
+                "description": q.description,
+                "enabled": q.enabled,
+                "harvested_to": checkpoints.get(q.name),
+                "file": q.path,
+            }
+            for q in items
+        ],
+    }
+
+    def text() -> str:
+        lines = [f"# saved searches in {folder}"]
+        for q in items:
+            checkpoint = checkpoints.get(q.name)
+            state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
+            flag = "" if q.enabled else " (disabled)"
+            lines.append(f"{q.name}{flag}: {q.description} [{state}]")
+        return "\n".join(lines) + "\n"
+
+    emit(data, text, resolve_format(fmt))
+
+
+def _query_dict(query: SavedQuery) -> dict[str, Any]:
+    return {
+        "name": query.name,
+        "file": query.path,
+        "description": query.description,
+        "start_date": query.start_date,
+        "enabled": query.enabled,
+        "term": query.term,
+    }
 
 
 @queries.command(name="show")
 @settings_options
 @click.argument("name")
+@format_option(("text", "json"))
 @pass_app
-def queries_show(app: AppContext, name: str) -> None:
+def queries_show(app: AppContext, name: str, fmt: str | None) -> None:
     """Show one saved search in full (file, start date, PubMed term).
 
     \b
     Examples:
       aggregator queries show magnesium-glycinate
+      aggregator queries show magnesium-glycinate --format json | jq -r .term
     """
     (query,) = app.saved_queries((name,))
-    click.echo(f"name:        {query.name}")
-    click.echo(f"file:        {query.path}")
-    click.echo(f"description: {query.description}")
-    click.echo(f"start date:  {query.start_date.isoformat()}")
-    click.echo(f"enabled:     {'yes' if query.enabled else 'no'}")
-    click.echo(f"term:        {query.term}")
+
+    def text() -> str:
+        return (
+            f"name:        {query.name}\n"
+            f"file:        {query.path}\n"
+            f"description: {query.description}\n"
+            f"start date:  {query.start_date.isoformat()}\n"
+            f"enabled:     {'yes' if query.enabled else 'no'}\n"
+            f"term:        {query.term}\n"
+        )
+
+    emit(_query_dict(query), text, resolve_format(fmt, "text"))
 
 
 @queries.command(name="test")
 @settings_options
 @click.argument("name")
+@format_option(("text", "json"))
 @pass_app
-def queries_test(app: AppContext, name: str) -> None:
+def queries_test(app: AppContext, name: str, fmt: str | None) -> None:
     """Count a saved search's hits upstream (PubMed) without storing anything, and show how
     PubMed translated the term.
 
@@ -320,10 +410,22 @@ def queries_test(app: AppContext, name: str) -> None:
     (query,) = app.saved_queries((name,))
     with app.eutils_client() as client:
         result = client.esearch(query.term, retmax=0, usehistory=False)
-    click.echo(f"{query.name}: {result.count} records in PubMed")
-    click.echo(f"translation: {result.query_translation}")
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}")
+    data = {
+        "name": query.name,
+        "count": result.count,
+        "translation": result.query_translation,
+        "warnings": list(result.warnings),
+    }
+
+    def text() -> str:
+        lines = [
+            f"{query.name}: {result.count} records in PubMed",
+            f"translation: {result.query_translation}",
+        ]
+        lines += [f"warning: {warning}" for warning in result.warnings]
+        return "\n".join(lines) + "\n"
+
+    emit(data, text, resolve_format(fmt, "text"))
 
 
 COMMANDS = [run, import_, search, queries]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,10 +20,19 @@ import click
 
 from aggregator.atomic import atomic_text_file
 from aggregator.cli.context import AppContext, settings_options
+from aggregator.cli.output import (
+    captured,
+    emit,
+    emit_json,
+    emit_text,
+    format_option,
+    resolve_format,
+)
 from aggregator.cli.views import render_retag, render_show, render_stats
 from aggregator.errors import AggregatorError
-from aggregator.export import FORMATS, write_records, write_rows
+from aggregator.export import ARTICLE_FORMATS, FORMATS, write_records, write_rows
 from aggregator.store.filters import SORTS, ArticleFilter, FilterError
+from aggregator.textsafe import csv_safe
 from aggregator.vocab import FORMS, STUDY_TYPES, unknown_value_error
 
 EXPORT_FORMATS = tuple(f for f in FORMATS if f != "table")
@@ -44,13 +52,6 @@ def _app() -> AppContext:
 
 def _stdout() -> TextIO:
     return sys.stdout
-
-
-def _default_format(fmt: str | None) -> str:
-    """table on a terminal, json when piped (scripts get machine-readable output)."""
-    if fmt is not None:
-        return fmt
-    return "table" if _stdout().isatty() else "json"
 
 
 def _split_values(values: Sequence[str]) -> list[str]:
@@ -75,6 +76,39 @@ def _aware_day(
     _ctx: click.Context, _param: click.Parameter, value: dt.datetime | None
 ) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: dt.datetime | None) -> dt.date | None:
+    return None if value is None else value.date()
+
+
+def since_until_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--since/--until YEAR: the publication year, in every command that selects articles."""
+    func = click.option(
+        "--until",
+        "until_year",
+        type=int,
+        metavar="YEAR",
+        help="Published in or before YEAR.",
+    )(func)
+    return click.option(
+        "--since",
+        "since_year",
+        type=int,
+        metavar="YEAR",
+        help="Published in or after YEAR.",
+    )(func)
+
+
+def added_since_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--added-since DATE: when the record was added to PubMed (its entry date)."""
+    return click.option(
+        "--added-since",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        callback=_day,
+        metavar="DATE",
+        help=help_text,
+    )
 
 
 def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,17 +140,14 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Only evidence level N or stronger (1 = meta-analyses/systematic reviews, "
             "2 = RCTs, ... 5 = case reports, reviews, animal studies).",
         ),
-        click.option(
-            "--since", "since_year", type=int, metavar="YEAR", help="Published in or after YEAR."
-        ),
-        click.option(
-            "--until", "until_year", type=int, metavar="YEAR", help="Published in or before YEAR."
-        ),
+        since_until_options,
+        added_since_option("Only records added to PubMed on or after DATE (YYYY-MM-DD)."),
         click.option(
             "--text",
-            metavar="WORDS",
-            help='Full-text search of title and abstract: all words must match; "a phrase", '
-            "a OR b, -excluded. Stemmed (trial finds trials).",
+            metavar="QUERY",
+            help="Search title and abstract as PubMed does: words (all must match), "
+            '"a phrase", AND, OR, NOT, (parentheses), trunc* and -excluded; sulphate and '
+            "sulfate alike. Stemmed (trial finds trials).",
         ),
         click.option(
             "--retracted/--no-retracted",
@@ -137,7 +168,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
     ]
     for option in reversed(options):
-        func = option(func)
+        func = option(func)  # type: ignore[operator]
     return func
 
 
@@ -152,6 +183,7 @@ def _filter(params: dict[str, Any]) -> ArticleFilter:
         retracted=params["retracted"],
         new_since=params["new_since"],
         direct=params["direct"],
+        added_since=params["added_since"],
     )
     try:
         filt.validate()
@@ -173,22 +205,29 @@ def _destination(path: Path | None) -> Iterator[TextIO]:
         raise AggregatorError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _json_default(value: Any) -> Any:
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return csv_safe(value)
+    if isinstance(value, int | float):
+        return value
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
-    return str(value)
+    return csv_safe(str(value))
 
 
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    return value if isinstance(value, int | float | str) else _json_default(value)
-
-
-def _print_json(data: Any, out: TextIO) -> None:
-    out.write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+def write_articles(
+    records: list[dict[str, Any]], fmt: str, articles: Any = None, out: TextIO | None = None
+) -> None:
+    """A list of article records in ``fmt``; tables are made terminal-safe."""
+    out = out or _stdout()
+    if fmt == "table":
+        emit_text(captured(lambda buffer: write_records(records, fmt, buffer)), out)
+    else:
+        write_records(records, fmt, out, articles=articles)
 
 
 # ---- query ---------------------------------------------------------------------------------
@@ -212,13 +251,7 @@ def _print_json(data: Any, out: TextIO) -> None:
     show_default=True,
     help="At most N articles (0 = all).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Output format. Default: table on a terminal, json when piped.",
-)
+@format_option(FORMATS)
 @settings_options
 def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
     """Search the local database by form, study type, year, evidence level and text.
@@ -226,25 +259,32 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
     Different filters must all match; repeating one (--form a --form b, or --form a,b)
     matches any of its values. When more articles match than --limit, a note on stderr
     says so. An unknown form, type, sort or format is a usage error (exit 2) whose
-    message lists the valid values; no match is not an error (exit 0).
+    message lists the valid values; no match is not an error (exit 0). --format pmid
+    prints one PMID a line, for pipelines.
 
     \b
     Examples:
       aggregator query --form glycinate --max-level 2
       aggregator query --type randomized_controlled_trial --since 2020 --sort year
-      aggregator query --text '"menstrual migraine" -pediatric' --no-retracted
+      aggregator query --text '"menstrual migraine" NOT (children OR pediatric)'
+      aggregator query --text 'magnes* AND (sulphate OR citrate)' --no-retracted
       aggregator query --form citrate,oxide --format csv > citrate-oxide.csv
       aggregator query --new-since 2025-11-01 --format json | jq '.[].pmid'
+      aggregator query --form glycinate --format pmid | epost -db pubmed | efetch -format abstract
     """
     from aggregator.jobs.library import query_articles
 
     app = _app()
     filt = _filter(params)
-    fmt = _default_format(fmt)
+    fmt = resolve_format(fmt)
     result = query_articles(
-        app.engine(), filt, sort=sort, limit=limit or None, with_articles=fmt in ("ris", "bibtex")
+        app.library_engine(),
+        filt,
+        sort=sort,
+        limit=limit or None,
+        with_articles=fmt in ARTICLE_FORMATS,
     )
-    write_records(result.records, fmt, _stdout(), articles=result.articles)
+    write_articles(result.records, fmt, result.articles)
     if not result.records and fmt == "table":
         click.echo("no stored article matches", err=True)
     if result.more:
@@ -256,16 +296,9 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
 
 @click.command()
 @click.argument("pmid", type=click.IntRange(min=1), metavar="PMID")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="text for reading, json for scripts.",
-)
+@format_option(("text", "json"))
 @settings_options
-def show(pmid: int, fmt: str) -> None:
+def show(pmid: int, fmt: str | None) -> None:
     """Show one stored article in full: bibliographic data, abstract, tags with the text
     they came from, links, retraction status and revision history.
 
@@ -277,14 +310,14 @@ def show(pmid: int, fmt: str) -> None:
     from aggregator.jobs.library import show_article
 
     app = _app()
-    shown = show_article(app.engine(), pmid)
+    shown = show_article(app.library_engine(), pmid)
     if shown is None:
         raise AggregatorError(f"PMID {pmid} is not in the database {app.settings.db_url}")
-    out = _stdout()
-    if fmt == "json":
-        _print_json(shown.document, out)
-    else:
-        out.write(render_show(shown.document, shown.stored))
+    emit(
+        shown.document,
+        lambda: render_show(shown.document, shown.stored),
+        resolve_format(fmt, "text"),
+    )
 
 
 # ---- export --------------------------------------------------------------------------------
@@ -292,13 +325,11 @@ def show(pmid: int, fmt: str) -> None:
 
 @click.command()
 @filter_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(EXPORT_FORMATS),
+@format_option(
+    EXPORT_FORMATS,
     default="json",
-    show_default=True,
-    help="json (as query prints), csv, ris (EndNote, Zotero, Mendeley) or bibtex.",
+    help_text="json (as query prints), csv, ris (EndNote, Zotero, Mendeley), bibtex, "
+    "csl-json (the most faithful for Zotero) or pmid (one a line). Default: json.",
 )
 @click.option(
     "--out",
@@ -314,11 +345,13 @@ def export(fmt: str, out_file: Path | None, **params: Any) -> None:
     """Export every stored article (or those matching the filters), ordered by PMID.
 
     Takes the same filters as `query`. Articles are written in batches, so exports of
-    any size use little memory.
+    any size use little memory. The format is json unless --format says otherwise (an
+    export is a file format, also on a terminal).
 
     \b
     Examples:
       aggregator export --format ris --out magnesium-migraine.ris
+      aggregator export --format csl-json --form glycinate -o glycinate.json
       aggregator export --format bibtex --form glycinate -o glycinate.bib
       aggregator export --format csv --no-retracted > all.csv
     """
@@ -326,7 +359,7 @@ def export(fmt: str, out_file: Path | None, **params: Any) -> None:
 
     app = _app()
     filt = _filter(params)
-    engine = app.engine()
+    engine = app.library_engine()
     with _destination(out_file) as out:
         count = export_articles(engine, filt, fmt, out)
     if out_file is not None:
@@ -341,13 +374,7 @@ export.params = [p for p in export.params if not (p.name == "out" and isinstance
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "json")),
-    default=None,
-    help="Default: table on a terminal, json when piped.",
-)
+@format_option(("table", "json"))
 @settings_options
 def stats(fmt: str | None) -> None:
     """Summarise the database: articles by form x study type and by year, the last run,
@@ -360,12 +387,8 @@ def stats(fmt: str | None) -> None:
     """
     from aggregator.jobs.library import database_stats
 
-    result = database_stats(_app().engine())
-    out = _stdout()
-    if _default_format(fmt) == "json":
-        _print_json(result.to_dict(), out)
-    else:
-        out.write(render_stats(result))
+    result = database_stats(_app().library_engine())
+    emit(result.to_dict(), lambda: render_stats(result), resolve_format(fmt))
 
 
 # ---- sql -----------------------------------------------------------------------------------
@@ -373,13 +396,7 @@ def stats(fmt: str | None) -> None:
 
 @click.command()
 @click.argument("statement", metavar="SQL")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(TABLE_FORMATS),
-    default=None,
-    help="Default: table on a terminal, json (a list of objects) when piped.",
-)
+@format_option(TABLE_FORMATS)
 @settings_options
 def sql(statement: str, fmt: str | None) -> None:
     """Run one SQL statement on a read-only connection (writes are refused).
@@ -397,15 +414,15 @@ def sql(statement: str, fmt: str | None) -> None:
 
     result = run_sql(_app().settings.db_url, statement)
     out = _stdout()
-    fmt = _default_format(fmt)
+    fmt = resolve_format(fmt)
     if fmt == "json":
-        _print_json([dict(zip(result.columns, row, strict=True)) for row in result.rows], out)
+        emit_json([dict(zip(result.columns, row, strict=True)) for row in result.rows], out)
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(result.columns)
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([csv_safe(c) for c in result.columns])
         writer.writerows([[_csv_value(v) for v in row] for row in result.rows])
     elif result.columns:
-        write_rows(result.columns, result.rows, out)
+        emit_text(captured(lambda buffer: write_rows(result.columns, result.rows, buffer)), out)
 
 
 # ---- retag ---------------------------------------------------------------------------------
@@ -413,20 +430,15 @@ def sql(statement: str, fmt: str | None) -> None:
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Report what would change; store nothing.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
+@format_option(("text", "json"))
 @settings_options
-def retag(dry_run: bool, fmt: str) -> None:
+def retag(dry_run: bool, fmt: str | None) -> None:
     """Re-tag every stored article with the current tagging rules and report what changed.
 
     Use after upgrading aggregator (new rules). Holds the run lock, so it never runs at
-    the same time as a harvest; all changes are stored in one transaction.
+    the same time as a harvest; all changes are stored in one transaction. The report
+    lists every article it counts, with the old and new values of what changed; run
+    again, it finds nothing to change.
 
     \b
     Examples:
@@ -436,14 +448,10 @@ def retag(dry_run: bool, fmt: str) -> None:
     from aggregator.jobs.retag import retag as retag_job
 
     app = _app()
-    engine = app.engine()
+    engine = app.library_engine()
     with _progress(app) as progress:
         report = retag_job(engine, dry_run=dry_run, progress=progress, lock=app.run_lock())
-    out = _stdout()
-    if fmt == "json":
-        _print_json(report.to_dict(), out)
-    else:
-        out.write(render_retag(report))
+    emit(report.to_dict(), lambda: render_retag(report), resolve_format(fmt, "text"))
 
 
 @contextmanager

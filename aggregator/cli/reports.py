@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from aggregator.cli.context import AppContext, settings_options
+from aggregator.cli.output import emit, format_option, resolve_format
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -47,7 +48,8 @@ def _check_week(week: str) -> str:
 @pass_app
 def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdout: bool) -> None:
     """Write the weekly digest: what is new, and where the evidence for magnesium glycinate
-    stands next to the other forms. A past week shows what was known then.
+    stands next to the other forms. A past week shows what was known then. The files
+    written are listed on stderr; --stdout prints the digest itself instead.
 
     \b
     Examples:
@@ -61,7 +63,7 @@ def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdou
 
     week = _check_week(week) if week else current_week(utc_now())
     formats = formats or FORMATS
-    engine = app.engine()
+    engine = app.library_engine()
     if to_stdout:
         rendered = render_digest(engine, week, formats[0])
         _note_if_empty(rendered.empty_database)
@@ -72,7 +74,7 @@ def digest(app: AppContext, week: str | None, formats: tuple[str, ...], to_stdou
     )
     _note_if_empty(published.empty_database)
     for path in published.paths:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {path}", err=True)
 
 
 def _note_if_empty(empty_database: bool) -> None:
@@ -85,27 +87,61 @@ def _note_if_empty(empty_database: bool) -> None:
         )
 
 
-schedule_options = [
-    click.option("--day", default="monday", show_default=True, help="Weekday of the run."),
-    click.option("--at", "at", default="07:00", show_default=True, help="Local time HH:MM."),
-    click.option(
-        "--timezone",
-        default="Europe/Berlin",
-        show_default=True,
-        help="IANA time zone of --at.",
-    ),
-]
+SCHEDULE_DEFAULTS = {"day": "monday", "at": "07:00", "timezone": "Europe/Berlin"}
 
 
-def _with_schedule_options(func: F) -> F:
-    for option in reversed(schedule_options):
-        func = option(func)
-    return func
+def _schedule_options(defaults: bool) -> Callable[[F], F]:
+    """--day/--at/--timezone; with ``defaults`` they show them, else they are None when not
+    given (status shows the next run only for a schedule it is told about)."""
+    options = [
+        click.option(
+            "--day",
+            default=SCHEDULE_DEFAULTS["day"] if defaults else None,
+            show_default=defaults,
+            help="Weekday of the run.",
+        ),
+        click.option(
+            "--at",
+            "at",
+            default=SCHEDULE_DEFAULTS["at"] if defaults else None,
+            show_default=defaults,
+            help="Local time HH:MM.",
+        ),
+        click.option(
+            "--timezone",
+            default=SCHEDULE_DEFAULTS["timezone"] if defaults else None,
+            show_default=defaults,
+            help="IANA time zone of --at.",
+        ),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _weekly(day: str | None, at: str | None, timezone: str | None) -> Any:
+    """The WeeklySchedule of the flags (defaults for those not given); a bad value is a usage
+    error (exit 2) naming it."""
+    from aggregator.errors import ConfigError
+    from aggregator.jobs.schedule import WeeklySchedule
+
+    try:
+        return WeeklySchedule(
+            day=day or SCHEDULE_DEFAULTS["day"],
+            at=at or SCHEDULE_DEFAULTS["at"],
+            timezone=timezone or SCHEDULE_DEFAULTS["timezone"],
+        )
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @click.command()
 @settings_options
-@_with_schedule_options
+@_schedule_options(defaults=True)
 @click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -123,17 +159,11 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
       aggregator schedule
       aggregator schedule --day friday --at 18:30 --timezone America/New_York --log-file run.log
     """
-    from aggregator.jobs.schedule import (
-        WeeklyRunner,
-        WeeklySchedule,
-        last_success_of,
-        serve,
-        weekly_job,
-    )
+    from aggregator.jobs.schedule import WeeklyRunner, last_success_of, serve, weekly_job
     from aggregator.jobs.weekly import DigestTarget
     from aggregator.timeutil import utc_now
 
-    weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
+    weekly = _weekly(day, at, timezone)
     # A foreground service logs its runs: INFO by default (-vv for DEBUG), secrets redacted.
     app.configure_logging(log_file, default_level=logging.INFO)
     engine = app.engine()
@@ -159,51 +189,70 @@ def age_text(age: dt.timedelta) -> str:
 
 @click.command()
 @settings_options
-@_with_schedule_options
+@_schedule_options(defaults=False)
 @click.option("--runs", "limit", default=5, show_default=True, help="How many recent runs.")
+@format_option(("text", "json"))
 @pass_app
-def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> None:
-    """Show recent runs, failures, data freshness per saved search and the next scheduled run.
+def status(
+    app: AppContext,
+    day: str | None,
+    at: str | None,
+    timezone: str | None,
+    limit: int,
+    fmt: str | None,
+) -> None:
+    """Show recent runs, failures and data freshness per saved search. With --day, --at or
+    --timezone (as given to `aggregator schedule`), also the next scheduled run: runs
+    started by cron or a systemd timer are not known to aggregator.
 
     \b
     Examples:
       aggregator status
-      aggregator status --runs 20
+      aggregator status --runs 20 --format json | jq .last_success
+      aggregator status --day friday --at 18:30 --timezone UTC
     """
     from aggregator.jobs.library import run_status
-    from aggregator.jobs.schedule import WeeklySchedule
     from aggregator.timeutil import as_utc, utc_now
 
-    weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
+    weekly = _weekly(day, at, timezone) if (day or at or timezone) else None
     now = utc_now()
-    report = run_status(app.engine(), runs=limit)
-    click.echo(f"database: {report.articles} articles")
-    finished = as_utc(report.last_success.finished_at) if report.last_success else None
-    if finished is not None:
-        age = age_text(now - finished)
-        click.echo(f"data refreshed: {finished:%Y-%m-%d %H:%M} UTC ({age})")
-    else:
-        click.echo("data refreshed: never (no successful run yet)")
-    click.echo(
-        f"next scheduled run: {weekly.next_run_after(now):%Y-%m-%d %H:%M} UTC ({weekly.describe()})"
-    )
-    click.echo("saved searches:")
-    if not report.checkpoints:
-        click.echo("  (none harvested yet)")
-    for state in report.checkpoints:
-        click.echo(f"  {state.query_name}: harvested to {state.last_window_end}")
-    click.echo("recent runs:")
-    if not report.runs:
-        click.echo("  (none)")
-    for row in report.runs:
-        started = f"{row.started_at:%Y-%m-%d %H:%M}"
-        line = (
-            f"  #{row.id} {row.kind} {started} {row.status}: {row.new} new, "
-            f"{row.revised} revised, {row.failed_queries} failed queries"
-        )
-        click.echo(line)
-        if row.error:
-            click.echo(f"      error: {row.error}")
+    report = run_status(app.library_engine(), runs=limit)
+    data = report.to_dict()
+    next_run = weekly.next_run_after(now) if weekly is not None else None
+    data["next_scheduled_run"] = next_run
+    data["schedule"] = weekly.describe() if weekly is not None else None
+
+    def text() -> str:
+        lines = [f"database: {report.articles} articles"]
+        last = report.last_success
+        finished = as_utc(last.finished_at) if last and last.finished_at else None
+        if finished is not None and last is not None:
+            age = age_text(now - finished)
+            kind = " (demo)" if last.kind == "demo" else ""
+            lines.append(f"data refreshed: {finished:%Y-%m-%d %H:%M} UTC ({age}){kind}")
+        else:
+            lines.append("data refreshed: never (no successful run yet)")
+        if next_run is not None and weekly is not None:
+            lines.append(f"next scheduled run: {next_run:%Y-%m-%d %H:%M} UTC ({weekly.describe()})")
+        lines.append("saved searches:")
+        if not report.checkpoints:
+            lines.append("  (none harvested yet)")
+        for state in report.checkpoints:
+            lines.append(f"  {state.query_name}: harvested to {state.last_window_end}")
+        lines.append("recent runs:")
+        if not report.runs:
+            lines.append("  (none)")
+        for row in report.runs:
+            started = f"{row.started_at:%Y-%m-%d %H:%M}"
+            lines.append(
+                f"  #{row.id} {row.kind} {started} {row.status}: {row.new} new, "
+                f"{row.revised} revised, {row.failed_queries} failed queries"
+            )
+            if row.error:
+                lines.append(f"      error: {row.error}")
+        return "\n".join(lines) + "\n"
+
+    emit(data, text, resolve_format(fmt, "text"))
 
 
 COMMANDS = [digest, schedule, status]

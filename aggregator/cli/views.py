@@ -181,6 +181,27 @@ def _size(size: int | None) -> str:
     return f"{size} bytes"  # pragma: no cover
 
 
+_RETAG_LABELS = {
+    "form": "forms",
+    "route": "routes",
+    "condition": "conditions",
+    "population": "population",
+    "study_type": "study type",
+    "evidence_level": "evidence level",
+    "combination_product": "combination product",
+    "evidence_class": "evidence class",
+    "rules_version": "rules",
+}
+
+
+def _retag_value(value: Any) -> str:
+    if value is None or value == []:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 def render_retag(report: RetagReport) -> str:
     verb = "would change" if report.dry_run else "changed"
     lines = [
@@ -192,16 +213,16 @@ def render_retag(report: RetagReport) -> str:
         lines.append("Articles with changed values, by kind:")
         lines += [f"  {kind:<20} {n}" for kind, n in changed.items()]
     if report.changes:
-        lines.append("Study type or forms changed:")
+        lines.append("Changes:")
         for change in report.changes:
             parts = []
-            if change.old_study_type != change.new_study_type:
-                parts.append(
-                    f"study type {change.old_study_type or '-'} -> {change.new_study_type}"
-                )
-            if set(change.old_forms) != set(change.new_forms):
-                old = ",".join(change.old_forms) or "-"
-                parts.append(f"forms {old} -> {','.join(change.new_forms) or '-'}")
+            for kind in change.changed:
+                if kind == "provenance":
+                    added, removed = len(change.new[kind]), len(change.old[kind])
+                    parts.append(f"provenance +{added} -{removed}")
+                else:
+                    old, new = _retag_value(change.old[kind]), _retag_value(change.new[kind])
+                    parts.append(f"{_RETAG_LABELS.get(kind, kind)} {old} -> {new}")
             lines.append(f"  {change.pmid}  " + "; ".join(parts))
     return "\n".join(lines) + "\n"
 

@@ -20,10 +20,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -122,6 +124,33 @@ class HarvestReport:
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(o, attribute)) for o in self.outcomes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON values: the run, its status and each saved search's counts."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "new": self.total("new"),
+            "revised": self.total("revised"),
+            "unchanged": self.total("unchanged"),
+            "failed_queries": sum(1 for o in self.outcomes if not o.ok),
+            "searches": [
+                {
+                    "name": o.name,
+                    "ok": o.ok,
+                    "window_start": o.window_start,
+                    "window_end": o.window_end,
+                    "fetched": o.fetched,
+                    "new": o.new,
+                    "revised": o.revised,
+                    "unchanged": o.unchanged,
+                    "retracted": o.retracted,
+                    "not_returned": list(o.missing),
+                    "error": o.error,
+                }
+                for o in self.outcomes
+            ],
+        }
 
     def summary_lines(self) -> list[str]:
         """Human summary, one line per query and a total."""
@@ -388,6 +417,20 @@ class ImportReport:
     deleted_listed: int = 0  # PMIDs in <DeleteCitation> blocks (reported, not applied)
     skipped: int = 0  # bad records (e.g. a PMID out of range) passed over with a warning
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "new": self.new,
+            "revised": self.revised,
+            "unchanged": self.unchanged,
+            "retracted": self.retracted,
+            "deleted_listed": self.deleted_listed,
+            "skipped": self.skipped,
+        }
+
+
+STDIN = "-"  # the name of standard input on the command line and in reports
+
 
 def import_file(
     engine: Engine,
@@ -397,16 +440,18 @@ def import_file(
     clock: Callable[[], dt.datetime] = utc_now,
     progress: Callable[[int], None] | None = None,
     lock: RunLock | None = None,
+    name: str | None = None,
 ) -> ImportReport:
     """Load a PubMed XML or MEDLINE export into the database (upsert by PMID), holding
-    ``lock`` (the run lock: never while a harvest writes).
+    ``lock`` (the run lock: never while a harvest writes). ``name`` is how reports call the
+    file (default: its path).
 
     The whole file is parsed before anything is written, in one transaction per file, so a
     corrupt or truncated file changes nothing. A bad record (e.g. a PMID that is not ASCII
     digits in PubMed's range) is skipped with a warning and counted, unless no record at all
     can be imported: then the file fails with the first record's problem.
     """
-    report = ImportReport(path=path)
+    report = ImportReport(path=Path(name) if name else path)
     problems: list[str] = []
     items = iter_file(path, on_bad_record=problems.append)
     with lock if lock is not None else contextlib.nullcontext(), gc_paused():
@@ -455,7 +500,32 @@ def _import_articles(
             new=report.new,
             revised=report.revised,
             unchanged=report.unchanged,
-            details={"file": str(path), "records": len(articles), "skipped": report.skipped},
+            details={
+                "file": str(report.path),
+                "records": len(articles),
+                "skipped": report.skipped,
+            },
         )
         session.commit()
     return report
+
+
+def import_stream(
+    engine: Engine,
+    stream: BinaryIO,
+    *,
+    tagger: Callable[[Article], ArticleTags] = tag_article,
+    clock: Callable[[], dt.datetime] = utc_now,
+    lock: RunLock | None = None,
+) -> ImportReport:
+    """:func:`import_file` of a stream (standard input: ``aggregator import -`` at the end of
+    an EDirect pipeline). It is spooled to a temporary file first: the format is told from
+    the content, and everything is parsed before anything is written, as for a file."""
+    with tempfile.TemporaryDirectory(prefix="aggregator-import-") as folder:
+        spooled = Path(folder) / "stdin"
+        with spooled.open("wb") as out:
+            shutil.copyfileobj(stream, out)
+        try:
+            return import_file(engine, spooled, tagger=tagger, clock=clock, lock=lock, name=STDIN)
+        except ParseError as exc:
+            raise ParseError(str(exc).replace(str(spooled), "standard input")) from None

@@ -111,6 +111,12 @@ def export_articles(engine: Engine, filt: ArticleFilter, fmt: str, out: TextIO) 
         return write_stream(items, fmt, out)
 
 
+def stored_article_count(engine: Engine) -> int:
+    """How many articles the database holds."""
+    with _session(engine) as session:
+        return count_articles(session)
+
+
 def database_stats(engine: Engine) -> LibraryStats:
     """Counts by form x study type and by year, the last run, the database size."""
     with _session(engine) as session:
@@ -122,23 +128,52 @@ def run_sql(db_url: str, statement: str) -> SQLResult:
     return run_readonly_sql(db_url, statement)
 
 
+# Runs that refresh the data: harvests from PubMed and the demo's harvests of its corpus.
+REFRESHING_RUNS = ("run", "demo")
+
+
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     """What ``aggregator status`` shows: the size, the freshness and the recent runs."""
 
     articles: int
-    last_success: RunRow | None
+    last_success: RunRow | None  # the last successful harvest (a run or the demo's)
     checkpoints: list[SavedQueryStateRow]
     runs: list[RunRow]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "articles": self.articles,
+            "last_success": _run_dict(self.last_success) if self.last_success else None,
+            "saved_searches": [
+                {"name": s.query_name, "harvested_to": s.last_window_end} for s in self.checkpoints
+            ],
+            "runs": [_run_dict(run) for run in self.runs],
+        }
+
+
+def _run_dict(run: RunRow) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "new": run.new,
+        "revised": run.revised,
+        "unchanged": run.unchanged,
+        "failed_queries": run.failed_queries,
+        "error": run.error,
+    }
+
 
 def run_status(engine: Engine, *, runs: int = 5) -> StatusReport:
-    """The database's article count, last successful run, checkpoints and ``runs`` recent
-    runs."""
+    """The database's article count, last successful harvest, checkpoints and ``runs``
+    recent runs."""
     with _session(engine) as session:
         return StatusReport(
             articles=count_articles(session),
-            last_success=last_successful_run(session),
+            last_success=last_successful_run(session, REFRESHING_RUNS),
             checkpoints=query_states(session),
             runs=recent_runs(session, limit=runs),
         )

@@ -17,6 +17,7 @@ from aggregator.store.articles import (
     iter_article_batches,
     replace_tags,
 )
+from aggregator.store.codec import as_stored
 from aggregator.store.engine import new_session, store_errors
 from aggregator.store.lock import RunLock
 from aggregator.tagging import RULES_VERSION, tag_article
@@ -36,18 +37,41 @@ RETAG_KINDS: tuple[str, ...] = (
     "evidence_level",
     "combination_product",
     "provenance",
+    "evidence_class",
 )
+
+
+def _kind_values(tags: ArticleTags | None) -> dict[str, Any]:
+    """The value of each kind (provenance as a set of (kind, value, field, snippet))."""
+    if tags is None:
+        return dict.fromkeys(RETAG_KINDS)
+    return {
+        "form": list(tags.forms),
+        "route": list(tags.routes),
+        "condition": list(tags.conditions),
+        "population": list(tags.population),
+        "study_type": tags.study_type,
+        "evidence_level": tags.evidence_level,
+        "combination_product": tags.combination_product,
+        "provenance": _provenance(tags),
+        "evidence_class": tags.evidence_class or None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class TagChange:
-    """An article whose study type or forms changed under the current rules."""
+    """An article whose stored tags the current rules change: which kinds changed, with
+    their old and new values (provenance: the tags removed and added), and the rules
+    version when that changed."""
 
     pmid: int
     old_study_type: str | None
     new_study_type: str
     old_forms: tuple[str, ...]
     new_forms: tuple[str, ...]
+    changed: tuple[str, ...] = ()
+    old: dict[str, Any] = field(default_factory=dict)
+    new: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,12 +80,16 @@ class TagChange:
             "new_study_type": self.new_study_type,
             "old_forms": list(self.old_forms),
             "new_forms": list(self.new_forms),
+            "changed": list(self.changed),
+            "old": self.old,
+            "new": self.new,
         }
 
 
 @dataclass(slots=True)
 class RetagReport:
-    """What ``retag`` did (or, with dry_run, would do)."""
+    """What ``retag`` did (or, with dry_run, would do): every article it counts as updated
+    is in ``changes``."""
 
     rules_version: str
     dry_run: bool
@@ -89,20 +117,52 @@ def _provenance(tags: ArticleTags) -> frozenset[tuple[str, str, str, str]]:
     return frozenset((k, v, f, s) for (k, v, f), s in first.items())
 
 
+def _provenance_list(items: Any) -> list[dict[str, str]]:
+    return [{"kind": k, "value": v, "field": f, "snippet": s} for k, v, f, s in sorted(items or ())]
+
+
 def _changed_kinds(old: ArticleTags | None, new: ArticleTags) -> list[str]:
-    if old is None:
-        return list(RETAG_KINDS)
-    pairs: dict[str, tuple[Any, Any]] = {
-        "form": (set(old.forms), set(new.forms)),
-        "route": (set(old.routes), set(new.routes)),
-        "condition": (set(old.conditions), set(new.conditions)),
-        "population": (set(old.population), set(new.population)),
-        "study_type": (old.study_type, new.study_type),
-        "evidence_level": (old.evidence_level, new.evidence_level),
-        "combination_product": (old.combination_product, new.combination_product),
-        "provenance": (_provenance(old), _provenance(new)),
-    }
-    return [kind for kind, (before, after) in pairs.items() if before != after]
+    """The kinds whose values differ; ``new`` must be as the store gives it back
+    (:func:`aggregator.store.codec.as_stored`), else what storing drops counts as a change
+    that storing can never make."""
+    before, after = _kind_values(old), _kind_values(new)
+    if old is None:  # untagged: every kind the new tags have a value of
+        return [kind for kind in RETAG_KINDS if after[kind] not in (None, [], frozenset())]
+    sets = {"form", "route", "condition", "population"}
+    return [
+        kind
+        for kind in RETAG_KINDS
+        if (set(before[kind]) != set(after[kind]) if kind in sets else before[kind] != after[kind])
+    ]
+
+
+def _change(
+    pmid: int, old: ArticleTags | None, new: ArticleTags, kinds: list[str], stale: bool
+) -> TagChange:
+    before, after = _kind_values(old), _kind_values(new)
+    old_values: dict[str, Any] = {}
+    new_values: dict[str, Any] = {}
+    for kind in kinds:
+        if kind == "provenance":
+            old_values[kind] = _provenance_list((before[kind] or set()) - after[kind])
+            new_values[kind] = _provenance_list(after[kind] - (before[kind] or set()))
+        else:
+            old_values[kind], new_values[kind] = before[kind], after[kind]
+    changed = list(kinds)
+    if stale:
+        changed.append("rules_version")
+        old_values["rules_version"] = old.rules_version if old else None
+        new_values["rules_version"] = new.rules_version
+    return TagChange(
+        pmid=pmid,
+        old_study_type=old.study_type if old else None,
+        new_study_type=new.study_type,
+        old_forms=old.forms if old else (),
+        new_forms=new.forms,
+        changed=tuple(changed),
+        old=old_values,
+        new=new_values,
+    )
 
 
 def retag(
@@ -158,22 +218,14 @@ def _retag_one(
     None: a dry run, nothing is written)."""
     report.examined += 1
     new = tagger(stored.article)
-    kinds = _changed_kinds(stored.tags, new)
+    kept = as_stored(new)  # what storing ``new`` keeps, compared with what is stored
+    kinds = _changed_kinds(stored.tags, kept)
     stale = stored.tags is None or stored.tags.rules_version != new.rules_version
-    if kinds or stale:
-        report.updated += 1
-        if session is not None:
-            replace_tags(session, stored.article.pmid, new)
+    if not kinds and not stale:
+        return
+    report.updated += 1
+    if session is not None:
+        replace_tags(session, stored.article.pmid, new)
     for kind in kinds:
         report.changed_by_kind[kind] += 1
-    if "study_type" in kinds or "form" in kinds:
-        old = stored.tags
-        report.changes.append(
-            TagChange(
-                pmid=stored.article.pmid,
-                old_study_type=old.study_type if old else None,
-                new_study_type=new.study_type,
-                old_forms=old.forms if old else (),
-                new_forms=new.forms,
-            )
-        )
+    report.changes.append(_change(stored.article.pmid, stored.tags, kept, kinds, stale))

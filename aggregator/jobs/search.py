@@ -25,6 +25,24 @@ SearchProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
+class DateLimits:
+    """Which records a search keeps: published from ``since_year`` to ``until_year`` (the
+    publication date, [dp]), added to PubMed (created) on or after ``added_since``."""
+
+    since_year: int | None = None
+    until_year: int | None = None
+    added_since: dt.date | None = None
+
+    def term(self, term: str) -> str:
+        """``term`` limited to the publication years, in PubMed's range syntax."""
+        if self.since_year is None and self.until_year is None:
+            return term
+        low = f"{self.since_year or 1000}/01/01"
+        high = f"{self.until_year or 3000}/12/31"
+        return f"({term}) AND ({low}:{high}[dp])"
+
+
+@dataclass(frozen=True, slots=True)
 class SearchCount:
     """How many records PubMed has for a term, and how it read the term."""
 
@@ -40,9 +58,11 @@ class SearchResult:
     hits: list[tuple[Article, ArticleTags]]
 
 
-def count_pubmed(client: EutilsClient, term: str, *, since: dt.date | None = None) -> SearchCount:
-    """The number of records matching ``term`` (created since ``since``) and its translation."""
-    result = _esearch(client, term, since, retmax=0)
+def count_pubmed(
+    client: EutilsClient, term: str, *, limits: DateLimits = DateLimits()
+) -> SearchCount:
+    """The number of records matching ``term`` within ``limits`` and its translation."""
+    result = _esearch(client, term, limits, retmax=0)
     return SearchCount(result.count, result.query_translation)
 
 
@@ -51,7 +71,7 @@ def search_pubmed(
     term: str,
     *,
     max_results: int,
-    since: dt.date | None = None,
+    limits: DateLimits = DateLimits(),
     sort: str = "level",
     progress: SearchProgress | None = None,
 ) -> SearchResult:
@@ -59,7 +79,7 @@ def search_pubmed(
     ``level`` strongest evidence first (then newest), ``date`` newest added first."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; valid: {', '.join(SORTS)}")
-    found = _esearch(client, term, since, retmax=max_results)
+    found = _esearch(client, term, limits, retmax=max_results)
     hits: list[tuple[Article, ArticleTags]] = []
     for article in client.fetch_articles(found.ids):
         hits.append((article, tag_article(article)))
@@ -95,12 +115,12 @@ def _save(engine: Engine, hits: list[tuple[Article, ArticleTags]], clock: Clock)
         session.commit()
 
 
-def _esearch(
-    client: EutilsClient, term: str, since: dt.date | None, *, retmax: int
-) -> ESearchResult:
-    """One ESearch, limited to records created (``crdt``) from ``since`` to today if given."""
+def _esearch(client: EutilsClient, term: str, limits: DateLimits, *, retmax: int) -> ESearchResult:
+    """One ESearch within ``limits``: publication years in the term, records created
+    (``crdt``) from ``added_since`` to today as the date filter."""
+    since = limits.added_since
     return client.esearch(
-        term,
+        limits.term(term),
         mindate=since,
         maxdate=dt.date.today() if since else None,
         datetype="crdt" if since else None,

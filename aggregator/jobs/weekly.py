@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -42,6 +43,13 @@ class WeeklyResult:
     @property
     def ok(self) -> bool:
         return self.report.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """The harvest report and the files written, as JSON values."""
+        return {
+            **self.report.to_dict(),
+            "written": [str(path) for path in self.published.paths] if self.published else [],
+        }
 
     def summary_lines(self) -> list[str]:
         """One line per saved search, a total, and one per file written."""

@@ -75,6 +75,15 @@ _CHEMICAL = re.compile(r"^(\S+)\s+\((.*)\)$")
 _SECTION_LABEL = re.compile(r"(?:^|(?<=[.?!)\]] ))([A-Z][A-Z0-9 ,&/'-]{2,60}): ")
 
 
+def _issn(values: list[str]) -> str | None:
+    """The journal's ISSN: the first IS line that is not the linking ISSN (as PubMed XML's
+    Journal/ISSN holds the print or electronic one), without its "(Print)" note."""
+    for value in values:
+        if not value.rstrip().endswith("(Linking)"):
+            return value.split("(")[0].strip() or None
+    return None
+
+
 def iter_medline(
     source: str | os.PathLike[str] | TextIO,
     *,
@@ -227,6 +236,7 @@ def _article(fields: list[list[str]], raw: str, name: str, line: int) -> Article
         "doi": ids.get("doi"),
         "pmc_id": first.get("PMC") or None,
         "pii": ids.get("pii"),
+        "issn": _issn(every.get("IS", [])),
         "raw_xml": raw,
         "source_format": "medline",
     }

@@ -572,6 +572,8 @@ def _journal(journal: etree._Element, fields: dict[str, Any]) -> None:
             fields["journal_title"] = _value(part)
         elif tag == "ISOAbbreviation":
             fields["journal_iso"] = _value(part)
+        elif tag == "ISSN":
+            fields["issn"] = _value(part)
         elif tag == "JournalIssue":
             for item in part:
                 if item.tag == "Volume":

@@ -21,11 +21,13 @@ from aggregator.article import Article
 from aggregator.errors import StoreError
 from aggregator.store.codec import (
     COMPARED_FIELDS,
+    FORMAT_ONLY_DETAIL,
     QUIET_FIELDS,
     TAG_COLUMNS,
     article_from_columns,
     columns_and_hash,
     json_ready,
+    portable_value,
     tag_columns,
     tag_rows,
     tags_from_rows,
@@ -333,24 +335,45 @@ class _BatchWriter:
     def _changes(
         self, item: _Item, existing: Mapping[str, Any]
     ) -> tuple[dict[str, Any], UpsertResult, dict[str, Any] | None]:
-        """Column values to write, the result and the revision row (if any) of one update."""
+        """Column values to write, the result and the revision row (if any) of one update.
+
+        A record compared with one stored from the other format (MEDLINE text vs PubMed XML)
+        is compared without what only XML carries (FORMAT_ONLY_DETAIL), so the same record
+        in both formats is no revision. The richer form is kept: XML fills in that detail
+        (and its raw record) over MEDLINE text, MEDLINE text never removes it."""
         article, columns, digest = item.article, item.columns, item.digest
         was_retracted = bool(existing["retracted"])
         newly_retracted = article.is_retracted and not was_retracted
         content_changed = existing["content_hash"] != digest
+        mixed = existing["source_format"] != columns["source_format"]
+        differing: list[str] = []
         changed: list[str] = []
         if content_changed:
-            changed = [name for name in COMPARED_FIELDS if existing[name] != columns[name]]
+            differing = [name for name in COMPARED_FIELDS if existing[name] != columns[name]]
+            changed = [
+                name
+                for name in differing
+                if not (mixed and name in FORMAT_ONLY_DETAIL)
+                or portable_value(name, existing[name]) != portable_value(name, columns[name])
+            ]
+        # MEDLINE text after XML of the same content: keep the XML's detail and raw record.
+        keep_detail = (
+            mixed
+            and columns["source_format"] == "medline"
+            and not FORMAT_ONLY_DETAIL.intersection(changed)
+        )
         if newly_retracted:
             changed.append("retracted")
         values: dict[str, Any] = {"last_fetched_at": self.now, "source": self.source}
-        if existing["raw_xml"] != columns["raw_xml"]:
-            values["raw_xml"] = columns["raw_xml"]
-        if existing["source_format"] != columns["source_format"]:
-            values["source_format"] = columns["source_format"]
+        if not keep_detail:
+            if existing["raw_xml"] != columns["raw_xml"]:
+                values["raw_xml"] = columns["raw_xml"]
+            if existing["source_format"] != columns["source_format"]:
+                values["source_format"] = columns["source_format"]
         if content_changed:
             values["content_hash"] = digest
-            values.update({name: columns[name] for name in changed if name != "retracted"})
+            written = [n for n in differing if not (keep_detail and n in FORMAT_ONLY_DETAIL)]
+            values.update({name: columns[name] for name in written})
         if existing["retraction_notice"] != article.is_retraction_notice:
             values["retraction_notice"] = article.is_retraction_notice
         revised = bool(set(changed) - QUIET_FIELDS)

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -48,7 +49,23 @@ COMPARED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in {"pmid", "raw_xml"
 
 
 # PubMed bumps DateRevised on every touch; on its own that is not a revision worth reporting.
-QUIET_FIELDS = frozenset({"revised_date"})
+# The ISSN was added to the parsed fields later: its first value is filled in, not reported.
+QUIET_FIELDS = frozenset({"revised_date", "issn"})
+
+
+# What only PubMed XML carries, not MEDLINE text (the .nbib of "Save > PubMed format"): the
+# PMID version, MeSH, qualifier and substance UIs, NLM categories of abstract sections and the
+# reference list (CommentsCorrections of type "Cites"). The same record in the two formats
+# differs only there, so comparing a record with one stored from the other format leaves
+# these out (see portable_value): no false revision.
+FORMAT_ONLY_DETAIL = frozenset(
+    {"pmid_version", "abstract_sections", "mesh_headings", "chemicals", "comments_corrections"}
+)
+
+
+# Fields added after revision 0002, hashed only when set: the hashes stored before them stay
+# valid, so a re-fetch of an unchanged record without them is not even compared.
+HASHED_WHEN_SET = ("issn",)
 
 
 # Stored with the article row, parsed but not part of its content hash (see content_hash).
@@ -63,6 +80,7 @@ TAG_COLUMNS = (
     "is_direct",
     "rules_version",
     "forms",
+    "evidence_class",
 )
 
 
@@ -120,6 +138,9 @@ def columns_and_hash(article: Article) -> tuple[dict[str, Any], str]:
     cost, which was the largest part of storing an article.
     """
     values = {name: getattr(article, name) for name in CONVERTED_FIELDS}
+    for name in HASHED_WHEN_SET:
+        if values[name] is None:
+            del values[name]
     plain = orjson.loads(orjson.dumps(values))
     columns = {
         name: plain[name] if name in JSON_FIELDS else getattr(article, name)
@@ -168,6 +189,11 @@ def _author(data: Mapping[str, Any]) -> Author:
     )
 
 
+def author_display_name(data: Mapping[str, Any]) -> str:
+    """An author's name as PubMed shows it ("Example A"), from the stored JSON."""
+    return _author(data).display_name
+
+
 def article_from_columns(row: Mapping[Any, Any]) -> Article:
     """Rebuild the Article dataclass from a stored article row."""
     values = {name: row[name] for name in ARTICLE_FIELDS}
@@ -195,6 +221,7 @@ def tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
         "is_direct": tags.is_direct,
         "rules_version": tags.rules_version,
         "forms": forms_column(tags.forms),
+        "evidence_class": tags.evidence_class or None,
     }
 
 
@@ -260,7 +287,45 @@ def tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> Artic
         tags=tuple(
             Tag(kind=row.kind, value=row.value, field=row.field, snippet=row.snippet)
             for row in rows
-            if row.field != "derived"
+            if not is_placeholder(row.field, row.snippet)
         ),
         rules_version=article_row["rules_version"],
+        evidence_class=article_row.get("evidence_class") or "",
     )
+
+
+def is_placeholder(field: str, snippet: str) -> bool:
+    """A row :func:`tag_rows` added for a concluded value without provenance (not a tag the
+    tagger gave: its own "derived" tags say how they were derived)."""
+    return field == "derived" and not snippet
+
+
+def as_stored(tags: ArticleTags) -> ArticleTags:
+    """``tags`` as the store gives them back after writing them (provenance rows deduplicated
+    by kind, value and field; placeholders left out; the design decision not kept), so a
+    comparison with stored tags sees only real differences."""
+    rows = [SimpleNamespace(**row) for row in tag_rows(0, tags)]
+    return tags_from_rows(tag_columns(tags), rows) or tags
+
+
+def portable_value(name: str, value: Any) -> Any:
+    """A column value without what only PubMed XML carries (see FORMAT_ONLY_DETAIL), for
+    comparing a record with one stored from the other format."""
+    if name == "pmid_version":
+        return None
+    if name == "abstract_sections":
+        return [{**section, "category": None} for section in value or ()]
+    if name == "mesh_headings":
+        return [
+            {
+                **heading,
+                "ui": None,
+                "qualifiers": [{**q, "ui": None} for q in heading.get("qualifiers") or ()],
+            }
+            for heading in value or ()
+        ]
+    if name == "chemicals":
+        return [{**chemical, "ui": None} for chemical in value or ()]
+    if name == "comments_corrections":
+        return [c for c in value or () if c.get("ref_type") != "Cites"]
+    return value

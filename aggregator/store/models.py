@@ -149,6 +149,7 @@ class ArticleRow(SQLModel, table=True):
     doi: str | None = Field(default=None, sa_type=sa.String(255))
     pmc_id: str | None = Field(default=None, sa_type=sa.String(32))
     pii: str | None = Field(default=None, sa_type=sa.String(255))
+    issn: str | None = Field(default=None, sa_type=sa.String(32))  # revision 0008
     source_format: str = Field(default="pubmed-xml", sa_type=sa.String(16))
     raw_xml: str = Field(default="", sa_type=sa.Text)
 
@@ -172,6 +173,8 @@ class ArticleRow(SQLModel, table=True):
     rules_version: str | None = Field(default=None, sa_type=sa.String(64))
     # The forms of the form tags, distinct, vocabulary order, comma-separated ('' for none).
     forms: str | None = Field(default=None, sa_type=sa.Text)
+    # Revision 0008: what the article is as evidence (vocab.EVIDENCE_CLASSES).
+    evidence_class: str | None = Field(default=None, sa_type=sa.String(32))
 
 
 class TagRow(SQLModel, table=True):

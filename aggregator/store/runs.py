@@ -234,11 +234,16 @@ def recent_runs(session: Session, limit: int = 10) -> list[RunRow]:
     return list(session.execute(statement).scalars())
 
 
-def last_successful_run(session: Session, kind: str = "run") -> RunRow | None:
-    """The newest run of ``kind`` that finished with status "success"."""
+def last_successful_run(session: Session, kind: str | tuple[str, ...] = "run") -> RunRow | None:
+    """The newest run of ``kind`` (or of any of several kinds) that finished with status
+    "success"."""
+    kinds = (kind,) if isinstance(kind, str) else kind
     statement = (
         sa.select(RunRow)
-        .where(RunRow.kind == kind, RunRow.status == "success")  # type: ignore[arg-type]
+        .where(
+            RunRow.kind.in_(kinds),  # type: ignore[attr-defined]
+            RunRow.status == "success",  # type: ignore[arg-type]
+        )
         .order_by(RunRow.finished_at.desc(), RunRow.id.desc())  # type: ignore[union-attr]
         .limit(1)
         .execution_options(populate_existing=True)

@@ -3,10 +3,11 @@
 
 Every statement is SQLAlchemy Core with bound parameters; user input never becomes SQL text.
 Full-text search uses SQLite FTS5 (table ``article_fts``, created by migration 0003) or
-PostgreSQL's ``websearch_to_tsquery`` over the stored, GIN-indexed tsvector column
-``article.search_vector`` (migration 0004). Both accept the same
-small web-search syntax: words (all must match), ``"quoted phrases"``, ``OR`` between two
-terms and ``-word`` to exclude.
+PostgreSQL's ``to_tsquery`` over the stored, GIN-indexed tsvector column
+``article.search_vector`` (migration 0004). The user's PubMed-like text is parsed once
+(:func:`aggregator.store.filters.parse_text`) and the same expression is rendered for each:
+words, "phrases", AND/OR/NOT, parentheses, trailing-* truncation, British/American
+spellings of the sulfur salts.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
 from aggregator.store.articles import StoredArticle, list_articles
-from aggregator.store.codec import tags_from_rows
-from aggregator.store.filters import SORTS, ArticleFilter, FilterError, fts5_query
+from aggregator.store.codec import author_display_name, tags_from_rows
+from aggregator.store.filters import SORTS, ArticleFilter, FilterError, fts5_query, tsquery_text
 from aggregator.store.models import ArticleRow, TagRow
 from aggregator.store.tables import chunks, table_of
 from aggregator.vocab import ArticleTags
@@ -62,8 +63,8 @@ def _text_condition(dialect: str, text: str, pmid: Any, *, probe: bool = False) 
         return pmid.in_(sa.select(fts.c.rowid).where(_fts_match(fts, text)))
     if dialect == "postgresql":
         return sa.text(
-            f"{PG_SEARCH_VECTOR} @@ websearch_to_tsquery('english'::regconfig, :fts_query)"
-        ).bindparams(fts_query=text)
+            f"{PG_SEARCH_VECTOR} @@ to_tsquery('english'::regconfig, :fts_query)"
+        ).bindparams(fts_query=tsquery_text(text))
     raise StoreError(f"full-text search is not supported on {dialect!r}")
 
 
@@ -94,6 +95,8 @@ def _conditions(
         where.append(col["first_seen_at"] >= filt.new_since)
     if filt.direct is not None:
         where.append(col["is_direct"] == filt.direct)
+    if filt.added_since is not None:
+        where.append(col["entrez_date"] >= filt.added_since)
     if filt.forms and probe_forms:
         # After the filters the sort index answers, so only rows passing them are looked up.
         # Qualified: a bare "pmid" inside the subquery would be tag.pmid (uncorrelated).
@@ -260,6 +263,8 @@ class ListedArticle:
     publication_types: tuple[str, ...]
     retracted: bool
     tags: ArticleTags | None  # None until tagged
+    authors: tuple[str, ...]  # display names
+    abstract: str
 
 
 _LISTED_COLUMNS = (
@@ -275,12 +280,15 @@ _LISTED_COLUMNS = (
     "evidence_level",
     "combination_product",
     "rules_version",
+    "evidence_class",
+    "authors",
+    "abstract",
 )
 
 
 def load_listed(session: Session, pmids: Sequence[int]) -> list[ListedArticle]:
     """The listed fields of the articles ``pmids``, in that order: much faster than loading
-    whole articles (no raw XML, authors or abstracts)."""
+    whole articles (no raw XML, MeSH or other JSON columns but the authors)."""
     articles, tags = table_of(ArticleRow), table_of(TagRow)
     rows: dict[int, Any] = {}
     tag_rows: dict[int, list[Any]] = {}
@@ -313,6 +321,8 @@ def _listed(row: Any, tag_rows: Sequence[Any]) -> ListedArticle:
         publication_types=publication_types,
         retracted=bool(retracted),
         tags=tags_from_rows(row._mapping, tag_rows),
+        authors=tuple(author_display_name(a) for a in row.authors or ()),
+        abstract=row.abstract or "",
     )
 
 
