@@ -508,6 +508,7 @@ def test_import_reads_standard_input_and_query_prints_pmids(tmp_path: Path) -> N
             "unchanged": 0,
             "retracted": 0,
             "deleted_listed": 0,
+            "skipped": 0,
         }
     ]
     medline = (FIXTURES / "several.txt").read_bytes()

@@ -778,7 +778,9 @@ def test_item08_bad_ids_in_esearch_replies_are_skipped_and_counted_and_every_sea
     with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
         expected = clean_run(env, fake, tmp_path)
         fake.inject("bad_ids", ids=BAD_PMIDS, times=100)  # in every ESearch reply
-        result = invoke(["run", "--no-digest"], {**env, "NCBI_EUTILS_URL": fake.url})
+        result = invoke(
+            ["run", "--no-digest", "--format", "text"], {**env, "NCBI_EUTILS_URL": fake.url}
+        )
 
     # Before: a traceback, the run recorded as "interrupted", the other saved search skipped
     # (or, for -5 and 0, both searches failed and nothing was stored).
@@ -832,12 +834,12 @@ def test_item08_import_skips_a_record_with_a_bad_pmid_and_imports_the_rest(
     path.write_text(content, encoding="utf-8")
     before = stored(seeded)
 
-    result = invoke(["import", str(path)], env)
+    result = invoke(["import", str(path), "--format", "text"], env)
 
     # Before: MEDLINE: the oversized PMID reached the store and crashed the import with a
     # traceback ("Integer exceeds 64-bit range"); XML: the whole file failed on 'abc'.
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{path}: 2 new, 0 revised, 0 unchanged\n"
+    assert result.stdout == f"{path}: 2 new, 0 revised, 0 unchanged, 2 bad records skipped (see the warnings)\n"
     after = stored(seeded)
     assert set(after) == set(before) | {99000811, 99000812}
     assert {pmid: after[pmid] for pmid in before} == before
@@ -865,11 +867,11 @@ def test_item09_import_never_lets_a_pmid_in_other_digits_overwrite_an_article(
     )
     before = stored(seeded)
 
-    result = invoke(["import", str(path)], env)
+    result = invoke(["import", str(path), "--format", "text"], env)
 
     # Before: 99000790 was overwritten by the impostor, and PMIDs 0 and -5 were stored.
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{path}: 1 new, 0 revised, 0 unchanged\n"
+    assert result.stdout == f"{path}: 1 new, 0 revised, 0 unchanged, 3 bad records skipped (see the warnings)\n"
     after = stored(seeded)
     assert set(after) == set(before) | {99000791}
     assert after[99000790] == before[99000790]
@@ -884,7 +886,9 @@ def test_item09_a_harvest_stores_only_the_records_it_asked_for(
     with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
         expected = clean_run(env, fake, tmp_path)
         fake.inject("unrequested_records", ids=impostors, times=100)  # in every EFetch reply
-        result = invoke(["run", "--no-digest"], {**env, "NCBI_EUTILS_URL": fake.url})
+        result = invoke(
+            ["run", "--no-digest", "--format", "text"], {**env, "NCBI_EUTILS_URL": fake.url}
+        )
 
     # Before: 99000790 (imported earlier, matched by neither saved search) was overwritten by a
     # copy of another record, and PMIDs 0, -5 and 99000999 were stored.

@@ -177,6 +177,7 @@ def import_(app: AppContext, files: tuple[Path, ...], fmt: str | None) -> None:
                 if r.deleted_listed
                 else ""
             )
+            + (f", {r.skipped} bad records skipped (see the warnings)" if r.skipped else "")
             + "\n"
             for r in reports
         )
