@@ -18,6 +18,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
+from aggregator.ctgov.fake import FakeRegistry
 from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 from aggregator.store import engine as store_engine
 from aggregator.timeutil import utc_now
@@ -141,6 +142,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "AGGREGATOR_DB": str(tmp_path / "store.sqlite"),
         "AGGREGATOR_OUT": str(tmp_path / "out"),
         "NCBI_EUTILS_URL": UNREACHABLE,
+        "CTGOV_API_URL": UNREACHABLE,
         "NCBI_EMAIL": "tests@example.invalid",
     }
 
@@ -651,7 +653,11 @@ def test_api_key_never_appears_in_logs_errors_database_or_digests(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     keyed = {**env, "NCBI_API_KEY": API_KEY}
-    with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
+    with (
+        FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake,
+        FakeRegistry(today=BASE_TODAY) as registry,
+    ):
+        keyed["CTGOV_API_URL"] = registry.url
         fake.inject("500", times=2)
         fake.inject("reset", endpoint="efetch")
         fake.inject("truncate", endpoint="efetch")

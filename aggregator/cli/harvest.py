@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import sys
@@ -35,9 +36,14 @@ DEMO_OUT = Path("digests-demo")
     "query_names",
     multiple=True,
     metavar="NAME",
-    help="Only this saved search (repeatable). Default: all.",
+    help="Only this saved search, PubMed or registry (repeatable). Default: all.",
 )
 @click.option("--no-digest", is_flag=True, help="Harvest only; do not write the digest.")
+@click.option(
+    "--no-registry",
+    is_flag=True,
+    help="Skip the ClinicalTrials.gov watch (the saved registry searches in queries/registry/).",
+)
 @click.option(
     "--once",
     is_flag=True,
@@ -54,22 +60,32 @@ def run(
     demo: bool,
     query_names: tuple[str, ...],
     no_digest: bool,
+    no_registry: bool,
     once: bool,
     log_file: Path | None,
 ) -> None:
     """Harvest new and revised PubMed records for every saved search, tag them, store them,
-    and write this week's digest.
+    watch ClinicalTrials.gov for registered trials (the saved registry searches), and write
+    this week's digest.
 
     \b
     Examples:
       aggregator run --demo
       aggregator run
       NCBI_EMAIL=me@example.org NCBI_API_KEY=... aggregator run --query magnesium-glycinate
+      aggregator run --no-registry
+      aggregator run --query ctgov-magnesium-migraine --no-digest
       aggregator run --db postgresql+psycopg://user@localhost/evidence --out /srv/digests
 
     Incremental: each saved search resumes from its checkpoint in the database. A run that is
-    killed can simply be started again. Exit code 1 when any saved search failed.
+    killed can simply be started again. Exit code 1 when any saved search (PubMed or
+    registry) failed; the others still complete.
     """
+    from aggregator.jobs.registry import (
+        open_registry_watch,
+        registry_searches,
+        split_search_names,
+    )
     from aggregator.jobs.weekly import DigestTarget, run_weekly
 
     if demo:
@@ -77,14 +93,18 @@ def run(
     if log_file is not None:
         app.configure_logging(log_file)
     settings = app.settings
-    queries = app.saved_queries(query_names)
+    pubmed_names, searches = split_search_names(
+        query_names, registry_searches(settings), registry=not no_registry
+    )
+    # Only registry searches named: no PubMed search runs.
+    queries = app.saved_queries(pubmed_names) if pubmed_names or not query_names else []
     engine = app.engine()
     _stop_on_sigterm()
     digest = None if no_digest else DigestTarget(settings.out_dir, demo=demo or None, smtp=app.smtp)
     if demo:
-        _run_demo(app, queries, digest)
+        _run_demo(app, queries, digest, searches)
         return
-    with app.eutils_client() as client:
+    with app.eutils_client() as client, _maybe(open_registry_watch(settings, searches)) as watch:
         result = run_weekly(
             engine,
             client,
@@ -92,6 +112,7 @@ def run(
             digest=digest,
             progress=Progress(app.interactive),
             lock=app.run_lock(),
+            registry=watch,
         )
     for line in result.summary_lines():
         click.echo(line)
@@ -99,15 +120,26 @@ def run(
         raise click.exceptions.Exit(1)
 
 
-def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any) -> None:
+def _maybe(value: Any) -> contextlib.AbstractContextManager[Any]:
+    """``value`` as a context manager (closed at the end), or a no-op one for None."""
+    return contextlib.nullcontext() if value is None else value  # type: ignore[no-any-return]
+
+
+def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any, searches: Any) -> None:
     from aggregator.jobs.demo import run_demo
 
     click.echo(
-        "DEMO: replaying the synthetic corpus shipped with the package, served by an "
-        "in-process stand-in for NCBI. Not real PubMed data.",
+        "DEMO: replaying the synthetic corpora shipped with the package, served by in-process "
+        "stand-ins for NCBI and ClinicalTrials.gov. Not real PubMed or registry data.",
         err=True,
     )
-    weeks = run_demo(app.engine(), queries, digest=digest, progress=Progress(app.interactive))
+    weeks = run_demo(
+        app.engine(),
+        queries,
+        digest=digest,
+        progress=Progress(app.interactive),
+        registry_searches=searches,
+    )
     for week in weeks:
         click.echo(f"DEMO {week.week} (harvest on {week.day.isoformat()}): {week.summary[-1]}")
     if digest is not None:

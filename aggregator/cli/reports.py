@@ -111,9 +111,17 @@ def _with_schedule_options(func: F) -> F:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also log to this file (rotated).",
 )
+@click.option(
+    "--no-registry",
+    is_flag=True,
+    help="Skip the ClinicalTrials.gov watch (the saved registry searches in queries/registry/).",
+)
 @pass_app
-def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path | None) -> None:
-    """Run the pipeline (harvest, tag, digest, deliver) every week, in the foreground.
+def schedule(
+    app: AppContext, day: str, at: str, timezone: str, log_file: Path | None, no_registry: bool
+) -> None:
+    """Run the pipeline (harvest PubMed, watch the registry, tag, digest, deliver) every
+    week, in the foreground.
 
     Catches up a run missed while the machine was off; a failed run is logged and retried
     later (15 min, 1 h, 4 h); SIGTERM/SIGINT let the current run finish, then stop.
@@ -123,6 +131,7 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
       aggregator schedule
       aggregator schedule --day friday --at 18:30 --timezone America/New_York --log-file run.log
     """
+    from aggregator.jobs.registry import open_registry_watch, registry_searches
     from aggregator.jobs.schedule import (
         WeeklyRunner,
         WeeklySchedule,
@@ -137,11 +146,14 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
     # A foreground service logs its runs: INFO by default (-vv for DEBUG), secrets redacted.
     app.configure_logging(log_file, default_level=logging.INFO)
     engine = app.engine()
+    settings = app.settings
     job = weekly_job(
         engine,
         app.eutils_client,
         app.saved_queries,
-        DigestTarget(app.settings.out_dir, smtp=app.smtp),
+        DigestTarget(settings.out_dir, smtp=app.smtp),
+        # The registry searches as they are on disk at each run, like the PubMed ones.
+        None if no_registry else lambda: open_registry_watch(settings, registry_searches(settings)),
     )
     runner = WeeklyRunner(weekly, job, last_success=last_success_of(engine), clock=utc_now)
     serve(runner, lambda line: click.echo(line, err=True))
@@ -163,7 +175,8 @@ def age_text(age: dt.timedelta) -> str:
 @click.option("--runs", "limit", default=5, show_default=True, help="How many recent runs.")
 @pass_app
 def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> None:
-    """Show recent runs, failures, data freshness per saved search and the next scheduled run.
+    """Show recent runs, failures, data freshness per saved search (PubMed and registry) and
+    the next scheduled run.
 
     \b
     Examples:
@@ -172,12 +185,17 @@ def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> Non
     """
     from aggregator.jobs.library import run_status
     from aggregator.jobs.schedule import WeeklySchedule
+    from aggregator.jobs.trials import registry_status
     from aggregator.timeutil import as_utc, utc_now
 
     weekly = WeeklySchedule(day=day, at=at, timezone=timezone)
     now = utc_now()
     report = run_status(app.engine(), runs=limit)
-    click.echo(f"database: {report.articles} articles")
+    registry = registry_status(app.engine())
+    click.echo(
+        f"database: {report.articles} articles"
+        + (f", {registry.trials} registered trials" if registry.trials else "")
+    )
     finished = as_utc(report.last_success.finished_at) if report.last_success else None
     if finished is not None:
         age = age_text(now - finished)
@@ -192,6 +210,10 @@ def status(app: AppContext, day: str, at: str, timezone: str, limit: int) -> Non
         click.echo("  (none harvested yet)")
     for state in report.checkpoints:
         click.echo(f"  {state.query_name}: harvested to {state.last_window_end}")
+    if registry.checkpoints:
+        click.echo("registry searches (ClinicalTrials.gov):")
+        for checkpoint in registry.checkpoints:
+            click.echo(f"  {checkpoint.name}: harvested to {checkpoint.last_window_end}")
     click.echo("recent runs:")
     if not report.runs:
         click.echo("  (none)")
