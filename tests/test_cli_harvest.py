@@ -268,9 +268,15 @@ def test_import_loads_xml_and_medline_and_a_corrupt_file_changes_nothing(
 def test_queries_list_show_and_test(env: dict[str, str], fake: FakeEutils) -> None:
     listed = invoke(["queries", "list"], env)
     assert listed.exit_code == 0
-    names = [line.split(":")[0] for line in listed.stdout.splitlines()[1:]]
+    lines = listed.stdout.splitlines()
+    registry = lines.index(next(line for line in lines if line.startswith("# saved registry")))
+    names = [line.split(":")[0] for line in lines[1:registry]]
     assert names == ["magnesium-glycinate", "magnesium-migraine"]
-    assert all("never harvested" in line for line in listed.stdout.splitlines()[1:])
+    assert [line.split(":")[0] for line in lines[registry + 1 :]] == [
+        "ctgov-magnesium-glycinate",
+        "ctgov-magnesium-migraine",
+    ]
+    assert all("never harvested" in line for line in lines if not line.startswith("#"))
 
     shown = invoke(["queries", "show", "magnesium-glycinate"], env)
     assert shown.exit_code == 0

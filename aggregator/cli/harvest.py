@@ -104,7 +104,8 @@ def run(
     if demo:
         _run_demo(app, queries, digest, searches)
         return
-    with app.eutils_client() as client, _maybe(open_registry_watch(settings, searches)) as watch:
+    watch = open_registry_watch(settings, searches, every_search=not query_names)
+    with app.eutils_client() as client, _maybe(watch):
         result = run_weekly(
             engine,
             client,
@@ -293,27 +294,46 @@ def queries() -> None:
 @settings_options
 @pass_app
 def queries_list(app: AppContext) -> None:
-    """List saved searches with their checkpoints.
+    """List saved searches (PubMed, then ClinicalTrials.gov) with their checkpoints.
 
     \b
     Examples:
       aggregator queries list
       aggregator queries list --queries ~/my-searches
     """
+    from aggregator.jobs.registry import registry_folder, registry_searches
+
     folder = resolve_queries_dir(app.settings.queries_dir)
     items = load_queries(folder)
+    registry = registry_searches(app.settings)
     checkpoints: dict[str, Any] = {}
+    registry_checkpoints: dict[str, Any] = {}
     if app.database_exists():  # listing never creates a database as a side effect
         from aggregator.jobs.library import run_status
+        from aggregator.jobs.trials import registry_status
 
         states = run_status(app.engine(), runs=0).checkpoints
         checkpoints = {state.query_name: state.last_window_end for state in states}
+        if registry:
+            registry_checkpoints = {
+                state.name: state.last_window_end
+                for state in registry_status(app.engine()).checkpoints
+            }
     click.echo(f"# saved searches in {folder}")
     for q in items:
         checkpoint = checkpoints.get(q.name)
         state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
         flag = "" if q.enabled else " (disabled)"
         click.echo(f"{q.name}{flag}: {q.description} [{state}]")
+    if registry:
+        click.echo(
+            f"# saved registry searches (ClinicalTrials.gov) in {registry_folder(app.settings)}"
+        )
+    for search in registry:
+        checkpoint = registry_checkpoints.get(search.name)
+        state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
+        flag = "" if search.enabled else " (disabled)"
+        click.echo(f"{search.name}{flag}: {search.description} [{state}]")
 
 
 @queries.command(name="show")
@@ -321,12 +341,25 @@ def queries_list(app: AppContext) -> None:
 @click.argument("name")
 @pass_app
 def queries_show(app: AppContext, name: str) -> None:
-    """Show one saved search in full (file, start date, PubMed term).
+    """Show one saved search in full (file, start date, PubMed term or registry query).
 
     \b
     Examples:
       aggregator queries show magnesium-glycinate
+      aggregator queries show ctgov-magnesium-migraine
     """
+    from aggregator.jobs.registry import registry_searches
+
+    registry = {search.name: search for search in registry_searches(app.settings)}
+    if name in registry:
+        search = registry[name]
+        click.echo(f"name:        {search.name}  (ClinicalTrials.gov)")
+        click.echo(f"file:        {search.path}")
+        click.echo(f"description: {search.description}")
+        click.echo(f"start date:  {search.start_date.isoformat()}")
+        click.echo(f"enabled:     {'yes' if search.enabled else 'no'}")
+        click.echo(f"query:       {search.describe()}")
+        return
     (query,) = app.saved_queries((name,))
     click.echo(f"name:        {query.name}")
     click.echo(f"file:        {query.path}")

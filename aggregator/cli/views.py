@@ -48,8 +48,8 @@ def _citation(article: Article) -> str:
 
 
 REGISTRATION_HOW = {
-    "result_reference": "the registry lists this article as a result",
-    "derived_reference": "the registry links this article (derived)",
+    "result_reference": "registry reference (RESULT)",
+    "derived_reference": "registry reference (DERIVED)",
     "article_mentions": "this article names the NCT id",
 }
 
@@ -64,9 +64,9 @@ def render_registrations(registrations: list[dict[str, Any]]) -> list[str]:
         how = REGISTRATION_HOW.get(reg["how"], reg["how"])
         if reg["in_database"]:
             status = (reg["status"] or "no status").replace("_", " ").lower()
-            lines.append(f"  {reg['nct_id']}  {reg['title']} [{status}] ({how})")
+            lines.append(f"  {reg['nct_id']}  {reg['title']} [{status}]; {how}")
         else:
-            lines.append(f"  {reg['nct_id']}  (not in the registry watch) ({how})")
+            lines.append(f"  {reg['nct_id']}  (not in the registry watch); {how}")
     lines.append("")
     return lines
 

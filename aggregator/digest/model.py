@@ -245,6 +245,7 @@ class RegistrySearchRun:
     ok: bool
     through: dt.date | None  # the day it is complete up to (the run's day) when ok
     error: str | None = None
+    every_search: bool = True  # the run watched every saved registry search (not --query)
 
     def __post_init__(self) -> None:
         _require_utc(self.finished_at, f"registry search {self.name}: finished_at")

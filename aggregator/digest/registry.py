@@ -137,13 +137,15 @@ def _entry(trial: DigestTrial, state: _State, moment: dt.datetime) -> TrialEntry
 def _search_states(
     runs: Sequence[RegistrySearchRun], cutoff: dt.datetime
 ) -> tuple[RegistrySearchState, ...]:
-    """The searches of the latest run with a registry part (by the cutoff), each with its
-    latest attempt and the day its latest completed run covered."""
+    """The saved registry searches (those of the latest run that watched every one of them,
+    by the cutoff), each with its latest attempt and the day its latest completed run
+    covered (runs of only some searches, ``run --query``, count for those)."""
     done = sorted((r for r in runs if r.finished_at < cutoff), key=lambda r: r.finished_at)
     if not done:
         return ()
-    latest_run = done[-1].finished_at
-    names = list(dict.fromkeys(r.name for r in done if r.finished_at == latest_run))
+    full = [r for r in done if r.every_search] or done
+    latest_run = full[-1].finished_at
+    names = list(dict.fromkeys(r.name for r in full if r.finished_at == latest_run))
     states = []
     for name in names:
         attempts = [r for r in done if r.name == name]

@@ -129,6 +129,7 @@ class RegistryReport:
 
     outcomes: list[RegistrySearchOutcome] = field(default_factory=list)
     mentions: MentionOutcome | None = None
+    every_search: bool = True  # False: only some searches were asked for (run --query)
 
     @property
     def searched(self) -> int:
@@ -189,7 +190,10 @@ class RegistryReport:
 
     def details(self) -> dict[str, Any]:
         """What the run row keeps under ``details["registry"]``."""
-        data: dict[str, Any] = {"searches": [o.details() for o in self.outcomes]}
+        data: dict[str, Any] = {
+            "every_search": self.every_search,
+            "searches": [o.details() for o in self.outcomes],
+        }
         if self.mentions is not None:
             m = self.mentions
             data["links"] = {
@@ -209,6 +213,7 @@ class RegistryWatch:
     client: RegistryClient
     searches: Sequence[RegistrySearch]
     page_size: int = DEFAULT_PAGE_SIZE
+    every_search: bool = True  # False: only some of the saved registry searches (run --query)
 
     def close(self) -> None:
         self.client.close()
@@ -257,12 +262,15 @@ def open_registry_watch(
     *,
     session: PoliteSession | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    every_search: bool = True,
 ) -> RegistryWatch | None:
     """A watch of ``searches`` on ClinicalTrials.gov (``settings.ctgov_url``), or None when
-    there is nothing to watch. ``session`` replaces the client's own polite session."""
+    there is nothing to watch. ``session`` replaces the client's own polite session;
+    ``every_search`` False says only some saved searches were chosen (``run --query``)."""
     if not searches:
         return None
-    return RegistryWatch(RegistryClient(settings, session=session), searches, page_size)
+    client = RegistryClient(settings, session=session)
+    return RegistryWatch(client, searches, page_size, every_search)
 
 
 class RegistryHarvester:
@@ -289,7 +297,7 @@ class RegistryHarvester:
 
     def __call__(self, run_id: int) -> RegistryReport:
         """Harvest every enabled registry search, then link articles naming NCT ids."""
-        report = RegistryReport()
+        report = RegistryReport(every_search=self.watch.every_search)
         for search in self.watch.searches:
             if search.enabled:
                 report.outcomes.append(self.harvest_search(search, run_id))

@@ -732,7 +732,9 @@ def _search_runs(row: RunRow) -> list[RegistrySearchRun]:
     if finished is None:
         return []
     found = []
-    for search in _registry_details(row).get("searches", []):
+    details = _registry_details(row)
+    every_search = bool(details.get("every_search", True))
+    for search in details.get("searches", []):
         window = search.get("window") or [None, None]
         ok = bool(search.get("ok"))
         found.append(
@@ -743,6 +745,7 @@ def _search_runs(row: RunRow) -> list[RegistrySearchRun]:
                 ok=ok,
                 through=dt.date.fromisoformat(window[1]) if ok and window[1] else None,
                 error=search.get("error"),
+                every_search=every_search,
             )
         )
     return found
