@@ -136,11 +136,12 @@ def test_trials_show_lists_the_publications_and_the_history(demo_db: str) -> Non
     assert shown.exit_code == 0, shown.output
     text = shown.stdout
     assert text.startswith("NCT99000001  [published]\nMagnesium Bisglycinate for Prevention")
-    assert "Completion:   2026-09-25 (actual)" in text
-    assert "Start:        2025-10-06 (actual)" in text
-    assert "Enrolment:    160 (actual)" in text
-    assert "Results:      posted 2026-11-25" in text
-    assert "Forms:        glycinate" in text
+    assert "\nCompletion:         2026-09-25 (actual)\n" in text
+    assert "\nStart:              2025-10-06 (actual)\n" in text
+    assert "\nEnrolment:          160 (actual)\n" in text
+    assert "\nDesign:             interventional, randomized, quadruple masking; phase 2\n" in text
+    assert "\nResults:            posted 2026-11-25\n" in text
+    assert "\nForms:              glycinate\n" in text
     assert "intervention_name" in text and "\u201cMagnesium bisglycinate\u201d" in text
     assert (
         "  PMID 99100001  Magnesium bisglycinate for prevention of episodic migraine: a "

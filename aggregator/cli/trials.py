@@ -251,28 +251,31 @@ def render_trial(record: dict[str, Any]) -> str:
         enrol += f" ({record['enrollment_type'].lower()})"
     design = ", ".join(
         value.replace("_", " ").lower()
-        for value in (record["study_type"], record["allocation"], record["masking"])
+        for value in (record["study_type"], record["allocation"])
         if value
     )
-    lines += [
-        f"Status:       {status}",
-        f"Design:       {design or 'not given'}; {phase_label(record['phases'])}",
-        f"Enrolment:    {enrol}",
-        f"Sponsor:      {record['sponsor'] or 'not given'}",
-        f"First posted: {_date(record['first_posted'])}",
-        f"Start:        {_date(record['start'])}",
-        f"Primary completion: {_date(record['primary_completion'])}",
-        f"Completion:   {_date(record['completion'])}",
-        "Results:      "
-        + (
-            f"posted {record['results_first_posted'] or ''}".strip()
-            if record["has_results"]
-            else "none posted"
-        ),
-        f"Conditions:   {'; '.join(record['conditions']) or 'none given'}"
-        + (" (migraine or headache)" if record["migraine_or_headache"] else ""),
-        f"Forms:        {', '.join(record['forms']) or 'no magnesium form identified'}",
+    if record["masking"]:
+        design += f"{', ' if design else ''}{record['masking'].lower()} masking"
+    results = "none posted"
+    if record["has_results"]:
+        results = f"posted {record['results_first_posted'] or ''}".strip()
+    conditions = "; ".join(record["conditions"]) or "none given"
+    if record["migraine_or_headache"]:
+        conditions += " (migraine or headache)"
+    fields = [
+        ("Status", status),
+        ("Design", f"{design or 'not given'}; {phase_label(record['phases'])}"),
+        ("Enrolment", enrol),
+        ("Sponsor", record["sponsor"] or "not given"),
+        ("First posted", _date(record["first_posted"])),
+        ("Start", _date(record["start"])),
+        ("Primary completion", _date(record["primary_completion"])),
+        ("Completion", _date(record["completion"])),
+        ("Results", results),
+        ("Conditions", conditions),
+        ("Forms", ", ".join(record["forms"]) or "no magnesium form identified"),
     ]
+    lines += [f"{label + ':':<20}{value}" for label, value in fields]
     for tag in record["form_tags"]:
         snippet = " ".join(str(tag["snippet"]).split())
         lines.append(f"  {tag['form']:<12} {tag['source']:<26} \u201c{snippet}\u201d")
@@ -301,7 +304,7 @@ def render_trial(record: dict[str, Any]) -> str:
                 f"  {seen}  {status_label(change['old_status'])} -> "
                 f"{status_label(change['new_status'])}{posted}"
             )
-    lines += ["", f"Link:         {record['url']}"]
+    lines += ["", f"{'Link:':<20}{record['url']}"]
     return "\n".join(lines) + "\n"
 
 

@@ -356,16 +356,17 @@ def mention_candidates(
     abstract or stored record contains "NCT" (case-sensitive, so "function" is no match)."""
     articles = table_of(ArticleRow)
     position = sa.func.strpos if session.get_bind().dialect.name == "postgresql" else sa.func.instr
-    where = [
+    where = []
+    if fetched_since is not None:  # first, so the text is searched only in those articles
+        require_aware(fetched_since, "fetched_since")
+        where.append(articles.c.last_fetched_at >= fetched_since)
+    where.append(
         sa.or_(
             position(articles.c.title, "NCT") > 0,
             position(articles.c.abstract, "NCT") > 0,
             position(articles.c.raw_xml, "NCT") > 0,
         )
-    ]
-    if fetched_since is not None:
-        require_aware(fetched_since, "fetched_since")
-        where.append(articles.c.last_fetched_at >= fetched_since)
+    )
     query = (
         sa.select(articles.c.pmid, articles.c.title, articles.c.abstract, articles.c.raw_xml)
         .where(*where)
