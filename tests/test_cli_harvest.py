@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
+from aggregator.ctgov.fake import FakeRegistry
 from aggregator.pubmed.eutils import EutilsClient
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
@@ -35,11 +36,20 @@ def fake() -> Iterator[FakeEutils]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, fake: FakeEutils, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Environment pointing the CLI at the fake server, a temp database and output folder."""
+def registry() -> Iterator[FakeRegistry]:
+    with FakeRegistry(today=BASE_TODAY) as server:
+        yield server
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path, fake: FakeEutils, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Environment pointing the CLI at the fake servers, a temp database and output folder."""
     monkeypatch.chdir(tmp_path)
     values = {
         "NCBI_EUTILS_URL": fake.url,
+        "CTGOV_API_URL": registry.url,
         "NCBI_EMAIL": "tests@example.invalid",
         "NCBI_API_KEY": "test-secret-key-0123456789",  # 10 requests/s: faster tests
         "AGGREGATOR_DB": str(tmp_path / "test.sqlite"),
@@ -264,9 +274,15 @@ def test_import_loads_xml_and_medline_and_a_corrupt_file_changes_nothing(
 def test_queries_list_show_and_test(env: dict[str, str], fake: FakeEutils) -> None:
     listed = invoke(["queries", "list", "--format", "table"], env)
     assert listed.exit_code == 0
-    names = [line.split(":")[0] for line in listed.stdout.splitlines()[1:]]
+    lines = listed.stdout.splitlines()
+    registry = lines.index(next(line for line in lines if line.startswith("# saved registry")))
+    names = [line.split(":")[0] for line in lines[1:registry]]
     assert names == ["magnesium-glycinate", "magnesium-migraine"]
-    assert all("never harvested" in line for line in listed.stdout.splitlines()[1:])
+    assert [line.split(":")[0] for line in lines[registry + 1 :]] == [
+        "ctgov-magnesium-glycinate",
+        "ctgov-magnesium-migraine",
+    ]
+    assert all("never harvested" in line for line in lines if not line.startswith("#"))
 
     shown = invoke(["queries", "show", "magnesium-glycinate", "--format", "text"], env)
     assert shown.exit_code == 0

@@ -28,6 +28,7 @@ from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
 from aggregator.cli.reports import age_text
+from aggregator.ctgov.fake import FakeRegistry
 from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
@@ -48,6 +49,7 @@ CLEAN_ENV: dict[str, str | None] = {
     "AGGREGATOR_OUT": None,
     "AGGREGATOR_QUERIES": None,
     "NCBI_EUTILS_URL": "http://127.0.0.1:9/unreachable/",  # these commands need no NCBI
+    "CTGOV_API_URL": "http://127.0.0.1:9/unreachable/",  # nor ClinicalTrials.gov
 }
 
 
@@ -380,8 +382,14 @@ def schedule_fake() -> Iterator[FakeEutils]:
         yield server
 
 
+@pytest.fixture
+def schedule_registry() -> Iterator[FakeRegistry]:
+    with FakeRegistry(today=BASE_TODAY) as server:
+        yield server
+
+
 def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
-    tmp_path: Path, schedule_fake: FakeEutils
+    tmp_path: Path, schedule_fake: FakeEutils, schedule_registry: FakeRegistry
 ) -> None:
     now = dt.datetime.now(dt.UTC)
     # The weekly slot was yesterday at midnight UTC: the next one is about six days away, and
@@ -390,10 +398,11 @@ def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in CLEAN_ENV and not key.startswith("NCBI_")
+        if key not in CLEAN_ENV and not key.startswith(("NCBI_", "CTGOV_"))
     }
     env.update(
         NCBI_EUTILS_URL=schedule_fake.url,
+        CTGOV_API_URL=schedule_registry.url,
         NCBI_EMAIL="tests@example.invalid",
         NCBI_API_KEY="test-secret-key-0123456789",  # 10 requests/s instead of 3
         AGGREGATOR_DB=str(tmp_path / "scheduled.sqlite"),
@@ -459,7 +468,7 @@ def test_schedule_catches_up_then_waits_and_stops_on_sigterm(
 
 
 # Settings every command takes (documented under Configuration, not in each row).
-SHARED_FLAGS = {"--db", "--queries", "--out", "--eutils-url", "--email", "--help"}
+SHARED_FLAGS = {"--db", "--queries", "--out", "--eutils-url", "--ctgov-url", "--email", "--help"}
 
 
 def readme_row(path: tuple[str, ...]) -> str:

@@ -59,7 +59,7 @@ def search_ids(fake: FakeRegistry, **params: Any) -> list[str]:
 
 def test_corpus_files_are_synthetic_parse_and_are_named_by_nct_id() -> None:
     files = sorted(corpus_dir().rglob("*.json"))
-    assert len(files) == 15
+    assert len(files) == 17
     for path in files:
         raw = json.loads(path.read_text(encoding="utf-8"))
         assert raw["_synthetic"].startswith("SYNTHETIC TEST DATA"), path
@@ -75,6 +75,7 @@ def test_base_corpus_studies_and_their_forms() -> None:
         for study in load_base_studies()
     }
     assert forms == {
+        "NCT99000001": ("RECRUITING", ("glycinate",)),  # the demo's trial, recruiting at base
         "NCT99000002": ("COMPLETED", ("oxide",)),
         "NCT99000003": ("COMPLETED", ("citrate",)),
         "NCT99000004": ("RECRUITING", ("sulfate",)),
@@ -96,15 +97,17 @@ def test_base_corpus_is_dated_before_base_today_like_the_pubmed_corpus() -> None
     assert all(u is not None and u.date.earliest() < BASE_TODAY for u in updates)
 
 
-def test_timeline_is_the_glycinate_migraine_trial_from_registration_to_publication() -> None:
+def test_timeline_completes_one_glycinate_migraine_trial_and_registers_a_second() -> None:
     story = [
         (
             event.week,
             event.date,
             (trial := parse_study(event.study)).nct_id,
             trial.overall_status,
+            str(trial.first_posted),
             str(trial.start),
-            trial.enrollment_type,
+            f"{trial.enrollment} {trial.enrollment_type}",
+            trial.has_results,
             trial.linked_pmids,
             trial_forms(trial),
             trial.conditions[0],
@@ -113,13 +116,37 @@ def test_timeline_is_the_glycinate_migraine_trial_from_registration_to_publicati
     ]
     glycinate = ("glycinate",)
     assert story == [
-        ("2026-W47", dt.date(2026, 11, 18), "NCT99000001", "NOT_YET_RECRUITING",
-         "2026-12 (estimated)", "ESTIMATED", (), glycinate, "Episodic Migraine"),
-        ("2026-W48", dt.date(2026, 11, 25), "NCT99000001", "RECRUITING",
-         "2026-11-23 (actual)", "ESTIMATED", (), glycinate, "Episodic Migraine"),
-        ("2026-W49", dt.date(2026, 12, 2), "NCT99000001", "COMPLETED",
-         "2026-11-23 (actual)", "ACTUAL", (99100001,), glycinate, "Episodic Migraine"),
+        ("2026-W47", dt.date(2026, 11, 18), "NCT99000001", "COMPLETED", "2025-09-16 (actual)",
+         "2025-10-06 (actual)", "160 ACTUAL", False, (), glycinate, "Episodic Migraine"),
+        ("2026-W48", dt.date(2026, 11, 24), "NCT99000014", "NOT_YET_RECRUITING",
+         "2026-11-24 (actual)", "2027-01 (estimated)", "420 ESTIMATED", False, (),
+         ("glycinate", "oxide"), "Migraine Disorders"),
+        ("2026-W48", dt.date(2026, 11, 25), "NCT99000001", "COMPLETED", "2025-09-16 (actual)",
+         "2025-10-06 (actual)", "160 ACTUAL", True, (99100001,), glycinate, "Episodic Migraine"),
+        ("2026-W49", dt.date(2026, 12, 2), "NCT99000014", "RECRUITING", "2026-11-24 (actual)",
+         "2026-12-01 (actual)", "420 ESTIMATED", False, (), ("glycinate", "oxide"),
+         "Migraine Disorders"),
     ]  # fmt: skip
+
+
+def test_the_trial_completes_before_its_publication_appears_and_links_it_a_week_later() -> None:
+    """The story is plausible: NCT99000001 (registered 2025) completes before its paper
+    (PMID 99100001, PubMed 2026-W47) appears; the registry shows COMPLETED that week and posts
+    results with the RESULT reference the week after."""
+    (base,) = [s for s in load_base_studies() if parse_study(s).nct_id == "NCT99000001"]
+    trial = parse_study(base)
+    assert trial.first_posted is not None and trial.first_posted.date.year == 2025
+    assert trial.last_update_posted is not None
+    assert trial.last_update_posted.date.earliest() < BASE_TODAY
+    (paper,) = [e for e in load_pubmed_timeline() if e.record.pmid == 99100001]
+    completed, results = [
+        parse_study(e.study) for e in load_timeline() if e.nct_id == "NCT99000001"
+    ]
+    assert completed.completion is not None and completed.completion.is_actual
+    assert completed.completion.date.earliest() < paper.record.crdt.date()
+    assert paper.week == "2026-W47" and completed.linked_pmids == ()
+    assert results.linked_pmids == (99100001,) and results.has_results
+    assert results.results_first_posted is not None
 
 
 def test_linked_publication_is_the_first_glycinate_migraine_rct_of_the_pubmed_demo() -> None:
@@ -141,9 +168,9 @@ def test_registry_timeline_follows_the_server_date(fake: FakeRegistry) -> None:
             else (reply.status_code)
         )
     assert seen == {
-        "2026-W46": 404,
-        "2026-W47": "NOT_YET_RECRUITING",
-        "2026-W48": "RECRUITING",
+        "2026-W46": "RECRUITING",
+        "2026-W47": "COMPLETED",
+        "2026-W48": "COMPLETED",
         "2026-W49": "COMPLETED",
     }
 
@@ -156,16 +183,17 @@ def test_shipped_searches_find_what_the_corpus_readme_says(fake: FakeRegistry) -
             found[(name, moment)] = search_ids(fake, **search.params)
     assert found == {
         ("ctgov-magnesium-glycinate", "base"): [
-            "NCT99000007", "NCT99000008", "NCT99000009", "NCT99000010", "NCT99000012"],
-        ("ctgov-magnesium-migraine", "base"): [
-            "NCT99000002", "NCT99000003", "NCT99000004", "NCT99000005", "NCT99000006",
-            "NCT99000011"],
-        ("ctgov-magnesium-glycinate", "W49"): [
             "NCT99000001", "NCT99000007", "NCT99000008", "NCT99000009", "NCT99000010",
             "NCT99000012"],
-        ("ctgov-magnesium-migraine", "W49"): [
+        ("ctgov-magnesium-migraine", "base"): [
             "NCT99000001", "NCT99000002", "NCT99000003", "NCT99000004", "NCT99000005",
             "NCT99000006", "NCT99000011"],
+        ("ctgov-magnesium-glycinate", "W49"): [
+            "NCT99000001", "NCT99000007", "NCT99000008", "NCT99000009", "NCT99000010",
+            "NCT99000012", "NCT99000014"],
+        ("ctgov-magnesium-migraine", "W49"): [
+            "NCT99000001", "NCT99000002", "NCT99000003", "NCT99000004", "NCT99000005",
+            "NCT99000006", "NCT99000011", "NCT99000014"],
     }  # fmt: skip
 
 
@@ -173,9 +201,10 @@ def test_set_today_returns_the_versions_it_applied(fake: FakeRegistry) -> None:
     applied = fake.set_today(WEEK_ENDS["2026-W48"])
     assert [(e.week, e.nct_id) for e in applied] == [
         ("2026-W47", "NCT99000001"),
+        ("2026-W48", "NCT99000014"),
         ("2026-W48", "NCT99000001"),
     ]
-    assert [(e.week, e.nct_id) for e in fake.pending_events] == [("2026-W49", "NCT99000001")]
+    assert [(e.week, e.nct_id) for e in fake.pending_events] == [("2026-W49", "NCT99000014")]
 
 
 # -- reply shapes and paging ---------------------------------------------------------------------
@@ -194,8 +223,8 @@ def test_pages_carry_total_count_on_page_one_and_a_token_until_the_last(
         ["studies"],
     ]
     assert (first["totalCount"], [len(p["studies"]) for p in (first, second, third)]) == (
-        7,
-        [3, 3, 1],
+        8,
+        [3, 3, 2],
     )
 
 
@@ -288,9 +317,9 @@ def test_version_endpoint(fake: FakeRegistry) -> None:
 @pytest.mark.parametrize(
     ("advanced", "expected"),
     [
-        ("AREA[LastUpdatePostDate]RANGE[2026-01-01,MAX]", ["NCT99000004", "NCT99000005",
-                                                           "NCT99000009", "NCT99000010",
-                                                           "NCT99000011"]),
+        ("AREA[LastUpdatePostDate]RANGE[2026-01-01,MAX]", ["NCT99000001", "NCT99000004",
+                                                           "NCT99000005", "NCT99000009",
+                                                           "NCT99000010", "NCT99000011"]),
         ("AREA[LastUpdatePostDate]RANGE[2026-08-26,2026-09-16]", ["NCT99000004", "NCT99000009"]),
         ("AREA[LastUpdatePostDate]RANGE[MIN,2012-06]", ["NCT99000003"]),
         ("AREA[StudyFirstPostDate]RANGE[2026,MAX]", ["NCT99000005", "NCT99000009"]),
@@ -350,6 +379,7 @@ def test_what_the_real_api_or_the_fake_refuses_is_a_400_with_one_line(
 
 def test_status_and_id_filters(fake: FakeRegistry) -> None:
     assert search_ids(fake, **{"filter.overallStatus": "RECRUITING,NOT_YET_RECRUITING"}) == [
+        "NCT99000001",
         "NCT99000004",
         "NCT99000005",
         "NCT99000009",

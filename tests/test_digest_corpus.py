@@ -11,6 +11,12 @@ weeks, 2026-W45 to 2026-W49:
 - W48: the first direct glycinate RCT (the milestone) and a new meta-analysis.
 - W49: nothing new, no changes (the empty week).
 
+The registry side (invented trials, NCT99000101 up, every title saying "synthetic"): an oxide,
+a citrate and a sulfate migraine/headache trial and a glycinate sleep trial known before W45;
+an older chloride headache trial entering the watch in W45; the first registered glycinate
+migraine trial, first posted in W45 and seen in W46 (the milestone), recruiting from W48; the
+sulfate trial's results posted in W47, when one registry search failed (no claims that week).
+
 The tests in this module check the corpus itself, so the other digest tests can trust it.
 """
 
@@ -21,7 +27,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from aggregator.digest import build_digest
-from aggregator.digest.model import ChangeEvent, Digest, DigestArticle, RunInfo
+from aggregator.digest.model import (
+    ChangeEvent,
+    Digest,
+    DigestArticle,
+    DigestTrial,
+    RegistryInputs,
+    RegistrySearchRun,
+    RunInfo,
+    TrialPublication,
+    TrialStatusPoint,
+)
 from aggregator.vocab import EVIDENCE_LEVEL
 
 WEEKS = ("2026-W45", "2026-W46", "2026-W47", "2026-W48", "2026-W49")
@@ -311,12 +327,166 @@ def corpus_runs() -> list[RunInfo]:
     ]
 
 
+def trial(
+    nct_id: str,
+    title: str,
+    *,
+    forms: tuple[str, ...],
+    headache: bool,
+    first_posted: dt.date,
+    seen: dt.datetime,
+    statuses: tuple[tuple[dt.datetime, str, dt.date], ...],
+    phases: tuple[str, ...] = ("PHASE2",),
+    enrollment: tuple[int, str] = (100, "ESTIMATED"),
+    completion: tuple[str, dt.date] | None = None,
+    results: tuple[dt.date, dt.datetime] | None = None,
+    publications: tuple[TrialPublication, ...] = (),
+) -> DigestTrial:
+    """A synthetic registered trial; ``statuses`` are (seen, status, registry date), oldest
+    first (the first is the status when first seen)."""
+    return DigestTrial(
+        nct_id=nct_id,
+        title=title,
+        forms=forms,
+        migraine_or_headache=headache,
+        conditions=("Migraine",) if headache else ("Insomnia",),
+        phases=phases,
+        enrollment=enrollment[0],
+        enrollment_type=enrollment[1],
+        first_posted=first_posted,
+        completion=completion[0] if completion else None,
+        completion_date=completion[1] if completion else None,
+        results_first_posted=results[0] if results else None,
+        first_seen_at=seen,
+        results_seen_at=results[1] if results else None,
+        statuses=tuple(
+            TrialStatusPoint(at, status, posted, index > 0)
+            for index, (at, status, posted) in enumerate(statuses)
+        ),
+        publications=publications,
+    )
+
+
+def corpus_trials() -> list[DigestTrial]:
+    """Synthetic registered trials (NCT99000101 up) with their histories."""
+    day = dt.date
+    return [
+        trial(
+            "NCT99000101",
+            "Magnesium oxide for migraine prophylaxis (synthetic)",
+            forms=("oxide",),
+            headache=True,
+            first_posted=day(2018, 3, 1),
+            seen=BEFORE,
+            statuses=((BEFORE, "COMPLETED", day(2020, 5, 1)),),
+            phases=("PHASE3",),
+            enrollment=(200, "ACTUAL"),
+            completion=("2019-12-20 (actual)", day(2019, 12, 20)),
+            publications=(
+                TrialPublication(
+                    99000001,
+                    "result_reference",
+                    BEFORE,
+                    "Oral magnesium oxide for migraine prophylaxis: a synthetic RCT",
+                ),
+            ),
+        ),
+        trial(
+            "NCT99000102",
+            "Magnesium glycinate and sleep in older adults (synthetic)",
+            forms=("glycinate",),
+            headache=False,
+            first_posted=day(2025, 4, 10),
+            seen=BEFORE,
+            statuses=((BEFORE, "RECRUITING", day(2025, 9, 1)),),
+            phases=("NA",),
+            enrollment=(80, "ESTIMATED"),
+        ),
+        trial(
+            "NCT99000103",
+            "Magnesium glycinate for episodic migraine prevention (synthetic)",
+            forms=("glycinate",),
+            headache=True,
+            first_posted=day(2026, 11, 6),
+            seen=W46 + dt.timedelta(minutes=2),
+            statuses=(
+                (W46 + dt.timedelta(minutes=2), "NOT_YET_RECRUITING", day(2026, 11, 6)),
+                (W48 + dt.timedelta(minutes=2), "RECRUITING", day(2026, 11, 20)),
+            ),
+            enrollment=(150, "ESTIMATED"),
+        ),
+        trial(
+            "NCT99000104",
+            "Intravenous magnesium sulfate for headache in the emergency department (synthetic)",
+            forms=("sulfate",),
+            headache=True,
+            first_posted=day(2015, 6, 1),
+            seen=BEFORE,
+            statuses=((BEFORE, "COMPLETED", day(2017, 2, 1)),),
+            phases=("PHASE4",),
+            enrollment=(300, "ACTUAL"),
+            completion=("2016-11-30 (actual)", day(2016, 11, 30)),
+            results=(day(2026, 11, 12), W47 + dt.timedelta(minutes=2)),
+        ),
+        trial(
+            "NCT99000105",
+            "Magnesium citrate in menstrual migraine (synthetic)",
+            forms=("citrate",),
+            headache=True,
+            first_posted=day(2012, 1, 10),
+            seen=BEFORE,
+            statuses=((BEFORE, "TERMINATED", day(2013, 6, 30)),),
+            enrollment=(31, "ACTUAL"),
+        ),
+        trial(
+            "NCT99000106",
+            "Magnesium chloride for tension-type headache (synthetic)",
+            forms=("chloride",),
+            headache=True,
+            first_posted=day(2019, 5, 5),
+            seen=W45 + dt.timedelta(minutes=2),
+            statuses=((W45 + dt.timedelta(minutes=2), "ACTIVE_NOT_RECRUITING", day(2026, 9, 1)),),
+        ),
+    ]
+
+
+REGISTRY_SEARCHES = (
+    ("ctgov-test-glycinate", 'query.term="magnesium AND glycinate"'),
+    ("ctgov-test-migraine", 'query.cond="migraine OR headache" query.intr="magnesium"'),
+)
+
+
+def corpus_search_runs() -> list[RegistrySearchRun]:
+    """The registry searches of every run: all complete, except the glycinate one in W47."""
+    found = []
+    for start in (BEFORE, W45, W46, W47, W48, W49):
+        for name, query in REGISTRY_SEARCHES:
+            failed = start == W47 and name == "ctgov-test-glycinate"
+            found.append(
+                RegistrySearchRun(
+                    name=name,
+                    query=query,
+                    finished_at=start + dt.timedelta(minutes=5),
+                    ok=not failed,
+                    through=None if failed else start.date(),
+                    error="HTTP 503 after 5 attempts" if failed else None,
+                )
+            )
+    return found
+
+
+def corpus_registry() -> RegistryInputs:
+    return RegistryInputs(trials=tuple(corpus_trials()), search_runs=tuple(corpus_search_runs()))
+
+
 def corpus_digest(
     week: str, articles: Sequence[DigestArticle] | None = None, *, demo: bool = False
 ) -> Digest:
     """The digest of ``week`` over the corpus (or over ``articles`` with the corpus changes)."""
     chosen = retracted_corpus_articles() if articles is None else articles
-    return build_digest(week, chosen, corpus_changes(), corpus_runs(), demo=demo)
+    return build_digest(
+        week, chosen, corpus_changes(), corpus_runs(), demo=demo, registry=corpus_registry()
+    )
 
 
 def test_corpus_is_synthetic_and_unique() -> None:

@@ -1,14 +1,17 @@
 """The weekly digest end to end on the SYNTHETIC fixture corpus, over four simulated weeks.
 
-The fake NCBI server serves the corpus shipped in aggregator/fake_eutils/corpus/ (invented
-records, PMIDs from 99000000 up). We harvest its base corpus on BASE_TODAY (Sunday of
-2026-W46), then move the server's date and the harvest clock to the Sunday of 2026-W47, W48
-and W49, where the corpus timeline brings new records, a revision, a retraction notice for an
-article first seen two weeks earlier, and the first direct glycinate RCT (W47). After each
-harvest the week's digest is built from the database by ``publish_digest`` (the code
-path of ``aggregator digest``) and compared with the golden files in tests/golden/corpus/
-(regenerate with UPDATE_GOLDEN=1). The key numbers are also asserted explicitly, in a way
-that does not depend on how the tagger labels unrelated records.
+The fake NCBI server serves the corpus shipped in aggregator/pubmed/fake/corpus/ (invented
+records, PMIDs from 99000000 up) and the fake ClinicalTrials.gov the registry corpus in
+aggregator/ctgov/fake/corpus/ (invented studies, NCT99000001 up). We harvest both base
+corpora on BASE_TODAY (Sunday of 2026-W46), then move the servers' date and the harvest clock
+to the Sunday of 2026-W47, W48 and W49, where the timelines bring new records, a revision, a
+retraction notice for an article first seen two weeks earlier, the first direct glycinate RCT
+(W47), a glycinate migraine trial completing (W47) and posting results linked to that RCT
+(W48), and a second one registered (W48) and recruiting (W49). After each harvest the week's
+digest is built from the database by ``publish_digest`` (the code path of ``aggregator
+digest``) and compared with the golden files in tests/golden/corpus/ (regenerate with
+UPDATE_GOLDEN=1). The key numbers are also asserted explicitly, in a way that does not depend
+on how the tagger labels unrelated records.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from aggregator.cli.context import AppContext
+from aggregator.ctgov import RegistryClient, load_registry_searches, shipped_registry_dir
+from aggregator.ctgov.fake import FakeRegistry
 from aggregator.http import PoliteSession, RetryPolicy
 from aggregator.jobs.delivery import SMTP_TO_VAR, SMTP_URL_VAR
 from aggregator.jobs.harvest import Harvester, HarvestReport
 from aggregator.jobs.publish import publish_digest
+from aggregator.jobs.registry import RegistryHarvester, RegistryWatch
 from aggregator.pubmed.eutils import EutilsClient
 from aggregator.pubmed.fake import FakeEutils
 from aggregator.pubmed.fake.corpus import BASE_TODAY
@@ -70,17 +76,38 @@ class Clock:
         return self.now
 
 
-def move_to(fake: FakeEutils, clock: Clock, week: str) -> None:
-    """Move the fake server's date (applying the corpus timeline) and the clock to ``week``."""
+def move_to(
+    fake: FakeEutils, clock: Clock, week: str, registry: FakeRegistry | None = None
+) -> None:
+    """Move the fake servers' date (applying the corpus timelines) and the clock to ``week``."""
     day = harvest_day(week)
     fake.set_today(day)
+    if registry is not None:
+        registry.set_today(day)
     clock.set_day(day)
 
 
+def registry_watch(registry: FakeRegistry, page_size: int = 100) -> RegistryWatch:
+    """The shipped registry searches on the fake ClinicalTrials.gov, at test speed."""
+    session = PoliteSession(
+        tool="aggregator-tests",
+        requests_per_second=100,
+        retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
+        ncbi_identity=False,
+    )
+    client = RegistryClient(registry.url, session=session)
+    return RegistryWatch(client, load_registry_searches(shipped_registry_dir()), page_size)
+
+
 def harvest(
-    engine: Engine, fake: FakeEutils, clock: Clock, queries: Sequence[SavedQuery]
+    engine: Engine,
+    fake: FakeEutils,
+    clock: Clock,
+    queries: Sequence[SavedQuery],
+    registry: FakeRegistry | None = None,
 ) -> HarvestReport:
-    """One harvest of ``queries`` from the fake server, on the fake's date and ``clock``."""
+    """One harvest of ``queries`` from the fake server (and of the registry searches from
+    ``registry``), on the fake's date and ``clock``."""
     settings = load_settings(eutils_url=fake.url, email="tests@example.invalid", environ={})
     session = PoliteSession(
         tool="aggregator-tests",
@@ -88,14 +115,20 @@ def harvest(
         requests_per_second=100,
         retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
     )
+    lock = RunLock(engine, clock=clock)
+    follow_up = None
+    if registry is not None:
+        follow_up = RegistryHarvester(
+            engine, registry_watch(registry), clock=clock, today=lambda: fake.today, lock=lock
+        )
     with EutilsClient(settings, session=session) as client:
         return Harvester(
             engine,
             client,
             clock=clock,
             today=lambda: fake.today,
-            lock=RunLock(engine, clock=clock),
-        ).run(queries)
+            lock=lock,
+        ).run(queries, follow_up=follow_up)
 
 
 @dataclass
@@ -146,10 +179,13 @@ def simulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulation]
         engine = app.engine()
         issues: dict[str, Issue] = {}
         lines: dict[str, list[str]] = {}
-        with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
+        with (
+            FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake,
+            FakeRegistry(today=BASE_TODAY) as registry,
+        ):
             for week in WEEKS:
-                move_to(fake, clock, week)
-                report = harvest(engine, fake, clock, queries)
+                move_to(fake, clock, week, registry)
+                report = harvest(engine, fake, clock, queries, registry)
                 assert report.ok, report.summary_lines()
                 lines[week] = report.summary_lines()
                 issues[week] = read_issue(publish(engine, week, root / "digests"))

@@ -17,6 +17,7 @@ from aggregator.vocab import FORMS, STUDY_TYPES
 from tests.test_digest_corpus import (
     WEEKS,
     corpus_changes,
+    corpus_registry,
     corpus_runs,
     retracted_corpus_articles,
 )
@@ -34,13 +35,25 @@ def check_golden(name: str, actual: str) -> None:
 
 @pytest.mark.parametrize("week", WEEKS)
 def test_markdown_matches_golden(week: str) -> None:
-    digest = build_digest(week, retracted_corpus_articles(), corpus_changes(), corpus_runs())
+    digest = build_digest(
+        week,
+        retracted_corpus_articles(),
+        corpus_changes(),
+        corpus_runs(),
+        registry=corpus_registry(),
+    )
     check_golden(f"digest-{week}.md", render_markdown(digest))
 
 
 @pytest.mark.parametrize("week", WEEKS)
 def test_json_matches_golden(week: str) -> None:
-    digest = build_digest(week, retracted_corpus_articles(), corpus_changes(), corpus_runs())
+    digest = build_digest(
+        week,
+        retracted_corpus_articles(),
+        corpus_changes(),
+        corpus_runs(),
+        registry=corpus_registry(),
+    )
     text = render_json(digest)
     check_golden(f"digest-{week}.json", text)
     assert json.loads(text)["week"] == week
@@ -48,7 +61,12 @@ def test_json_matches_golden(week: str) -> None:
 
 def test_demo_markdown_matches_golden() -> None:
     digest = build_digest(
-        "2026-W48", retracted_corpus_articles(), corpus_changes(), corpus_runs(), demo=True
+        "2026-W48",
+        retracted_corpus_articles(),
+        corpus_changes(),
+        corpus_runs(),
+        demo=True,
+        registry=corpus_registry(),
     )
     check_golden("digest-2026-W48-demo.md", render_markdown(digest))
 

@@ -39,6 +39,7 @@ def test_document_head_and_sections() -> None:
         "new",
         "glycinate-over-time",
         "evidence-map",
+        "registered-trials",
         "revised",
         "run-health",
     ]
@@ -56,9 +57,13 @@ def test_self_contained_without_scripts_or_external_resources() -> None:
     assert soup.find_all("script") == []
     assert soup.find_all(["link", "img", "iframe", "object", "embed"]) == []
     assert not any(attr.startswith("on") for tag in soup.find_all(True) for attr in tag.attrs)
-    # Only PubMed and DOI links leave the page.
+    # Only PubMed, DOI and ClinicalTrials.gov links leave the page.
     hosts = {re.sub(r"^(https://[^/]+/).*$", r"\1", str(a["href"])) for a in soup.find_all("a")}
-    assert hosts == {"https://pubmed.ncbi.nlm.nih.gov/", "https://doi.org/"}
+    assert hosts == {
+        "https://pubmed.ncbi.nlm.nih.gov/",
+        "https://doi.org/",
+        "https://clinicaltrials.gov/",
+    }
 
 
 def test_milestone_and_new_article_links() -> None:

@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 
 from aggregator.cli import cli
+from aggregator.ctgov.fake import FakeRegistry
 from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 from aggregator.pubmed.medline import iter_medline
 from aggregator.store import engine as store_engine
@@ -146,6 +147,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "AGGREGATOR_DB": str(tmp_path / "store.sqlite"),
         "AGGREGATOR_OUT": str(tmp_path / "out"),
         "NCBI_EUTILS_URL": UNREACHABLE,
+        "CTGOV_API_URL": UNREACHABLE,
         "NCBI_EMAIL": "tests@example.invalid",
     }
 
@@ -662,7 +664,11 @@ def test_api_key_never_appears_in_logs_errors_database_or_digests(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     keyed = {**env, "NCBI_API_KEY": API_KEY}
-    with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
+    with (
+        FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake,
+        FakeRegistry(today=BASE_TODAY) as registry,
+    ):
+        keyed["CTGOV_API_URL"] = registry.url
         fake.inject("500", times=2)
         fake.inject("reset", endpoint="efetch")
         fake.inject("truncate", endpoint="efetch")
@@ -766,7 +772,8 @@ def clean_run(env: dict[str, str], fake: FakeEutils, tmp_path: Path) -> set[int]
     """PMIDs a run without faults stores (in a database of its own)."""
     database = tmp_path / "clean.sqlite"
     result = invoke(
-        ["run", "--no-digest"], {**env, "NCBI_EUTILS_URL": fake.url, "AGGREGATOR_DB": str(database)}
+        ["run", "--no-digest", "--no-registry"],
+        {**env, "NCBI_EUTILS_URL": fake.url, "AGGREGATOR_DB": str(database)},
     )
     assert result.exit_code == 0, result.output
     return set(stored(database))
@@ -779,7 +786,8 @@ def test_item08_bad_ids_in_esearch_replies_are_skipped_and_counted_and_every_sea
         expected = clean_run(env, fake, tmp_path)
         fake.inject("bad_ids", ids=BAD_PMIDS, times=100)  # in every ESearch reply
         result = invoke(
-            ["run", "--no-digest", "--format", "text"], {**env, "NCBI_EUTILS_URL": fake.url}
+            ["run", "--no-digest", "--no-registry", "--format", "text"],
+            {**env, "NCBI_EUTILS_URL": fake.url},
         )
 
     # Before: a traceback, the run recorded as "interrupted", the other saved search skipped
@@ -839,7 +847,10 @@ def test_item08_import_skips_a_record_with_a_bad_pmid_and_imports_the_rest(
     # Before: MEDLINE: the oversized PMID reached the store and crashed the import with a
     # traceback ("Integer exceeds 64-bit range"); XML: the whole file failed on 'abc'.
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{path}: 2 new, 0 revised, 0 unchanged, 2 bad records skipped (see the warnings)\n"
+    assert (
+        result.stdout
+        == f"{path}: 2 new, 0 revised, 0 unchanged, 2 bad records skipped (see the warnings)\n"
+    )
     after = stored(seeded)
     assert set(after) == set(before) | {99000811, 99000812}
     assert {pmid: after[pmid] for pmid in before} == before
@@ -871,7 +882,10 @@ def test_item09_import_never_lets_a_pmid_in_other_digits_overwrite_an_article(
 
     # Before: 99000790 was overwritten by the impostor, and PMIDs 0 and -5 were stored.
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{path}: 1 new, 0 revised, 0 unchanged, 3 bad records skipped (see the warnings)\n"
+    assert (
+        result.stdout
+        == f"{path}: 1 new, 0 revised, 0 unchanged, 3 bad records skipped (see the warnings)\n"
+    )
     after = stored(seeded)
     assert set(after) == set(before) | {99000791}
     assert after[99000790] == before[99000790]
@@ -887,7 +901,8 @@ def test_item09_a_harvest_stores_only_the_records_it_asked_for(
         expected = clean_run(env, fake, tmp_path)
         fake.inject("unrequested_records", ids=impostors, times=100)  # in every EFetch reply
         result = invoke(
-            ["run", "--no-digest", "--format", "text"], {**env, "NCBI_EUTILS_URL": fake.url}
+            ["run", "--no-digest", "--no-registry", "--format", "text"],
+            {**env, "NCBI_EUTILS_URL": fake.url},
         )
 
     # Before: 99000790 (imported earlier, matched by neither saved search) was overwritten by a

@@ -58,6 +58,10 @@ ALL_TABLES = {
     "run_lock",
     "saved_query_state",
     "tag",
+    "trial",
+    "trial_publication",
+    "trial_revision",
+    "trial_status_change",
 }
 V1_TABLES = {"alembic_version", "article", "query_hit", "run", "saved_query_state", "tag"}
 

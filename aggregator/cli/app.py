@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from aggregator import __version__
-from aggregator.cli import harvest, library, reports
+from aggregator.cli import harvest, library, reports, trials
 from aggregator.cli.context import AppContext, settings_options
 from aggregator.cli.output import safe_message
 from aggregator.errors import AggregatorError
@@ -20,7 +20,7 @@ from aggregator.errors import AggregatorError
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.
 Settings come from flags, then environment (NCBI_EUTILS_URL, NCBI_API_KEY, NCBI_EMAIL,
-NCBI_TOOL, AGGREGATOR_DB, AGGREGATOR_QUERIES, AGGREGATOR_OUT), then defaults.
+NCBI_TOOL, CTGOV_API_URL, AGGREGATOR_DB, AGGREGATOR_QUERIES, AGGREGATOR_OUT), then defaults.
 """
 
 
@@ -80,7 +80,8 @@ class AggregatorGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
-    """Track the PubMed evidence on magnesium and migraine, by magnesium form and study type.
+    """Track the PubMed evidence on magnesium and migraine, by magnesium form and study type,
+    and the trials registered on ClinicalTrials.gov.
 
     \b
     Quick start:
@@ -95,7 +96,7 @@ def cli(ctx: click.Context, verbose: int, **overrides: Any) -> None:
     ctx.call_on_close(app.close)
 
 
-for _module in (harvest, library, reports):
+for _module in (harvest, library, reports, trials):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

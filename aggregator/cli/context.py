@@ -40,11 +40,13 @@ _SETTING_FLAGS = {
     "out": "out_dir",
     "eutils_url": "eutils_url",
     "email": "email",
+    "ctgov_url": "ctgov_url",
 }
 
 
 def settings_options(func: F) -> F:
-    """Add --db/--queries/--out/--eutils-url/--email to a command (also accepted on the group)."""
+    """Add --db/--queries/--out/--eutils-url/--email/--ctgov-url to a command (also accepted on
+    the group)."""
     options = [
         click.option(
             "--db",
@@ -84,6 +86,14 @@ def settings_options(func: F) -> F:
             metavar="ADDRESS",
             default=None,
             help="Contact e-mail sent to NCBI with every request. Env: NCBI_EMAIL.",
+        ),
+        click.option(
+            "--ctgov-url",
+            "ctgov_url",
+            metavar="URL",
+            default=None,
+            help="ClinicalTrials.gov API v2 base URL. Env: CTGOV_API_URL. "
+            "Default: https://clinicaltrials.gov/api/v2/.",
         ),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import sys
@@ -34,9 +35,14 @@ pass_app = click.make_pass_decorator(AppContext, ensure=True)
     "query_names",
     multiple=True,
     metavar="NAME",
-    help="Only this saved search (repeatable). Default: all.",
+    help="Only this saved search, PubMed or registry (repeatable). Default: all.",
 )
 @click.option("--no-digest", is_flag=True, help="Harvest only; do not write the digest.")
+@click.option(
+    "--no-registry",
+    is_flag=True,
+    help="Skip the ClinicalTrials.gov watch (the saved registry searches in queries/registry/).",
+)
 @click.option(
     "--once",
     is_flag=True,
@@ -54,24 +60,34 @@ def run(
     demo: bool,
     query_names: tuple[str, ...],
     no_digest: bool,
+    no_registry: bool,
     once: bool,
     log_file: Path | None,
     fmt: str | None,
 ) -> None:
     """Harvest new and revised PubMed records for every saved search, tag them, store them,
-    and write this week's digest.
+    watch ClinicalTrials.gov for registered trials (the saved registry searches), and write
+    this week's digest.
 
     \b
     Examples:
       aggregator run --demo
       aggregator run
       NCBI_EMAIL=me@example.org NCBI_API_KEY=... aggregator run --query magnesium-glycinate
+      aggregator run --no-registry
+      aggregator run --query ctgov-magnesium-migraine --no-digest
       aggregator run --db postgresql+psycopg://user@localhost/evidence --out /srv/digests
 
     Incremental: each saved search resumes from its checkpoint in the database. A run that is
-    killed can simply be started again. Exit code 1 when any saved search failed. The
-    summary is text on a terminal, JSON when piped or logged (--format text keeps lines).
+    killed can simply be started again. Exit code 1 when any saved search (PubMed or
+    registry) failed; the others still complete. The summary is text on a terminal, JSON when
+    piped or logged (--format text keeps lines).
     """
+    from aggregator.jobs.registry import (
+        open_registry_watch,
+        registry_searches,
+        split_search_names,
+    )
     from aggregator.jobs.weekly import DigestTarget, run_weekly
 
     if demo:
@@ -79,15 +95,20 @@ def run(
     if log_file is not None:
         app.configure_logging(log_file)
     settings = app.settings
-    queries = app.saved_queries(query_names)
+    pubmed_names, searches = split_search_names(
+        query_names, registry_searches(settings), registry=not no_registry
+    )
+    # Only registry searches named: no PubMed search runs.
+    queries = app.saved_queries(pubmed_names) if pubmed_names or not query_names else []
     engine = app.engine()
     _stop_on_sigterm()
     digest = None if no_digest else DigestTarget(settings.out_dir, demo=demo or None, smtp=app.smtp)
     fmt = resolve_format(fmt, "text")
     if demo:
-        _run_demo(app, queries, digest, fmt)
+        _run_demo(app, queries, digest, searches, fmt)
         return
-    with app.eutils_client() as client:
+    watch = open_registry_watch(settings, searches, every_search=not query_names)
+    with app.eutils_client() as client, _maybe(watch):
         result = run_weekly(
             engine,
             client,
@@ -95,21 +116,35 @@ def run(
             digest=digest,
             progress=Progress(app.interactive),
             lock=app.run_lock(),
+            registry=watch,
         )
     emit(result.to_dict(), lambda: "\n".join(result.summary_lines()) + "\n", fmt)
     if not result.ok:
         raise click.exceptions.Exit(1)
 
 
-def _run_demo(app: AppContext, queries: list[SavedQuery], digest: Any, fmt: str) -> None:
+def _maybe(value: Any) -> contextlib.AbstractContextManager[Any]:
+    """``value`` as a context manager (closed at the end), or a no-op one for None."""
+    return contextlib.nullcontext() if value is None else value  # type: ignore[no-any-return]
+
+
+def _run_demo(
+    app: AppContext, queries: list[SavedQuery], digest: Any, searches: Any, fmt: str
+) -> None:
     from aggregator.jobs.demo import run_demo
 
     click.echo(
-        "DEMO: replaying the synthetic corpus shipped with the package, served by an "
-        "in-process stand-in for NCBI. Not real PubMed data.",
+        "DEMO: replaying the synthetic corpora shipped with the package, served by in-process "
+        "stand-ins for NCBI and ClinicalTrials.gov. Not real PubMed or registry data.",
         err=True,
     )
-    weeks = run_demo(app.engine(), queries, digest=digest, progress=Progress(app.interactive))
+    weeks = run_demo(
+        app.engine(),
+        queries,
+        digest=digest,
+        progress=Progress(app.interactive),
+        registry_searches=searches,
+    )
     out_dir = app.settings.out_dir if digest is not None else None
     data = {
         "demo": True,
@@ -313,7 +348,7 @@ def queries() -> None:
 @format_option(("table", "json"))
 @pass_app
 def queries_list(app: AppContext, fmt: str | None) -> None:
-    """List saved searches with their checkpoints.
+    """List saved searches (PubMed, then ClinicalTrials.gov) with their checkpoints.
 
     \b
     Examples:
@@ -321,14 +356,25 @@ def queries_list(app: AppContext, fmt: str | None) -> None:
       aggregator queries list --queries ~/my-searches
       aggregator queries list --format json | jq '.searches[].name'
     """
+    from aggregator.jobs.registry import registry_folder, registry_searches
+
     folder = resolve_queries_dir(app.settings.queries_dir)
     items = load_queries(folder)
+    registry = registry_searches(app.settings)
     checkpoints: dict[str, Any] = {}
+    registry_checkpoints: dict[str, Any] = {}
     if app.database_exists():  # listing never creates a database as a side effect
         from aggregator.jobs.library import run_status
+        from aggregator.jobs.trials import registry_status
 
         states = run_status(app.engine(), runs=0).checkpoints
         checkpoints = {state.query_name: state.last_window_end for state in states}
+        if registry:
+            registry_checkpoints = {
+                state.name: state.last_window_end
+                for state in registry_status(app.engine()).checkpoints
+            }
+    registry_dir = registry_folder(app.settings) if registry else None
     data = {
         "folder": folder,
         "searches": [
@@ -341,18 +387,37 @@ def queries_list(app: AppContext, fmt: str | None) -> None:
             }
             for q in items
         ],
+        "registry_folder": registry_dir,
+        "registry_searches": [
+            {
+                "name": search.name,
+                "description": search.description,
+                "enabled": search.enabled,
+                "harvested_to": registry_checkpoints.get(search.name),
+                "file": search.path,
+            }
+            for search in registry
+        ],
     }
 
     def text() -> str:
         lines = [f"# saved searches in {folder}"]
         for q in items:
-            checkpoint = checkpoints.get(q.name)
-            state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
-            flag = "" if q.enabled else " (disabled)"
-            lines.append(f"{q.name}{flag}: {q.description} [{state}]")
+            lines.append(_search_line(q.name, q.enabled, q.description, checkpoints.get(q.name)))
+        if registry:
+            lines.append(f"# saved registry searches (ClinicalTrials.gov) in {registry_dir}")
+        for search in registry:
+            checkpoint = registry_checkpoints.get(search.name)
+            lines.append(_search_line(search.name, search.enabled, search.description, checkpoint))
         return "\n".join(lines) + "\n"
 
     emit(data, text, resolve_format(fmt))
+
+
+def _search_line(name: str, enabled: bool, description: str, checkpoint: Any) -> str:
+    state = f"harvested to {checkpoint}" if checkpoint else "never harvested"
+    flag = "" if enabled else " (disabled)"
+    return f"{name}{flag}: {description} [{state}]"
 
 
 def _query_dict(query: SavedQuery) -> dict[str, Any]:
@@ -372,13 +437,41 @@ def _query_dict(query: SavedQuery) -> dict[str, Any]:
 @format_option(("text", "json"))
 @pass_app
 def queries_show(app: AppContext, name: str, fmt: str | None) -> None:
-    """Show one saved search in full (file, start date, PubMed term).
+    """Show one saved search in full (file, start date, PubMed term or registry query).
 
     \b
     Examples:
       aggregator queries show magnesium-glycinate
       aggregator queries show magnesium-glycinate --format json | jq -r .term
+      aggregator queries show ctgov-magnesium-migraine
     """
+    from aggregator.jobs.registry import registry_searches
+
+    registry = {search.name: search for search in registry_searches(app.settings)}
+    if name in registry:
+        search = registry[name]
+        data = {
+            "name": search.name,
+            "source": "ClinicalTrials.gov",
+            "file": search.path,
+            "description": search.description,
+            "start_date": search.start_date,
+            "enabled": search.enabled,
+            "query": search.describe(),
+        }
+        emit(
+            data,
+            lambda: (
+                f"name:        {search.name}  (ClinicalTrials.gov)\n"
+                f"file:        {search.path}\n"
+                f"description: {search.description}\n"
+                f"start date:  {search.start_date.isoformat()}\n"
+                f"enabled:     {'yes' if search.enabled else 'no'}\n"
+                f"query:       {search.describe()}\n"
+            ),
+            resolve_format(fmt, "text"),
+        )
+        return
     (query,) = app.saved_queries((name,))
 
     def text() -> str:

@@ -147,9 +147,17 @@ def _weekly(day: str | None, at: str | None, timezone: str | None) -> Any:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also log to this file (rotated).",
 )
+@click.option(
+    "--no-registry",
+    is_flag=True,
+    help="Skip the ClinicalTrials.gov watch (the saved registry searches in queries/registry/).",
+)
 @pass_app
-def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path | None) -> None:
-    """Run the pipeline (harvest, tag, digest, deliver) every week, in the foreground.
+def schedule(
+    app: AppContext, day: str, at: str, timezone: str, log_file: Path | None, no_registry: bool
+) -> None:
+    """Run the pipeline (harvest PubMed, watch the registry, tag, digest, deliver) every
+    week, in the foreground.
 
     Catches up a run missed while the machine was off; a failed run is logged and retried
     later (15 min, 1 h, 4 h); SIGTERM/SIGINT let the current run finish, then stop.
@@ -159,6 +167,7 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
       aggregator schedule
       aggregator schedule --day friday --at 18:30 --timezone America/New_York --log-file run.log
     """
+    from aggregator.jobs.registry import open_registry_watch, registry_searches
     from aggregator.jobs.schedule import WeeklyRunner, last_success_of, serve, weekly_job
     from aggregator.jobs.weekly import DigestTarget
     from aggregator.timeutil import utc_now
@@ -167,11 +176,14 @@ def schedule(app: AppContext, day: str, at: str, timezone: str, log_file: Path |
     # A foreground service logs its runs: INFO by default (-vv for DEBUG), secrets redacted.
     app.configure_logging(log_file, default_level=logging.INFO)
     engine = app.engine()
+    settings = app.settings
     job = weekly_job(
         engine,
         app.eutils_client,
         app.saved_queries,
-        DigestTarget(app.settings.out_dir, smtp=app.smtp),
+        DigestTarget(settings.out_dir, smtp=app.smtp),
+        # The registry searches as they are on disk at each run, like the PubMed ones.
+        None if no_registry else lambda: open_registry_watch(settings, registry_searches(settings)),
     )
     runner = WeeklyRunner(weekly, job, last_success=last_success_of(engine), clock=utc_now)
     serve(runner, lambda line: click.echo(line, err=True))
@@ -201,9 +213,9 @@ def status(
     limit: int,
     fmt: str | None,
 ) -> None:
-    """Show recent runs, failures and data freshness per saved search. With --day, --at or
-    --timezone (as given to `aggregator schedule`), also the next scheduled run: runs
-    started by cron or a systemd timer are not known to aggregator.
+    """Show recent runs, failures and data freshness per saved search (PubMed and registry).
+    With --day, --at or --timezone (as given to `aggregator schedule`), also the next
+    scheduled run: runs started by cron or a systemd timer are not known to aggregator.
 
     \b
     Examples:
@@ -212,18 +224,26 @@ def status(
       aggregator status --day friday --at 18:30 --timezone UTC
     """
     from aggregator.jobs.library import run_status
+    from aggregator.jobs.trials import registry_status
     from aggregator.timeutil import as_utc, utc_now
 
     weekly = _weekly(day, at, timezone) if (day or at or timezone) else None
     now = utc_now()
-    report = run_status(app.library_engine(), runs=limit)
+    engine = app.library_engine()
+    report = run_status(engine, runs=limit)
+    registry = registry_status(engine)
     data = report.to_dict()
+    data["registered_trials"] = registry.trials
+    data["registry_checkpoints"] = [
+        {"name": c.name, "harvested_to": c.last_window_end} for c in registry.checkpoints
+    ]
     next_run = weekly.next_run_after(now) if weekly is not None else None
     data["next_scheduled_run"] = next_run
     data["schedule"] = weekly.describe() if weekly is not None else None
 
     def text() -> str:
-        lines = [f"database: {report.articles} articles"]
+        trials = f", {registry.trials} registered trials" if registry.trials else ""
+        lines = [f"database: {report.articles} articles{trials}"]
         last = report.last_success
         finished = as_utc(last.finished_at) if last and last.finished_at else None
         if finished is not None and last is not None:
@@ -239,6 +259,10 @@ def status(
             lines.append("  (none harvested yet)")
         for state in report.checkpoints:
             lines.append(f"  {state.query_name}: harvested to {state.last_window_end}")
+        if registry.checkpoints:
+            lines.append("registry searches (ClinicalTrials.gov):")
+            for checkpoint in registry.checkpoints:
+                lines.append(f"  {checkpoint.name}: harvested to {checkpoint.last_window_end}")
         lines.append("recent runs:")
         if not report.runs:
             lines.append("  (none)")

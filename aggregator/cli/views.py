@@ -47,6 +47,30 @@ def _citation(article: Article) -> str:
     return text
 
 
+REGISTRATION_HOW = {
+    "result_reference": "registry reference (RESULT)",
+    "derived_reference": "registry reference (DERIVED)",
+    "article_mentions": "this article names the NCT id",
+}
+
+
+def render_registrations(registrations: list[dict[str, Any]]) -> list[str]:
+    """``show``'s lines on the registered trials joined to the article (none when there are
+    none)."""
+    if not registrations:
+        return []
+    lines = ["Registrations:"]
+    for reg in registrations:
+        how = REGISTRATION_HOW.get(reg["how"], reg["how"])
+        if reg["in_database"]:
+            status = (reg["status"] or "no status").replace("_", " ").lower()
+            lines.append(f"  {reg['nct_id']}  {reg['title']} [{status}]; {how}")
+        else:
+            lines.append(f"  {reg['nct_id']}  (not in the registry watch); {how}")
+    lines.append("")
+    return lines
+
+
 def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
     """The whole record as readable text."""
     article = stored.article
@@ -108,6 +132,7 @@ def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
     for name, url in doc["links"].items():
         lines.append(f"  {name.upper() if name != 'pubmed' else 'PubMed':<7}{url}")
     lines.append("")
+    lines += render_registrations(doc.get("registrations", []))
     if stored.retracted:
         notice = stored.retraction_notice_pmid
         since = stored.retracted_at.date().isoformat() if stored.retracted_at else "unknown"

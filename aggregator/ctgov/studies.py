@@ -41,26 +41,12 @@ from typing import Any
 
 from aggregator.errors import ConfigError, ParseError
 
+# The status enum lives with the stages (aggregator.trial_stages); re-exported here.
+from aggregator.trial_stages import OVERALL_STATUSES as OVERALL_STATUSES
+
 NCT_ID_RE = re.compile(r"^NCT\d{8}$")
 _PARTIAL_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 DATE_TYPES = ("ACTUAL", "ESTIMATED")
-# Overall status values the registry uses (API v2 enum). Others are kept as given.
-OVERALL_STATUSES = (
-    "NOT_YET_RECRUITING",
-    "RECRUITING",
-    "ENROLLING_BY_INVITATION",
-    "ACTIVE_NOT_RECRUITING",
-    "SUSPENDED",
-    "TERMINATED",
-    "COMPLETED",
-    "WITHDRAWN",
-    "AVAILABLE",
-    "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE",
-    "APPROVED_FOR_MARKETING",
-    "WITHHELD",
-    "UNKNOWN",
-)
 REFERENCE_TYPES = ("RESULT", "BACKGROUND", "DERIVED")
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from aggregator.digest.compute import build_digest
 from aggregator.digest.feed import FeedEntry, FeedLink, feed_xml, parse_feed
-from aggregator.digest.model import ChangeEvent, Digest, DigestArticle, DigestInputError, RunInfo
+from aggregator.digest.model import (
+    ChangeEvent,
+    Digest,
+    DigestArticle,
+    DigestInputError,
+    DigestTrial,
+    RegistryInputs,
+    RegistrySearchRun,
+    RunInfo,
+    TrialPublication,
+    TrialStatusPoint,
+)
 from aggregator.digest.output import feed_entry, render_formats
 from aggregator.digest.render_html import render_html
 from aggregator.digest.render_json import digest_to_dict, render_json
@@ -19,9 +30,14 @@ __all__ = [
     "Digest",
     "DigestArticle",
     "DigestInputError",
+    "DigestTrial",
     "FeedEntry",
     "FeedLink",
+    "RegistryInputs",
+    "RegistrySearchRun",
     "RunInfo",
+    "TrialPublication",
+    "TrialStatusPoint",
     "build_digest",
     "digest_to_dict",
     "feed_entry",

@@ -33,6 +33,7 @@ from aggregator.digest.model import (
     Headline,
     MapCell,
     Milestone,
+    RegistryInputs,
     RetractionEntry,
     RunHealth,
     RunInfo,
@@ -42,6 +43,7 @@ from aggregator.digest.model import (
     doi_url,
     pubmed_url,
 )
+from aggregator.digest.registry import build_registry_section
 from aggregator.digest.tally import DigestTallies, tally_articles
 from aggregator.vocab import (
     FORMS,
@@ -519,16 +521,20 @@ def build_digest(
     *,
     demo: bool = False,
     tallies: DigestTallies | None = None,
+    registry: RegistryInputs | None = None,
 ) -> Digest:
     """Compute the digest for ISO ``week`` (e.g. "2026-W48") as of its last second (UTC).
 
     Without ``tallies`` every count comes from ``articles``. With ``tallies`` (counted by the
     database for this week) the counts come from them, and ``articles`` need only hold the
     articles the digest lists: those first seen or retracted during the week and every
-    glycinate one (others are ignored).
+    glycinate one (others are ignored). ``registry`` (the stored trials and the registry
+    searches of each run) adds the "Registered trials" section; without it there is none.
     """
     with gc_paused():
-        return _build_digest(week, articles, changes, runs, demo=demo, tallies=tallies)
+        return _build_digest(
+            week, articles, changes, runs, demo=demo, tallies=tallies, registry=registry
+        )
 
 
 def _build_digest(
@@ -539,6 +545,7 @@ def _build_digest(
     *,
     demo: bool,
     tallies: DigestTallies | None,
+    registry: RegistryInputs | None = None,
 ) -> Digest:
     try:
         window = parse_week(week)
@@ -611,4 +618,5 @@ def _build_digest(
         retractions=retractions,
         revisions=revisions,
         run_health=_run_health(runs, window),
+        registry=build_registry_section(registry, window),
     )

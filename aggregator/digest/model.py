@@ -29,6 +29,7 @@ _PROVENANCE_FIELD_SET = frozenset(PROVENANCE_FIELDS)
 
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 DOI_URL = "https://doi.org/{doi}"
+TRIAL_URL = "https://clinicaltrials.gov/study/{nct_id}"
 
 
 class DigestInputError(AggregatorError):
@@ -59,6 +60,11 @@ def pubmed_url(pmid: int) -> str:
 def doi_url(doi: str | None) -> str | None:
     """doi.org resolver link, or None without a DOI."""
     return DOI_URL.format(doi=doi.strip()) if doi and doi.strip() else None
+
+
+def trial_url(nct_id: str) -> str:
+    """ClinicalTrials.gov page of a registered study."""
+    return TRIAL_URL.format(nct_id=nct_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,6 +165,99 @@ class RunInfo:
     def __post_init__(self) -> None:
         _require_utc(self.started_at, "run started_at")
         _require_utc(self.finished_at, "run finished_at")
+
+
+# --------------------------------------------------------------------------------------------
+# Registry inputs (the ClinicalTrials.gov watch)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrialStatusPoint:
+    """One row of a trial's status history: the status a harvest saw at ``seen_at``;
+    ``posted`` is the registry's date of that record version; ``observed_change`` is False
+    for the status the trial had when first seen."""
+
+    seen_at: dt.datetime
+    status: str | None
+    posted: dt.date | None
+    observed_change: bool
+
+    def __post_init__(self) -> None:
+        _require_utc(self.seen_at, "trial status seen_at")
+
+
+@dataclass(frozen=True, slots=True)
+class TrialPublication:
+    """A publication joined to a trial (``how``: result_reference, derived_reference or
+    article_mentions), first seen at ``first_seen_at``."""
+
+    pmid: int
+    how: str
+    first_seen_at: dt.datetime
+    title: str | None = None  # None: the article is not in the database
+
+    def __post_init__(self) -> None:
+        _require_utc(self.first_seen_at, f"publication {self.pmid}: first_seen_at")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestTrial:
+    """One stored registered trial as the digest needs it (datetimes aware UTC; dates are
+    the registry's). ``statuses`` is the status history, oldest first."""
+
+    nct_id: str
+    title: str
+    forms: tuple[str, ...]
+    migraine_or_headache: bool
+    conditions: tuple[str, ...]  # as registered ("Episodic Migraine")
+    phases: tuple[str, ...]
+    enrollment: int | None
+    enrollment_type: str | None
+    first_posted: dt.date | None
+    completion: str | None  # "2026-09-25 (actual)"
+    completion_date: dt.date | None  # its earliest day, when ACTUAL
+    results_first_posted: dt.date | None
+    first_seen_at: dt.datetime
+    results_seen_at: dt.datetime | None
+    statuses: tuple[TrialStatusPoint, ...]
+    publications: tuple[TrialPublication, ...] = ()
+    acronym: str | None = None
+
+    def __post_init__(self) -> None:
+        who = f"trial {self.nct_id}"
+        _require_in(self.forms, "form", FORMS, who)
+        _require_utc(self.first_seen_at, f"{who}: first_seen_at")
+        _require_utc(self.results_seen_at, f"{who}: results_seen_at")
+
+    @property
+    def is_glycinate(self) -> bool:
+        return "glycinate" in self.forms
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySearchRun:
+    """One registry search in one run: whether it completed and up to which day."""
+
+    name: str
+    query: str
+    finished_at: dt.datetime
+    ok: bool
+    through: dt.date | None  # the day it is complete up to (the run's day) when ok
+    error: str | None = None
+    every_search: bool = True  # the run watched every saved registry search (not --query)
+
+    def __post_init__(self) -> None:
+        _require_utc(self.finished_at, f"registry search {self.name}: finished_at")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryInputs:
+    """The registry's part of the digest inputs: the stored trials and the registry searches
+    of every run."""
+
+    trials: tuple[DigestTrial, ...] = ()
+    search_runs: tuple[RegistrySearchRun, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,6 +467,119 @@ class RunHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class TrialLinkEntry:
+    pmid: int
+    how: str
+    pubmed_url: str
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrialEntry:
+    """A registered trial as listed in the digest, as of the end of the digest week."""
+
+    nct_id: str
+    title: str
+    url: str
+    forms: tuple[str, ...]
+    conditions: tuple[str, ...]
+    migraine_or_headache: bool
+    status: str | None
+    status_label: str
+    stage: str
+    stage_label: str
+    phase_label: str
+    enrollment: int | None
+    enrollment_type: str | None
+    first_posted: dt.date | None
+    completion: str | None
+    publications: tuple[TrialLinkEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    """Glycinate trials in one stage: migraine/headache and other conditions."""
+
+    stage: str
+    label: str
+    headache: int
+    other: int
+
+
+@dataclass(frozen=True, slots=True)
+class FormStageRow:
+    """Magnesium migraine/headache trials with one form, by stage (every stage, in order)."""
+
+    form: str
+    by_stage: tuple[tuple[str, int], ...]
+    total: int
+
+    def count(self, stage: str) -> int:
+        return next((n for key, n in self.by_stage if key == stage), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialEvent:
+    """Something that happened to a watched trial this week. ``kind``: registered, status,
+    results or publication."""
+
+    kind: str
+    nct_id: str
+    title: str
+    url: str
+    text: str
+    seen_at: dt.datetime
+    glycinate: bool
+    migraine_or_headache: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrialMilestone:
+    """The first registered (or first completed) glycinate migraine/headache trial, in the
+    week the registry posted it."""
+
+    kind: str  # first_registered | first_completed
+    text: str
+    trial: TrialEntry
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySearchState:
+    """Where one registry search stood at the end of the week."""
+
+    name: str
+    query: str
+    state: str  # complete | failed | never
+    through: dt.date | None  # last day a completed run covered
+    error: str | None
+    last_attempt: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySection:
+    """The "Registered trials" section: what ClinicalTrials.gov shows is on its way."""
+
+    ran: bool  # some registry search had run by the end of the week
+    complete: bool  # every registry search's latest run completed: claims may be made
+    searches: tuple[RegistrySearchState, ...]
+    through: dt.date | None  # the registry is covered up to this day (when complete)
+    sentences: tuple[str, ...]  # the glycinate claims, scoped, or why none is made
+    stages: tuple[tuple[str, str], ...]  # (key, label) of the stages the tables show, in order
+    glycinate_stages: tuple[StageRow, ...]  # every stage, in order
+    glycinate_trials: tuple[TrialEntry, ...]
+    form_stages: tuple[FormStageRow, ...]  # magnesium migraine/headache trials
+    migraine_trials: int
+    events: tuple[TrialEvent, ...]
+    entered_watch: int  # older registrations first seen this week (first harvest, new search)
+    milestones: tuple[TrialMilestone, ...]
+
+    @property
+    def shown_stages(self) -> tuple[str, ...]:
+        """The keys of :attr:`stages`: the main stages, and stopped/unknown when used."""
+        return tuple(key for key, _label in self.stages)
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """Everything one weekly digest shows, as of the end of ``week`` (Sunday 23:59:59 UTC)."""
 
@@ -387,6 +599,7 @@ class Digest:
     retractions: tuple[RetractionEntry, ...]
     revisions: tuple[ChangeEntry, ...]
     run_health: RunHealth
+    registry: RegistrySection | None = None  # None: built without registry inputs
 
     @property
     def is_empty(self) -> bool:

@@ -25,9 +25,12 @@ def digest_file_name(week: str, fmt: str) -> str:
 
 
 def feed_summary(digest: Digest) -> str:
-    """Demo notice, milestones, then the headline sentences."""
+    """Demo notice, milestones (publications, then registered trials), then the headline
+    sentences."""
     parts = [digest.demo_notice] if digest.demo_notice else []
     parts.extend(m.text for m in digest.milestones)
+    if digest.registry is not None:
+        parts.extend(m.text for m in digest.registry.milestones)
     parts.append(digest.headline.text)
     return " ".join(parts)
 

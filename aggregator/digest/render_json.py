@@ -19,7 +19,10 @@ from aggregator.digest.model import (
     EvidenceCounts,
     EvidenceSplit,
     MapCell,
+    RegistrySection,
+    TrialEntry,
 )
+from aggregator.trial_stages import STAGE_LABELS, TRIAL_STAGES
 from aggregator.vocab import STUDY_TYPES
 
 SCHEMA_VERSION = 1
@@ -81,6 +84,87 @@ def _article(entry: ArticleEntry) -> dict[str, Any]:
 
 def _cell(cell: MapCell) -> dict[str, int]:
     return {"count": cell.count, "previous_week": cell.previous, "delta": cell.delta}
+
+
+def _trial(entry: TrialEntry) -> dict[str, Any]:
+    return {
+        "nct_id": entry.nct_id,
+        "title": entry.title,
+        "url": entry.url,
+        "forms": list(entry.forms),
+        "conditions": list(entry.conditions),
+        "migraine_or_headache": entry.migraine_or_headache,
+        "status": entry.status,
+        "stage": entry.stage,
+        "phase": entry.phase_label,
+        "enrollment": entry.enrollment,
+        "enrollment_type": entry.enrollment_type,
+        "first_posted": entry.first_posted.isoformat() if entry.first_posted else None,
+        "completion": entry.completion,
+        "publications": [
+            {"pmid": p.pmid, "how": p.how, "pubmed_url": p.pubmed_url, "title": p.title}
+            for p in entry.publications
+        ],
+    }
+
+
+def registry_to_dict(section: RegistrySection | None) -> dict[str, Any] | None:
+    """The "Registered trials" section as plain values (None when the digest has none)."""
+    if section is None:
+        return None
+    return {
+        "ran": section.ran,
+        "complete": section.complete,
+        "through": section.through.isoformat() if section.through else None,
+        "searches": [
+            {
+                "name": s.name,
+                "query": s.query,
+                "state": s.state,
+                "through": s.through.isoformat() if s.through else None,
+                "error": s.error,
+                "last_attempt": iso_utc(s.last_attempt),
+            }
+            for s in section.searches
+        ],
+        "sentences": list(section.sentences),
+        "milestones": [
+            {"kind": m.kind, "text": m.text, "trial": _trial(m.trial)} for m in section.milestones
+        ],
+        # Every stage, zero-filled, so the keys never vary; "shown" marks the digest's columns.
+        "stages": [
+            {"key": key, "label": STAGE_LABELS[key], "shown": key in section.shown_stages}
+            for key in TRIAL_STAGES
+        ],
+        "glycinate_by_stage": {
+            row.stage: {"migraine_or_headache": row.headache, "other_conditions": row.other}
+            for row in section.glycinate_stages
+        },
+        "glycinate_trials": [_trial(t) for t in section.glycinate_trials],
+        "migraine_trials": section.migraine_trials,
+        "migraine_trials_by_form": [
+            {
+                "form": row.form,
+                "total": row.total,
+                "by_stage": dict(row.by_stage),
+            }
+            for row in section.form_stages
+        ],
+        "changes": [
+            {
+                "kind": e.kind,
+                "nct_id": e.nct_id,
+                "title": e.title,
+                "url": e.url,
+                "text": e.text,
+                "seen_at": iso_utc(e.seen_at),
+                "glycinate": e.glycinate,
+                "migraine_or_headache": e.migraine_or_headache,
+            }
+            for e in section.events
+        ],
+        "entered_watch": section.entered_watch,
+    }
 
 
 def digest_to_dict(digest: Digest) -> dict[str, Any]:
@@ -191,6 +275,7 @@ def digest_to_dict(digest: Digest) -> dict[str, Any]:
             "last_refreshed_at": iso_utc(health.last_refreshed_at),
             "last_status": health.last_status,
         },
+        "registry": registry_to_dict(digest.registry),
     }
 
 

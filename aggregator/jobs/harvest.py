@@ -87,6 +87,32 @@ class SearchClient(Protocol):
 ProgressCallback = Callable[[str, int, int], None]
 
 
+class FollowUpReport(Protocol):
+    """What a follow-up step reports (see :class:`FollowUp`)."""
+
+    @property
+    def searched(self) -> int: ...  # searches run
+
+    @property
+    def failures(self) -> list[str]: ...  # one "name: error" per failed search
+
+    def summary_lines(self) -> list[str]: ...
+
+    def total_text(self) -> str: ...  # its part of the run's total line
+
+    def details(self) -> dict[str, Any]: ...  # kept in the run's details under ``key``
+
+
+class FollowUp(Protocol):
+    """Work done in the same run after the saved searches, under the same run lock: the
+    registry watch (:class:`aggregator.jobs.registry.RegistryHarvester`). Its failed
+    searches count in the run's status like failed saved searches."""
+
+    key: str
+
+    def __call__(self, run_id: int) -> FollowUpReport: ...
+
+
 def term_hash(term: str) -> str:
     """Fingerprint of a saved search's term: editing the term restarts its harvest."""
     return hashlib.sha256(" ".join(term.split()).encode("utf-8")).hexdigest()[:16]
@@ -117,6 +143,7 @@ class HarvestReport:
     run_id: int
     outcomes: list[QueryOutcome]
     status: str  # success | partial | failed
+    follow_up: FollowUpReport | None = None  # the registry watch, when it ran
 
     @property
     def ok(self) -> bool:
@@ -126,14 +153,19 @@ class HarvestReport:
         return sum(int(getattr(o, attribute)) for o in self.outcomes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON values: the run, its status and each saved search's counts."""
+        """The report as JSON values: the run, its status, each saved search's counts and the
+        follow-up step's (the registry watch), when it ran."""
+        failed = sum(1 for o in self.outcomes if not o.ok)
+        if self.follow_up is not None:
+            failed += len(self.follow_up.failures)
         return {
             "run_id": self.run_id,
             "status": self.status,
             "new": self.total("new"),
             "revised": self.total("revised"),
             "unchanged": self.total("unchanged"),
-            "failed_queries": sum(1 for o in self.outcomes if not o.ok),
+            "skipped": self.total("skipped"),
+            "failed_queries": failed,
             "searches": [
                 {
                     "name": o.name,
@@ -146,10 +178,12 @@ class HarvestReport:
                     "unchanged": o.unchanged,
                     "retracted": o.retracted,
                     "not_returned": list(o.missing),
+                    "skipped": o.skipped,
                     "error": o.error,
                 }
                 for o in self.outcomes
             ],
+            "registry": self.follow_up.details() if self.follow_up is not None else None,
         }
 
     def summary_lines(self) -> list[str]:
@@ -170,12 +204,18 @@ class HarvestReport:
                 )
             else:
                 lines.append(f"{o.name}: FAILED: {o.error}")
+        failed = sum(1 for o in self.outcomes if not o.ok)
+        extra = ""
+        if self.follow_up is not None:
+            lines.extend(self.follow_up.summary_lines())
+            failed += len(self.follow_up.failures)
+            extra = f"; {self.follow_up.total_text()}"
         skipped = self.total("skipped")
         lines.append(
             f"run {self.run_id} {self.status}: {self.total('new')} new, "
-            f"{self.total('revised')} revised, "
-            f"{sum(1 for o in self.outcomes if not o.ok)} failed queries"
+            f"{self.total('revised')} revised, {failed} failed queries"
             + (f", {skipped} skipped" if skipped else "")
+            + extra
         )
         return lines
 
@@ -206,56 +246,85 @@ class Harvester:
         self.run_kind = run_kind
         self.lock = lock
 
-    def run(self, queries: Sequence[SavedQuery]) -> HarvestReport:
-        """Harvest every enabled saved search; one failing search does not stop the others."""
+    def run(
+        self, queries: Sequence[SavedQuery], *, follow_up: FollowUp | None = None
+    ) -> HarvestReport:
+        """Harvest every enabled saved search, then run ``follow_up`` (the registry watch) in
+        the same run; one failing search does not stop the others."""
         if self.lock is None:
-            return self._run_locked(queries)
+            return self._run_locked(queries, follow_up)
         with self.lock:
-            return self._run_locked(queries)
+            return self._run_locked(queries, follow_up)
 
-    def _run_locked(self, queries: Sequence[SavedQuery]) -> HarvestReport:
+    def _run_locked(
+        self, queries: Sequence[SavedQuery], follow_up: FollowUp | None = None
+    ) -> HarvestReport:
         with new_session(self.engine) as session:
             # We hold the run lock, so any run still marked "running" died mid-way.
             mark_interrupted_runs(session, self.clock())
             run_id = start_run(session, now=self.clock(), kind=self.run_kind)
             session.commit()
         outcomes: list[QueryOutcome] = []
+        extra: FollowUpReport | None = None
         try:
             with run_context(run_id):  # every log line of this run carries run=<id>
                 for query in queries:
                     if not query.enabled:
                         continue
                     outcomes.append(self.harvest_query(query, run_id))
+                if follow_up is not None:
+                    extra = follow_up(run_id)
         except BaseException as exc:  # KeyboardInterrupt/SIGTERM: record, then re-raise
             self._finish(run_id, outcomes, status="interrupted", error=repr(exc)[:500])
             raise
-        failed = sum(1 for o in outcomes if not o.ok)
-        if not outcomes or failed == 0:
+        failures = [f"{o.name}: {o.error}" for o in outcomes if not o.ok]
+        searched = len(outcomes)
+        if extra is not None:
+            failures += extra.failures
+            searched += extra.searched
+        if not failures:
             status = "success"
-        elif failed == len(outcomes):
+        elif len(failures) >= searched:
             status = "failed"
         else:
             status = "partial"
-        errors = "; ".join(f"{o.name}: {o.error}" for o in outcomes if not o.ok) or None
-        self._finish(run_id, outcomes, status=status, error=errors)
-        return HarvestReport(run_id=run_id, outcomes=outcomes, status=status)
+        self._finish(
+            run_id,
+            outcomes,
+            status=status,
+            error="; ".join(failures) or None,
+            follow_up=(follow_up.key, extra) if follow_up is not None and extra else None,
+        )
+        return HarvestReport(run_id=run_id, outcomes=outcomes, status=status, follow_up=extra)
 
     def _finish(
-        self, run_id: int, outcomes: list[QueryOutcome], *, status: str, error: str | None
+        self,
+        run_id: int,
+        outcomes: list[QueryOutcome],
+        *,
+        status: str,
+        error: str | None,
+        follow_up: tuple[str, FollowUpReport] | None = None,
     ) -> None:
+        details: dict[str, Any] = {}
+        if follow_up is not None:
+            key, extra = follow_up
+            details[key] = extra.details()
         with new_session(self.engine) as session:
             finish_run(
                 session,
                 run_id,
                 status=status,
                 now=self.clock(),
-                searched=len(outcomes),
+                searched=len(outcomes) + (follow_up[1].searched if follow_up else 0),
                 new=sum(o.new for o in outcomes),
                 revised=sum(o.revised for o in outcomes),
                 unchanged=sum(o.unchanged for o in outcomes),
-                failed_queries=sum(1 for o in outcomes if not o.ok),
+                failed_queries=sum(1 for o in outcomes if not o.ok)
+                + (len(follow_up[1].failures) if follow_up else 0),
                 error=error,
                 details={
+                    **details,
                     "queries": [
                         {
                             "name": o.name,
@@ -273,7 +342,7 @@ class Harvester:
                             "error": o.error,
                         }
                         for o in outcomes
-                    ]
+                    ],
                 },
             )
             session.commit()

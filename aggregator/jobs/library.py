@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.article import Article
 from aggregator.export import article_document, article_record, build_record, write_stream
+from aggregator.jobs.trials import registrations_of
 from aggregator.store.articles import StoredArticle, article_history, count_articles, get_article
 from aggregator.store.engine import new_session, store_errors
 from aggregator.store.models import RunRow, SavedQueryStateRow
@@ -92,12 +93,15 @@ def query_page(
 
 
 def show_article(engine: Engine, pmid: int) -> ShownArticle | None:
-    """One stored article with its revision history, or None when it is not stored."""
+    """One stored article with its revision history and the registered trials joined to it
+    (``document["registrations"]``), or None when it is not stored."""
     with _session(engine) as session:
         stored = get_article(session, pmid)
         if stored is None:
             return None
-        return ShownArticle(stored, article_document(stored, article_history(session, pmid)))
+        document = article_document(stored, article_history(session, pmid))
+        document["registrations"] = registrations_of(session, pmid)
+        return ShownArticle(stored, document)
 
 
 def export_articles(engine: Engine, filt: ArticleFilter, fmt: str, out: TextIO) -> int:

@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import FrameType
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from aggregator.errors import ConfigError
 from aggregator.jobs.harvest import SearchClient
+from aggregator.jobs.registry import RegistryWatch
 from aggregator.jobs.weekly import DigestTarget, run_weekly
 from aggregator.logconfig import quote_value
 from aggregator.queries import SavedQuery
@@ -457,15 +458,20 @@ def weekly_job(
     make_client: Callable[[], AbstractContextManager[SearchClient]],
     load_queries: Callable[[], Sequence[SavedQuery]],
     digest: DigestTarget,
+    make_registry: Callable[[], RegistryWatch | None] | None = None,
 ) -> Callable[[], JobResult]:
     """The job the scheduler runs each week: :func:`aggregator.jobs.weekly.run_weekly` with
-    the saved searches as they are on disk at that moment, under the run lock."""
+    the saved searches (and, from ``make_registry``, the registry watch) as they are on disk
+    at that moment, under the run lock."""
     log = logging.getLogger("aggregator.scheduler")
 
     def job() -> JobResult:
         queries = load_queries()
-        with make_client() as client:
-            result = run_weekly(engine, client, queries, digest=digest, lock=RunLock(engine))
+        watch = make_registry() if make_registry is not None else None
+        with make_client() as client, watch if watch is not None else nullcontext():
+            result = run_weekly(
+                engine, client, queries, digest=digest, lock=RunLock(engine), registry=watch
+            )
         for line in result.summary_lines():
             log.info(line)
         report = result.report

@@ -1,7 +1,10 @@
-"""The weekly job: harvest every saved search, then publish this week's digest.
+"""The weekly job: harvest every saved search, watch the registry, then publish this week's
+digest.
 
 The one definition that ``aggregator run``, ``aggregator schedule`` and ``aggregator run
---demo`` all call; they differ only in the client, the clock and where the digest goes.
+--demo`` all call; they differ only in the clients, the clock and where the digest goes. The
+registry watch (:mod:`aggregator.jobs.registry`) runs after the PubMed harvest, in the same
+run and under the same run lock, unless it is switched off (no ``registry``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.engine import Engine
 from aggregator.jobs.delivery import SmtpSettings
 from aggregator.jobs.harvest import Harvester, HarvestReport, ProgressCallback, SearchClient
 from aggregator.jobs.publish import FORMATS, Published, publish_digest
+from aggregator.jobs.registry import RegistryHarvester, RegistryWatch
 from aggregator.queries import SavedQuery
 from aggregator.store.lock import RunLock
 from aggregator.timeutil import Clock, utc_now
@@ -72,10 +76,12 @@ def run_weekly(
     lock: RunLock | None = None,
     source: str = "efetch",
     run_kind: str = "run",
+    registry: RegistryWatch | None = None,
 ) -> WeeklyResult:
-    """Harvest ``queries`` into ``engine`` under ``lock``, then publish the digest of ``week``
-    (default: the current ISO week by ``clock``). The digest is published even when a saved
-    search failed: it says so under run health."""
+    """Harvest ``queries`` into ``engine`` under ``lock``, then the registry searches of
+    ``registry`` (None: no registry watch) in the same run, then publish the digest of
+    ``week`` (default: the current ISO week by ``clock``). The digest is published even when
+    a saved search failed: it says so under run health and in its registry section."""
     harvester = Harvester(
         engine,
         client,
@@ -86,7 +92,14 @@ def run_weekly(
         run_kind=run_kind,
         lock=lock,
     )
-    report = harvester.run(queries)
+    follow_up = (
+        None
+        if registry is None
+        else RegistryHarvester(
+            engine, registry, clock=clock, today=today, lock=lock, progress=progress
+        )
+    )
+    report = harvester.run(queries, follow_up=follow_up)
     if digest is None:
         return WeeklyResult(report, None)
     published = publish_digest(

@@ -13,7 +13,18 @@ from sqlalchemy.orm import Session
 
 from aggregator.article import Article
 from aggregator.bulk import gc_paused
-from aggregator.digest import ChangeEvent, Digest, DigestArticle, RunInfo, build_digest
+from aggregator.digest import (
+    ChangeEvent,
+    Digest,
+    DigestArticle,
+    DigestTrial,
+    RegistryInputs,
+    RegistrySearchRun,
+    RunInfo,
+    TrialPublication,
+    TrialStatusPoint,
+    build_digest,
+)
 from aggregator.digest.compute import charted_forms
 from aggregator.digest.tally import (
     BEFORE_WEEK,
@@ -27,6 +38,7 @@ from aggregator.store.engine import new_session
 from aggregator.store.models import ArticleRevisionRow, ArticleRow, RunRow, TagRow
 from aggregator.store.runs import recent_runs
 from aggregator.store.tables import chunks, table_of
+from aggregator.store.trials import StoredTrial, list_trials, trial_as_of
 from aggregator.timeutil import as_utc
 from aggregator.vocab import GLYCINATE, ArticleTags, in_vocabulary_order
 from aggregator.weeks import WeekWindow, parse_week
@@ -144,9 +156,25 @@ def _change_event(row: ArticleRevisionRow, title: str) -> ChangeEvent:
     )
 
 
+def _registry_details(row: RunRow) -> dict[str, Any]:
+    """The registry part of a run's details ({} when the run did not watch the registry)."""
+    details = row.details if isinstance(row.details, dict) else {}
+    registry = details.get("registry")
+    return registry if isinstance(registry, dict) else {}
+
+
 def _run_info(row: RunRow) -> RunInfo:
     queries = row.details.get("queries", []) if isinstance(row.details, dict) else []
     failures = tuple(f"{q.get('name')}: {q.get('error')}" for q in queries if not q.get("ok", True))
+    registry = _registry_details(row)
+    failures += tuple(
+        f"registry {s.get('name')}: {s.get('error')}"
+        for s in registry.get("searches", [])
+        if not s.get("ok", True)
+    )
+    links = registry.get("links")
+    if isinstance(links, dict) and not links.get("ok", True):
+        failures += (f"registry links: {links.get('error')}",)
     if row.status == "interrupted" and not failures:
         failures = (f"run interrupted: {row.error or 'process ended without finishing'}",)
     started = as_utc(row.started_at)
@@ -499,6 +527,7 @@ class DigestInputs:
     demo: bool  # the database holds only demo data
     tallies: DigestTallies
     stored_articles: int  # articles in the database, whenever seen
+    registry: RegistryInputs = dataclasses.field(default_factory=RegistryInputs)
 
     def build(self, *, demo: bool | None = None) -> Digest:
         """The digest (``demo`` overrides whether it is marked as demo data)."""
@@ -509,6 +538,7 @@ class DigestInputs:
             self.runs,
             demo=self.demo if demo is None else demo,
             tallies=self.tallies,
+            registry=self.registry,
         )
 
 
@@ -537,8 +567,10 @@ def load_digest_inputs(engine: Engine, week: str, *, retag: Tagger) -> DigestInp
         charted = charted_forms(tallies.build(year_forms=()))
         _count_years_as_then(session, tallies, charted, later)
         changes = _changes_in_week(session, revisions, later, then.titles)
-        runs, demo = _runs(session)
+        run_rows = _harvest_runs(session)
+        runs, demo = [_run_info(r) for r in run_rows], _only_demo(session)
         stored_articles = count_articles(session)
+        registry = load_registry_inputs(session, run_rows, window)
     return DigestInputs(
         week=window.label,
         articles=listed,
@@ -547,6 +579,7 @@ def load_digest_inputs(engine: Engine, week: str, *, retag: Tagger) -> DigestInp
         demo=demo,
         tallies=tallies.build(year_forms=charted),
         stored_articles=stored_articles,
+        registry=registry,
     )
 
 
@@ -620,12 +653,117 @@ def _changes_in_week(
     return [_change_event(r, known.get(r.pmid, "")) for r in in_week]
 
 
-def _runs(session: Session) -> tuple[list[RunInfo], bool]:
-    """The harvest runs (PubMed and demo), and whether the database holds only demo data."""
-    run_rows = recent_runs(session, limit=10_000)
-    kinds = {r.kind for r in run_rows}
-    runs = [_run_info(r) for r in run_rows if r.kind in ("run", "demo")]
-    return runs, "demo" in kinds and "run" not in kinds
+def _harvest_runs(session: Session) -> list[RunRow]:
+    """The harvest runs (PubMed and demo; imports left out), newest first."""
+    return [r for r in recent_runs(session, limit=10_000) if r.kind in ("run", "demo")]
+
+
+def _only_demo(session: Session) -> bool:
+    """Whether the database holds only demo data."""
+    kinds = {r.kind for r in recent_runs(session, limit=10_000)}
+    return "demo" in kinds and "run" not in kinds
+
+
+# ---- the registry ------------------------------------------------------------------------------
+
+
+def _day(text: str | None) -> dt.date | None:
+    """The first day a registry date (YYYY, YYYY-MM or YYYY-MM-DD) can mean."""
+    if not text:
+        return None
+    parts = [int(p) for p in text.split("-")]
+    try:
+        return dt.date(
+            parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1
+        )
+    except (ValueError, IndexError):
+        return None
+
+
+def digest_trial(stored: StoredTrial) -> DigestTrial:
+    """A stored trial as the digest sees it."""
+    row = stored.row
+    first_seen = as_utc(row.first_seen_at)
+    assert first_seen is not None
+    completion = None
+    if row.completion_date:
+        completion = row.completion_date + (
+            f" ({row.completion_date_type.lower()})" if row.completion_date_type else ""
+        )
+    return DigestTrial(
+        nct_id=row.nct_id,
+        title=row.title,
+        acronym=row.acronym,
+        forms=stored.forms,
+        migraine_or_headache=row.migraine_or_headache,
+        conditions=tuple(row.conditions or ()),
+        phases=tuple(row.phases or ()),
+        enrollment=row.enrollment,
+        enrollment_type=row.enrollment_type,
+        first_posted=_day(row.first_posted),
+        completion=completion,
+        completion_date=_day(row.completion_date) if row.completion_date_type == "ACTUAL" else None,
+        results_first_posted=_day(row.results_first_posted),
+        first_seen_at=first_seen,
+        results_seen_at=as_utc(row.results_seen_at),
+        statuses=tuple(
+            TrialStatusPoint(
+                seen_at=change.seen_at,
+                status=change.new_status,
+                posted=_day(change.posted),
+                observed_change=index > 0,
+            )
+            for index, change in enumerate(stored.history)
+        ),
+        publications=tuple(
+            TrialPublication(
+                pmid=link.pmid,
+                how=link.how,
+                first_seen_at=link.first_seen_at,
+                title=link.article_title,
+            )
+            for link in stored.publications
+        ),
+    )
+
+
+def _search_runs(row: RunRow) -> list[RegistrySearchRun]:
+    finished = as_utc(row.finished_at)
+    if finished is None:
+        return []
+    found = []
+    details = _registry_details(row)
+    every_search = bool(details.get("every_search", True))
+    for search in details.get("searches", []):
+        window = search.get("window") or [None, None]
+        ok = bool(search.get("ok"))
+        found.append(
+            RegistrySearchRun(
+                name=str(search.get("name")),
+                query=str(search.get("query") or ""),
+                finished_at=finished,
+                ok=ok,
+                through=dt.date.fromisoformat(window[1]) if ok and window[1] else None,
+                error=search.get("error"),
+                every_search=every_search,
+            )
+        )
+    return found
+
+
+def load_registry_inputs(
+    session: Session, runs: Sequence[RunRow], window: WeekWindow
+) -> RegistryInputs:
+    """Every stored trial that gave magnesium at the end of the week, as it was then (later
+    revisions undone, so a past week's digest stays the same), and the registry searches of
+    ``runs``."""
+    trials = tuple(
+        digest_trial(then)
+        for stored in list_trials(session)
+        if (then := trial_as_of(stored, window.end)).forms
+    )
+    search_runs = tuple(found for row in reversed(runs) for found in _search_runs(row))
+    return RegistryInputs(trials=trials, search_runs=search_runs)
 
 
 def _titles(session: Session, pmids: Sequence[int]) -> dict[int, str]:

@@ -17,6 +17,8 @@ from sqlmodel import Field, SQLModel
 RUN_STATUSES: tuple[str, ...] = ("running", "success", "partial", "failed", "interrupted")
 RUN_KINDS: tuple[str, ...] = ("run", "import", "demo")
 ARTICLE_SOURCES: tuple[str, ...] = ("efetch", "import", "demo")
+# How a trial and a publication are joined (trial_publication.how).
+TRIAL_LINK_KINDS: tuple[str, ...] = ("result_reference", "derived_reference", "article_mentions")
 # Tables that migrations create outside the models (SQLite FTS5 index and its shadow tables):
 # autogenerate comparisons must ignore them.
 UNMODELLED_TABLE_PREFIXES: tuple[str, ...] = ("article_fts",)
@@ -298,3 +300,120 @@ class RunLockRow(SQLModel, table=True):
     acquired_at: dt.datetime = _ts()
     heartbeat_at: dt.datetime = _ts()
     expires_at: dt.datetime = _ts()
+
+
+# ---- added by revision 0007: the ClinicalTrials.gov watch -----------------------------------
+
+
+class TrialRow(SQLModel, table=True):
+    """One registered study (natural key: NCT id) as the registry last described it, with the
+    magnesium forms of its interventions and what we know about its history.
+
+    Registry dates are kept as the registry gives them: partial ISO text ("2026", "2026-05",
+    "2026-05-17") with their type (ACTUAL or ESTIMATED; NULL when not given). ``forms`` is
+    the comma-separated forms of ``form_tags`` in vocabulary order ('' for none), as for
+    articles.
+    """
+
+    __tablename__ = "trial"
+
+    nct_id: str = Field(primary_key=True, sa_type=sa.String(11))
+    title: str = Field(default="", sa_type=sa.Text)
+    official_title: str | None = Field(default=None, sa_type=sa.Text)
+    acronym: str | None = Field(default=None, sa_type=sa.String(128))
+    overall_status: str | None = Field(default=None, sa_type=sa.String(32), index=True)
+    why_stopped: str | None = Field(default=None, sa_type=sa.Text)
+    phases: list[str] = _json()
+    study_type: str | None = Field(default=None, sa_type=sa.String(32))
+    allocation: str | None = Field(default=None, sa_type=sa.String(32))
+    masking: str | None = Field(default=None, sa_type=sa.String(32))
+    enrollment: int | None = None
+    enrollment_type: str | None = Field(default=None, sa_type=sa.String(16))
+    start_date: str | None = Field(default=None, sa_type=sa.String(10))
+    start_date_type: str | None = Field(default=None, sa_type=sa.String(16))
+    primary_completion_date: str | None = Field(default=None, sa_type=sa.String(10))
+    primary_completion_date_type: str | None = Field(default=None, sa_type=sa.String(16))
+    completion_date: str | None = Field(default=None, sa_type=sa.String(10))
+    completion_date_type: str | None = Field(default=None, sa_type=sa.String(16))
+    first_posted: str | None = Field(default=None, sa_type=sa.String(10))
+    first_posted_type: str | None = Field(default=None, sa_type=sa.String(16))
+    last_update_posted: str | None = Field(default=None, sa_type=sa.String(10))
+    results_first_posted: str | None = Field(default=None, sa_type=sa.String(10))
+    conditions: list[str] = _json()
+    keywords: list[str] = _json()
+    interventions: list[dict[str, Any]] = _json()
+    arm_groups: list[dict[str, Any]] = _json()
+    references: list[dict[str, Any]] = _json()
+    has_results: bool = Field(default=False)
+    sponsor: str | None = Field(default=None, sa_type=sa.Text)
+    raw_json: str = Field(default="", sa_type=sa.Text)
+
+    # Conclusions from the registry texts (ctgov.forms, ctgov.conditions).
+    forms: str = Field(default="", sa_type=sa.Text)
+    form_tags: list[dict[str, Any]] = _json()
+    migraine_or_headache: bool = Field(default=False)
+    rules_version: str | None = Field(default=None, sa_type=sa.String(64))
+
+    # Bookkeeping.
+    content_hash: str = Field(sa_type=sa.String(64))
+    first_seen_at: dt.datetime = _ts(index=True)
+    last_updated_at: dt.datetime = _ts()
+    last_fetched_at: dt.datetime = _ts()
+    results_seen_at: dt.datetime | None = _ts(nullable=True)  # when has_results was first seen
+
+
+class TrialStatusChangeRow(SQLModel, table=True):
+    """The status history of a trial: one row when first seen (``old_status`` NULL) and one
+    per change of the registry's overall status. ``posted`` is the registry's date of the
+    record version that showed the new status (its LastUpdatePostDate); ``seen_at`` when a
+    harvest first saw it."""
+
+    __tablename__ = "trial_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nct_id: str = Field(
+        sa_type=sa.String(11),
+        sa_column_args=[sa.ForeignKey("trial.nct_id", ondelete="CASCADE")],
+        index=True,
+    )
+    seen_at: dt.datetime = _ts(index=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id")
+    old_status: str | None = Field(default=None, sa_type=sa.String(32))
+    new_status: str | None = Field(default=None, sa_type=sa.String(32))
+    posted: str | None = Field(default=None, sa_type=sa.String(10))
+
+
+class TrialRevisionRow(SQLModel, table=True):
+    """A real change to a stored trial (its content hash changed): which fields, and their
+    old and new values. A digest of a past week reverts later revisions, so it shows each
+    trial as it was then; ``trials show`` lists them."""
+
+    __tablename__ = "trial_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nct_id: str = Field(
+        sa_type=sa.String(11),
+        sa_column_args=[sa.ForeignKey("trial.nct_id", ondelete="CASCADE")],
+        index=True,
+    )
+    seen_at: dt.datetime = _ts(index=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id")
+    changed_fields: list[str] = _json()
+    old_values: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    new_values: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class TrialPublicationRow(SQLModel, table=True):
+    """A trial and a publication joined: ``how`` is result_reference or derived_reference
+    (the registry's references module names the PMID) or article_mentions (the article names
+    the NCT id in its title, abstract or databank list). Either side may be missing from the
+    database (no foreign keys): a reference to an article we have not harvested, an article
+    naming a trial outside the registry searches."""
+
+    __tablename__ = "trial_publication"
+
+    nct_id: str = Field(primary_key=True, sa_type=sa.String(11))
+    pmid: int = Field(primary_key=True, index=True, sa_column_kwargs={"autoincrement": False})
+    how: str = Field(primary_key=True, sa_type=sa.String(24))
+    first_seen_at: dt.datetime = _ts()
+    run_id: int | None = Field(default=None, foreign_key="run.id")

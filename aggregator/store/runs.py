@@ -26,6 +26,10 @@ from aggregator.store.models import (
     RunRow,
     SavedQueryStateRow,
     TagRow,
+    TrialPublicationRow,
+    TrialRevisionRow,
+    TrialRow,
+    TrialStatusChangeRow,
 )
 from aggregator.store.tables import chunks, dialect_insert, rowcount, table_of
 from aggregator.timeutil import require_aware
@@ -128,9 +132,12 @@ def set_checkpoint(
 
 
 def query_states(session: Session) -> list[SavedQueryStateRow]:
-    """Checkpoint rows of every saved search, by name."""
+    """Checkpoint rows of every saved PubMed search, by name (registry searches and other
+    passes keep theirs under names with a colon, which a saved search cannot have: see
+    :mod:`aggregator.store.trials`)."""
     statement = (
         sa.select(SavedQueryStateRow)
+        .where(sa.not_(SavedQueryStateRow.query_name.contains(":")))  # type: ignore[attr-defined]
         .order_by(SavedQueryStateRow.query_name)  # type: ignore[arg-type]
         .execution_options(populate_existing=True)
     )
@@ -253,6 +260,10 @@ def last_successful_run(session: Session, kind: str | tuple[str, ...] = "run") -
 
 # Every table a demo writes, children first so foreign keys hold on SQLite and PostgreSQL.
 _DEMO_TABLES = (
+    TrialStatusChangeRow,
+    TrialRevisionRow,
+    TrialPublicationRow,
+    TrialRow,
     ArticleRevisionRow,
     QueryHitRow,
     TagRow,

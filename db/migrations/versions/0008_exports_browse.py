@@ -11,7 +11,7 @@ value per form) next to ``article.forms``, which stays the comma-separated colum
 covering index ``ix_article_digest`` counts from.
 
 Revision ID: 0008
-Revises: 0006 (0007 is on another branch; the chain is joined when they are merged)
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
