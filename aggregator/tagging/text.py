@@ -42,8 +42,24 @@ _LABEL_CATEGORIES: dict[str, str] = {
     "CASE PRESENTATION": "METHODS",
     "CASE REPORT": "METHODS",
     "DATA SOURCES": "METHODS",
+    "METHODS AND RESULTS": "METHODS",
+    "SUBJECTS AND METHODS": "METHODS",
+    "MATERIAL AND METHODS": "METHODS",
+    "SEARCH METHODS": "METHODS",
+    "SEARCH STRATEGY": "METHODS",
+    "SELECTION CRITERIA": "METHODS",
+    "DATA COLLECTION AND ANALYSIS": "METHODS",
+    "DATA EXTRACTION": "METHODS",
+    "STUDY SELECTION": "METHODS",
+    "MAIN OUTCOME MEASURES": "METHODS",
+    "MEASUREMENTS": "METHODS",
+    "IMPORTANCE": "BACKGROUND",
     "RESULTS": "RESULTS",
     "FINDINGS": "RESULTS",
+    "MAIN RESULTS": "RESULTS",
+    "MEASUREMENTS AND MAIN RESULTS": "RESULTS",
+    "AUTHORS' CONCLUSIONS": "CONCLUSIONS",
+    "CONCLUSIONS AND RELEVANCE": "CONCLUSIONS",
     "CONCLUSION": "CONCLUSIONS",
     "CONCLUSIONS": "CONCLUSIONS",
     "INTERPRETATION": "CONCLUSIONS",
@@ -52,7 +68,9 @@ _LABEL_CATEGORIES: dict[str, str] = {
 
 # "vitamin C." ends a sentence although "C." looks like an initial.
 _VITAMIN_END = re.compile(r"\bvitamins? [A-Ka-k]\.$")
-_LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/-]{2,40}):\s+")
+_LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/'-]{2,40}):\s+")
+# A section label in a flat abstract, in capitals or capitalised ("Methods:"), opening a sentence.
+_INLINE_LABEL = re.compile(r"^\s*([A-Z][A-Za-z &/'-]{2,40}):\s+")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 # Tokens that end with a full stop without ending the sentence.
 _ABBREVIATIONS = frozenset(
@@ -337,6 +355,12 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+def _looks_like_label(text: str) -> bool:
+    """A section heading: at most four words, each capitalised ("Trial registration" too)."""
+    words = text.split()
+    return 0 < len(words) <= 4 and (text.isupper() or words[0][0].isupper())
+
+
 def _category_for(label: str | None) -> str | None:
     if not label:
         return None
@@ -364,6 +388,16 @@ def _article_sentences(article: Article) -> list[Sentence]:
             if category:
                 paragraph = paragraph[prefix.end() :]
         for piece in split_sentences(collapse(paragraph)):
+            # A structured abstract flattened into one paragraph ("BACKGROUND: ... METHODS:
+            # ..."): each label opens a section, which lasts until the next label.
+            label = _INLINE_LABEL.match(piece)
+            if label and _looks_like_label(label.group(1)):
+                named = _category_for(label.group(1)) or next(
+                    filter(None, map(_category_for, re.split(r"/| and ", label.group(1)))), None
+                )
+                category = named  # None: a section we have no category for
+                if named:
+                    piece = piece[label.end() :]
             sentences.append(Sentence("abstract", piece, category))
     return sentences
 
