@@ -235,7 +235,8 @@ UNSPECIFIED = (
         *("mg", "mmol", "g ", "meq", "gram"),
     ),
     gated(
-        r"\b(?:received|receive|given|took|take|taking|administered|treated with|randomi[sz]ed "
+        r"\b(?:received|receive|receiving|given|took|take|taking|administered|treated with|"
+        r"randomi[sz]ed "
         r"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){0,3}magnesium\b"
         r"(?![\s-]+(?:levels?|concentrations?|status|deficiency))",
         *("receiv", "given", "took", "take", "taking", "administ", "treated with", "randomi"),
@@ -335,13 +336,16 @@ _SALT_ITEM = (
     rf"(?:(?:a|an|the)\s+)?(?:(?:organic|inorganic|chelated|amino[- ]acid)\s+)?{_SALT_TOKEN}"
     rf"(?:[- /]{_SALT_TOKEN})*(?:\s+(?:chelate|mixture|salt|form|preparation|combination)s?)?"
 )
-_ITEM_LIST = rf"{_SALT_ITEM}(?:{_LIST_JOIN}{_SALT_ITEM})*"
+# A salt outside the vocabulary may stand inside the list ("oxide, acetate, pidolate").
+_ITEM_LIST = rf"{_SALT_ITEM}(?:{_LIST_JOIN}(?:{_SALT_ITEM}|{_OTHER_SALT}(?={_LIST_JOIN})))*"
 # Salts named apart from the word magnesium, after a head that says they are forms given.
 _SALTS_APART = gated(
     r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
     r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
     r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
     r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|"
+    # "... repleted with magnesium for two weeks as oxide, chloride, sulphate or citrate"
+    rf"\bas\s+(?=(?:{_SALT_TOKEN}|{_OTHER_SALT}){_LIST_JOIN}(?:{_SALT_TOKEN}|{_OTHER_SALT})\b)|"
     r"\b(?:salts?|compounds?|preparations?|formulations?|forms?|supplements?|products?)\b[^.:;()]{0,40}?"
     r"\b(?:were|was)\s+(?:\w+\s+){0,2}(?:tested|compared|studied|used|given|evaluated|"
     r"investigated|administered)\s*:\s*|\bmagnesium,?\s+(?:mainly|mostly|chiefly|"
@@ -349,6 +353,10 @@ _SALTS_APART = gated(
     r"(?:salts?\s*)?\(\s*)"
     rf"{_ITEM_LIST}\b",
     *SALT_STEMS,
+)
+_TITLE_ABOUT_SALTS = re.compile(
+    r"\b(?:magnesium|mg)\s+(?:\w+\s+)?(?:salts|preparations|formulations|compounds|supplements)\b|"
+    r"\b(?:salts|forms|preparations|formulations) of magnesium\b"
 )
 # Magnesium as a treatment in a review (no salt named): not a level, status or deficiency.
 _MAGNESIUM_TREATMENT = re.compile(
@@ -380,6 +388,13 @@ _PATIENT_REPORTS = frozenset({"case_report", "case_series"})
 _OUTCOME_BEFORE = re.compile(
     r"\b(?:effects?|impact|influence)\s+(?:of\b[^:;]{0,80}?\s|(?:\w+\s+){0,3})on\b|\b(?:increas\w*|rais\w*|improv\w*|"
     r"restor\w*|normali[sz]\w*|correct\w*|bioavailab\w*|absorption|changes?\s+in|response of)\b"
+)
+# "... in children with type 1 diabetes and hypomagnesaemia": the status of the people studied
+# (who they are), whatever the title says the supplement improved.
+_POPULATION_WITH = re.compile(
+    r"\b(?:in|among|for)\s+(?:[\w-]+\s+){0,3}?(?:patients|children|adults|women|men|people|"
+    r"subjects|participants|migraineurs|infants|adolescents)\s+(?:with|who have|having)\s+"
+    r"(?:[\w-]+\s+){0,6}?$"
 )
 _OUTCOME_AFTER = re.compile(
     r"^\W*(?:\w+\W+){0,2}?(?:as an? (?:measure|marker|index|indicator)\b|(?:after|following|"
@@ -424,7 +439,10 @@ _LEVEL_AFTER_GIVEN = re.compile(
 _PEOPLES_STATUS = re.compile(
     rf"\b{_LOW}\b|\bstatus\b|\b(?:in|of|among|between)\s+(?:\w+\s+)?(?:patients|migraineurs|"
     r"people|persons|subjects|individuals|children|adults|women|men|the population|sufferers|"
-    r"those)\b|\bhypomagnes\w*|\bdeficien\w*"
+    r"those)\b|\bhypomagnes\w*|\bdeficien\w*|"
+    # a level related to disease in people ("inversely correlated with the incidence of ...")
+    r"\b(?:correlat\w*|associat\w*|linked|related|predict\w*)\b[^.;]{0,40}\b(?:incidence|risk|"
+    r"diseases?|mortality|outcomes?|events?|severity|frequency)\b"
 )
 # An observational study of people who took magnesium: a level related to an outcome, or
 # compared with controls, is an exposure.
@@ -440,6 +458,14 @@ _VS_CONTROLS = re.compile(
 _BATH = re.compile(
     r"\b(?:bath\w*|medium|media|perfus\w*|superfus\w*|slices?|solution|buffer|culture)\b|"
     r"\bmagnesium-free\b|\bmg2\+-free\b"
+)
+# "Low magnesium goes with insulin resistance": a review speaking of people's low magnesium.
+_LOW_MAGNESIUM = gated(
+    r"\b(?:low|lower|reduced|decreased|depleted|inadequate|insufficient|suboptimal|poor) "
+    r"(?:serum |plasma |blood |body |tissue |total |ioni[sz]ed )?magnesium\b(?![\s-]+(?:doses?|"
+    r"diets?|intake|salts?|supplement\w*|preparations?|group|arm))",
+    *("low", "reduced", "decreased", "depleted", "inadequate", "insufficient", "suboptimal"),
+    "poor",
 )
 # A review on magnesium's part in causing a disease, or on deficiency, discusses status.
 PATHOGENESIS = gated(
@@ -723,10 +749,17 @@ def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
     apart = _SALTS_APART.narrowed(text.whole, text.index)
     if apart is None:
         return
+    # A title about magnesium salts ("bioavailability of ten Mg salts") makes every salt list
+    # of its abstract a list of magnesium salts.
+    about_salts = any(
+        _TITLE_ABOUT_SALTS.search(lower)
+        for sentence, lower in text.masked
+        if sentence.field == "title"
+    )
     previous_mentions = False
     for sentence, lower in text.masked:
         mentions = _MAGNESIUM_WORD.search(lower) is not None
-        if mentions or previous_mentions:
+        if mentions or previous_mentions or about_salts:
             for match in apart.finditer(lower, lower):
                 # Even in a review, a salt named apart only counts when it is not contrasted,
                 # cited or said to be untested ("other salts such as glycinate were not
@@ -835,8 +868,8 @@ _OWN_WORK = re.compile(
     r"recruited|randomi[sz]ed|studied|assigned|allocated|evaluated|examined|treated|given|"
     r"conducted|performed|carried out|analy[sz]ed|measured|followed)\b|\b(?:patients|participants|"
     r"subjects|children|adults|women|men|volunteers)\b[^.;]{0,60}\b(?:received|took)\b|^\W*(?:a|an)"
-    r" \d+-year-old\b|^\W*(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|"
-    r"fifty|sixty|seventy|eighty|ninety|hundred)\b"
+    r" \d+-year-old\b|^\W*(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundred)\b"
 )
 _PREAMBLE_MAX = 3
 
@@ -1127,7 +1160,7 @@ def _status_tag(
         index = None  # masked text differs from what the index saw
     rules: tuple[Gated, ...] = (STATUS,)
     if is_review:
-        rules = (STATUS, _DEFICIT, PATHOGENESIS)
+        rules = (STATUS, _DEFICIT, PATHOGENESIS, _LOW_MAGNESIUM)
     elif not supplement_given:
         rules = (STATUS, _DEFICIT)
     status_patterns = _narrowed(rules, whole, index)
@@ -1149,8 +1182,12 @@ def _status_tag(
                 continue  # magnesium in a bath or medium
             if given_study or (supplement_given and sentence.field == "title"):
                 if sentence.field == "title":
-                    if _OUTCOME_BEFORE.search(text, 0, match.start()) or _OUTCOME_AFTER.search(
-                        text[match.end() :]
+                    population = _POPULATION_WITH.search(
+                        text, max(0, match.start() - 80), match.start()
+                    )
+                    if population is None and (
+                        _OUTCOME_BEFORE.search(text, 0, match.start())
+                        or _OUTCOME_AFTER.search(text[match.end() :])
                     ):
                         continue
                 elif not _read_as_predictor_of_response(sentence, text):

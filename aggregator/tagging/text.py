@@ -444,9 +444,15 @@ _CITED_BEFORE = re.compile(
         r"\b(?:unlike|in contrast (?:to|with)|rather than|instead of|previous(?:ly)?|prior|earlier|"
         r"past|older(?! (?:adults|people|patients|women|men|persons|individuals|participants))|"
         r"existing|published|several|many|numerous|other|few|no(?: published)?|"
-        r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|larger|"
+        r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|"
+        r"larger(?! (?:proportion|share|amount|fraction|part|percentage|reduction|increase|"
+        r"effect|dose|decrease|improvement|change))|"
         r"well[- ]designed|await\w*|according to|evidence from|reported|(?:a|an|the) (?:19|20)\d\d|"
-        r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used)\b"
+        r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used|pending|"
+        # "patients who had taken part in a randomised study" (a follow-up of earlier work),
+        # "systematic reviews of randomised trials" (the evidence others gathered)
+        r"had (?:previously )?(?:taken part|participated|been (?:included|enrolled|randomi[sz]ed))"
+        r" in|(?:reviews|meta-analyses) of)\b"
     )
 )
 # Words just after a mention that mark it as cited or hypothetical.
