@@ -41,7 +41,8 @@ from aggregator.vocab import Tag
 
 @dataclass(frozen=True, slots=True)
 class CueRule:
-    """Wording that signals one cue. ``where`` is "title", "abstract" or "any"; ``cited_ok``
+    """Wording that signals one cue. ``where`` is "title", "abstract", "any" or "sentence" (an
+    abstract sentence at a time, so ``^`` anchors at each sentence's start); ``cited_ok``
     cues count even in a mention of other work (article kinds, subjects of a review)."""
 
     name: str
@@ -210,11 +211,18 @@ RULES: tuple[CueRule, ...] = (
             r"(?:comment|add|point out|respond|draw attention|raise)\b|\b(?:recently|recent) "
             r"(?:published )?(?:article|paper|report|letter) (?:by|of|in)\b|"
             r"\bi read (?:with|the)\b|"
-            r"\bto the editor\b|\bwe thank (?:the authors|dr\b|professor)|^(?:dear )?(?:sir|madam|"
-            r"editor)s?\b",
+            r"\bto the editor\b|\bwe thank (?:the authors|dr\b|professor)",
             *("letter", "editor", "commentary", "read with", "reply", "response to", "comment"),
-            *("would like", "wish to", "want to", "recent", "i read", "we thank", "sir", "madam"),
+            *("would like to", "wish to", "want to", "recent article", "recent paper"),
+            *("recent report", "recent letter", "recently published", "i read", "we thank"),
         ),
+        cited_ok=True,
+    ),
+    # A salutation opening a sentence of the abstract ("Madam, ...", "Dear Sir,").
+    CueRule(
+        "letter",
+        gated(r"^\W*(?:dear )?(?:sirs?|madam)\b", "sir", "madam"),
+        where="sentence",
         cited_ok=True,
     ),
     CueRule(
@@ -412,8 +420,9 @@ RULES: tuple[CueRule, ...] = (
         "cells",
         gated(
             r"\b(?:endothelial|epithelial|smooth muscle|cancer|tumou?r|stem|neuronal|glial|hela|"
-            r"cultured|isolated) cells?\b|\bhuvecs?\b|\bcell (?:lines?|cultures?)\b|\bin vitro\b",
-            *("cells", "huvec", "cell line", "cell culture", "in vitro"),
+            r"cultured|isolated) cells?\b|\bhuvecs?\b|\bcell (?:lines?|cultures?|models?)\b|"
+            r"\bin vitro\b",
+            *("cells", "huvec", "cell line", "cell culture", "cell model", "in vitro"),
         ),
         where="title",
     ),
@@ -662,8 +671,10 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bopen[- ]label\b(?![,]? (?:randomi|controlled))|\bsingle[- ](?:arm|group)\b|"
             r"\buncontrolled\b|\bpilot (?:study|trial)\b|\bnon-?comparative\b|"
+            r"\b(?:no|without an?) (?:control|comparison|placebo) (?:group|arm)\b|"
             r"\bopen (?:(?:clinical|pilot|prospective) )?(?:trial|study)\b",
             *("open-label", "open label", "single", "uncontrolled", "pilot", "comparative"),
+            *("no control", "no comparison", "no placebo", "without a"),
             *("open trial", "open study", "open clinical", "open pilot", "open prospective"),
         ),
     ),
@@ -1028,10 +1039,15 @@ class CueFinder:
         """Matches of a rule as (sentence number, span in that sentence), in text order."""
         regex = rule.pattern.regex
         sentences = self._sentences
-        if rule.where == "title":
-            for number in range(self._titles):
-                for title_match in regex.finditer(sentences[number].lower):
-                    yield number, _Span(*title_match.span())
+        if rule.where in ("title", "sentence"):
+            numbers = (
+                range(self._titles)
+                if rule.where == "title"
+                else range(self._titles, len(sentences))
+            )
+            for number in numbers:
+                for one_match in regex.finditer(sentences[number].lower):
+                    yield number, _Span(*one_match.span())
             return
         whole, starts = self._whole, self._starts
         position = self._abstract_start if rule.where == "abstract" else 0

@@ -214,19 +214,28 @@ NOT_A_FORM = gated(
     "trisilicate",
 )
 
+# The word magnesium, or the element symbol written as a word ("IV Mg", "the Mg group", "oral Mg
+# supplementation"). Rules run on lower-cased text, where the symbol looks like the unit: a match
+# on "mg" must be "Mg" in the original and not follow a number (see _symbol_ok).
+_MAGW = (
+    r"(?:magnesium|(?<![\d.])(?<![\d.]\s)mg"
+    r"(?![\s-]*(?:/|kg\b|per\b|daily\b|a day\b|each\b|twice\b|once\b|\d)))"
+)
+
 # "magnesium given, salt not stated"
 UNSPECIFIED = (
     gated(
         r"\b(?:oral(?:ly)?|intravenous(?:ly)?|(?-i:IV|i\.v\.)|intramuscular|topical|transdermal|"
-        r"parenteral|high-dose|low-dose|supplemental|elemental)\s+magnesium\b",
+        rf"parenteral|high-dose|low-dose|supplemental|elemental)\s+{_MAGW}\b",
         *("oral", "intravenous", " iv", "i.v.", "intramuscular", "topical", "transdermal"),
         *("parenteral", "high-dose", "low-dose", "supplemental", "elemental"),
     ),
     gated(
-        r"\bmagnesium\s+(?:supplement\w*|therapy|treatment|prophylaxis|infusions?|tablets?|"
+        rf"\b{_MAGW}\s+(?:supplement\w*|therapy|treatment|prophylaxis|infusions?|tablets?|"
         r"capsules?|administration|replacement|repletion|loading|load\b|sachets?|spray|oil|"
         r"cream|injections?|bolus|arm|group)",
         "magnesium ",
+        "mg ",
     ),
     gated(
         r"\b\d+(?:\.\d+)?\s*(?:mg|mmol|g|meq|mEq|grams?)(?!\s*/\s*(?:l|dl|ml)\b)\s+(?:of\s+)?"
@@ -237,19 +246,20 @@ UNSPECIFIED = (
     gated(
         r"\b(?:received|receive|receiving|given|took|take|taking|administered|treated with|"
         r"randomi[sz]ed "
-        r"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){0,3}magnesium\b"
+        rf"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){{0,3}}{_MAGW}\b"
         r"(?![\s-]+(?:levels?|concentrations?|status|deficiency))",
         *("receiv", "given", "took", "take", "taking", "administ", "treated with", "randomi"),
         *("assigned to", "supplemented", "started on", "infusion of"),
     ),
-    gated(r"\bmagnesium\b[^.]{0,60}\b(?:supplements?|supplementation)\b", "supplement"),
+    gated(rf"\b{_MAGW}\b[^.]{{0,60}}\b(?:supplements?|supplementation)\b", "supplement"),
     gated(
         r"\bmagnesium[- ]containing (?:\w+ )?(?:cathartics?|antacids?|laxatives?|enemas?|"
         r"supplements?|products?|preparations?|medications?|drugs?)\b",
         "containing",
     ),
     gated(
-        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}magnesium\b(?![\s-]+"
+        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}"
+        rf"{_MAGW}\b(?![\s-]+"
         r"(?:levels?|concentrations?|status|deficiency|intake))",
         "trial",
         "studies",
@@ -263,8 +273,8 @@ UNSPECIFIED = (
 )
 
 DIETARY_INTAKE = gated(
-    rf"\bdietary\s+(?:magnesium(?![\s-]+(?:{_SALT_TOKEN}|supplement\w*|salts?)\b)|intake|deficiency|"
-    r"sources?|patterns?)\b|\bmagnesium\s+"
+    rf"\bdietary\s+(?:{_MAGW}(?![\s-]+(?:{_SALT_TOKEN}|supplement\w*|salts?)\b)|intake|"
+    rf"deficiency|sources?|patterns?)\b|\b{_MAGW}\s+"
     r"(?:intake|consumption)\b|\bintake\s+of\s+magnesium\b|\b(?:recommended|adequate|daily|low|"
     r"high)\s+(?:dietary\s+)?(?:magnesium\s+)?intake\b|\bmagnesium[- ]rich\b|\brich in magnesium"
     r"\b|\b(?:mineral|drinking|tap|bottled) water\b|\bfood frequency\b|\b(?:through|from|via) "
@@ -284,7 +294,7 @@ _COMPARTMENT = (
     r"cellular|mononuclear)"
 )
 STATUS = gated(
-    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\bmagnesium\b|\bmagnesium\s+(?:levels?|concentrations?|"
+    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\b{_MAGW}\b|\b{_MAGW}\s+(?:levels?|concentrations?|"
     rf"status)\b|\bmagnesium in (?:the )?{_COMPARTMENT}|\bhypomagnes(?:a|ae|e)mi\w*|"
     r"\bmagnetic resonance spectroscopy\b",
     *("serum", "plasma", "erythrocyte", "red ", "rbc", "ioni", "cellular", "brain", "blood"),
@@ -342,6 +352,8 @@ _ITEM_LIST = rf"{_SALT_ITEM}(?:{_LIST_JOIN}(?:{_SALT_ITEM}|{_OTHER_SALT}(?={_LIS
 _SALTS_APART = gated(
     r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
     r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
+    # "the salts available (oxide, citrate, sulfate)"
+    r"\b(?:salts|preparations|formulations|forms)\s+(?:\w+\s+){1,2}\(\s*|"
     r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
     r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|"
     # "... repleted with magnesium for two weeks as oxide, chloride, sulphate or citrate"
@@ -840,8 +852,9 @@ def _unspecified(
             return True
     if is_review:
         # A review naming magnesium as a treatment, or among the agents it reviews, covers it
-        # even without dosing words; magnesium named only as intake, a level or a mechanism is
-        # not a treatment.
+        # even without dosing words. In a review about intake or status, magnesium named only as
+        # intake, a level or a mechanism is no treatment: there it needs treatment wording.
+        about_status = _about_intake(text) or _about_status(text)
         for sentence, lower in text.masked:
             if intake.search(lower, lower) is not None:
                 continue
@@ -853,7 +866,11 @@ def _unspecified(
                 if _STATUS_BEFORE.search(lower, max(0, match.start() - 20), match.start()):
                     continue  # "low blood magnesium": a level
                 window = lower[max(0, match.start() - 50) : match.end() + 50]
-                if _TREATMENT_WORDS.search(window) or _USED_FOR.match(lower, match.end()):
+                if (
+                    not about_status
+                    or _TREATMENT_WORDS.search(window)
+                    or _USED_FOR.match(lower, match.end())
+                ):
                     found.add("unspecified", sentence, match.start(), match.end())
                     return True
     return False
@@ -892,8 +909,8 @@ def _preamble(masked: list[tuple[Sentence, str]]) -> set[int]:
 # Magnesium named as the intervention a study tested (not an observational exposure).
 _INTERVENTION = (
     gated(
-        r"\bmagnesium\s+(?:versus|vs\.?|compared (?:with|to)|or placebo|and placebo)\b|"
-        r"\b(?:versus|vs\.?|compared (?:with|to))\s+(?:\w+\s+)?magnesium\b(?![\s-]+(?:levels?|"
+        rf"\b{_MAGW}\s+(?:versus|vs\.?|compared (?:with|to)|or placebo|and placebo)\b|"
+        rf"\b(?:versus|vs\.?|compared (?:with|to))\s+(?:\w+\s+)?{_MAGW}\b(?![\s-]+(?:levels?|"
         r"concentrations?|status|deficiency|intake))|"
         r"\bmagnesium\s+(?:for|in)\s+(?:the\s+)?(?:acute\s+|preventive\s+|prophylactic\s+)?"
         r"(?:treatment|prevention|prophylaxis|management|therapy|relief|abortive)\b|"
@@ -968,6 +985,15 @@ def _agent_in_list(text: _FormText, found: _Found) -> None:
         return
 
 
+def _about_status(text: _FormText) -> bool:
+    """Does the article speak of magnesium status (a level, deficiency, hypomagnesaemia)?"""
+    return any(
+        (narrowed := rule.narrowed(text.whole, text.index)) is not None
+        and narrowed.search(text.whole, text.whole) is not None
+        for rule in (STATUS, _DEFICIT, _LOW_MAGNESIUM)
+    )
+
+
 def _about_intake(text: _FormText) -> bool:
     """Does the article speak of magnesium intake or diet anywhere?"""
     narrowed = DIETARY_INTAKE.narrowed(text.whole, text.index)
@@ -1016,7 +1042,10 @@ def _dietary(
             diet = None  # a diet described ("magnesium-poor modern diets"), not one given
         if (given_study or salts_reviewed) and sentence.field != "title" and diet is None:
             continue
-        intake = diet or dietary_intake.search(lower, lower)
+        intake = diet or next(
+            (m for m in dietary_intake.finditer(lower, lower) if _symbol_ok(sentence, *m.span())),
+            None,
+        )
         if intake is None or not near_magnesium:
             continue  # intake of what? only magnesium's counts
         if supplement_given and _VEHICLE.search(lower, max(0, intake.start() - 12), intake.end()):
@@ -1111,6 +1140,8 @@ def _first_unspecified(
         for match in pattern.finditer(text, text):
             if not _counts(sentence, match.start(), match.end(), is_review):
                 continue
+            if not _symbol_ok(sentence, match.start(), match.end()):
+                continue  # "500 mg": the unit, not the element
             if not is_review and (
                 _EXCLUSION_BEFORE.search(text, 0, match.start())
                 or is_negated(sentence, match.start(), match.end())
@@ -1118,6 +1149,25 @@ def _first_unspecified(
                 continue  # an exclusion criterion, or magnesium not given
             return match
     return None
+
+
+_MG_TOKEN = re.compile(r"\bmg\b")
+_NUMBER_BEFORE = re.compile(r"\d\s*$")
+
+
+def _symbol_ok(sentence: Sentence, start: int, end: int) -> bool:
+    """Every "mg" inside the match that does not follow a number (a unit: "250 mg") is the
+    element symbol, written "Mg" in the original ("IV Mg", "the Mg group")."""
+    lower = sentence.lower
+    if "mg" not in lower[start:end]:
+        return True
+    for token in _MG_TOKEN.finditer(lower, start, end):
+        at = token.start()
+        if _NUMBER_BEFORE.search(sentence.text, max(0, at - 8), at):
+            continue  # the unit of an amount
+        if sentence.text[at : at + 2] != "Mg":
+            return False
+    return True
 
 
 # An exclusion criterion before a mention ("after exclusion of ..., magnesium-containing drug
@@ -1173,7 +1223,9 @@ def _status_tag(
         if (salts_reviewed and sentence.field != "title") or number in preamble:
             continue
         for pattern in status_patterns:
-            match = pattern.search(text, text)
+            match = next(
+                (m for m in pattern.finditer(text, text) if _symbol_ok(sentence, *m.span())), None
+            )
             if match is None:
                 continue
             if (not is_review or pooled_review) and is_cited(sentence, match.start(), match.end()):

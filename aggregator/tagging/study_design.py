@@ -156,6 +156,10 @@ class _Cues:
     def any(self, *names: str) -> bool:
         return any(self.get(name) is not None for name in names)
 
+    def in_text(self, name: str) -> bool:
+        """Does the wording (not the indexing) have this cue?"""
+        return self._finder.get(name) is not None
+
     def in_title(self, name: str) -> bool:
         cue = self._finder.get(name)  # indexing is never the title
         return cue is not None and cue.tag.field == "title"
@@ -304,10 +308,9 @@ def _synthesis(c: _Cues) -> _Outcome | None:
     if not (named or soft or systematic or pooled):
         return None
     if (
-        c.any(*_OBSERVATIONAL_LABELS)
+        "own_design_titled" in c
         and any(c.in_title(label) for label in _OBSERVATIONAL_LABELS)
         and not any(c.in_title(name) for name in ("review", "pooled", "systematic_search"))
-        and "own_design_titled" in c
     ):
         return None  # "...: the SUN cohort" that also reviewed earlier studies is the cohort
     if pooled:
@@ -422,6 +425,8 @@ def _fallback(c: _Cues) -> _Outcome:
     studied."""
     path = ("no design cue decides", "weaker cues")
     people = "humans" in c
+    if c.any("cells", "animals") and not c.in_text("humans"):
+        people = False  # indexed "Humans" beside laboratory words names no one studied
     if "opinion" in c and not people:
         return _Outcome(
             "editorial_or_letter", CONFIDENCE_FALLBACK, (*path, "opinion"), ("opinion",)
@@ -556,7 +561,7 @@ def _trial(c: _Cues) -> _Outcome | None:
         "placebo" in c
         or ("control_group" in c and c.any("trial", "blinded"))
         or two_groups
-        or "controlled_study" in c
+        or ("controlled_study" in c and "single_arm" not in c)
     ):
         # A second group given another treatment (or none): a comparison. With single-arm
         # wording (open-label, pilot, pre-post) only an allocation cue (above) decides.

@@ -71,6 +71,11 @@ _VITAMIN_END = re.compile(r"\bvitamins? [A-Ka-k]\.$")
 _LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/'-]{2,40}):\s+")
 # A section label in a flat abstract, in capitals or capitalised ("Methods:"), opening a sentence.
 _INLINE_LABEL = re.compile(r"^\s*([A-Z][A-Za-z &/'-]{2,40}):\s+")
+# The same label in capitals without its colon, as some exports print it ("RESULTS Serum ...").
+_BARE_LABEL = re.compile(
+    r"^\s*((?:MATERIALS?|PATIENTS|SUBJECTS) AND METHODS|BACKGROUND|INTRODUCTION|OBJECTIVES?|AIMS?"
+    r"|PURPOSE|METHODS?|DESIGN|SETTING|RESULTS|FINDINGS|CONCLUSIONS?|INTERPRETATION)\s+(?=[A-Z])"
+)
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 # Tokens that end with a full stop without ending the sentence.
 _ABBREVIATIONS = frozenset(
@@ -390,7 +395,7 @@ def _article_sentences(article: Article) -> list[Sentence]:
         for piece in split_sentences(collapse(paragraph)):
             # A structured abstract flattened into one paragraph ("BACKGROUND: ... METHODS:
             # ..."): each label opens a section, which lasts until the next label.
-            label = _INLINE_LABEL.match(piece)
+            label = _INLINE_LABEL.match(piece) or _BARE_LABEL.match(piece)
             if label and _looks_like_label(label.group(1)):
                 named = _category_for(label.group(1)) or next(
                     filter(None, map(_category_for, re.split(r"/| and ", label.group(1)))), None
@@ -462,7 +467,8 @@ _CITED_AFTER = re.compile(
         r"demonstrated|found|tested|studied|used|examined|evaluated)|"
         r"(?:is|are) (?:widely |commonly |often |heavily |increasingly )?(?:promoted|marketed|"
         r"advertised|popular|sold)|"
-        r"(?:is|are) (?:needed|warranted|required|lacking|scarce|limited)|should be|would be|"
+        r"(?:is|are) (?:needed|warranted|required|lacking|scarce|limited|feasible|justified|"
+        r"possible|planned|under way|underway)|should be|would be|"
         r"(?:is|are|remains?) (?:the |a )?(?:first-line|standard|established|recommended|usual|"
         r"conventional|mainstay)|"
         r"used in (?:previous|earlier|prior|most|other)|in (?:previous|earlier|prior|other) "
