@@ -429,6 +429,10 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "cells",
         gated(
+            r"\b(?:cells|neurons|astrocytes|slices|myocytes|cardiomyocytes|macrophages|"
+            r"fibroblasts|keratinocytes|monolayers) (?:were|was) (?:\w+ )?(?:cultured|incubated|"
+            r"grown|superfused|perfused|bathed)\b|\b(?:magnesium|mg2\+|mg)[- ]free (?:medium|"
+            r"solution|buffer|bath)\b|"
             r"\bin vitro\b|\bex vivo\b|\bcultured (?:\w+ ){0,2}(?:cells|neurons|astrocytes|"
             r"myocytes|cardiomyocytes|slices|macrophages)\b|\bcell cultures?\b|\bcell lines?\b|"
             r"\b(?:brain|hippocampal|cortical) slices\b|\bpatch[- ]clamp\b|\borganotypic\b|"
@@ -444,6 +448,7 @@ RULES: tuple[CueRule, ...] = (
             *("sh-sy5y", "caco", "organ bath", "isolated", "rings", "segments", "bioaccessib"),
             *("simulated", "dissolution", "incubated", "exposed", "bath", "macrophage"),
             *("freshly", "10", "concentration-response", "concentration response", "contractile"),
+            *("grown", "perfused", "free medium", "free solution", "free buffer", "free bath"),
         ),
     ),
     CueRule(
@@ -564,7 +569,7 @@ RULES: tuple[CueRule, ...] = (
             r"(?:site|centre|center|hospital|ward|week|day|month|preference|choice|birth date|date)"
             r"\b|"
             r"\b(?:patient|participant|parental|own) (?:preference|choice)\b|\b(?:chose|elected|"
-            r"opted|preferred) (?:to (?:receive|take|use)|either)\b|\b(?:before|after) (?:the )?"
+            r"opted|preferred) (?:to (?:receive|take|use)|either|between)\b|\b(?:before|after) (?:the )?"
             r"(?:implementation|introduction)\b|\bbefore and after (?:the )?(?:\w+ ){0,3}(?:was|wer"
             r"e) "
             r"(?:introduced|implemented|adopted)\b|\bpre-?(?:implementation|intervention) (?:period"
@@ -794,9 +799,13 @@ RULES: tuple[CueRule, ...] = (
             r"\bincident (?:cases|dementia|disease)\b|\bfollowed (?:up )?(?:for|over|during|since|"
             r"until)\b|\b(?:were|was) followed\b|\bfollowed (?:them|these|the \w+) up\b|"
             r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b|"
+            # outcomes counted forward from the exposure ("attacks over the following year")
+            r"\b(?:over|during|in|within) the (?:following|next|subsequent|ensuing) (?:\d+ |\w+ )?"
+            r"(?:years?|months?)\b|"
             # Matching treated with untreated patients on a propensity score: a cohort comparison.
             r"\bpropensity[- ]score\b",
             *("cohort", "prospective", "longitudinal", "follow", "registry", "propensity"),
+            *("next", "subsequent", "ensuing"),
             *("real-world", "target trial", "incidence", "incident"),
         ),
     ),
@@ -833,7 +842,9 @@ RULES: tuple[CueRule, ...] = (
             r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b|\b(?:looked|went|going) back\b"
             r"|"
             r"\b(?:reviewed|examined|analy[sz]ed|searched|through) (?:\w+ ){0,3}(?:records|charts|"
-            r"case notes|files)\b",
+            r"case notes|files)\b|\b(?:medical|clinical|hospital|health|electronic|patient) "
+            r"(?:records|charts|files)\b[^.;]{0,100}\b(?:were|was) (?:\w+ )?(?:reviewed|searched|"
+            r"examined|analy[sz]ed|retrieved|screened)\b",
             *("retrospective", "records", "charts", "chart review", "database", "claims"),
             *("back", "case notes", "files"),
         ),

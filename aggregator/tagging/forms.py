@@ -252,6 +252,13 @@ UNSPECIFIED = (
         *("assigned to", "supplemented", "started on", "infusion of"),
     ),
     gated(rf"\b{_MAGW}\b[^.]{{0,60}}\b(?:supplements?|supplementation)\b", "supplement"),
+    # "magnesium was given with metoclopramide", "Mg was infused over 20 minutes"
+    gated(
+        rf"\b{_MAGW}\s+(?:sulfate\s+|sulphate\s+)?(?:was|were|is|being)\s+(?:\w+\s+)?(?:given|"
+        r"administered|infused|injected|prescribed|started|added|supplemented)\b",
+        *("given", "administered", "infused", "injected", "prescribed", "started", "added"),
+        "supplemented",
+    ),
     gated(
         r"\bmagnesium[- ]containing (?:\w+ )?(?:cathartics?|antacids?|laxatives?|enemas?|"
         r"supplements?|products?|preparations?|medications?|drugs?)\b",
@@ -428,8 +435,7 @@ _RESPONSE_BY_LEVEL = re.compile(
     rf"\b{_RESPONSE_WORD}\b[^.;]{{0,60}}\b(?:correlat\w*|associat\w*|related|matched|linked|"
     rf"coincided)\b[^.;]{{0,40}}\b(?:{_LOW}|levels?|magnesium)\b|"
     rf"\b(?:correlat\w*|associat\w*|relat\w*)\b[^.;]{{0,60}}\b(?:respon\w*|relief|benefit\w*)|"
-    rf"\bwith\s+(?:an?\s+)?{_LOW}\b[^.;]{{0,60}}\b(?:would|will|to|did|were more likely to)\s+"
-    r"(?:respond|benefit)"
+    rf"\bwith\s+(?:an?\s+)?{_LOW}\b[^.;]{{0,60}}\b{_RESPONSE_WORD}"
 )
 _IDENTIFIES_RESPONDERS = re.compile(
     r"\b(?:predict\w*|identif\w*|pick\w* out|select\w*)\b[^.;]{0,60}\b(?:respon\w*|"

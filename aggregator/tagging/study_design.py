@@ -511,7 +511,9 @@ def _trial(c: _Cues) -> _Outcome | None:
         # allocation decides.
         observed = False
     # Treatments compared by site, period or choice: an allocation, hence an intervention.
-    allocated = "allocation_by_site_time_or_choice" in c and "results" in c
+    allocated = "allocation_by_site_time_or_choice" in c and c.any(
+        "results", "two_groups", "assigned_intervention"
+    )
     if not (masked or named_trial or allocated or c.any("crossover", "assigned_intervention")):
         return None
     if observed and not (masked or named_trial):
