@@ -910,6 +910,27 @@ RULES: tuple[CueRule, ...] = (
         ),
     ),
     # --- other research -----------------------------------------------------------------------
+    # Publications counted and mapped, not their findings synthesised.
+    CueRule(
+        "bibliometric",
+        gated(
+            r"\b(?:bibliometric|scientometric|altmetric)\w*\b|\bcitation analysis\b|"
+            r"\bresearch (?:trends|hotspots|landscape)\b",
+            *("bibliometric", "scientometric", "altmetric", "citation analysis", "research trends"),
+            *("research hotspots", "research landscape"),
+        ),
+    ),
+    # Genetic variants as instruments for an exposure (Mendelian randomisation): no one is
+    # allocated, followed or sampled by the authors.
+    CueRule(
+        "genetic_instruments",
+        gated(
+            r"\bmendelian[- ]randomi[sz]ation\b|\bgenetic (?:instruments?|variants as instruments)\b",
+            "mendelian",
+            "genetic instrument",
+            "genetic variants as",
+        ),
+    ),
     CueRule(
         "modelling_or_product_analysis",
         gated(
@@ -936,7 +957,11 @@ _FINDING_AFTER = re.compile(
     r"indicated)\b"
 )
 _SELF_NEAR = re.compile(r"\b(?:this|our|we|the present|the current)\b[^.;]{0,40}$")
-_NOT_RANDOM_BEFORE = re.compile(r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$")
+_NOT_RANDOM_BEFORE = re.compile(
+    r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$|"
+    # "Mendelian randomization": genetic variants as instruments, no one allocated
+    r"\bmendelian[- ]$"
+)
 _SURVEY_RANDOM = re.compile(r"^\w*\s+(?:selected|sampled|chosen)|^\w*\s+sample")
 _NO_CONSENSUS = re.compile(r"\b(?:no|lack of|without|absence of)\s+(?:\w+\s+)?$")
 # Cues about the article as a whole or its subjects: in the title they are never "cited".

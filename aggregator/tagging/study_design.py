@@ -38,7 +38,7 @@ answered decides:
    else patients compared with healthy controls: ``case_control``; followed forward:
    ``cohort``; a series of treated patients or a record review: ``case_series``; one-time
    measurement or survey: ``cross_sectional``.
-10. Economic models and product analyses: ``other``.
+10. Economic models, product analyses and Mendelian randomisation: ``other``.
 11. **Weaker cues** (rules 2026.3), before saying ``unclear``: a short opinion piece with no one
     studied (``editorial_or_letter``); laboratory words seen only once with no one studied; the
     patients the authors report (``case_series``); the abstract's own reviewing words with no
@@ -284,7 +284,15 @@ _PRIMARY = ("randomised", "single_patient", "case_series", "case_control_label",
 
 
 def _synthesis(c: _Cues) -> _Outcome | None:
-    """Guidelines and reviews of other studies."""
+    """Guidelines and reviews of other studies (a bibliometric analysis counts publications
+    rather than synthesising them: ``other``)."""
+    if "bibliometric" in c and not c.in_title("review") and "pooled" not in c:
+        return _Outcome(
+            "other",
+            CONFIDENCE_INFERRED,
+            ("publications counted, not synthesised",),
+            ("bibliometric",),
+        )
     if "guideline" in c and "guidelines_compared" not in c:
         path = ("guideline: recommendations issued",)
         if not (c.in_title("review") or ("pooled" in c and not c.in_title("guideline"))):
@@ -400,6 +408,13 @@ def _human_primary(c: _Cues) -> _Outcome:
         )
     ):
         return _Outcome("case_report", CONFIDENCE_NAMED, ("one patient",), ("single_patient",))
+    if "genetic_instruments" in c and "randomised" not in c:
+        return _Outcome(
+            "other",
+            CONFIDENCE_INFERRED,
+            ("no participants assigned or observed", "genetic variants as instruments"),
+            ("genetic_instruments",),
+        )
     trial = _trial(c)
     if trial is not None:
         return trial
