@@ -925,7 +925,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "genetic_instruments",
         gated(
-            r"\bmendelian[- ]randomi[sz]ation\b|\bgenetic (?:instruments?|variants as instruments)\b",
+            r"\bmendelian[- ]randomi[sz]ation\b|"
+            r"\bgenetic (?:instruments?|variants as instruments)\b",
             "mendelian",
             "genetic instrument",
             "genetic variants as",
