@@ -315,12 +315,6 @@ _DEFICIT = gated(
     "depletion",
     "insufficien",
 )
-LOW_STATUS = gated(
-    r"\b(?:low|lower|decreased|reduced|deficien\w*|deficit|depletion|depleted|"
-    r"hypomagnes\w*|differ\w*|retention)\b|\bthan (?:in )?(?:healthy )?controls\b",
-    *("low", "decrease", "reduced", "deficien", "deficit", "deplet", "hypomagnes", "differ"),
-    *("retention", "controls"),
-)
 # The magnesium content of a diet given or compared (animal feeding, diet trials): intake.
 DIET_CONTENT = gated(
     r"\bmagnesium[- ](?:deficient|adequate|depleted|free|restricted|supplemented|poor|rich|"
