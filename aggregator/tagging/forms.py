@@ -8,7 +8,9 @@ magnesium such as ..."), so caffeine citrate, nitric oxide or ferrous bisglycina
 In primary studies, a salt named only as background ("unlike magnesium oxide, ...", "no study
 has tested glycinate", "previous trials used oxide") is not the study's form; reviews cover
 every salt they name. Magnesium valproate (an antiepileptic drug) and magnesium stearate (a
-tablet excipient) are masked out before any rule runs.
+tablet excipient) are masked out before any rule runs. The element symbol written as a word
+("IV Mg", "the Mg group", "serum Mg2+") counts like "magnesium" in the unspecified, intake and
+status rules when the original reads "Mg" and no number precedes it ("400 mg" is a unit).
 """
 
 from __future__ import annotations
@@ -218,15 +220,15 @@ NOT_A_FORM = gated(
 # supplementation"). Rules run on lower-cased text, where the symbol looks like the unit: a match
 # on "mg" must be "Mg" in the original and not follow a number (see _symbol_ok).
 _MAGW = (
-    r"(?:magnesium|(?<![\d.])(?<![\d.]\s)mg"
-    r"(?![\s-]*(?:/|kg\b|per\b|daily\b|a day\b|each\b|twice\b|once\b|\d)))"
+    r"(?:magnesium\b|(?<![\d.])(?<![\d.]\s)mg(?:2\+|\+\+|\(2\+\))?(?![\w/])"
+    r"(?![\s-]*(?:/|kg\b|per\b|daily\b|a day\b|each\b|twice\b|once\b)))"
 )
 
 # "magnesium given, salt not stated"
 UNSPECIFIED = (
     gated(
         r"\b(?:oral(?:ly)?|intravenous(?:ly)?|(?-i:IV|i\.v\.)|intramuscular|topical|transdermal|"
-        rf"parenteral|high-dose|low-dose|supplemental|elemental)\s+{_MAGW}\b",
+        rf"parenteral|high-dose|low-dose|supplemental|elemental)\s+{_MAGW}",
         *("oral", "intravenous", " iv", "i.v.", "intramuscular", "topical", "transdermal"),
         *("parenteral", "high-dose", "low-dose", "supplemental", "elemental"),
     ),
@@ -246,12 +248,12 @@ UNSPECIFIED = (
     gated(
         r"\b(?:received|receive|receiving|given|took|take|taking|administered|treated with|"
         r"randomi[sz]ed "
-        rf"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){{0,3}}{_MAGW}\b"
+        rf"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){{0,3}}{_MAGW}"
         r"(?![\s-]+(?:levels?|concentrations?|status|deficiency))",
         *("receiv", "given", "took", "take", "taking", "administ", "treated with", "randomi"),
         *("assigned to", "supplemented", "started on", "infusion of"),
     ),
-    gated(rf"\b{_MAGW}\b[^.]{{0,60}}\b(?:supplements?|supplementation)\b", "supplement"),
+    gated(rf"\b{_MAGW}[^.]{{0,60}}\b(?:supplements?|supplementation)\b", "supplement"),
     # "magnesium was given with metoclopramide", "Mg was infused over 20 minutes"
     gated(
         rf"\b{_MAGW}\s+(?:sulfate\s+|sulphate\s+)?(?:was|were|is|being)\s+(?:\w+\s+)?(?:given|"
@@ -266,7 +268,7 @@ UNSPECIFIED = (
     ),
     gated(
         r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}"
-        rf"{_MAGW}\b(?![\s-]+"
+        rf"{_MAGW}(?![\s-]+"
         r"(?:levels?|concentrations?|status|deficiency|intake))",
         "trial",
         "studies",
@@ -301,7 +303,7 @@ _COMPARTMENT = (
     r"cellular|mononuclear)"
 )
 STATUS = gated(
-    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\b{_MAGW}\b|\b{_MAGW}\s+(?:levels?|concentrations?|"
+    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\b{_MAGW}|\b{_MAGW}\s+(?:levels?|concentrations?|"
     rf"status)\b|\bmagnesium in (?:the )?{_COMPARTMENT}|\bhypomagnes(?:a|ae|e)mi\w*|"
     r"\bmagnetic resonance spectroscopy\b",
     *("serum", "plasma", "erythrocyte", "red ", "rbc", "ioni", "cellular", "brain", "blood"),
@@ -910,7 +912,7 @@ def _preamble(masked: list[tuple[Sentence, str]]) -> set[int]:
 _INTERVENTION = (
     gated(
         rf"\b{_MAGW}\s+(?:versus|vs\.?|compared (?:with|to)|or placebo|and placebo)\b|"
-        rf"\b(?:versus|vs\.?|compared (?:with|to))\s+(?:\w+\s+)?{_MAGW}\b(?![\s-]+(?:levels?|"
+        rf"\b(?:versus|vs\.?|compared (?:with|to))\s+(?:\w+\s+)?{_MAGW}(?![\s-]+(?:levels?|"
         r"concentrations?|status|deficiency|intake))|"
         r"\bmagnesium\s+(?:for|in)\s+(?:the\s+)?(?:acute\s+|preventive\s+|prophylactic\s+)?"
         r"(?:treatment|prevention|prophylaxis|management|therapy|relief|abortive)\b|"
