@@ -1,16 +1,20 @@
 """Score the tagger against JSONL files of labelled studies.
 
 Usage: python bench/tagging_accuracy.py [FILE.jsonl|DIR ...] [--with-indexing] [--show-errors]
-       [--split tune|report|all] [--no-timing]
+       [--show-report-errors] [--split tune|report|all] [--no-timing]
 
-Without arguments it scores ../shared/eval-dev/dev.jsonl and the project's own real data
-(bench/data/real/*.jsonl) separately, and times the tagger on the synthetic labelled set. A DIR
-argument is one data set made of every *.jsonl in it.
+Without arguments it scores ../shared/eval-dev/dev.jsonl, the project's own real data
+(bench/data/real/*.jsonl) and, when the folder exists, a hold-out set (bench/data/holdout/*.jsonl)
+separately, and times the tagger on the synthetic labelled set. A DIR argument is one data set
+made of every *.jsonl in it.
 
 Each line is one study in the eval-dev format (pmid, title, abstract, forms, study_type_ok,
 combination_product, route, population, condition, ...; the own real data add `split` and
 `evidence_class`). Records with a `split` are scored per split: `tune` and `report`. Errors of
-`report` records are never listed (they are the held-out proxy: see bench/data/real/README.md).
+`report` records are listed only with --show-report-errors (since rules 2026.3 both splits may be
+used for development: see bench/data/real/README.md). The hold-out folder (bench/data/holdout,
+or any DIR named ``holdout``) is scored as one data set, "holdout", whatever its records' `split`,
+and its individual errors are never listed, whatever the options.
 Publication types, MeSH, substances and keywords are only given to the tagger with
 --with-indexing (the eval-dev set withholds them, like a brand-new PubMed record).
 
@@ -39,6 +43,8 @@ from aggregator.vocab import DIRECT_CONDITIONS, FORMS, STUDY_TYPES, ArticleTags
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVAL_DEV = ROOT.parent / "shared" / "eval-dev" / "dev.jsonl"
 DEFAULT_REAL = ROOT / "bench" / "data" / "real"
+DEFAULT_HOLDOUT = ROOT / "bench" / "data" / "holdout"
+HOLDOUT = "holdout"
 SYNTHETIC = ROOT / "tests" / "fixtures" / "tagging" / "labelled.jsonl"
 REPORT = "report"
 
@@ -55,6 +61,7 @@ class Labelled:
     line: int
     record: dict[str, Any]
     article: Article
+    file: str = ""  # the file's name when the data set is a folder of several files
 
 
 def load(path: Path, *, with_indexing: bool) -> list[Labelled]:
@@ -64,7 +71,11 @@ def load(path: Path, *, with_indexing: bool) -> list[Labelled]:
         files = sorted(path.glob("*.jsonl"))
         if not files:
             raise BenchInputError(f"{path}: no *.jsonl files")
-        return [study for file in files for study in load(file, with_indexing=with_indexing)]
+        return [
+            Labelled(study.line, study.record, study.article, file.name)
+            for file in files
+            for study in load(file, with_indexing=with_indexing)
+        ]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -233,7 +244,8 @@ def score_one(scores: Scores, study: Labelled, tags: ArticleTags) -> None:
         scores.class_scored += 1
         class_right = gold_class == tags.evidence_class
         scores.class_ok += class_right
-    label = f"pmid {record.get('pmid')} (line {study.line})"
+    where = f"{study.file}:{study.line}" if study.file else f"line {study.line}"
+    label = f"pmid {record.get('pmid')} ({where})"
     if not forms_right:
         scores.errors.append(f"{label}: forms {sorted(predicted)} expected {sorted(gold_forms)}")
     if not type_right:
@@ -250,8 +262,9 @@ def ratio(ok: int, total: int) -> str:
     return f"{ok / total:.3f} ({ok}/{total})" if total else "n/a"
 
 
-def print_scores(scores: Scores, *, show_errors: bool, withheld: bool = False) -> None:
-    """Print one data set's figures; ``withheld`` (report split) never lists its errors."""
+def print_scores(scores: Scores, *, show_errors: bool, withheld: str = "") -> None:
+    """Print one data set's figures; ``withheld`` (the name of a report split or a hold-out set)
+    lists no individual errors."""
     print(f"rules {RULES_VERSION}: {scores.n} studies")
     print(f"{'form':<14}{'support':>8}{'P':>8}{'R':>8}{'F1':>8}")
     tp, fp, fn = scores.tp, scores.fp, scores.fn
@@ -291,7 +304,7 @@ def print_scores(scores: Scores, *, show_errors: bool, withheld: bool = False) -
             print(f"  {gold:<31}{total:>3}: {cells}")
     if show_errors:
         if withheld:
-            print("  (report split: individual errors are not listed)")
+            print(f"  ({withheld}: individual errors are not listed)")
         else:
             for error in scores.errors:
                 print("  " + error)
@@ -307,8 +320,18 @@ def score(
     show_errors: bool,
     *,
     split: str = "all",
+    holdout: bool = False,
+    show_report_errors: bool = False,
 ) -> None:
-    """Print the figures of one data set; records with a ``split`` are scored per split."""
+    """Print the figures of one data set; records with a ``split`` are scored per split. A
+    ``holdout`` data set is one group whose individual errors are never listed."""
+    if holdout:
+        scores = Scores()
+        for study, tags in zip(studies, results, strict=True):
+            score_one(scores, study, tags)
+        print(f"-- {HOLDOUT}")
+        print_scores(scores, show_errors=show_errors, withheld="holdout set")
+        return
     groups: dict[str, Scores] = {}
     for study, tags in zip(studies, results, strict=True):
         name = str(study.record.get("split") or "")
@@ -318,7 +341,18 @@ def score(
     for name in sorted(groups, key=lambda n: (n != "", n != "tune", n)):
         if name:
             print(f"-- split {name}")
-        print_scores(groups[name], show_errors=show_errors, withheld=name == REPORT)
+        withheld = "report split" if name == REPORT and not show_report_errors else ""
+        print_scores(groups[name], show_errors=show_errors, withheld=withheld)
+
+
+def is_holdout(path: Path) -> bool:
+    """The hold-out folder (bench/data/holdout, or any folder named so, or a file in one)."""
+    resolved = path.resolve()
+    return (
+        resolved == DEFAULT_HOLDOUT.resolve()
+        or resolved.name == HOLDOUT
+        or (resolved.is_file() and resolved.parent.name == HOLDOUT)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,6 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         help="give the tagger publication types, MeSH, substances and keywords when present",
     )
     parser.add_argument("--show-errors", action="store_true", help="list every wrong label")
+    parser.add_argument(
+        "--show-report-errors",
+        action="store_true",
+        help="with --show-errors, list the report split's errors too (never the hold-out set's)",
+    )
     parser.add_argument("--no-timing", action="store_true", help="skip the throughput measurement")
     parser.add_argument(
         "--split",
@@ -343,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         help="score only this split of records that have one (default: both, separately)",
     )
     args = parser.parse_args(argv)
-    files: list[Path] = args.files or [p for p in (DEFAULT_EVAL_DEV, DEFAULT_REAL) if p.exists()]
+    files: list[Path] = args.files or [
+        p for p in (DEFAULT_EVAL_DEV, DEFAULT_REAL, DEFAULT_HOLDOUT) if p.exists()
+    ]
     if not files:
         print("error: no labelled data found; pass a file", file=sys.stderr)
         return 2
@@ -354,10 +395,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for index, (path, studies) in enumerate(data_sets):
+        holdout = is_holdout(path)
         if len(data_sets) > 1:
-            print(("\n" if index else "") + f"== {_display(path)}")
+            name = f"{HOLDOUT} ({_display(path)})" if holdout else _display(path)
+            print(("\n" if index else "") + f"== {name}")
         results = [tag_article(study.article) for study in studies]
-        score(studies, results, args.show_errors, split=args.split)
+        score(
+            studies,
+            results,
+            args.show_errors,
+            split=args.split,
+            holdout=holdout,
+            show_report_errors=args.show_report_errors,
+        )
     if args.no_timing:
         return 0
     studies = timed

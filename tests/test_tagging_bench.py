@@ -19,8 +19,8 @@ def test_bench_scores_the_synthetic_set_perfectly_with_indexing(
     summary = capsys.readouterr().out.splitlines()
     assert "forms micro      P 1.000  R 1.000  F1 1.000" in summary
     assert "glycinate        P 1.000  R 1.000  F1 1.000" in summary
-    assert "study type accuracy      1.000 (173/173)" in summary
-    assert "combination accuracy     1.000 (173/173)" in summary
+    assert "study type accuracy      1.000 (213/213)" in summary
+    assert "combination accuracy     1.000 (213/213)" in summary
 
 
 def test_bench_reports_errors_per_record(
@@ -109,3 +109,64 @@ def test_bench_scores_splits_separately_and_never_lists_report_errors(
     assert "direct vs indirect       1.000 (1/1)" in out
     assert "evidence class accuracy  1.000 (1/1)" in out
     assert "cohort                           1: randomized_controlled_trial 1" in out
+
+
+def test_report_errors_are_listed_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {
+        "pmid": "99000903",
+        "title": "Magnesium oxide for migraine: a randomized trial",
+        "abstract": "",
+        "forms": ["glycinate"],
+        "study_type_ok": ["cohort"],
+        "split": "report",
+    }
+    path = tmp_path / "real.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert main([str(path), "--show-errors", "--show-report-errors", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "pmid 99000903 (line 1): forms ['oxide'] expected ['glycinate']" in out
+    assert "individual errors are not listed" not in out
+
+
+def test_holdout_folder_is_scored_as_one_set_and_never_lists_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.tagging_accuracy as bench
+
+    base = {
+        "title": "Magnesium oxide for migraine: a randomized trial",
+        "abstract": "",
+        "forms": ["glycinate"],
+        "study_type_ok": ["cohort"],
+    }
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.jsonl").write_text(
+        json.dumps({**base, "pmid": "99000904", "split": "tune"}) + "\n", encoding="utf-8"
+    )
+    holdout = tmp_path / "holdout"
+    holdout.mkdir()
+    (holdout / "h.jsonl").write_text(
+        "\n".join(
+            json.dumps({**base, "pmid": pmid, "split": split})
+            for pmid, split in (("99000905", "tune"), ("99000906", "report"))
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(bench, "DEFAULT_EVAL_DEV", tmp_path / "absent.jsonl")
+    monkeypatch.setattr(bench, "DEFAULT_REAL", real)
+    monkeypatch.setattr(bench, "DEFAULT_HOLDOUT", holdout)
+    assert main(["--show-errors", "--show-report-errors", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "-- holdout" in out and "== holdout (" in out
+    assert "holdout set: individual errors are not listed" in out
+    assert "pmid 99000904" in out  # the real data's tune errors are listed
+    assert "99000905" not in out and "99000906" not in out
+    assert "study type accuracy      0.000 (0/2)" in out  # both records in one set
+    # Passed explicitly, a folder named holdout is withheld the same way.
+    assert main([str(holdout), "--show-errors", "--show-report-errors", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "-- holdout" in out and "99000905" not in out and "99000906" not in out

@@ -34,6 +34,25 @@ the decided design (``forms.find_forms(design=...)``) and keep two meanings apar
   with low ionized magnesium") or when the title makes it a subject not framed as the
   supplement's effect. Magnesium removed from or added to a cell bath or medium is neither.
 
+Rules 2026.3 make the same convention hold on text nobody tuned to:
+
+- a trial giving a named salt that cites "magnesium deficiency" or low brain magnesium as its
+  rationale is not dietary (a predictor of response must name a response and the level);
+- in an observational study of people who took magnesium (women given magnesium sulfate, a
+  cohort of treated patients), a level measured after it is its outcome; it counts only when
+  related to an outcome (predicts, is associated with) or compared with controls;
+- a case report is never dietary by a level: hypo- or hypermagnesaemia there is magnesium taken
+  (laxatives, antacids) or given back (replacement), i.e. ``unspecified`` when no salt is named;
+- a review's status must be people's (deficiency, low levels, hypomagnesaemia, "magnesium
+  status"), not a mechanism ("intracellular magnesium regulates ...") nor the supplements'
+  effect (bioavailability, "serum magnesium rose", "prevents hypomagnesaemia"); a review of named
+  salts counts status or intake only in its title; a systematic review or meta-analysis not in
+  its background (section, unstructured preamble, claims of earlier work);
+- ``unspecified`` covers magnesium named as the tested intervention ("magnesium versus
+  placebo", "efficacy of magnesium in ...") and magnesium listed among the agents a review weighs
+  even when a salt is named for some of its trials; not magnesium in an exclusion criterion, in
+  the opening background of an unstructured abstract, or recorded as a covariate.
+
 In the digest, ``dietary`` is listed with the forms like any other value (an article about
 magnesium status or intake); the evidence class still comes from the design and the conditions.
 """

@@ -41,7 +41,8 @@ from aggregator.vocab import Tag
 
 @dataclass(frozen=True, slots=True)
 class CueRule:
-    """Wording that signals one cue. ``where`` is "title", "abstract" or "any"; ``cited_ok``
+    """Wording that signals one cue. ``where`` is "title", "abstract", "any" or "sentence" (an
+    abstract sentence at a time, so ``^`` anchors at each sentence's start); ``cited_ok``
     cues count even in a mention of other work (article kinds, subjects of a review)."""
 
     name: str
@@ -136,17 +137,22 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:will|would|shall) (?:be )?(?:randomi[sz]ed|randomly|recruit\w*|enrol\w*|"
             r"allocated|assigned|included|screened|followed|invited|stratified|blinded|"
             r"measured|assessed|compared|analy[sz]ed|collected|conducted|performed|evaluated|"
-            r"receive|undergo|test|determine|examine|investigate|be the primary)\b|"
+            r"receive|undergo|test|determine|examine|investigate|be the primary|compare|assess|"
+            r"evaluate|measure|enrol|enroll|recruit|include|randomi[sz]e|allocate|assign)\b|"
             r"\bwe (?:will|plan to|intend to|propose to) (?:\w+ )?(?:recruit|randomi[sz]e|enrol\w*|"
             r"compare|assess|conduct|include|search|evaluate|test|examine|investigate|measure|"
             r"determine|follow)\b|\b(?:are|is) being (?:recruited|conducted|enrolled|randomi[sz]ed)"
             r"\b|\b(?:is|are|was) (?:planned|proposed)\b|\bplanned (?:sample|enrol\w*|recruitment)"
-            r"\b|\bthe (?:planned|proposed) (?:trial|study)\b|"
+            r"\b|\bthe (?:planned|proposed) (?:trial|study)\b|\b(?:a|the) (?:planned|proposed|"
+            r"forthcoming) (?:[\w-]+ ){0,3}(?:review|trial|study)\b|\bwas (?:meant|intended) to "
+            r"(?:compare|test|assess|evaluate|enrol\w*|recruit|include|randomi[sz]e|examine|"
+            r"determine|measure)\b|"
             # A registration read later: what each participant "was to" do, no results posted.
             r"\b(?:was|were) to (?:be )?(?:randomi[sz]ed|take|receive|cross(?:ed)? over|undergo|"
             r"given|assigned|allocated|followed|recruited|enrolled)\b|\bno results (?:were |have "
             r"been |are )?(?:posted|shown|reported|available)\b|\bwith no results\b",
             *("will", "would", "shall", "plan", "intend", "propose", "being", "was to "),
+            *("forthcoming", "meant to"),
             *("were to ", "no results"),
         ),
         where="abstract",
@@ -156,8 +162,12 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\b(?:trial|study) (?:was|has been) (?:withdrawn|terminated|stopped|suspended) "
             r"(?:before|prior to|without)\b|\bno (?:participants|patients) (?:were|was) "
-            r"(?:enrolled|recruited)\b|\bwithdrawn before enrol\w*",
+            r"(?:enrolled|recruited)\b|\bwithdrawn before enrol\w*|\b(?:listed|registered|marked|"
+            r"recorded|status(?: is)?:?) as withdrawn\b|\bwithdrawn (?:before|prior to) "
+            r"(?:enrol\w*|"
+            r"recruitment|the start|starting)\b",
             *("withdrawn", "terminated", "stopped", "suspended", "no participants", "no patients"),
+            *("listed as", "registered as", "marked as", "recorded as", "status"),
         ),
     ),
     CueRule(
@@ -192,18 +202,35 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"letter to the editor|\bin this letter\b|\bthis letter\b|\bdear editor\b|"
             r"\b(?:this|an|the present) editorial\b|\bthis commentary\b|\bwe read with (?:great )?"
-            r"interest|\bauthors'? reply\b|\bin (?:response|reply) to (?:the |your |our |a |an )?"
-            r"(?:\w+ )?(?:letter|comments?|article|correspondence|editorial|critique|concerns|dr\b)"
-            r"",
-            *("letter", "editor", "commentary", "read with", "reply", "response to"),
+            r"interest|\bauthors'? reply\b|\bin (?:response|reply) to (?:the |your |our |a |an |"
+            r"their |his |her )?(?:\w+ ){0,2}(?:letter|comments?|article|correspondence|editorial|"
+            r"critique|"
+            r"concerns|dr\b|paper|review|report|quer(?:y|ies)|questions|remarks|criticism)\b|"
+            r"\bcomment(?:s|ing)? on (?:the |a |an |this |their )?(?:\w+ ){0,3}(?:article|paper|"
+            r"letter|review|editorial|report|publication)\b|\bwe (?:would like|wish|want) to "
+            r"(?:comment|add|point out|respond|draw attention|raise)\b|\b(?:recently|recent) "
+            r"(?:published )?(?:article|paper|report|letter) (?:by|of|in)\b|"
+            r"\bi read (?:with|the)\b|"
+            r"\bto the editor\b|\bwe thank (?:the authors|dr\b|professor)",
+            *("letter", "editor", "commentary", "read with", "reply", "response to", "comment"),
+            *("would like to", "wish to", "want to", "recent article", "recent paper"),
+            *("recent report", "recent letter", "recently published", "i read", "we thank"),
         ),
+        cited_ok=True,
+    ),
+    # A salutation opening a sentence of the abstract ("Madam, ...", "Dear Sir,").
+    CueRule(
+        "letter",
+        gated(r"^\W*(?:dear )?(?:sirs?|madam)\b", "sir", "madam"),
+        where="sentence",
         cited_ok=True,
     ),
     CueRule(
         "letter",
         gated(
-            r"^(?:comment(?:ary)? on|reply|response to|re:|letter:|editorial:|in reply)",
-            *("comment", "reply", "response", "re:", "letter", "editorial"),
+            r"^(?:comment(?:ary)? on|reply|response to|re:|letter:|editorial:|in reply|"
+            r"correspondence\b|author(?:s'?|'s) reply|a reply\b|a response to)",
+            *("comment", "reply", "response", "re:", "letter", "editorial", "correspondence"),
         ),
         where="title",
     ),
@@ -303,9 +330,12 @@ RULES: tuple[CueRule, ...] = (
             r"integrative|comprehensive|critical|clinical|updated|brief|mini-?) review\b|"
             r"\ban overview of\b|\bthis chapter\b|\bin this chapter\b|\bbook chapter\b|"
             r"\bwe (?:provide|give|present) (?:an? )?(?:\w+ ){0,2}(?:overview|summary|update|"
-            r"appraisal)\b",
+            r"appraisal)\b|\b(?:brings?|draws?|pulls?) together (?:the )?(?:[\w-]+ ){0,4}"
+            r"(?:evidence|data|literature|studies|trials|findings|research)\b|\bthe chapter\b|"
+            r"\b(?:this|the) (?:article|paper|chapter) (?:\w+ )?(?:traces|recounts|tells|charts|"
+            r"reflects on|synthesi[sz]es)\b",
             *("review", "overview", "summar", "discuss", "apprais", "describe", "examine"),
-            *("article", "paper", "chapter", "narrative", "update"),
+            *("article", "paper", "chapter", "narrative", "update", "together"),
         ),
         cited_ok=True,
     ),
@@ -390,14 +420,19 @@ RULES: tuple[CueRule, ...] = (
         "cells",
         gated(
             r"\b(?:endothelial|epithelial|smooth muscle|cancer|tumou?r|stem|neuronal|glial|hela|"
-            r"cultured|isolated) cells?\b|\bhuvecs?\b|\bcell (?:lines?|cultures?)\b|\bin vitro\b",
-            *("cells", "huvec", "cell line", "cell culture", "in vitro"),
+            r"cultured|isolated) cells?\b|\bhuvecs?\b|\bcell (?:lines?|cultures?|models?)\b|"
+            r"\bin vitro\b",
+            *("cells", "huvec", "cell line", "cell culture", "cell model", "in vitro"),
         ),
         where="title",
     ),
     CueRule(
         "cells",
         gated(
+            r"\b(?:cells|neurons|astrocytes|slices|myocytes|cardiomyocytes|macrophages|"
+            r"fibroblasts|keratinocytes|monolayers) (?:were|was) (?:\w+ )?(?:cultured|incubated|"
+            r"grown|superfused|perfused|bathed)\b|\b(?:magnesium|mg2\+|mg)[- ]free (?:medium|"
+            r"solution|buffer|bath)\b|"
             r"\bin vitro\b|\bex vivo\b|\bcultured (?:\w+ ){0,2}(?:cells|neurons|astrocytes|"
             r"myocytes|cardiomyocytes|slices|macrophages)\b|\bcell cultures?\b|\bcell lines?\b|"
             r"\b(?:brain|hippocampal|cortical) slices\b|\bpatch[- ]clamp\b|\borganotypic\b|"
@@ -413,6 +448,7 @@ RULES: tuple[CueRule, ...] = (
             *("sh-sy5y", "caco", "organ bath", "isolated", "rings", "segments", "bioaccessib"),
             *("simulated", "dissolution", "incubated", "exposed", "bath", "macrophage"),
             *("freshly", "10", "concentration-response", "concentration response", "contractile"),
+            *("grown", "perfused", "free medium", "free solution", "free buffer", "free bath"),
         ),
     ),
     CueRule(
@@ -436,8 +472,9 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:patients|participants|volunteers|migraineurs|women|men|children|adults|"
             r"adolescents|people|outpatients|inpatients|subjects|individuals|infants|students|"
             r"residents|respondents|pregnan\w+|mothers|workers|athletes|veterans|consumers|"
-            r"persons|population|humans?|healthy (?:\w+ )?(?:males|females)|(?:a|an) \d+-year-old)"
-            r"\b",
+            r"persons|population|humans?(?! (?:skin|tissues?|cells?|cell lines?|serum|plasma|"
+            r"samples?|keratinocytes|fibroblasts|hair|explants?|biopsies|donors?|brain slices))|"
+            r"healthy (?:\w+ )?(?:males|females)|(?:a|an) \d+-year-old)\b",
             *("patient", "participant", "volunteer", "migraineur", "women", "men", "children"),
             *("adult", "adolescent", "people", "subject", "individual", "infant", "student"),
             *("resident", "respondent", "pregnan", "mother", "worker", "athlete", "veteran"),
@@ -500,6 +537,31 @@ RULES: tuple[CueRule, ...] = (
         ),
     ),
     CueRule(
+        "randomised",
+        gated(
+            r"\b(?:divided|allocated|assigned|distributed|split|placed|sorted) (?:\w+ ){0,2}"
+            r"randomly\b|"
+            r"\brandomly (?:\w+ )?into (?:two|three|four|2|3|4) (?:\w+ )?(?:groups|arms)\b",
+            "randomly",
+        ),
+    ),
+    # The authors call their study a controlled (interventional) one: a comparison they formed.
+    CueRule(
+        "controlled_study",
+        gated(
+            r"(?<!case-)(?<!case )(?<!placebo-)(?<!placebo )(?<!sham-)\bcontrolled "
+            r"(?:interventional |intervention |clinical |before[- ]and[- ]after |comparative "
+            r"|prospective )?(?:study|trial)\b|"
+            r"\binterventional (?:comparative |controlled |prospective )?(?:study|trial)\b|"
+            r"\bprospective (?:interventional|comparative) (?:\w+ )?study\b|\bcomparative "
+            r"(?:clinical |interventional |prospective )?(?:study|trial) of\b",
+            *("controlled study", "controlled trial", "controlled interventional"),
+            *("controlled intervention", "controlled clinical", "controlled before"),
+            *("controlled comparative", "controlled prospective", "interventional"),
+            *("prospective comparative", "comparative"),
+        ),
+    ),
+    CueRule(
         "allocation_by_site_time_or_choice",
         gated(
             r"\bhistorical (?:controls?|cohort|comparison)\b|\balternate(?:ly)? allocat\w*|"
@@ -507,7 +569,8 @@ RULES: tuple[CueRule, ...] = (
             r"(?:site|centre|center|hospital|ward|week|day|month|preference|choice|birth date|date)"
             r"\b|"
             r"\b(?:patient|participant|parental|own) (?:preference|choice)\b|\b(?:chose|elected|"
-            r"opted|preferred) (?:to (?:receive|take|use)|either)\b|\b(?:before|after) (?:the )?"
+            r"opted|preferred) (?:to (?:receive|take|use)|either|between)\b|"
+            r"\b(?:before|after) (?:the )?"
             r"(?:implementation|introduction)\b|\bbefore and after (?:the )?(?:\w+ ){0,3}(?:was|wer"
             r"e) "
             r"(?:introduced|implemented|adopted)\b|\bpre-?(?:implementation|intervention) (?:period"
@@ -533,7 +596,7 @@ RULES: tuple[CueRule, ...] = (
         "crossover",
         gated(
             r"\bcross-?over\b|\bcrossed over\b|\b(?:received|took|given|taking|receiving) "
-            r"(?:\w+ ){0,4}each (?:of (?:the )?)?(?:\w+ ){0,3}(?:preparations?|products?|"
+            r"(?:[\w/.-]+ ){0,4}each (?:of (?:the )?)?(?:\w+ ){0,3}(?:preparations?|products?|"
             r"formulations?|supplements?|salts?|compounds?)\b",
             *("crossover", "cross-over", "crossed", "each"),
         ),
@@ -597,24 +660,40 @@ RULES: tuple[CueRule, ...] = (
             r"were given)\b|"
             r"\b(?:given|administered|supplemented) (?:\w+ ){0,3}(?:daily|twice|once|for \d+)\b|"
             r"\b(?:we|the authors?|investigators) (?:gave|administered|treated|offered|prescribed|"
-            r"infused|injected)\b|\b(?:were|was) (?:treated|infused|injected)\b",
+            r"infused|injected)\b|\b(?:were|was) (?:treated|infused|injected)\b|"
+            r"\bwe (?:evaluated|assessed|tested|studied|examined) the (?:efficacy|effects?|"
+            r"effectiveness|safety) of (?:an? )?(?:[\w-]+ ){0,5}(?:infusion|injection|treatment|"
+            r"administration|supplementation|regimen)\b|\b(?:patients|participants|subjects) "
+            r"(?:treated|infused|injected) with\b",
             *("received", "given", "treated with", "took", "administered", "started on"),
             *("supplemented", "assigned", "allocated", "injected", "infused", "consumed"),
             *("ingested", "switched", "treatment group", "treatment arm", "supplementation"),
-            *("gave", "treated", "offered", "prescribed", "infused"),
+            *("gave", "treated", "offered", "prescribed", "infused", "we evaluated the"),
+            *("we assessed the", "we tested the", "we studied the", "we examined the"),
         ),
     ),
     CueRule(
         "single_arm",
         gated(
             r"\bopen[- ]label\b(?![,]? (?:randomi|controlled))|\bsingle[- ](?:arm|group)\b|"
-            r"\buncontrolled\b|\bpilot (?:study|trial)\b|\bbefore[- ]and[- ]after\b|\bpre-?post\b|"
-            r"\bnon-?comparative\b|\bopen (?:trial|study)\b|"
-            r"\b(?:changes?|improvements?|reductions?|decreases?|increases?|fell|rose|improved|decreased|increased|reduced|declined|"
-            r"dropped) (?:\w+ ){0,3}from baseline\b|"
+            r"\buncontrolled\b|\bpilot (?:study|trial)\b|\bnon-?comparative\b|"
+            r"\b(?:no|without an?) (?:control|comparison|placebo) (?:group|arm)\b|"
+            r"\bopen (?:(?:clinical|pilot|prospective) )?(?:trial|study)\b",
+            *("open-label", "open label", "single", "uncontrolled", "pilot", "comparative"),
+            *("no control", "no comparison", "no placebo", "without a"),
+            *("open trial", "open study", "open clinical", "open pilot", "open prospective"),
+        ),
+    ),
+    # Outcomes compared with the same people's baseline: a single-arm trial's analysis, but also
+    # a chart review's ("pain before and after treatment was recorded"), so not a trial by itself.
+    CueRule(
+        "pre_post",
+        gated(
+            r"\bbefore[- ]and[- ]after\b|\bpre-?post\b|"
+            r"\b(?:changes?|improvements?|reductions?|decreases?|increases?|fell|rose|improved|"
+            r"decreased|increased|reduced|declined|dropped) (?:\w+ ){0,3}from baseline\b|"
             r"\bcompared (?:with|to) (?:the |their )?(?:own )?(?:baseline|pre-?treatment)\b",
-            *("open-label", "open label", "single", "uncontrolled", "pilot", "before"),
-            *("pre-post", "prepost", "comparative", "open trial", "open study", "baseline"),
+            *("before", "pre-post", "prepost", "baseline", "pretreatment", "pre-treatment"),
         ),
     ),
     CueRule(
@@ -643,7 +722,8 @@ RULES: tuple[CueRule, ...] = (
     CueRule(
         "case_control_label",
         gated(
-            r"\bcase[- ](?:control|referent|crossover)\b|\bmatched controls?\b|\bnested case\b",
+            r"\bcase[- ](?:control|referent|crossover)\b(?! comparison)|\bmatched controls?\b|"
+            r"\bnested case\b",
             *("case-control", "case control", "case-referent", "case referent", "case-crossover"),
             *("case crossover", "matched control", "nested case"),
         ),
@@ -679,13 +759,34 @@ RULES: tuple[CueRule, ...] = (
         gated(r"\bprevalence\b|\bsurvey\b", "prevalence", "survey"),
         where="title",
     ),
+    # People sampled from a population and examined once: a survey's design words.
+    CueRule(
+        "population_sample",
+        gated(
+            r"\bpopulation[- ]based (?:study|sample|survey|screening)\b|\bpopulation study\b|"
+            r"\b(?:random|representative|stratified) (?:\w+ )?sample of\b|\bepidemiological "
+            r"(?:study|survey)\b(?! (?:with|and) follow)|\bcommunity[- ]based (?:study|survey|"
+            r"sample)\b|\bhospital[- ]based (?:cross|study|survey)",
+            *("population", "sample of", "epidemiological", "community", "hospital"),
+        ),
+    ),
     CueRule(
         "observational",
         gated(
-            r"\bprospective(?:ly)? (?:observational|study|analysis|registry)\b|\bobservational "
-            r"(?:study|analysis|design)\b|\bprospectively (?:enrolled|recruited|collected)\b",
+            r"\bprospective(?:ly)? (?:observational|registry)\b|\bobservational "
+            r"(?:study|analysis|design|cohort)\b|\bnon-?interventional (?:study|analysis)\b",
             "prospective",
             "observational",
+            "interventional",
+        ),
+    ),
+    # "Prospective study": a time direction, used by trials and cohorts alike.
+    CueRule(
+        "prospective",
+        gated(
+            r"\bprospective(?:ly)? (?:study|analysis|evaluation|series)\b|\bprospectively "
+            r"(?:enrolled|recruited|collected|included|studied|evaluated)\b",
+            "prospective",
         ),
     ),
     CueRule(
@@ -693,15 +794,44 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bcohort\b(?! of (?:\d+ )?(?:patients|children) (?:was|were) randomi)|"
             r"\bprospective(?:ly)? follow\w*|\blongitudinal\b|\bfollow-up study\b|"
-            r"\bregistry\b|\breal-world\b|\btarget trial emulation\b|\bincidence of\b|"
+            r"\bregistry\b|\breal-world\b|\btarget trial emulation\b|"
+            r"\b(?:the |an? )?incidence of\b(?=[^.;]{0,80}\b(?:was|were|rose|fell|increased|"
+            r"decreased|\d))|"
             r"\bincident (?:cases|dementia|disease)\b|\bfollowed (?:up )?(?:for|over|during|since|"
             r"until)\b|\b(?:were|was) followed\b|\bfollowed (?:them|these|the \w+) up\b|"
             r"\bmedian follow-up\b|\bover (?:\w+ ){0,2}years of follow-up\b|"
+            # outcomes counted forward from the exposure ("attacks over the following year")
+            r"\b(?:over|during|in|within) the (?:following|next|subsequent|ensuing) (?:\d+ |\w+ )?"
+            r"(?:years?|months?)\b|"
             # Matching treated with untreated patients on a propensity score: a cohort comparison.
             r"\bpropensity[- ]score\b",
             *("cohort", "prospective", "longitudinal", "follow", "registry", "propensity"),
+            *("next", "subsequent", "ensuing"),
             *("real-world", "target trial", "incidence", "incident"),
         ),
+    ),
+    CueRule(
+        "cohort_label",
+        gated(
+            r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|long)[- ](?:years?|months?"
+            r"|term)[- ]follow[- ]up (?:study )?of (?:\w+ ){0,3}(?:patients|participants|people|"
+            r"children|adults|women|men|subjects)\b",
+            "follow",
+        ),
+        where="title",
+    ),
+    # The title names the article's own observational study ("...: the SUN cohort", "a
+    # case-control study"), not studies of that kind it reviews ("cohort studies of ...").
+    CueRule(
+        "own_design_titled",
+        gated(
+            r"\b(?:the|a|an|our) (?:[\w-]+ ){0,3}(?:cohort|case-control study|cross-sectional "
+            r"(?:study|survey|analysis))\b(?! stud)",
+            "cohort",
+            "case-control",
+            "cross-sectional",
+        ),
+        where="title",
     ),
     CueRule(
         "retrospective",
@@ -713,7 +843,9 @@ RULES: tuple[CueRule, ...] = (
             r"\bdatabase (?:study|analysis|review)\b|\bclaims data\b|\b(?:looked|went|going) back\b"
             r"|"
             r"\b(?:reviewed|examined|analy[sz]ed|searched|through) (?:\w+ ){0,3}(?:records|charts|"
-            r"case notes|files)\b",
+            r"case notes|files)\b|\b(?:medical|clinical|hospital|health|electronic|patient) "
+            r"(?:records|charts|files)\b[^.;]{0,100}\b(?:were|was) (?:\w+ )?(?:reviewed|searched|"
+            r"examined|analy[sz]ed|retrieved|screened)\b",
             *("retrospective", "records", "charts", "chart review", "database", "claims"),
             *("back", "case notes", "files"),
         ),
@@ -728,7 +860,78 @@ RULES: tuple[CueRule, ...] = (
             *("prevalence", "correlat"),
         ),
     ),
+    # --- weaker cues, read only when no design was decided ---------------------------------------
+    # People studied, without a design word ("60 patients with migraine were examined").
+    CueRule(
+        "people_studied",
+        gated(
+            r"\b(?:were|was) (?:\w+ )?(?:studied|examined|evaluated|investigated|assessed|enrolled|"
+            r"included|recruited|interviewed|surveyed|screened|tested|analy[sz]ed|compared)\b|"
+            r"\bwe (?:studied|examined|evaluated|investigated|assessed|enrolled|included|recruited|"
+            r"analy[sz]ed|measured|compared|interviewed|surveyed|tested|determined)\b",
+            *("were", "was", "we "),
+        ),
+        where="abstract",
+    ),
+    CueRule(
+        "report_own",
+        gated(
+            r"\b(?:we|the authors?) (?:report|describe|present|document)\b|\bare (?:reported|"
+            r"described|presented)\b|\bthis report\b",
+            *("report", "describe", "present", "document"),
+        ),
+    ),
+    CueRule(
+        "reviewing_words",
+        gated(
+            r"\b(?:we|the authors?) (?:review|discuss|summari[sz]e|outline|consider|examine the "
+            r"(?:evidence|literature|role))\b|\b(?:is|are) (?:reviewed|discussed|summari[sz]ed|"
+            r"outlined|considered|highlighted)\b|"
+            r"\bthe (?:role|place|use) of\b[^.;]{0,80}\b(?:is|are) "
+            r"(?:discussed|reviewed|described)\b|"
+            r"\bevidence (?:for|on|regarding) (?:the )?(?:use|role|efficacy)\b",
+            *("review", "discuss", "summar", "outline", "consider", "examine the", "highlight"),
+            *("describ", "evidence"),
+        ),
+        cited_ok=True,
+    ),
+    # Laboratory measurements with no person or animal named (skin or tissue samples, solutions).
+    CueRule(
+        "laboratory_measure",
+        gated(
+            r"\b(?:permeat\w*|penetrat\w*) (?:\w+ ){0,3}(?:skin|membrane|stratum corneum|barrier)|"
+            r"\bstratum corneum\b|\b(?:excised|explanted|ex vivo|donor) (?:\w+ )?(?:skin|tissue)|"
+            r"\bconcentration[- ](?:and time[- ])?dependent\b|\b(?:franz|diffusion) cells?\b|"
+            r"\b(?:solution|suspension) was applied\b|\bin an? (?:\w+ )?(?:model|assay|system) "
+            r"(?:of|for) (?:the )?(?:human )?(?:skin|gut|intestin\w*|barrier)",
+            *("permeat", "penetrat", "stratum corneum", "excised", "explanted", "ex vivo"),
+            *("donor", "dependent", "franz", "diffusion", "was applied", "model", "assay"),
+            "system",
+        ),
+    ),
     # --- other research -----------------------------------------------------------------------
+    # Publications counted and mapped, not their findings synthesised.
+    CueRule(
+        "bibliometric",
+        gated(
+            r"\b(?:bibliometric|scientometric|altmetric)\w*\b|\bcitation analysis\b|"
+            r"\bresearch (?:trends|hotspots|landscape)\b",
+            *("bibliometric", "scientometric", "altmetric", "citation analysis", "research trends"),
+            *("research hotspots", "research landscape"),
+        ),
+    ),
+    # Genetic variants as instruments for an exposure (Mendelian randomisation): no one is
+    # allocated, followed or sampled by the authors.
+    CueRule(
+        "genetic_instruments",
+        gated(
+            r"\bmendelian[- ]randomi[sz]ation\b|"
+            r"\bgenetic (?:instruments?|variants as instruments)\b",
+            "mendelian",
+            "genetic instrument",
+            "genetic variants as",
+        ),
+    ),
     CueRule(
         "modelling_or_product_analysis",
         gated(
@@ -755,7 +958,11 @@ _FINDING_AFTER = re.compile(
     r"indicated)\b"
 )
 _SELF_NEAR = re.compile(r"\b(?:this|our|we|the present|the current)\b[^.;]{0,40}$")
-_NOT_RANDOM_BEFORE = re.compile(r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$")
+_NOT_RANDOM_BEFORE = re.compile(
+    r"\b(?:non|not|without|quasi|pseudo|no)[- ]?(?:\w+ )?$|"
+    # "Mendelian randomization": genetic variants as instruments, no one allocated
+    r"\bmendelian[- ]$"
+)
 _SURVEY_RANDOM = re.compile(r"^\w*\s+(?:selected|sampled|chosen)|^\w*\s+sample")
 _NO_CONSENSUS = re.compile(r"\b(?:no|lack of|without|absence of)\s+(?:\w+\s+)?$")
 # Cues about the article as a whole or its subjects: in the title they are never "cited".
@@ -842,6 +1049,10 @@ class CueFinder:
         self._found[name] = cue
         return cue
 
+    def abstract_sentences(self) -> int:
+        """How many sentences the abstract has."""
+        return len(self._sentences) - self._titles
+
     def seen(self) -> dict[str, Cue]:
         """The cues asked for so far that the text has."""
         return {name: cue for name, cue in self._found.items() if cue is not None}
@@ -866,10 +1077,15 @@ class CueFinder:
         """Matches of a rule as (sentence number, span in that sentence), in text order."""
         regex = rule.pattern.regex
         sentences = self._sentences
-        if rule.where == "title":
-            for number in range(self._titles):
-                for title_match in regex.finditer(sentences[number].lower):
-                    yield number, _Span(*title_match.span())
+        if rule.where in ("title", "sentence"):
+            numbers = (
+                range(self._titles)
+                if rule.where == "title"
+                else range(self._titles, len(sentences))
+            )
+            for number in numbers:
+                for one_match in regex.finditer(sentences[number].lower):
+                    yield number, _Span(*one_match.span())
             return
         whole, starts = self._whole, self._starts
         position = self._abstract_start if rule.where == "abstract" else 0

@@ -8,7 +8,9 @@ magnesium such as ..."), so caffeine citrate, nitric oxide or ferrous bisglycina
 In primary studies, a salt named only as background ("unlike magnesium oxide, ...", "no study
 has tested glycinate", "previous trials used oxide") is not the study's form; reviews cover
 every salt they name. Magnesium valproate (an antiepileptic drug) and magnesium stearate (a
-tablet excipient) are masked out before any rule runs.
+tablet excipient) are masked out before any rule runs. The element symbol written as a word
+("IV Mg", "the Mg group", "serum Mg2+") counts like "magnesium" in the unspecified, intake and
+status rules when the original reads "Mg" and no number precedes it ("400 mg" is a unit).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aggregator.tagging.text import (
     hypothetical_gate,
     is_cited,
     is_hypothetical,
+    is_negated,
     lowercase,
     narrow,
     narrowed_or_never,
@@ -213,19 +216,28 @@ NOT_A_FORM = gated(
     "trisilicate",
 )
 
+# The word magnesium, or the element symbol written as a word ("IV Mg", "the Mg group", "oral Mg
+# supplementation"). Rules run on lower-cased text, where the symbol looks like the unit: a match
+# on "mg" must be "Mg" in the original and not follow a number (see _symbol_ok).
+_MAGW = (
+    r"(?:magnesium\b|(?<![\d.])(?<![\d.]\s)mg(?:2\+|\+\+|\(2\+\))?(?![\w/])"
+    r"(?![\s-]*(?:/|kg\b|per\b|daily\b|a day\b|each\b|twice\b|once\b)))"
+)
+
 # "magnesium given, salt not stated"
 UNSPECIFIED = (
     gated(
         r"\b(?:oral(?:ly)?|intravenous(?:ly)?|(?-i:IV|i\.v\.)|intramuscular|topical|transdermal|"
-        r"parenteral|high-dose|low-dose|supplemental|elemental)\s+magnesium\b",
+        rf"parenteral|high-dose|low-dose|supplemental|elemental)\s+{_MAGW}",
         *("oral", "intravenous", " iv", "i.v.", "intramuscular", "topical", "transdermal"),
         *("parenteral", "high-dose", "low-dose", "supplemental", "elemental"),
     ),
     gated(
-        r"\bmagnesium\s+(?:supplement\w*|therapy|treatment|prophylaxis|infusions?|tablets?|"
+        rf"\b{_MAGW}\s+(?:supplement\w*|therapy|treatment|prophylaxis|infusions?|tablets?|"
         r"capsules?|administration|replacement|repletion|loading|load\b|sachets?|spray|oil|"
         r"cream|injections?|bolus|arm|group)",
         "magnesium ",
+        "mg ",
     ),
     gated(
         r"\b\d+(?:\.\d+)?\s*(?:mg|mmol|g|meq|mEq|grams?)(?!\s*/\s*(?:l|dl|ml)\b)\s+(?:of\s+)?"
@@ -234,20 +246,29 @@ UNSPECIFIED = (
         *("mg", "mmol", "g ", "meq", "gram"),
     ),
     gated(
-        r"\b(?:received|receive|given|took|take|taking|administered|treated with|randomi[sz]ed "
-        r"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){0,3}magnesium\b"
+        r"\b(?:received|receive|receiving|given|took|take|taking|administered|treated with|"
+        r"randomi[sz]ed "
+        rf"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){{0,3}}{_MAGW}"
         r"(?![\s-]+(?:levels?|concentrations?|status|deficiency))",
         *("receiv", "given", "took", "take", "taking", "administ", "treated with", "randomi"),
         *("assigned to", "supplemented", "started on", "infusion of"),
     ),
-    gated(r"\bmagnesium\b[^.]{0,60}\b(?:supplements?|supplementation)\b", "supplement"),
+    gated(rf"\b{_MAGW}[^.]{{0,60}}\b(?:supplements?|supplementation)\b", "supplement"),
+    # "magnesium was given with metoclopramide", "Mg was infused over 20 minutes"
+    gated(
+        rf"\b{_MAGW}\s+(?:sulfate\s+|sulphate\s+)?(?:was|were|is|being)\s+(?:\w+\s+)?(?:given|"
+        r"administered|infused|injected|prescribed|started|added|supplemented)\b",
+        *("given", "administered", "infused", "injected", "prescribed", "started", "added"),
+        "supplemented",
+    ),
     gated(
         r"\bmagnesium[- ]containing (?:\w+ )?(?:cathartics?|antacids?|laxatives?|enemas?|"
         r"supplements?|products?|preparations?|medications?|drugs?)\b",
         "containing",
     ),
     gated(
-        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}magnesium\b(?![\s-]+"
+        r"\b(?:trials?|studies|rcts)\s+(?:of|with|using)\s+(?:(?!dietary\b)\w+\s+){0,2}"
+        rf"{_MAGW}(?![\s-]+"
         r"(?:levels?|concentrations?|status|deficiency|intake))",
         "trial",
         "studies",
@@ -261,8 +282,8 @@ UNSPECIFIED = (
 )
 
 DIETARY_INTAKE = gated(
-    rf"\bdietary\s+(?:magnesium(?![\s-]+(?:{_SALT_TOKEN}|supplement\w*|salts?)\b)|intake|deficiency|"
-    r"sources?|patterns?)\b|\bmagnesium\s+"
+    rf"\bdietary\s+(?:{_MAGW}(?![\s-]+(?:{_SALT_TOKEN}|supplement\w*|salts?)\b)|intake|"
+    rf"deficiency|sources?|patterns?)\b|\b{_MAGW}\s+"
     r"(?:intake|consumption)\b|\bintake\s+of\s+magnesium\b|\b(?:recommended|adequate|daily|low|"
     r"high)\s+(?:dietary\s+)?(?:magnesium\s+)?intake\b|\bmagnesium[- ]rich\b|\brich in magnesium"
     r"\b|\b(?:mineral|drinking|tap|bottled) water\b|\bfood frequency\b|\b(?:through|from|via) "
@@ -282,7 +303,7 @@ _COMPARTMENT = (
     r"cellular|mononuclear)"
 )
 STATUS = gated(
-    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\bmagnesium\b|\bmagnesium\s+(?:levels?|concentrations?|"
+    rf"\b{_COMPARTMENT}\b[^.;]{{0,30}}?\b{_MAGW}|\b{_MAGW}\s+(?:levels?|concentrations?|"
     rf"status)\b|\bmagnesium in (?:the )?{_COMPARTMENT}|\bhypomagnes(?:a|ae|e)mi\w*|"
     r"\bmagnetic resonance spectroscopy\b",
     *("serum", "plasma", "erythrocyte", "red ", "rbc", "ioni", "cellular", "brain", "blood"),
@@ -295,12 +316,6 @@ _DEFICIT = gated(
     "deficit",
     "depletion",
     "insufficien",
-)
-LOW_STATUS = gated(
-    r"\b(?:low|lower|decreased|reduced|deficien\w*|deficit|depletion|depleted|"
-    r"hypomagnes\w*|differ\w*|retention)\b|\bthan (?:in )?(?:healthy )?controls\b",
-    *("low", "decrease", "reduced", "deficien", "deficit", "deplet", "hypomagnes", "differ"),
-    *("retention", "controls"),
 )
 # The magnesium content of a diet given or compared (animal feeding, diet trials): intake.
 DIET_CONTENT = gated(
@@ -334,13 +349,18 @@ _SALT_ITEM = (
     rf"(?:(?:a|an|the)\s+)?(?:(?:organic|inorganic|chelated|amino[- ]acid)\s+)?{_SALT_TOKEN}"
     rf"(?:[- /]{_SALT_TOKEN})*(?:\s+(?:chelate|mixture|salt|form|preparation|combination)s?)?"
 )
-_ITEM_LIST = rf"{_SALT_ITEM}(?:{_LIST_JOIN}{_SALT_ITEM})*"
+# A salt outside the vocabulary may stand inside the list ("oxide, acetate, pidolate").
+_ITEM_LIST = rf"{_SALT_ITEM}(?:{_LIST_JOIN}(?:{_SALT_ITEM}|{_OTHER_SALT}(?={_LIST_JOIN})))*"
 # Salts named apart from the word magnesium, after a head that says they are forms given.
 _SALTS_APART = gated(
     r"(?:\b(?:preparations?|formulations?|salts?|forms?|compounds?|supplements?|products?|"
     r"chelates?)\s*,?\s*\(?\s*(?:such as|including|like|e\.g\.,?|i\.e\.,?|namely|:|\()\s*|"
+    # "the salts available (oxide, citrate, sulfate)"
+    r"\b(?:salts|preparations|formulations|forms)\s+(?:\w+\s+){1,2}\(\s*|"
     r"\b(?:given|supplied|administered|provided|taken|delivered|supplemented|formulated|"
     r"dosed|prescribed|used)\s+as\s+|\bin the form of\s+|"
+    # "... repleted with magnesium for two weeks as oxide, chloride, sulphate or citrate"
+    rf"\bas\s+(?=(?:{_SALT_TOKEN}|{_OTHER_SALT}){_LIST_JOIN}(?:{_SALT_TOKEN}|{_OTHER_SALT})\b)|"
     r"\b(?:salts?|compounds?|preparations?|formulations?|forms?|supplements?|products?)\b[^.:;()]{0,40}?"
     r"\b(?:were|was)\s+(?:\w+\s+){0,2}(?:tested|compared|studied|used|given|evaluated|"
     r"investigated|administered)\s*:\s*|\bmagnesium,?\s+(?:mainly|mostly|chiefly|"
@@ -348,6 +368,10 @@ _SALTS_APART = gated(
     r"(?:salts?\s*)?\(\s*)"
     rf"{_ITEM_LIST}\b",
     *SALT_STEMS,
+)
+_TITLE_ABOUT_SALTS = re.compile(
+    r"\b(?:magnesium|mg)\s+(?:\w+\s+)?(?:salts|preparations|formulations|compounds|supplements)\b|"
+    r"\b(?:salts|forms|preparations|formulations) of magnesium\b"
 )
 # Magnesium as a treatment in a review (no salt named): not a level, status or deficiency.
 _MAGNESIUM_TREATMENT = re.compile(
@@ -377,23 +401,85 @@ _PATIENT_REPORTS = frozenset({"case_report", "case_series"})
 # A title that makes the level an outcome of the supplement ("effects on intracellular
 # magnesium", "ionized magnesium as a measure of bioavailability").
 _OUTCOME_BEFORE = re.compile(
-    r"\b(?:effects?|impact|influence)\s+(?:\w+\s+){0,3}on\b|\b(?:increas\w*|rais\w*|improv\w*|"
+    r"\b(?:effects?|impact|influence)\s+(?:of\b[^:;]{0,80}?\s|(?:\w+\s+){0,3})on\b|\b(?:increas\w*|rais\w*|improv\w*|"
     r"restor\w*|normali[sz]\w*|correct\w*|bioavailab\w*|absorption|changes?\s+in|response of)\b"
+)
+# "... in children with type 1 diabetes and hypomagnesaemia": the status of the people studied
+# (who they are), whatever the title says the supplement improved.
+_POPULATION_WITH = re.compile(
+    r"\b(?:in|among|for)\s+(?:[\w-]+\s+){0,3}?(?:patients|children|adults|women|men|people|"
+    r"subjects|participants|migraineurs|infants|adolescents)\s+(?:with|who have|having)\s+"
+    r"(?:[\w-]+\s+){0,6}?$"
 )
 _OUTCOME_AFTER = re.compile(
     r"^\W*(?:\w+\W+){0,2}?(?:as an? (?:measure|marker|index|indicator)\b|(?:after|following|"
-    r"during|in response to)\b)"
+    r"during|in response to)\b)|"
+    # "... levels in neonates of mothers treated with magnesium sulfate": the people's magnesium
+    r"\b(?:treated with|receiving|received|given|after|following)\s+(?:\S+\s+){0,4}?"
+    r"(?:magnesium|mgso4)\b"
 )
-# A level read as a predictor of response ("sustained relief in 86% of patients with low
-# ionized magnesium", "responses correlated with low serum ionized magnesium").
-_RESPONSE = re.compile(
-    r"\b(?:respon\w*|relief|reliev\w*|benefit\w*|predict\w*|identif\w*|effective)\b"
+# A level read as a predictor of response: a response in the patients with a low level
+# ("sustained relief in 86% of patients with low ionized magnesium"), a response related to the
+# level ("responses correlated with low serum ionized magnesium", "response matched a low
+# level"), or the level picking out responders. "Low brain magnesium has been linked to migraine,
+# so we tested whether magnesium citrate is effective" names no response to the level.
+_LOW = r"(?:low|lower|reduced|decreased|deficien\w*|hypomagnes\w*|subnormal)"
+_RESPONSE_WORD = r"(?:respon\w*|relief|reliev\w*|benefit\w*|improve\w*|effective\w*|succe\w*)"
+_RESPONSE_BY_LEVEL = re.compile(
+    rf"\b{_RESPONSE_WORD}\b[^.;]{{0,80}}\b(?:patients|subjects|participants|migraineurs|those|"
+    rf"people|children|women|men|infusions?|cases)\s+(?:with|who had|having)\s+(?:an?\s+)?{_LOW}\b|"
+    rf"\b{_RESPONSE_WORD}\b[^.;]{{0,60}}\b(?:correlat\w*|associat\w*|related|matched|linked|"
+    rf"coincided)\b[^.;]{{0,40}}\b(?:{_LOW}|levels?|magnesium)\b|"
+    rf"\b(?:correlat\w*|associat\w*|relat\w*)\b[^.;]{{0,60}}\b(?:respon\w*|relief|benefit\w*)|"
+    rf"\bwith\s+(?:an?\s+)?{_LOW}\b[^.;]{{0,60}}\b{_RESPONSE_WORD}"
 )
-_LOW_LEVEL = re.compile(r"\b(?:low|lower|reduced|decreased|deficien\w*|hypomagnes\w*)\b")
+_IDENTIFIES_RESPONDERS = re.compile(
+    r"\b(?:predict\w*|identif\w*|pick\w* out|select\w*)\b[^.;]{0,60}\b(?:respon\w*|"
+    r"benefit\w*|relief)"
+)
+# A level measured after the magnesium the people took (its outcome), or a supplement's effect on
+# a level (bioavailability, "serum magnesium rose with magnesium", "prevents hypomagnesaemia").
+_LEVEL_AFTER_GIVEN = re.compile(
+    rf"\b(?:after|following|during)\s+(?:\w+\s+){{0,4}}?(?:(?:the\s+)?(?:intake|ingestion|"
+    rf"administration|infusion|supplementation|treatment|loading|doses?)\s+of\s+)?"
+    rf"(?:\w+\s+){{0,2}}?(?:magnesium|mg|salts?|supplements?|supplementation|infusions?|"
+    rf"{_SALT_TOKEN})\b(?!\s+(?:deficiency|depletion|levels?|concentrations?|status))|"
+    r"\b(?:different|various|the)\s+salts?\s+(?:were|was)\s+taken\b|"
+    r"\bprevent\w*\s+(?:\w+\s+){0,2}hypomagnes\w*|\bbioavailab\w*|\babsorb\w*|\babsorption\b|"
+    r"\b(?:rose|rises|rising|increased|raised|raises)\b[^.;]{0,30}\b(?:with|after|on)\s+"
+    r"(?:oral\s+|intravenous\s+)?(?:magnesium|supplement\w*|treatment)\b"
+)
+# Status of people rather than a level in a mechanism ("intracellular magnesium regulates ...").
+_PEOPLES_STATUS = re.compile(
+    rf"\b{_LOW}\b|\bstatus\b|\b(?:in|of|among|between)\s+(?:\w+\s+)?(?:patients|migraineurs|"
+    r"people|persons|subjects|individuals|children|adults|women|men|the population|sufferers|"
+    r"those)\b|\bhypomagnes\w*|\bdeficien\w*|"
+    # a level related to disease in people ("inversely correlated with the incidence of ...")
+    r"\b(?:correlat\w*|associat\w*|linked|related|predict\w*)\b[^.;]{0,40}\b(?:incidence|risk|"
+    r"diseases?|mortality|outcomes?|events?|severity|frequency)\b"
+)
+# An observational study of people who took magnesium: a level related to an outcome, or
+# compared with controls, is an exposure.
+_AS_PREDICTOR = re.compile(
+    r"\b(?:predict\w*|associat\w*|risk|odds|hazard|correlat\w*|related to|relationship)\b"
+)
+_VS_CONTROLS = re.compile(
+    r"\bthan (?:in )?(?:the )?(?:healthy |normal )?(?:controls|control (?:group|subjects))\b|"
+    r"\b(?:compared|contrasted) (?:with|to) (?:\w+ ){0,2}(?:controls|healthy)\b|"
+    r"\b(?:lower|higher|reduced|decreased) in (?:\w+ ){0,2}(?:patients|migraineurs|cases)\b"
+)
 # Magnesium in a bath, medium or perfusate (laboratory work) is no one's status.
 _BATH = re.compile(
     r"\b(?:bath\w*|medium|media|perfus\w*|superfus\w*|slices?|solution|buffer|culture)\b|"
     r"\bmagnesium-free\b|\bmg2\+-free\b"
+)
+# "Low magnesium goes with insulin resistance": a review speaking of people's low magnesium.
+_LOW_MAGNESIUM = gated(
+    r"\b(?:low|lower|reduced|decreased|depleted|inadequate|insufficient|suboptimal|poor) "
+    r"(?:serum |plasma |blood |body |tissue |total |ioni[sz]ed )?magnesium\b(?![\s-]+(?:doses?|"
+    r"diets?|intake|salts?|supplement\w*|preparations?|group|arm))",
+    *("low", "reduced", "decreased", "depleted", "inadequate", "insufficient", "suboptimal"),
+    "poor",
 )
 # A review on magnesium's part in causing a disease, or on deficiency, discusses status.
 PATHOGENESIS = gated(
@@ -534,7 +620,8 @@ def find_forms(
     observational = not is_review and design is not None and design not in ASSIGNED_DESIGNS
     if not salts_found:
         supplement_given = (
-            _unspecified(text, found, is_review, observational=observational) or supplement_given
+            _unspecified(text, found, is_review, observational=observational, design=design)
+            or supplement_given
         )
     elif is_review:
         _agent_in_list(text, found)
@@ -546,7 +633,10 @@ def find_forms(
         laboratory=laboratory,
         given_study=supplement_given
         and not is_review
-        and (design in ASSIGNED_DESIGNS or design in _PATIENT_REPORTS),
+        and (design in ASSIGNED_DESIGNS or design in _PATIENT_REPORTS or design == "unclear"),
+        salts_reviewed=is_review and salts_found,
+        one_patient=design == "case_report",
+        pooled_review=design in ("systematic_review", "meta_analysis"),
     )
     if (
         not salts_found
@@ -673,10 +763,17 @@ def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
     apart = _SALTS_APART.narrowed(text.whole, text.index)
     if apart is None:
         return
+    # A title about magnesium salts ("bioavailability of ten Mg salts") makes every salt list
+    # of its abstract a list of magnesium salts.
+    about_salts = any(
+        _TITLE_ABOUT_SALTS.search(lower)
+        for sentence, lower in text.masked
+        if sentence.field == "title"
+    )
     previous_mentions = False
     for sentence, lower in text.masked:
         mentions = _MAGNESIUM_WORD.search(lower) is not None
-        if mentions or previous_mentions:
+        if mentions or previous_mentions or about_salts:
             for match in apart.finditer(lower, lower):
                 # Even in a review, a salt named apart only counts when it is not contrasted,
                 # cited or said to be untested ("other salts such as glycinate were not
@@ -700,44 +797,179 @@ def _salts_named_apart(text: _FormText, found: _Found, is_review: bool) -> None:
 
 
 def _unspecified(
-    text: _FormText, found: _Found, is_review: bool, *, observational: bool = False
+    text: _FormText,
+    found: _Found,
+    is_review: bool,
+    *,
+    observational: bool = False,
+    design: str | None = None,
 ) -> bool:
     """Phase 3: magnesium given (or, in a review, discussed as a treatment) with no salt named.
-    True when magnesium was given. In an observational study, supplements named as part of the
-    intake measured ("intake from food and supplements") are intake, not a supplement given."""
+    True when magnesium was given.
+
+    In a primary study, mentions in the background (a BACKGROUND section, or the preamble of an
+    unstructured abstract before it states its own aim or design), speculation, and exclusion
+    criteria ("patients taking magnesium-containing drugs were excluded") are not magnesium
+    given. In an observational study, supplements named as part of the intake measured ("intake
+    from food and supplements") or as a covariate recorded are not a supplement given. Outside
+    observational studies, magnesium named as the intervention ("magnesium versus placebo",
+    "efficacy of magnesium in ...") is given. A case report of hypo- or hypermagnesaemia reports
+    magnesium taken (the cause) or given (the treatment)."""
     unspecified = _narrowed(UNSPECIFIED, text.whole, text.index)
+    if not observational:
+        unspecified = (*unspecified, *_narrowed(_INTERVENTION, text.whole, text.index))
     hypothetical = hypothetical_gate([sentence for sentence, _ in text.masked])
     intake = narrowed_or_never(DIETARY_INTAKE, [sentence for sentence, _ in text.masked])
-    for sentence, lower in text.masked:
+    preamble = set() if is_review else _preamble(text.masked)
+    for number, (sentence, lower) in enumerate(text.masked):
         if not is_review and (
-            is_hypothetical(sentence, hypothetical) or sentence.category == "BACKGROUND"
+            number in preamble
+            or is_hypothetical(sentence, hypothetical)
+            or sentence.category == "BACKGROUND"
         ):
             continue
-        if observational and intake.search(lower, lower) is not None:
+        if observational and (
+            intake.search(lower, lower) is not None or _COVARIATE.search(lower) is not None
+        ):
             continue
         given = _first_unspecified(unspecified, lower, sentence, is_review)
         if given is not None:
             found.add("unspecified", sentence, given.start(), given.end())
             return True
-    if is_review and not _about_intake(text):
-        # A review naming magnesium as a treatment covers it even without dosing words (a
-        # review of magnesium intake names magnesium without treating with it).
+    if design == "case_report":
+        dysmagnesaemia = next(
+            (
+                (sentence, match)
+                for sentence, lower in text.masked
+                if (match := _DYSMAGNESAEMIA.search(lower)) is not None
+            ),
+            None,
+        )
+        if dysmagnesaemia is not None and any(
+            _TAKEN_OR_TREATED.search(lower) and _MAGNESIUM_OR_ELECTROLYTES.search(lower)
+            for _, lower in text.masked
+        ):
+            sentence, match = dysmagnesaemia
+            found.add("unspecified", sentence, match.start(), match.end())
+            return True
+    if is_review:
+        # A review naming magnesium as a treatment, or among the agents it reviews, covers it
+        # even without dosing words. In a review about intake or status, magnesium named only as
+        # intake, a level or a mechanism is no treatment: there it needs treatment wording.
+        about_status = _about_intake(text) or _about_status(text)
         for sentence, lower in text.masked:
-            for match in _MAGNESIUM_TREATMENT.finditer(lower):
-                found.add("unspecified", sentence, match.start(), match.end())
+            if intake.search(lower, lower) is not None:
+                continue
+            listed = _AGENT_LIST.search(lower)
+            if listed is not None and _NOT_AN_AGENT.search(lower) is None:
+                found.add("unspecified", sentence, listed.start(), listed.end())
                 return True
+            for match in _MAGNESIUM_TREATMENT.finditer(lower):
+                if _STATUS_BEFORE.search(lower, max(0, match.start() - 20), match.start()):
+                    continue  # "low blood magnesium": a level
+                window = lower[max(0, match.start() - 50) : match.end() + 50]
+                if (
+                    not about_status
+                    or _TREATMENT_WORDS.search(window)
+                    or _USED_FOR.match(lower, match.end())
+                ):
+                    found.add("unspecified", sentence, match.start(), match.end())
+                    return True
     return False
+
+
+# The abstract's own aim, design or participants ("we", "this study", "the aim was", "patients
+# were enrolled"): sentences before the first such one, in an unstructured abstract, are its
+# preamble (background).
+_OWN_WORK = re.compile(
+    r"\b(?:we|our|us|this|these|here|herein|present|current|the authors?|the investigators|aim\w*|"
+    r"objectives?|purpose|goal|hypothes\w*|design|methods?)\b|\b(?:were|was) (?:enrolled|included|"
+    r"recruited|randomi[sz]ed|studied|assigned|allocated|evaluated|examined|treated|given|"
+    r"conducted|performed|carried out|analy[sz]ed|measured|followed)\b|\b(?:patients|participants|"
+    r"subjects|children|adults|women|men|volunteers)\b[^.;]{0,60}\b(?:received|took)\b|^\W*(?:a|an)"
+    r" \d+-year-old\b|^\W*(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundred)\b"
+)
+_PREAMBLE_MAX = 3
+
+
+def _preamble(masked: list[tuple[Sentence, str]]) -> set[int]:
+    """Indices of the background sentences that open an unstructured abstract, before the first
+    one about the article's own work (at most three; none when the abstract is structured or no
+    sentence names the article's own work)."""
+    abstract = [
+        number for number, (sentence, _) in enumerate(masked) if sentence.field == "abstract"
+    ]
+    if not abstract or any(masked[number][0].category for number in abstract):
+        return set()
+    for position, number in enumerate(abstract[: _PREAMBLE_MAX + 1]):
+        if _OWN_WORK.search(masked[number][1]):
+            return set(abstract[:position])
+    return set()
+
+
+# Magnesium named as the intervention a study tested (not an observational exposure).
+_INTERVENTION = (
+    gated(
+        rf"\b{_MAGW}\s+(?:versus|vs\.?|compared (?:with|to)|or placebo|and placebo)\b|"
+        rf"\b(?:versus|vs\.?|compared (?:with|to))\s+(?:\w+\s+)?{_MAGW}(?![\s-]+(?:levels?|"
+        r"concentrations?|status|deficiency|intake))|"
+        r"\bmagnesium\s+(?:for|in)\s+(?:the\s+)?(?:acute\s+|preventive\s+|prophylactic\s+)?"
+        r"(?:treatment|prevention|prophylaxis|management|therapy|relief|abortive)\b|"
+        r"\bmagnesium\s+as\s+(?:an?\s+)?(?:adjuvant|adjunct\w*|treatment|therapy|abortive|"
+        r"prophylactic|preventive|add-on)\b|\bmagnesium[- ]treated\b|"
+        r"\b(?:efficacy|effectiveness|safety|tolerability|benefit)\s+of\s+(?:\w+\s+)?magnesium\b"
+        r"(?![\s-]+(?:levels?|concentrations?|status|deficiency|intake|content))",
+        *("versus", "vs", "compared", "placebo", "treatment", "prevention", "prophylaxis"),
+        *("management", "therapy", "relief", "abortive", " as ", "treated", "efficacy"),
+        *("effectiveness", "safety", "tolerability", "benefit"),
+    ),
+)
+# Supplements or drugs recorded as a covariate of an observational study, not given by it.
+_COVARIATE = re.compile(
+    r"\b(?:were|was) (?:also )?(?:recorded|collected|documented|noted|registered|retrieved|"
+    r"extracted)\b|\badjust\w* for\b|\bcovariates?\b|\bconfounders?\b"
+)
+# A case report of too little or too much magnesium: taken (laxatives, antacids, infusions) or
+# given back (supplementation, replacement, repletion).
+_DYSMAGNESAEMIA = re.compile(
+    r"\bhyp(?:o|er)magnes(?:a|ae|e)mi\w*|\b(?:low|high|elevated|raised|toxic)\s+(?:serum\s+)?"
+    r"magnesium\b|\bmagnesium\s+(?:toxicity|intoxication|overdose|poisoning)\b"
+)
+_TAKEN_OR_TREATED = re.compile(
+    r"\b(?:laxatives?|cathartics?|antacids?|enemas?|supplement\w*|replacement|repletion|replet\w*|"
+    r"infus\w*|intravenous|oral|ingest\w*|overdose|taking|took|corrected|correction|given|"
+    r"administered|treated with|substitution)\b"
+)
+_STATUS_BEFORE = re.compile(
+    r"\b(?:low|lower|high|higher|blood|serum|plasma|brain|ioni[sz]ed|intracellular|extracellular|"
+    r"urinary|dietary|tissue|total|free|cellular|erythrocyte|body)\s+$"
+)
+# "Magnesium for migraine", "magnesium versus metoclopramide": magnesium as a treatment.
+_USED_FOR = re.compile(r"\s+(?:for|versus|vs\.?|against|compared)\b")
+_MAGNESIUM_OR_ELECTROLYTES = re.compile(r"magnes|\belectrolytes?\b|\bminerals?\b")
+# Words on treating with magnesium, near the word (reviews covering magnesium, no salt named).
+_TREATMENT_WORDS = re.compile(
+    r"\b(?:treat\w*|therap\w*|prophyla\w*|prevent\w*|relie\w*|manag\w*|supplement\w*|"
+    r"administ\w*|effective\w*|efficac\w*|doses?|dosing|infusions?|use of|used|"
+    r"option|abortive|intravenous|oral|toleran\w*|tolerated|safe|trials?|rescue|acute)\b"
+)
 
 
 # Magnesium as one agent of several in a list ("feverfew, riboflavin and magnesium").
 _AGENT_LIST = re.compile(
-    r"(?:\b[\w-]+(?: [\w-]+)?, ){1,}(?:and |or )magnesium\b|"
+    r"(?:\b[\w-]+(?: [\w-]+)?, ){1,}(?:[\w-]+(?: [\w-]+)? )?(?:and |or )magnesium\b|"
+    r"(?:\b[\w-]+(?: [\w-]+)?, ){2,}magnesium(?:,| and\b| or\b)|"
     r"\bmagnesium, (?:[\w-]+(?: [\w-]+)?, )*(?:[\w-]+(?: [\w-]+)?,? )?(?:and|or) [\w-]+|"
     r"\b(?:including|such as|like) (?:oral |intravenous )?magnesium\b"
 )
+# Magnesium in a list of minerals, levels or salts, or a sentence of search terms: not an agent.
 _NOT_AN_AGENT = re.compile(
-    rf"\b(?:intakes?|levels?|serum|plasma|deficien\w*|status|concentrations?|minerals?|ions?|"
-    rf"electrolytes?)\b|\bmagnesium[\s-]+{_SALT_TOKEN}\b"
+    rf"\b(?:serum|plasma|dietary|low|brain|ioni[sz]ed|intracellular|urinary|blood|tissue|total|"
+    rf"cellular|erythrocyte)\s+magnesium\b|"
+    rf"\bmagnesium[\s-]+(?:intakes?|levels?|deficien\w*|status|concentrations?|ions?)\b|"
+    rf"\b(?:minerals?|electrolytes?|cations?|keywords?|search terms?|mesh|key words)\b|"
+    rf"\bmagnesium[\s-]+{_SALT_TOKEN}\b|\bmagnesium,\s+(?:\w+\s+)?{_SALT_TOKEN}\b"
 )
 
 
@@ -755,6 +987,15 @@ def _agent_in_list(text: _FormText, found: _Found) -> None:
         return
 
 
+def _about_status(text: _FormText) -> bool:
+    """Does the article speak of magnesium status (a level, deficiency, hypomagnesaemia)?"""
+    return any(
+        (narrowed := rule.narrowed(text.whole, text.index)) is not None
+        and narrowed.search(text.whole, text.whole) is not None
+        for rule in (STATUS, _DEFICIT, _LOW_MAGNESIUM)
+    )
+
+
 def _about_intake(text: _FormText) -> bool:
     """Does the article speak of magnesium intake or diet anywhere?"""
     narrowed = DIETARY_INTAKE.narrowed(text.whole, text.index)
@@ -769,15 +1010,26 @@ def _dietary(
     supplement_given: bool,
     laboratory: bool,
     given_study: bool,
+    salts_reviewed: bool = False,
+    one_patient: bool = False,
+    pooled_review: bool = False,
 ) -> tuple[bool, bool]:
     """Phase 4: magnesium intake (diet, water) or measured magnesium status (serum, tissue,
     brain) as the study's exposure. Returns (intake, status); both map to the form ``dietary``,
     only intake to the dietary route.
 
     ``given_study``: the investigators gave magnesium (a trial, a protocol, an animal study, a
-    patient treated with it). There, intake is the supplement (or background) unless the title
-    studies it, and a level is an outcome or safety check unless it is read as a predictor of
-    response or the title makes it a subject. Magnesium in a cell bath or medium is neither."""
+    patient treated with it, or a study of unclear design that gave it). There, intake is the
+    supplement (or background) unless the title studies it, and a level is an outcome or safety
+    check unless it is read as a predictor of response or the title makes it a subject. Magnesium
+    in a cell bath or medium is neither.
+
+    ``salts_reviewed``: a review (letter, editorial) that names magnesium salts is about the
+    supplements; the deficiency or low intake they are meant to correct is their background, so
+    intake and status count there only in the title. ``one_patient``: a case report's level is
+    that patient's course (a cause found, a treatment given), never a status compared between
+    groups. ``pooled_review``: a systematic review or meta-analysis is about the studies it
+    included; a status claim of earlier work in its background is not its subject."""
     # Masking only blanks characters, so a space-free literal in masked text is in the original.
     dietary_intake = narrowed_or_never(DIETARY_INTAKE, [sentence for sentence, _ in text.masked])
     diet_content = narrowed_or_never(DIET_CONTENT, [sentence for sentence, _ in text.masked])
@@ -790,9 +1042,12 @@ def _dietary(
         diet = diet_content.search(lower, lower)
         if diet is not None and _FED.search(lower) is None:
             diet = None  # a diet described ("magnesium-poor modern diets"), not one given
-        if given_study and sentence.field != "title" and diet is None:
+        if (given_study or salts_reviewed) and sentence.field != "title" and diet is None:
             continue
-        intake = diet or dietary_intake.search(lower, lower)
+        intake = diet or next(
+            (m for m in dietary_intake.finditer(lower, lower) if _symbol_ok(sentence, *m.span())),
+            None,
+        )
         if intake is None or not near_magnesium:
             continue  # intake of what? only magnesium's counts
         if supplement_given and _VEHICLE.search(lower, max(0, intake.start() - 12), intake.end()):
@@ -802,13 +1057,15 @@ def _dietary(
                 "form", "dietary", sentence.field, snippet(sentence.text, *intake.span())
             )
             return True, False
-    if laboratory:
+    if laboratory or one_patient:
         return False, False
     status = _status_tag(
         text.masked,
         supplement_given=supplement_given,
         is_review=is_review,
         given_study=given_study,
+        salts_reviewed=salts_reviewed,
+        pooled_review=pooled_review,
         index=text.index,
     )
     if status is not None:
@@ -883,9 +1140,44 @@ def _first_unspecified(
 ) -> re.Match[str] | None:
     for pattern in patterns:
         for match in pattern.finditer(text, text):
-            if _counts(sentence, match.start(), match.end(), is_review):
-                return match
+            if not _counts(sentence, match.start(), match.end(), is_review):
+                continue
+            if not _symbol_ok(sentence, match.start(), match.end()):
+                continue  # "500 mg": the unit, not the element
+            if not is_review and (
+                _EXCLUSION_BEFORE.search(text, 0, match.start())
+                or is_negated(sentence, match.start(), match.end())
+            ):
+                continue  # an exclusion criterion, or magnesium not given
+            return match
     return None
+
+
+_MG_TOKEN = re.compile(r"\bmg\b")
+_NUMBER_BEFORE = re.compile(r"\d\s*$")
+
+
+def _symbol_ok(sentence: Sentence, start: int, end: int) -> bool:
+    """Every "mg" inside the match that does not follow a number (a unit: "250 mg") is the
+    element symbol, written "Mg" in the original ("IV Mg", "the Mg group")."""
+    lower = sentence.lower
+    if "mg" not in lower[start:end]:
+        return True
+    for token in _MG_TOKEN.finditer(lower, start, end):
+        at = token.start()
+        if _NUMBER_BEFORE.search(sentence.text, max(0, at - 8), at):
+            continue  # the unit of an amount
+        if sentence.text[at : at + 2] != "Mg":
+            return False
+    return True
+
+
+# An exclusion criterion before a mention ("after exclusion of ..., magnesium-containing drug
+# intake", "patients not taking magnesium").
+_EXCLUSION_BEFORE = re.compile(
+    r"\bexclu\w+\b(?![^.;]{0,80}\b(?:were|was) (?:included|enrolled|randomi[sz]ed))|"
+    r"\bnot (?:taking|receiving|using|given)\b|\bwithout (?:prior |previous )?(?:use of|taking)\b"
+)
 
 
 def _status_tag(
@@ -894,47 +1186,77 @@ def _status_tag(
     supplement_given: bool,
     is_review: bool,
     given_study: bool = False,
+    salts_reviewed: bool = False,
+    pooled_review: bool = False,
     index: LiteralIndex | None = None,
 ) -> Tag | None:
     """Magnesium status measured (serum, brain, ...) as the exposure counts as "dietary".
-    Where magnesium was given to the people studied (``given_study``), a level counts only in
-    the title (unless framed as the supplement's effect) or read as a predictor of response.
-    In other studies of a supplement it counts when compared or found low. A review discussing
-    deficiency or magnesium's part in a disease's pathogenesis discusses status. ``index`` is
-    the literal index of the unmasked sentences, used only when masking changed nothing."""
+
+    - Where magnesium was given to the people studied (``given_study``), a level counts only in
+      the title (unless framed as the supplement's effect) or read as a predictor of response.
+    - In an observational study of people who took magnesium, a level counts when it is related
+      to an outcome (predicts, is associated with) or compared with controls, not when it is
+      measured after the magnesium they took (an outcome or safety check).
+    - A review discussing deficiency, low levels in people or magnesium's part in a disease's
+      pathogenesis discusses status; a level as the outcome of supplements (bioavailability,
+      "serum magnesium rose", "prevents hypomagnesaemia") is not, nor a mechanism ("intracellular
+      magnesium regulates ..."), nor any status mention outside the title of a review of salts
+      (``salts_reviewed``). In a systematic review or meta-analysis (``pooled_review``), status
+      counts outside its background (a BACKGROUND section, the preamble of an unstructured
+      abstract, a claim of earlier work).
+
+    ``index`` is the literal index of the unmasked sentences, used only when masking changed
+    nothing."""
     whole = " ".join(text for _, text in masked)
     if any(text is not sentence.lower for sentence, text in masked):
         index = None  # masked text differs from what the index saw
     rules: tuple[Gated, ...] = (STATUS,)
     if is_review:
-        rules = (STATUS, _DEFICIT, PATHOGENESIS)
+        rules = (STATUS, _DEFICIT, PATHOGENESIS, _LOW_MAGNESIUM)
     elif not supplement_given:
         rules = (STATUS, _DEFICIT)
     status_patterns = _narrowed(rules, whole, index)
     if not status_patterns:
         return None
-    for sentence, text in masked:
-        if not is_review and sentence.category == "BACKGROUND":
+    preamble = _preamble(masked) if pooled_review else set()
+    for number, (sentence, text) in enumerate(masked):
+        if (not is_review or pooled_review) and sentence.category == "BACKGROUND":
+            continue
+        if (salts_reviewed and sentence.field != "title") or number in preamble:
             continue
         for pattern in status_patterns:
-            match = pattern.search(text, text)
+            match = next(
+                (m for m in pattern.finditer(text, text) if _symbol_ok(sentence, *m.span())), None
+            )
             if match is None:
                 continue
-            if not is_review and is_cited(sentence, match.start(), match.end()):
+            if (not is_review or pooled_review) and is_cited(sentence, match.start(), match.end()):
                 continue
             if _BATH.search(text):
                 continue  # magnesium in a bath or medium
             if given_study or (supplement_given and sentence.field == "title"):
                 if sentence.field == "title":
-                    if _OUTCOME_BEFORE.search(text, 0, match.start()) or _OUTCOME_AFTER.search(
-                        text[match.end() :]
+                    population = _POPULATION_WITH.search(
+                        text, max(0, match.start() - 80), match.start()
+                    )
+                    if population is None and (
+                        _OUTCOME_BEFORE.search(text, 0, match.start())
+                        or _OUTCOME_AFTER.search(text[match.end() :])
                     ):
                         continue
-                elif not (_RESPONSE.search(text) and _LOW_LEVEL.search(text)):
+                elif not _read_as_predictor_of_response(sentence, text):
                     continue
+            elif is_review:
+                if _LEVEL_AFTER_GIVEN.search(text):
+                    continue  # the supplements' effect on the level
+                if pattern.regex is STATUS.regex and not _PEOPLES_STATUS.search(text):
+                    continue  # a level in a mechanism, not the status of people
             elif supplement_given and pattern.regex is STATUS.regex:
-                low = LOW_STATUS.search(text, text)
-                if low is None or _CONDITIONAL.search(text[max(0, low.start() - 60) : low.start()]):
+                if _LEVEL_AFTER_GIVEN.search(text) or not (
+                    _AS_PREDICTOR.search(text) or _VS_CONTROLS.search(text)
+                ):
+                    continue
+                if _CONDITIONAL.search(text[max(0, match.start() - 60) : match.start()]):
                     continue
             return Tag(
                 "form",
@@ -943,6 +1265,18 @@ def _status_tag(
                 snippet(sentence.text, match.start(), match.end()),
             )
     return None
+
+
+def _read_as_predictor_of_response(sentence: Sentence, text: str) -> bool:
+    """Is the level in this sentence read as a predictor of response to the magnesium given
+    ("relief in 86% of patients with low ionized magnesium", "responses correlated with low
+    serum magnesium", "measuring it may identify patients likely to benefit")? A speculative
+    sentence counts only when it names the prediction."""
+    if _IDENTIFIES_RESPONDERS.search(text):
+        return True
+    if _RESPONSE_BY_LEVEL.search(text) is None:
+        return False
+    return not is_hypothetical(sentence)
 
 
 # One order of forms: the vocabulary's (SALT_WORDS must name the salts in that order).

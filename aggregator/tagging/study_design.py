@@ -38,8 +38,14 @@ answered decides:
    else patients compared with healthy controls: ``case_control``; followed forward:
    ``cohort``; a series of treated patients or a record review: ``case_series``; one-time
    measurement or survey: ``cross_sectional``.
-10. Economic models and product analyses: ``other``. Anything else: ``unclear`` -- the tagger
-    says so rather than guess.
+10. Economic models, product analyses and Mendelian randomisation: ``other``.
+11. **Weaker cues** (rules 2026.3), before saying ``unclear``: a short opinion piece with no one
+    studied (``editorial_or_letter``); laboratory words seen only once with no one studied; the
+    patients the authors report (``case_series``); the abstract's own reviewing words with no
+    one studied (``narrative_review``); people studied with results -- followed up: ``cohort``,
+    against controls: ``case_control``, else ``cross_sectional``; a laboratory measurement with
+    no one studied (``in_vitro``). Only with none of these is the design ``unclear`` -- the
+    tagger says so rather than guess.
 
 Every decision keeps the cues it saw (``design_cue`` tags), a confidence (indexing 0.95, the
 article naming its own design 0.9, a design inferred from several cues 0.6-0.8, a fallback
@@ -150,9 +156,17 @@ class _Cues:
     def any(self, *names: str) -> bool:
         return any(self.get(name) is not None for name in names)
 
+    def in_text(self, name: str) -> bool:
+        """Does the wording (not the indexing) have this cue?"""
+        return self._finder.get(name) is not None
+
     def in_title(self, name: str) -> bool:
         cue = self._finder.get(name)  # indexing is never the title
         return cue is not None and cue.tag.field == "title"
+
+    def prose(self) -> bool:
+        """Has the abstract several sentences (a text to judge, not a bare title)?"""
+        return self._finder.abstract_sentences() >= 3
 
     def count(self, name: str) -> int:
         cue = self.get(name)
@@ -270,7 +284,15 @@ _PRIMARY = ("randomised", "single_patient", "case_series", "case_control_label",
 
 
 def _synthesis(c: _Cues) -> _Outcome | None:
-    """Guidelines and reviews of other studies."""
+    """Guidelines and reviews of other studies (a bibliometric analysis counts publications
+    rather than synthesising them: ``other``)."""
+    if "bibliometric" in c and not c.in_title("review") and "pooled" not in c:
+        return _Outcome(
+            "other",
+            CONFIDENCE_INFERRED,
+            ("publications counted, not synthesised",),
+            ("bibliometric",),
+        )
     if "guideline" in c and "guidelines_compared" not in c:
         path = ("guideline: recommendations issued",)
         if not (c.in_title("review") or ("pooled" in c and not c.in_title("guideline"))):
@@ -282,7 +304,8 @@ def _synthesis(c: _Cues) -> _Outcome | None:
     named = c.any("review", "guidelines_compared", "review_of_reviews")
     # Discussion and opinion wording only make a review when no primary study is reported.
     soft = c.any("discussion", "opinion") and not (
-        c.any(*_PRIMARY) or ("assigned_intervention" in c and c.any("placebo", "blinded"))
+        c.any(*_PRIMARY, *_OBSERVATIONAL_LABELS, "observational", "retrospective")
+        or ("assigned_intervention" in c and c.any("placebo", "blinded"))
     )
     systematic = "systematic_search" in c
     # A meta-analysis merely named ("earlier meta-analyses", the topic of a review of reviews) is
@@ -292,6 +315,12 @@ def _synthesis(c: _Cues) -> _Outcome | None:
         pooled = False  # a pooled analysis inside a primary study
     if not (named or soft or systematic or pooled):
         return None
+    if (
+        "own_design_titled" in c
+        and any(c.in_title(label) for label in _OBSERVATIONAL_LABELS)
+        and not any(c.in_title(name) for name in ("review", "pooled", "systematic_search"))
+    ):
+        return None  # "...: the SUN cohort" that also reviewed earlier studies is the cohort
     if pooled:
         return _Outcome(
             "meta_analysis", CONFIDENCE_NAMED, ("synthesis", "results pooled"), ("pooled",)
@@ -379,6 +408,13 @@ def _human_primary(c: _Cues) -> _Outcome:
         )
     ):
         return _Outcome("case_report", CONFIDENCE_NAMED, ("one patient",), ("single_patient",))
+    if "genetic_instruments" in c and "randomised" not in c:
+        return _Outcome(
+            "other",
+            CONFIDENCE_INFERRED,
+            ("no participants assigned or observed", "genetic variants as instruments"),
+            ("genetic_instruments",),
+        )
     trial = _trial(c)
     if trial is not None:
         return trial
@@ -391,6 +427,70 @@ def _human_primary(c: _Cues) -> _Outcome:
             CONFIDENCE_INFERRED,
             ("no participants assigned or observed", "model or product analysis"),
             ("modelling_or_product_analysis",),
+        )
+    return _fallback(c)
+
+
+def _fallback(c: _Cues) -> _Outcome:
+    """No question of the procedure could be answered: the strongest weaker cue decides, at the
+    fall-back confidence, before the tagger says ``unclear``. In order: a short opinion piece;
+    laboratory words seen once; patients the authors report; the abstract's reviewing words with
+    no one studied; people studied with results (followed up: cohort; against controls:
+    case-control; else measured once: cross-sectional); a laboratory measurement with no one
+    studied."""
+    path = ("no design cue decides", "weaker cues")
+    people = "humans" in c
+    if c.any("cells", "animals") and not c.in_text("humans"):
+        people = False  # indexed "Humans" beside laboratory words names no one studied
+    if "opinion" in c and not people:
+        return _Outcome(
+            "editorial_or_letter", CONFIDENCE_FALLBACK, (*path, "opinion"), ("opinion",)
+        )
+    if not people and c.any("cells", "animals"):
+        name = "in_vitro" if "cells" in c and "animals" not in c else "animal_study"
+        cue = "cells" if name == "in_vitro" else "animals"
+        return _Outcome(name, CONFIDENCE_FALLBACK, (*path, "laboratory words"), (cue,))
+    if "report_own" in c and people and "people_studied" not in c:
+        return _Outcome(
+            "case_series", CONFIDENCE_FALLBACK, (*path, "patients reported"), ("report_own",)
+        )
+    if "reviewing_words" in c and not (people and c.any("people_studied", "results")):
+        return _Outcome(
+            "narrative_review",
+            CONFIDENCE_FALLBACK,
+            (*path, "the article reviews or discusses"),
+            ("reviewing_words",),
+        )
+    if people and c.any("people_studied", "results"):
+        because = tuple(n for n in ("people_studied", "results") if n in c)
+        if "cohort_label" in c:
+            return _Outcome("cohort", CONFIDENCE_FALLBACK, (*path, "people followed"), because)
+        if c.any("healthy_controls", "control_group"):
+            return _Outcome(
+                "case_control", CONFIDENCE_FALLBACK, (*path, "people against controls"), because
+            )
+        return _Outcome(
+            "cross_sectional", CONFIDENCE_FALLBACK, (*path, "people measured once"), because
+        )
+    if "laboratory_measure" in c and not people:
+        return _Outcome(
+            "in_vitro",
+            CONFIDENCE_FALLBACK,
+            (*path, "laboratory measurement, no one studied"),
+            ("laboratory_measure",),
+        )
+    if "report_own" in c and people:
+        return _Outcome(
+            "case_series", CONFIDENCE_FALLBACK, (*path, "patients reported"), ("report_own",)
+        )
+    if c.prose() and not c.any("people_studied", "results", "assigned_intervention"):
+        # Several sentences of prose that study no one and report no result: a discussion of
+        # the subject (a narrative review that does not call itself one).
+        return _Outcome(
+            "narrative_review",
+            CONFIDENCE_FALLBACK,
+            (*path, "prose studying no one, no results"),
+            (),
         )
     return _Outcome("unclear", 0.0, ("no design cue decides",), ())
 
@@ -409,8 +509,13 @@ def _trial(c: _Cues) -> _Outcome | None:
             ("randomised",),
         )
     masked = c.any("placebo", "blinded")
-    named_trial = c.any("trial", "single_arm", "not_randomised", "controlled_trial_indexed")
-    observed = c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective")
+    named_trial = c.any(
+        "trial", "single_arm", "not_randomised", "controlled_trial_indexed", "controlled_study"
+    )
+    observed = c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective") or (
+        # "a prospective study" of treated people is observed unless groups were given treatments
+        "prospective" in c and "two_groups" not in c
+    )
     if (
         observed
         and "two_groups" in c
@@ -421,7 +526,9 @@ def _trial(c: _Cues) -> _Outcome | None:
         # allocation decides.
         observed = False
     # Treatments compared by site, period or choice: an allocation, hence an intervention.
-    allocated = "allocation_by_site_time_or_choice" in c and "results" in c
+    allocated = "allocation_by_site_time_or_choice" in c and c.any(
+        "results", "two_groups", "assigned_intervention"
+    )
     if not (masked or named_trial or allocated or c.any("crossover", "assigned_intervention")):
         return None
     if observed and not (masked or named_trial):
@@ -466,21 +573,30 @@ def _trial(c: _Cues) -> _Outcome | None:
             (*path, "blinded, placebo-controlled"),
             ("placebo", "blinded"),
         )
-    two_groups = "two_groups" in c and "single_arm" not in c
-    if "placebo" in c or ("control_group" in c and c.any("trial", "blinded")) or two_groups:
+    two_groups = "two_groups" in c and not c.any("single_arm", "pre_post")
+    if (
+        "placebo" in c
+        or ("control_group" in c and c.any("trial", "blinded"))
+        or two_groups
+        or ("controlled_study" in c and "single_arm" not in c)
+    ):
         # A second group given another treatment (or none): a comparison. With single-arm
         # wording (open-label, pilot, pre-post) only an allocation cue (above) decides.
         return _Outcome(
             "nonrandomized_controlled_trial",
             CONFIDENCE_WEAK,
             (*path, "comparison group, allocation not reported"),
-            ("placebo", "control_group", "two_groups"),
+            ("placebo", "control_group", "two_groups", "controlled_study"),
         )
     return _Outcome(
         "single_arm_trial",
         CONFIDENCE_NAMED if "single_arm" in c else CONFIDENCE_WEAK,
         (*path, "no comparison group"),
-        tuple(n for n in ("single_arm", "assigned_intervention", "trial", "blinded") if n in c),
+        tuple(
+            n
+            for n in ("single_arm", "pre_post", "assigned_intervention", "trial", "blinded")
+            if n in c
+        ),
     )
 
 
@@ -516,27 +632,49 @@ def _observational(c: _Cues) -> _Outcome | None:
     if "case_series" in c or "retrospective" in c:
         because = tuple(n for n in ("case_series", "retrospective") if n in c)
         return _Outcome("case_series", CONFIDENCE_INFERRED, (*path, "series of patients"), because)
-    if "control_group" in c and "humans" in c and "results" in c and "single_arm" not in c:
+    if "population_sample" in c:
+        return _Outcome(
+            "cross_sectional",
+            CONFIDENCE_WEAK,
+            (*path, "a population sample examined"),
+            ("population_sample",),
+        )
+    if (
+        "control_group" in c
+        and "humans" in c
+        and "results" in c
+        and not c.any("single_arm", "pre_post")
+    ):
         return _Outcome(
             "case_control",
             CONFIDENCE_WEAK,
             (*path, "patients compared with controls"),
             ("control_group",),
         )
-    if c.any("observational", "observational_indexed") and "assigned_intervention" in c:
+    if c.any("observational", "observational_indexed", "prospective") and (
+        "assigned_intervention" in c
+    ):
         return _Outcome(
             "cohort",
             CONFIDENCE_WEAK,
             (*path, "observational, outcomes after a treatment received"),
-            tuple(n for n in ("observational", "observational_indexed") if n in c),
+            tuple(n for n in ("observational", "observational_indexed", "prospective") if n in c),
         )
-    if "measured_once" in c and "humans" in c or c.any("observational", "observational_indexed"):
+    if (
+        "measured_once" in c
+        and "humans" in c
+        or c.any("observational", "observational_indexed", "prospective")
+    ):
         # No follow-up named: outcome and exposure measured at one time.
         return _Outcome(
             "cross_sectional",
             CONFIDENCE_WEAK,
             (*path, "measured once, no follow-up"),
-            tuple(n for n in ("measured_once", "observational", "observational_indexed") if n in c),
+            tuple(
+                n
+                for n in ("measured_once", "observational", "observational_indexed", "prospective")
+                if n in c
+            ),
         )
     return None
 

@@ -42,8 +42,24 @@ _LABEL_CATEGORIES: dict[str, str] = {
     "CASE PRESENTATION": "METHODS",
     "CASE REPORT": "METHODS",
     "DATA SOURCES": "METHODS",
+    "METHODS AND RESULTS": "METHODS",
+    "SUBJECTS AND METHODS": "METHODS",
+    "MATERIAL AND METHODS": "METHODS",
+    "SEARCH METHODS": "METHODS",
+    "SEARCH STRATEGY": "METHODS",
+    "SELECTION CRITERIA": "METHODS",
+    "DATA COLLECTION AND ANALYSIS": "METHODS",
+    "DATA EXTRACTION": "METHODS",
+    "STUDY SELECTION": "METHODS",
+    "MAIN OUTCOME MEASURES": "METHODS",
+    "MEASUREMENTS": "METHODS",
+    "IMPORTANCE": "BACKGROUND",
     "RESULTS": "RESULTS",
     "FINDINGS": "RESULTS",
+    "MAIN RESULTS": "RESULTS",
+    "MEASUREMENTS AND MAIN RESULTS": "RESULTS",
+    "AUTHORS' CONCLUSIONS": "CONCLUSIONS",
+    "CONCLUSIONS AND RELEVANCE": "CONCLUSIONS",
     "CONCLUSION": "CONCLUSIONS",
     "CONCLUSIONS": "CONCLUSIONS",
     "INTERPRETATION": "CONCLUSIONS",
@@ -52,7 +68,14 @@ _LABEL_CATEGORIES: dict[str, str] = {
 
 # "vitamin C." ends a sentence although "C." looks like an initial.
 _VITAMIN_END = re.compile(r"\bvitamins? [A-Ka-k]\.$")
-_LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/-]{2,40}):\s+")
+_LABEL_PREFIX = re.compile(r"^\s*([A-Z][A-Z &/'-]{2,40}):\s+")
+# A section label in a flat abstract, in capitals or capitalised ("Methods:"), opening a sentence.
+_INLINE_LABEL = re.compile(r"^\s*([A-Z][A-Za-z &/'-]{2,40}):\s+")
+# The same label in capitals without its colon, as some exports print it ("RESULTS Serum ...").
+_BARE_LABEL = re.compile(
+    r"^\s*((?:MATERIALS?|PATIENTS|SUBJECTS) AND METHODS|BACKGROUND|INTRODUCTION|OBJECTIVES?|AIMS?"
+    r"|PURPOSE|METHODS?|DESIGN|SETTING|RESULTS|FINDINGS|CONCLUSIONS?|INTERPRETATION)\s+(?=[A-Z])"
+)
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])")
 # Tokens that end with a full stop without ending the sentence.
 _ABBREVIATIONS = frozenset(
@@ -337,6 +360,12 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+def _looks_like_label(text: str) -> bool:
+    """A section heading: at most four words, each capitalised ("Trial registration" too)."""
+    words = text.split()
+    return 0 < len(words) <= 4 and (text.isupper() or words[0][0].isupper())
+
+
 def _category_for(label: str | None) -> str | None:
     if not label:
         return None
@@ -364,6 +393,16 @@ def _article_sentences(article: Article) -> list[Sentence]:
             if category:
                 paragraph = paragraph[prefix.end() :]
         for piece in split_sentences(collapse(paragraph)):
+            # A structured abstract flattened into one paragraph ("BACKGROUND: ... METHODS:
+            # ..."): each label opens a section, which lasts until the next label.
+            label = _INLINE_LABEL.match(piece) or _BARE_LABEL.match(piece)
+            if label and _looks_like_label(label.group(1)):
+                named = _category_for(label.group(1)) or next(
+                    filter(None, map(_category_for, re.split(r"/| and ", label.group(1)))), None
+                )
+                category = named  # None: a section we have no category for
+                if named:
+                    piece = piece[label.end() :]
             sentences.append(Sentence("abstract", piece, category))
     return sentences
 
@@ -410,9 +449,15 @@ _CITED_BEFORE = re.compile(
         r"\b(?:unlike|in contrast (?:to|with)|rather than|instead of|previous(?:ly)?|prior|earlier|"
         r"past|older(?! (?:adults|people|patients|women|men|persons|individuals|participants))|"
         r"existing|published|several|many|numerous|other|few|no(?: published)?|"
-        r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|larger|"
+        r"never|lack of|absence of|call(?:s|ed|ing)? for|need(?:s|ed)? for|further|future|"
+        r"larger(?! (?:proportion|share|amount|fraction|part|percentage|reduction|increase|"
+        r"effect|dose|decrease|improvement|change))|"
         r"well[- ]designed|await\w*|according to|evidence from|reported|(?:a|an|the) (?:19|20)\d\d|"
-        r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used)\b"
+        r"shown|like|popular|promoted|marketed|advertised|widely used|commonly used|pending|"
+        # "patients who had taken part in a randomised study" (a follow-up of earlier work),
+        # "systematic reviews of randomised trials" (the evidence others gathered)
+        r"had (?:previously )?(?:taken part|participated|been (?:included|enrolled|randomi[sz]ed))"
+        r" in|(?:reviews|meta-analyses) of)\b"
     )
 )
 # Words just after a mention that mark it as cited or hypothetical.
@@ -422,7 +467,8 @@ _CITED_AFTER = re.compile(
         r"demonstrated|found|tested|studied|used|examined|evaluated)|"
         r"(?:is|are) (?:widely |commonly |often |heavily |increasingly )?(?:promoted|marketed|"
         r"advertised|popular|sold)|"
-        r"(?:is|are) (?:needed|warranted|required|lacking|scarce|limited)|should be|would be|"
+        r"(?:is|are) (?:needed|warranted|required|lacking|scarce|limited|feasible|justified|"
+        r"possible|planned|under way|underway)|should be|would be|"
         r"(?:is|are|remains?) (?:the |a )?(?:first-line|standard|established|recommended|usual|"
         r"conventional|mainstay)|"
         r"used in (?:previous|earlier|prior|most|other)|in (?:previous|earlier|prior|other) "
