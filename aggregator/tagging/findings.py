@@ -386,7 +386,10 @@ _OTHER_UNITS = r"(?:encounters|visits|episodes|admissions|presentations)"
 # prepositions, so "12 weeks in 40 patients" cannot join 12 to patients.
 _FILLER = (
     r"(?:(?!(?:in|of|with|to|from|at|for|by|per|and|or|than|were|was|who|had|have|years?|"
-    r"months?|weeks?|days?|hours?|minutes?|mg|g|mmol|times|doses?|each|groups?|arms?|had)\b)"
+    r"months?|weeks?|days?|hours?|minutes?|mg|g|mmol|times|doses?|each|groups?|arms?|had|"
+    r"hospitals?|centres?|centers?|clinics?|sites?|countries|cities|regions|provinces|states|"
+    r"districts|towns|villages|schools|universities|departments|practices|wards|units|"
+    r"institutions|studies|trials|databases|cohorts|surveys)\b)"
     r"[a-z][\w'/-]*,?\s+|[a-z]+-\s+and\s+)"
 )
 _PERSON_COUNT = re.compile(
@@ -399,7 +402,18 @@ _VERB_COUNT = re.compile(
     r"(?:(?:were|was|had been|have been)\s+(?:then\s+|subsequently\s+|finally\s+|eventually\s+)?"
     r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
     r"allocated|assigned|excluded|screened|treated|studied)|"
-    r"(?P<bare>participated|took part|completed)\b)"
+    r"(?P<bare>participated|took part|completed|had (?:complete|full|usable|evaluable|"
+    r"available) (?:data|follow-up|records|diaries))\b)"
+)
+_HYPHEN_COUNT = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})-(?P<noun>patients?|participants?|subjects?|persons?|"
+    r"people|women|woman|men|man|children|child|adults?|volunteers?|members?|individuals?)\b"
+)
+# "60 patients with migraine without aura and 60 with migraine with aura": the second count
+# leaves its noun out; it takes the noun of the count before it in the sentence.
+_ELLIPTIC_COUNT = re.compile(
+    rf"(?:\band|,|\bversus|\bvs\.?|\bagainst)\s+(?P<num>{NUMBER})\s+"
+    r"(?=(?:with|without|who|receiving|taking|on|from)\b)"
 )
 _BARE_GROUP = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:took|received|chose|got|were given)\s+"
@@ -522,10 +536,14 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
         lower = sentence.lower
         if sentence.category == "BACKGROUND" or not _has_count_words(lower):
             continue
+        found: list[_Count] = []
         for regex, match in _count_matches(lower):
             count = _count_of(sentence, index, regex, match, include_cited=include_cited)
             if count is not None:
-                counts.append(count)
+                found.append(count)
+        if found and _has_any(lower, ("and ", ", ", "vers", "vs", "against")):
+            found.extend(_elliptic_counts(sentence, index, found))
+        counts.extend(found)
     # One count per position (the person and the verb rule may both match).
     unique: dict[tuple[int, int], _Count] = {}
     for count in counts:
@@ -533,6 +551,27 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
         if key not in unique or count.rank > unique[key].rank:
             unique[key] = count
     return sorted(unique.values(), key=lambda c: (c.sentence, c.start))
+
+
+def _elliptic_counts(sentence: Sentence, index: int, counts: list[_Count]) -> list[_Count]:
+    """Counts that leave their noun out ("60 patients with aura and 60 with migraine without
+    aura"): each takes the noun and kind of the nearest person count before it."""
+    lower = sentence.lower
+    taken = {count.start for count in counts}
+    found: list[_Count] = []
+    for match in _ELLIPTIC_COUNT.finditer(lower):
+        start, end = match.span("num")
+        if start in taken:
+            continue
+        before = [c for c in counts if c.end <= match.start() and c.noun and c.kind != "unit"]
+        if not before or re.search(r"\b(?:between|aged?|from)\s+\S+\s*$", lower[: match.start()]):
+            continue
+        value = _int(match.group("num"))
+        if not value or lower.count("(", 0, start) > lower.count(")", 0, start):
+            continue
+        previous = before[-1]
+        found.append(_Count(value, previous.kind, index, start, end, previous.noun))
+    return found
 
 
 def _count_of(
@@ -546,20 +585,28 @@ def _count_of(
     """One participant count, or None for subsets, years, screened or cited counts."""
     lower = sentence.lower
     start, end = match.span("num")
-    noun = match.group("noun") if regex is _PERSON_COUNT else ""
+    noun = match.group("noun") if regex in (_PERSON_COUNT, _HYPHEN_COUNT) else ""
     value = _int(match.group("num"))
     if not value:
         return None
     if _SUBSET_AFTER.match(lower, match.end()):
         return None
     if _is_year(match.group("num"), lower, end) or (
-        regex is not _PERSON_COUNT and _looks_like_year(match.group("num"))
+        regex not in (_PERSON_COUNT, _HYPHEN_COUNT) and _looks_like_year(match.group("num"))
     ):
         return None
     if lower.count("(", 0, start) > lower.count(")", 0, start):
         return None  # "48 patients (19 men, 29 women)": parts of a count
     if "subgroup" in lower[max(0, start - 40) : start]:
         return None
+    if _AGE_RANGE_BEFORE.search(lower, max(0, start - 30), start):
+        return None  # "adolescents aged 13 to 18 were analysed": the end of an age range
+    if (
+        regex is _PERSON_COUNT
+        and "eligible" in match.group("filler")
+        and re.search(r"\bof\s+$", lower[max(0, start - 6) : start])
+    ):
+        return None  # "of 120 eligible patients, 113 had complete data": a screening stage
     if not include_cited and is_cited(sentence, start, end):
         return None
     kind: str | None
@@ -571,9 +618,11 @@ def _count_of(
         verb = match.group("verb") or match.group("bare")
         if verb in ("excluded", "screened"):
             return None
-        kind = _VERB_KINDS.get(verb[:6], "enrolled")
+        kind = "analysed" if verb.startswith("had ") else _VERB_KINDS.get(verb[:6], "enrolled")
     else:
         kind = _kind_for(lower, start, match.end(), noun)
+        if kind is not None and re.match(_OTHER_UNITS, noun):
+            kind = "unit"  # "eighteen encounters involving nine children were identified"
     if kind is None:
         return None
     subset = _SUBSET_BEFORE.search(lower[max(0, start - 25) : start])
@@ -583,6 +632,9 @@ def _count_of(
     return _Count(value, kind, index, start, match.end(), noun)
 
 
+_AGE_RANGE_BEFORE = re.compile(
+    r"\b(?:aged?|ages|between)\s+(?:between\s+)?\d+(?:\.\d+)?\s*(?:to|-|–|and)\s*$"
+)
 _OF_WHOM = re.compile(r"of whom|of which|among them|of (?:these|them)")
 
 
@@ -620,9 +672,14 @@ _PERSON_WORDS = (
 _VERB_WORDS = (
     *("randomi", "enrolled", "included", "recruited", "analy", "evaluated", "allocated"),
     *("assigned", "excluded", "screened", "treated", "studied", "participated", "took part"),
-    *("completed",),
+    *("completed", "had "),
 )
 _BARE_WORDS = ("took", "received", "chose", "got", "given")
+_HYPHEN_WORDS = (
+    *("-patient", "-participant", "-subject", "-person", "-people", "-wom", "-men", "-man"),
+    "-child",
+    *("-adult", "-volunteer", "-member", "-individual"),
+)
 
 
 def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
@@ -639,6 +696,7 @@ def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
             (_PERSON_COUNT, _PERSON_WORDS),
             (_VERB_COUNT, _VERB_WORDS),
             (_BARE_GROUP, _BARE_WORDS),
+            (_HYPHEN_COUNT, _HYPHEN_WORDS),
         )
         if _has_any(lower, words)
     ]
@@ -697,11 +755,27 @@ def _summable(lower: str, first: _Count, second: _Count) -> bool:
         return False  # "40 were enrolled and 35 analysed" are stages, not groups
     if (first.kind == "randomised") != (second.kind == "randomised"):
         return False
-    if re.search(r"\d", re.sub(r"\([^)]*\)", "", gap)):
+    if (first.kind == "unit") != (second.kind == "unit"):
+        return False
+    if _COUNTISH.search(re.sub(r"\([^)]*\)", "", gap)):
         return False  # another count in between: "of 166 volunteers, 72 were excluded and 94"
     if ";" in gap:
-        return second.noun in ("controls", "healthy controls") and len(gap) < 140
-    return bool(_SUM_GAP.match(gap)) and "%" not in gap
+        return second.noun in _CONTROL_NOUNS and len(gap) < 140
+    if "%" in re.sub(r"\([^)]*\)", "", gap):
+        return False
+    # "905 adults ... with 2721 controls": a control group joined by "with"
+    if second.noun in _CONTROL_NOUNS and re.search(r"\bwith\s*$", gap) and len(gap) < 200:
+        return True
+    return bool(_SUM_GAP.match(gap))
+
+
+_CONTROL_NOUNS = ("controls", "healthy controls", "cases", "non-users")
+# A number in the gap between two counts that is itself a count ("72 were excluded", "of 166
+# volunteers"), not a dose, an age, a year or a code ("6 mg", "aged 20 to 50", "2008", "ICHD-3").
+_COUNTISH = re.compile(
+    rf"(?<![\w.,/-])(?!(?:19|20)\d\d\b)(?P<num>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,2}}?"
+    rf"(?:{PERSON_NOUNS}|were|was|had|did)\b"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -726,6 +800,39 @@ class _SizeCandidate:
         return (self.rank, -self.sentence, -self.start)
 
 
+def _breakdown(group: list[_Count], i: int) -> list[int]:
+    """Indexes of the counts right after ``group[i]`` that add up to it (two or more): its
+    parts, not further groups."""
+    total = 0
+    for j in range(i + 1, min(len(group), i + 5)):
+        if group[j].kind == "unit" or group[j].value >= group[i].value:
+            return []
+        total += group[j].value
+        if total == group[i].value and j > i + 1:
+            return list(range(i + 1, j + 1))
+        if total > group[i].value:
+            return []
+    return []
+
+
+def _without_later_parts(candidates: list[_SizeCandidate]) -> list[_SizeCandidate]:
+    """A count smaller than one stated before it in the abstract describes part of that sample
+    (completers, responders, a subgroup: "reviewed 234 patients ... 127 patients had a
+    meaningful reduction"), not the sample; a randomised count is the exception ("100 were
+    recruited ... 80 were randomised"). Person counts and unit counts (visits, episodes) are
+    compared only among themselves."""
+    ordered = sorted(candidates, key=lambda c: (c.sentence, c.start))
+    kept: list[_SizeCandidate] = []
+    largest = {True: 0, False: 0}
+    for candidate in ordered:
+        unit = candidate.kind == "unit"
+        if candidate.kind != "randomised" and candidate.value < largest[unit]:
+            continue
+        largest[unit] = max(largest[unit], candidate.value)
+        kept.append(candidate)
+    return kept
+
+
 def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | None:
     """The abstract's main participant figure: randomised, else enrolled, else analysed."""
     counts = _person_counts(sentences, include_cited=planned)
@@ -740,6 +847,11 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
             if i in used:
                 continue
             value, end, j = count.value, count.end, i + 1
+            # "100 adults, 50 with migraine and 50 healthy volunteers": a total and its parts.
+            parts = _breakdown(group, i)
+            if parts:
+                used.update(parts)
+                j = len(group)  # nothing to add to a total
             # "105 patients ... and 110 controls": arms summed when the text gives no total.
             while j < len(group) and _summable(lower, group[j - 1], group[j]):
                 value += group[j].value
@@ -774,6 +886,7 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
                 candidates.append(
                     _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
                 )
+    candidates = _without_later_parts(candidates)
     if not candidates:
         return None
     best = max(candidates, key=lambda c: c.order)
@@ -860,7 +973,31 @@ def _review_counts(
                     text = snippet(sentence.text, match.start(), match.end())
                     n = (value, FindingSource("sample_size", str(value), sentence.field, text))
                     break
+    if n is None:
+        n = _review_parts(sentences)
     return k, n
+
+
+_REVIEW_PART = re.compile(rf"\(\s*(?P<n>{NUMBER})\s+(?:{PERSON_NOUNS})\s*\)")
+
+
+def _review_parts(sentences: list[Sentence]) -> tuple[int, FindingSource] | None:
+    """Pooled participants given only per part of the included studies ("eleven trials on
+    intravenous magnesium (948 participants) and ten on oral magnesium (789 participants)"):
+    their sum, when one sentence names the included studies and two or more such parts."""
+    for sentence in sentences:
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or "(" not in lower:
+            continue
+        if not _REVIEW_K_CONTEXT.search(lower):
+            continue
+        parts = list(_REVIEW_PART.finditer(lower))
+        values = [_int(match.group("n")) for match in parts]
+        if len(parts) >= 2 and all(values):
+            total = sum(v for v in values if v)
+            text = snippet(sentence.text, parts[0].start(), parts[-1].end())
+            return total, FindingSource("sample_size", str(total), sentence.field, text)
+    return None
 
 
 # --- magnesium dose ---------------------------------------------------------------------------
@@ -2159,6 +2296,13 @@ _CASE_SUBJECT = re.compile(
 )
 
 
+_CASE_DESCRIBED = re.compile(
+    r"\b(?:we|authors?)\s+(?:describe|report|present)\s+(?:the case of\s+)?(?:a|an|one)\s+"
+    r"(?:\d+-year-old\s+|(?:young|elderly|older|pregnant)\s+)?"
+    r"(?:woman|man|patient|girl|boy|child|infant|female|male|adolescent)\b"
+)
+
+
 def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     """What the article's title and abstract state about the study's findings (module
     docstring). Pure: the same article and tags always give the same findings."""
@@ -2206,7 +2350,10 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     sample_kind = size.kind if size else None
     if size is not None:
         provenance.append(size.source)
-    elif tags.study_type == "case_report":
+    elif tags.study_type == "case_report" or any(
+        _CASE_DESCRIBED.search(s.lower) for s in sentences if s.field == "abstract"
+    ):
+        # A case report, or an abstract that says it describes one patient: n = 1.
         for sentence in sentences:
             match = _CASE_SUBJECT.search(sentence.lower)
             if match and sentence.category != "BACKGROUND":
