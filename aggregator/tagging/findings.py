@@ -1887,7 +1887,7 @@ def _comparator(
 # --- reported result --------------------------------------------------------------------------
 
 _NULL_CUE = re.compile(
-    r"\bnon-?inferior\w*|\bno (?:statistically |statistical |clinically )?(?:significant |"
+    r"\bno (?:statistically |statistical |clinically )?(?:significant |"
     r"meaningful |relevant |measurable |"
     r"detectable |clear |additional |further |real |overall |preventive |conclusive )?"
     r"(?:difference|differences|effect|effects|change|changes|improvement|reduction|benefit|"
@@ -1905,11 +1905,13 @@ _NULL_CUE = re.compile(
     r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
     r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|"
+    r"\b(?:comparable|equivalent|similar) (?:to|with)\b|\b(?:nearly |almost |virtually )?identical\b|"
+    r"\b(?:a |non-?significant )?trend (?:toward|towards|for)\b|\bno support\b|"
     r"\bleft\b[^.;]{0,60}\bunchanged\b|\b(?:does|do) not (?:show|support|"
     r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
 )
 _NEG_CUE = re.compile(
-    r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)?\s*"
+    r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)\s+"
     r"(?:with\s+)?(?:the\s+)?(?:oral\s+|intravenous\s+|iv\s+)?(?:magnesium|mgso4)\b|"
     r"\boutperformed (?:the\s+)?(?:magnesium|mgso4)\b|\bplacebo (?:was|were|proved|did) "
     r"(?:significantly )?(?:more effective|superior|better)\b|\bfavou?r(?:ed|ing) (?:the )?"
@@ -1933,7 +1935,15 @@ _POS_CUE = re.compile(
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
     r"\blower (?:in|among|than)\b|\bp\s*[<≤]\s*0?\.0[0-5]\d*|\bp\s*=\s*0?\.0[0-4]\d*|"
     r"\bp\s*<\s*0?\.001\b|\bsupport(?:s|ed)? (?:the|a|its|their)\b|\bworked\b|\bresponded\b|"
-    r"\bassociated\b|\bcorrelated\b|\bcommon\b"
+    r"\bassociated\b|\bcorrelated\b|\bsupport(?:s|ed|ing)? for\b|\bin support of\b|"
+    r"\baccompanied by\b|\b(?:linked|tied) (?:to|with)\b|\bimportant (?:role|factor|part)\b|"
+    r"\breasons? to (?:consider|use|try)\b|\bconsider(?:ed|ing)? (?:it|its use|them|magnesium)\b|"
+    r"\b(?:clinical |good |favou?rable |positive )?response (?:occurred|was (?:seen|observed|"
+    r"achieved|noted))\b|\b(?:is|are|was|were) (?:\w+ )?indicated\b|\bprobably effective\b|"
+    r"\b(?:level|grade) [ab]\b|\brecommended (?:for|as|in)\b|"
+    r"\b(?:suggest|show|indicat|demonstrat|confirm)\w*\s+that\s+(?:[\w-]+\s+){0,4}?"
+    r"(?:can|may|could|might|does|do|did|will)?\s*(?:relieve|reduce|prevent|improve|lower|"
+    r"decrease|alleviate|help|benefit)\w*"
 )
 # Descriptive change words: evidence of benefit in an uncontrolled study, but in a controlled
 # one only with a comparison in the same clause ("fell more than with placebo").
@@ -1941,15 +1951,20 @@ _WEAK_POS_CUE = re.compile(
     r"\b(?:reduc(?:e|ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:e|ed|es|ing)|improv(?:e|ed|es|"
     r"ement|ing)|reliev(?:e|ed|es)|prevent(?:ed|s)?|shorten(?:ed|s)?|eliminated|cut|cuts|fell|"
     r"dropped|alleviat\w+|lessen(?:ed|s)?|eased?|reversed|relief|halved|fewer|cleared|resolved|"
-    r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved)\b"
+    r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved|normali[sz]ed)\b"
 )
 _COMPARATIVE = re.compile(
     r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
 )
 _CONTRAST = re.compile(
-    r"[;]|,?\s\b(?:but|although|though|whereas|while|however|yet|except)\b|^(?:although|though|while)\b"
+    r"[;]|,?\s\b(?:but(?!\s+(?:statistically\s+)?significant)|although|though|whereas|while|"
+    r"however|yet|except)\b|^(?:although|though|while)\b|,(?=\s+with (?:no|little)\b)"
 )
-_CONTRAST_WORDS = (";", "but", "although", "though", "whereas", "while", "however", "yet", "except")
+_CONTRAST_WORDS = (
+    *(";", "but", "although", "though", "whereas", "while", "however", "yet", "except"),
+    ", with no",
+    ", with little",
+)
 _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
     r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
@@ -1991,17 +2006,21 @@ _NULL_QUALIFIER = re.compile(
 _AIM = _Rule(
     r"\b(?:whether|aim\w*|objective|purpose|sought to|set out to|asked|hypothes\w+|"
     r"was designed|were designed|to (?:assess|evaluate|examine|investigate|determine|test|"
-    r"compare|measure|explore|establish|gauge|judge|define))\b",
+    r"compare|measure|explore|establish|gauge|judge|define))\b|"
+    r"\bhow (?:well|effective(?:ly)?|safe|much|often)\b",
     *("whether", "aim", "objective", "purpose", "sought", "set out", "asked", "hypothes"),
-    *("designed", "to "),
+    *("designed", "to ", "how "),
 )
 _CONCLUSION = _Rule(
     r"\b(?:conclu\w+|(?:the )?authors? (?:conclude|judge|consider|regard|argue|interpret|found|"
-    r"find|report|suggest|propose|see|believe|note|say|state)\w*|we (?:found|show|demonstrate|"
+    r"find|report|suggest|propose|see|believe|note|say|state)\w*|they (?:conclude|judge|"
+    r"consider|regard|argue|found|find|suggest|propose|see|believe|grade|rate)\w*|"
+    r"we (?:found|show|demonstrate|"
     r"suggest|report)|in summary|"
     r"overall,|these (?:results|findings|data)|this (?:study|trial) (?:shows|suggests|indicates|"
     r"demonstrates|found)|our (?:results|findings|data)|taken together)\b",
     *("conclu", "author", "we ", "in summary", "overall,", "these", "this ", "our ", "taken"),
+    "they ",
 )
 _PRIMARY = _Rule(
     r"\b(?:primary|main|principal) (?:outcome|end ?-?point|efficacy|measure|variable|"
@@ -2058,6 +2077,7 @@ _SKIP_WORDS = (
 )
 _NULL_WORDS = (
     *("no", "similar", "comparable", "unchanged", "unaffected", "unrelated", "equivalent"),
+    *("identical", "trend"),
     *("fail", "ineffective", "same", "equally", "neither"),
 )
 _NEG_WORDS = (
@@ -2071,16 +2091,74 @@ _POS_WORDS = (
     *("offered", "tried", "added"),
     *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
-    "common",
+    *("accompanied", "linked", "tied", "important", "reason", "consider", "response"),
+    *("indicated", "level ", "grade ", "recommended", "that "),
 )
 _WEAK_WORDS = (
     *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
     *("fell", "dropped", "alleviat", "lessen", "ease", "reversed", "relief", "halved", "fewer"),
     *("cleared", "resolved", "recovered", "shorter", "faster", "disappeared", "stopped"),
-    *("doubled", "tripled"),
+    *("doubled", "tripled", "normali"),
 )
 _BOTH_WORDS = ("both", "all ", "either", "whatever", "over time", "everyone")
 _COMPARATIVE_WORDS = ("than", "versus", "vs", "compared", "relative to", "against", "over placebo")
+
+
+# Efficacy outcomes: a clause naming one is a result even when it lists adverse events too
+# ("pain at 60 minutes, rescue analgesia and adverse effects did not differ").
+_EFFICACY = re.compile(
+    r"\b(?:pain|headache|migraine|attacks?|relief|frequency|severity|intensity|score|scores|"
+    r"days|symptoms?|response|responders?|rescue|recurrence|disability|blood pressure|"
+    r"cramps?|outcome|endpoint)\b"
+)
+_EFFICACY_WORDS = (
+    *("pain", "headache", "migraine", "attack", "relief", "frequency", "severity", "intensity"),
+    *("score", "days", "symptom", "respon", "rescue", "recurrence", "disability", "pressure"),
+    *("cramp", "outcome", "endpoint"),
+)
+# "non-inferiority of CaMg was confirmed", "was non-inferior to": the tested hypothesis met.
+_NONINFERIOR = re.compile(
+    r"\bnon-?inferiority\b[^.;]{0,40}\b(?:confirmed|shown|demonstrated|established|met)\b|"
+    r"\b(?:is|was|were|proved|proven|be) non-?inferior\b"
+)
+# The evidence is inconclusive: the authors report neither a benefit nor its absence.
+_INCONCLUSIVE = re.compile(
+    r"\b(?:mixed|conflicting|inconsistent|contradictory) (?:results|findings|evidence|data)\b|"
+    r"\binconclusive\b|\b(?:could|can|did|do|does) not (?:conclude|reach (?:a |any )?(?:firm |"
+    r"clear )?conclusions?|draw (?:a |any )?(?:firm |clear )?conclusions?|be concluded)\b|"
+    r"\bno (?:firm|clear|definite|definitive) conclusions?\b|\binsufficient (?:evidence|data)\b|"
+    r"\b(?:evidence|data)\b[^.;]{0,40}\b(?:is|was|are|were|remains?|seems?|to be|as) "
+    r"(?:still |too )?"
+    r"(?:limited|insufficient|weak|scarce|sparse|inconclusive|conflicting|inconsistent|"
+    r"lacking|equivocal)\b|\blimited (?:\w+ ){0,3}?(?:evidence|data)\b|"
+    r"\bnot (?:statistically |clinically )?convincing\b|\bunconvincing\b|"
+    r"\b(?:effect|benefit|efficacy|improvement)s? (?:\w+ )?(?:seemed |appeared |was |were |"
+    r"remained )?(?:limited|confined|restricted) to\b|"
+    r"\b(?:efficacy|effectiveness|benefit) (?:needs|requires|awaits|remains to be|is yet to be|"
+    r"has yet to be|needs to be)\b|\b(?:efficacy|effectiveness|benefit) (?:is|was|remains?) "
+    r"(?:uncertain|unclear|unproven|unknown|undetermined)\b"
+)
+_INCONCLUSIVE_WORDS = (
+    *("mixed", "conflicting", "inconsistent", "contradictory", "inconclusive", "not conclude"),
+    *("not reach", "not draw", "not be concluded", "conclusion", "insufficient", "limited"),
+    *("weak", "scarce", "sparse", "lacking", "equivocal", "needs", "requires", "awaits"),
+    *("remain", "yet to", "uncertain", "unclear", "unproven", "unknown", "undetermined"),
+    *("convincing", "confined", "restricted"),
+)
+# A result against the studied intervention that a null wording must not hide ("did not help
+# and may have lessened its effect").
+_STRONG_NEG = re.compile(
+    r"(?<!no )\bworse than\b|\bless effective than\b|(?<!non-)(?<!non)\binferior to\b|"
+    r"\b(?:lessen|weaken|blunt|attenuat|diminish|counteract)\w* (?:its|the|their) "
+    r"(?:effect|efficacy|benefit|effectiveness|action)\b|\bfavou?r(?:ed|ing|s) (?:the )?placebo\b|"
+    r"\bnot (?:be )?recommended\b|\bcarr(?:y|ies|ied) (?:\w+ )?risks?\b"
+)
+_STRONG_NEG_WORDS = (
+    *("worse than", "less effective than", "inferior to", "lessen", "weaken", "blunt"),
+    *("attenuat", "diminish", "counteract", "placebo", "recommended", "risk"),
+)
+# "no effect in 10 (patients)": a tally of non-responders, not a null result.
+_TALLY_AFTER = re.compile(r"\s+(?:was\s+(?:seen|recorded|observed|noted)\s+)?in\s+\d")
 
 
 def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
@@ -2092,9 +2170,18 @@ def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
         call = _RESEARCH_CALL.search(clause)
         if call is not None:
             clause = clause[: call.start()]
-    if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause):
+    if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause) and not (
+        _has_any(clause, ("adverse", "side")) and _cue(_EFFICACY, _EFFICACY_WORDS, clause)
+    ):
         return None
-    if _cue(_NULL_CUE, _NULL_WORDS, clause):
+    if _cue(_NONINFERIOR, ("inferior",), clause):
+        return "pos"  # a non-inferiority hypothesis met
+    if _cue(_INCONCLUSIVE, _INCONCLUSIVE_WORDS, clause):
+        return "mixed"
+    if _cue(_STRONG_NEG, _STRONG_NEG_WORDS, clause):
+        return "neg"
+    null = _NULL_CUE.search(clause) if _has_any(clause, _NULL_WORDS) else None
+    if null is not None and not _TALLY_AFTER.match(clause, null.end()):
         return "null"
     if _cue(_NEG_CUE, _NEG_WORDS, clause):
         return "neg"
@@ -2230,6 +2317,48 @@ def _reported_result(
     return "not_reported", None
 
 
+_MAGNESIUM_MENTION = re.compile(r"magnes|\bmg(?:o|so4|cl2)\b|epsom")
+
+
+def _stance(sentences: list[Sentence]) -> tuple[str, FindingSource | None]:
+    """What a narrative review, letter or guideline says about magnesium: the judgements of
+    its sentences that name magnesium, together with its conclusion (the closing sentence
+    counts one and a half). Background, aims and scope statements say nothing; opposite
+    judgements in equal weight are "mixed". Nothing stated: ("not_reported", None)."""
+    abstract = [s for s in sentences if s.field == "abstract"]
+    structured = any(s.category for s in abstract)
+    votes: dict[str, float] = {}
+    first: dict[str, Sentence] = {}
+    for position, sentence in enumerate(abstract):
+        lower = sentence.lower
+        if sentence.category in ("BACKGROUND", "OBJECTIVE", "METHODS"):
+            continue
+        closing = position == len(abstract) - 1 and not structured
+        concluding = closing or sentence.category == "CONCLUSIONS" or _CONCLUSION.search(lower)
+        if not concluding and not _MAGNESIUM_MENTION.search(lower):
+            continue
+        if _AIM.search(lower) and not _CONCLUSION.search(lower):
+            continue
+        polarity = sentence_polarity(lower, allow_secondary=True)
+        if polarity is None:
+            continue
+        weight = 1.5 if closing else 1.0
+        kinds = ("pos", "null") if polarity == "mixed" else (polarity,)
+        for kind in kinds:
+            votes[kind] = votes.get(kind, 0.0) + weight / len(kinds)
+            first.setdefault(kind, sentence)
+    if not votes:
+        return "not_reported", None
+    ranked = sorted(votes.items(), key=lambda item: -item[1])
+    polarity = ranked[0][0]
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.5:
+        polarity = "mixed"
+    sentence = first[ranked[0][0]]
+    result = _POLARITY_TO_RESULT[polarity]
+    text = snippet(sentence.text, 0, min(len(sentence.text), 160))
+    return result, FindingSource("reported_result", result, sentence.field, text)
+
+
 # --- arms -------------------------------------------------------------------------------------
 
 _ARMS_EXPLICIT = re.compile(
@@ -2311,11 +2440,15 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     if scope == "none":
         return Findings(scope=scope)
     if scope == "commentary":
-        # Narrative reviews, letters: only what their conclusion says; guidelines recommend
-        # rather than report, so nothing.
-        if tags.study_type == "guideline":
-            return Findings(scope=scope)
-        opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
+        # Narrative reviews, letters, guidelines: what they say about magnesium when they
+        # discuss it; otherwise only what a (non-guideline) conclusion says.
+        discussed = tags.combination_product or bool(tags.forms)
+        if discussed:
+            opinion, opinion_source = _stance(sentences)
+        else:
+            opinion, opinion_source = "not_reported", None
+        if opinion_source is None and tags.study_type != "guideline":
+            opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
         if opinion_source is None:
             return Findings(scope=scope)
         return Findings(scope=scope, reported_result=opinion, provenance=(opinion_source,))
