@@ -2031,7 +2031,8 @@ _SECONDARY = _Rule(
     r"\bsecondary\b|\bsubgroups?\b|\binteraction\b", "secondary", "subgroup", "interaction"
 )
 _BACKGROUND_SENTENCE = _Rule(
-    r"\b(?:earlier|previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
+    r"\b(?:earlier (?:studies|trials|work|reports|research|findings|data|reviews)|"
+    r"previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
     r"other studies|is thought|are thought|is believed|has shown|have shown|is common|"
     r"is often|are often)\b",
     *("earlier", "previous", "prior", "been", "known", "literature", "other studies"),
@@ -2182,6 +2183,8 @@ def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
         return "neg"
     null = _NULL_CUE.search(clause) if _has_any(clause, _NULL_WORDS) else None
     if null is not None and not _TALLY_AFTER.match(clause, null.end()):
+        if "trend" in null.group(0) and _cue(_POS_CUE, _POS_WORDS, clause[null.end() :]):
+            return "mixed"  # "a trend for frequency and significant benefit on symptoms"
         return "null"
     if _cue(_NEG_CUE, _NEG_WORDS, clause):
         return "neg"
