@@ -2428,6 +2428,38 @@ _CASE_SUBJECT = re.compile(
 )
 
 
+# A treatment given (case reports and series report its result; without one they describe).
+_TREATMENT_GIVEN = re.compile(
+    r"\b(?:treated|treating|treatment|received|receiving|given|gave|took|taking|administered|"
+    r"administration|infusions?|infused|injections?|injected|prescribed|supplement\w*|therapy|"
+    r"dose|doses|dosing|managed with|responded|underwent|surgery|surgical|closure|operation|"
+    r"procedure|implant\w*|stopp\w+|withdraw\w*|discontinu\w+)\b"
+)
+# Observational studies that only count (prevalence, burden, patterns) and test no association.
+_DESCRIPTIVE_AIM = re.compile(
+    r"\b(?:prevalence|burden|incidence|epidemiology|patterns? of|characteristics of|describes?|"
+    r"descriptive|how (?:common|often))\b"
+)
+_ASSOCIATION_TESTED = re.compile(
+    r"\b(?:associat\w*|risk factors?|relation\w*|related to|link\w*|whether|correlat\w*|"
+    r"predict\w*|odds ratio|hazard ratio|relative risk|controls|control group|compared with|"
+    r"compared to|versus|hypothes\w+|exposure|exposed)\b"
+)
+
+
+def _nothing_tested(sentences: list[Sentence], study_type: str) -> bool:
+    """True when the abstract reports no tested intervention or association: a case report or
+    series in which no treatment is given, or an observational study that only describes
+    (prevalence, burden) without testing an association. Its result is "not_reported". (Not
+    asked for studies of magnesium: measuring or giving magnesium is what they test.)"""
+    text = " ".join(s.lower for s in sentences if s.category != "BACKGROUND")
+    if study_type in ("case_report", "case_series"):
+        return _TREATMENT_GIVEN.search(text) is None
+    if study_type in OBSERVATIONAL_TYPES:
+        return _DESCRIPTIVE_AIM.search(text) is not None and not _ASSOCIATION_TESTED.search(text)
+    return False
+
+
 _CASE_DESCRIBED = re.compile(
     r"\b(?:we|authors?)\s+(?:describe|report|present)\s+(?:the case of\s+)?(?:a|an|one)\s+"
     r"(?:\d+-year-old\s+|(?:young|elderly|older|pregnant)\s+)?"
@@ -2445,11 +2477,10 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     if scope == "commentary":
         # Narrative reviews, letters, guidelines: what they say about magnesium when they
         # discuss it; otherwise only what a (non-guideline) conclusion says.
-        discussed = tags.combination_product or bool(tags.forms)
-        if discussed:
-            opinion, opinion_source = _stance(sentences)
-        else:
-            opinion, opinion_source = "not_reported", None
+        # A piece that does not discuss magnesium reports nothing about it.
+        if not (tags.combination_product or tags.forms):
+            return Findings(scope=scope, reported_result="not_reported")
+        opinion, opinion_source = _stance(sentences)
         if opinion_source is None and tags.study_type != "guideline":
             opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
         if opinion_source is None:
@@ -2564,10 +2595,14 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
 
     result: str | None = None
     if scope == "study":
-        controlled = comparator in ("placebo", "active", "usual_care", "another_form")
-        result, result_source = _reported_result(sentences, controlled=controlled)
-        if result_source is not None:
-            provenance.append(result_source)
+        discussed = tags.combination_product or bool(tags.forms)
+        if not discussed and _nothing_tested(sentences, tags.study_type):
+            result = "not_reported"
+        else:
+            controlled = comparator in ("placebo", "active", "usual_care", "another_form")
+            result, result_source = _reported_result(sentences, controlled=controlled)
+            if result_source is not None:
+                provenance.append(result_source)
 
     return Findings(
         scope=scope,
