@@ -607,7 +607,7 @@ def _count_of(
         and re.search(r"\bof\s+$", lower[max(0, start - 6) : start])
     ):
         return None  # "of 120 eligible patients, 113 had complete data": a screening stage
-    if not include_cited and is_cited(sentence, start, end):
+    if not include_cited and _is_cited(sentence, start, end):
         return None
     kind: str | None
     if regex is _BARE_GROUP:
@@ -636,6 +636,31 @@ _AGE_RANGE_BEFORE = re.compile(
     r"\b(?:aged?|ages|between)\s+(?:between\s+)?\d+(?:\.\d+)?\s*(?:to|-|–|and)\s*$"
 )
 _OF_WHOM = re.compile(r"of whom|of which|among them|of (?:these|them)")
+
+
+# Words that mark cited work elsewhere but here only date or describe people: "in the past three
+# months", "aged 21 or older". Masked before asking whether a mention is cited.
+_NOT_CITING = re.compile(
+    r"\b(?:past|previous|prior|last|preceding)(?=\s+(?:[\w-]+\s+)?(?:days?|weeks?|months?|years?|"
+    r"decades?|nights?)\b)|(?<=\d or )older\b|(?<=\d and )older\b"
+)
+
+
+def _is_cited(sentence: Sentence, start: int, end: int) -> bool:
+    """:func:`is_cited` for a count or duration, with time and age phrases masked."""
+    if not _NOT_CITING.search(sentence.lower, 0, start):
+        return is_cited(sentence, start, end)
+    masked = _NOT_CITING.sub(lambda m: "x" * len(m.group(0)), sentence.lower[:start])
+    text = masked + sentence.lower[start:]
+    return is_cited(Sentence(sentence.field, text, sentence.category, text), start, end)
+
+
+_HISTORY = re.compile(r"\bhad (?:been|had|taken|used|suffered|experienced)\b")
+
+
+def _clause_head(lower: str, start: int) -> str:
+    """The text of the clause before ``start`` (from the last ";", ". " or sentence start)."""
+    return lower[max(lower.rfind(";", 0, start), lower.rfind(". ", 0, start)) + 1 : start]
 
 
 def _has_count_words(lower: str) -> bool:
@@ -1284,7 +1309,7 @@ def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
                 continue
             if _CONTAINER_BEFORE.search(lower[max(0, match.start() - 40) : match.start()]):
                 continue
-            if _MEASURED_BEFORE.search(lower[max(0, match.start() - 50) : match.start()]):
+            if _MEASURED_BEFORE.search(lower[max(0, match.start() - 80) : match.start()]):
                 continue  # "urinary magnesium was higher (100.8 mg ...)": a measurement
             hit = _dose_from_match(sentence, match, regex is DOSE_BEFORE)
             if hit is not None:
@@ -1532,13 +1557,13 @@ _DURATION_EXCLUDE_BEFORE = re.compile(
 _DURATION_EXCLUDE_AFTER = re.compile(
     r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
     r"(?:before|after|post)\W+(?:the\s+)?(?:start|onset|baseline|randomi|treatment|injection|"
-    r"infusion|dose|enrol|inoculation|entry|the (?:first|last))|old|of age|"
+    r"infusion|dose|enrol|inoculation|entry|the (?:first|last)|each|every)|old|of age|"
     r"of (?:gestation|follow)|gestation|postpartum|later|earlier|ago)"
 )
 _TREATMENT_WORDS = re.compile(
     r"\b(?:took|take|taking|received|receive|given|treated|treatment|supplement\w*|"
     r"administ\w+|randomi[sz]ed|assigned|allocated|daily|twice|capsules?|tablets?|intervention|"
-    r"therapy|placebo|magnesium|dose|trial|study|infusion|course)\b"
+    r"therapy|placebo|magnesium|dose|trial|study|infusion|course|regimen)\b"
 )
 
 
@@ -1559,8 +1584,8 @@ def duration_in_weeks(number: float, unit: str) -> float | None:
 
 
 _OBSERVED_TREATMENT = re.compile(
-    r"\b(?:took|received|treated|treatment|supplementation|therapy|intervention|injections?|"
-    r"infusions?)\b"
+    r"\b(?:took|received|were treated|was treated|were given|was given|supplemented|"
+    r"supplementation|injections?|infusions?)\b"
 )
 
 
@@ -1568,6 +1593,7 @@ def _duration(
     sentences: list[Sentence], *, observational: bool = False
 ) -> tuple[float | None, FindingSource | None]:
     best: tuple[int, int, int, float, FindingSource] | None = None
+    top_values: dict[int, set[float]] = {}
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
         if sentence.category == "BACKGROUND" or not any(
@@ -1586,8 +1612,10 @@ def _duration(
                     continue
                 if _DURATION_EXCLUDE_AFTER.match(lower, match.end()):
                     continue
-                if is_cited(sentence, match.start(), match.end()):
+                if _is_cited(sentence, match.start(), match.end()):
                     continue
+                if _HISTORY.search(_clause_head(lower, match.start())):
+                    continue  # "she had been inhaling ... for two months": history
                 number = parse_number(match.group("num"))
                 if number is None or number <= 0:
                     continue
@@ -1606,9 +1634,14 @@ def _duration(
                     snippet(sentence.text, match.start(), match.end()),
                 )
                 candidate = (score, -index, -match.start(), weeks, source)
+                top_values.setdefault(score, set()).add(weeks)
                 if best is None or candidate[:3] > best[:3]:
                     best = candidate
     if best is None or best[0] < 2:
+        return None, None
+    if len(top_values[best[0]]) > 1 and best[0] >= 3:
+        # Two treatment durations stated as strongly ("for 5 days" in one trial, "for 7 days" in
+        # the other): which one is the study's is not stated.
         return None, None
     return best[3], best[4]
 
