@@ -1730,11 +1730,12 @@ _USUAL_CARE = re.compile(
     r"\b(?:usual|standard|routine) care (?:group|arm|control)|\bwait(?:ing)?[- ]?list\b|"
     r"\bhistorical controls?\b|\bpre-\w+ period\b|"
     r"\bbefore the (?:algorithm|intervention|programme|program) was introduced\b|"
-    r"\bprinted (?:copy|guideline)\b"
+    r"\bprinted (?:copy|guideline)\b|\bbefore and after (?:the )?(?:implementation|"
+    r"introduction)\b|\bcontrol (?:\(n ?= ?\d+\) )?(?:and \w+ (?:\(n ?= ?\d+\) )?)?periods?\b"
 )
 _USUAL_WORDS = (
     *("usual", "standard", "routine", "conventional", "wait", "historical", "pre-"),
-    *("before the", "printed"),
+    *("before the", "printed", "before and after", "period"),
 )
 _NONE_WORDS = ("no ", "none", "nothing", "untreated", "without")
 _NO_TREATMENT = re.compile(
@@ -1772,8 +1773,57 @@ _NOT_A_DRUG = re.compile(
     r"normal|nonusers|non-users|users|severe|mild|moderate|only|all|any|in|its|their|"
     r"\d|a |an |one|two|three|four|five|six|week|month|year|day|hour|minute|male|female|"
     r"intention|per|wait|waiting|usual|run-in|the run-in|pre-?treatment|the previous|"
-    r"the first|the second|the last|the end|the start)"
+    r"the first|the second|the last|the end|the start|"
+    r"(?:the\s+)?(?:frequency|severity|intensity|scores?|levels?|values|rates?|numbers?|"
+    r"duration|concentrations?|outcomes?|results?|measurements?|findings)\b)"
 )
+
+
+# "against" names a comparator only after a comparison verb ("tested against placebo"); otherwise
+# it names what a drug is for ("prophylaxis against arrhythmia").
+_TESTED_AGAINST = re.compile(
+    r"\b(?:compar\w*|tested|test|trial|randomi[sz]\w*|evaluat\w*|assess\w*|pitted|"
+    r"benchmark\w*|versus)\b"
+)
+
+
+_SALT_NAMES = re.compile(rf"\bmagnesium\s+(?P<salt>{_SALT_WORD})|\b(?P<formula>mgo|mgso4|mgcl2)\b")
+_SALT_COMPARED = re.compile(
+    r"\bcompar\w*|\bversus\b|\bvs\b|\bthan\b|\bwhereas\b|\beach (?:\w+ )?(?:preparation|"
+    r"salt|form|compound|supplement|product)s?\b|\bbioavailab\w*|\babsorb\w*|\bcrossover\b"
+)
+
+
+_SALTS_COMBINED = re.compile(r"\b(?:combin\w+|plus|together with|mixture|blend|containing)\b")
+
+
+def _salt_comparison(sentences: list[Sentence], forms: Iterable[str]) -> FindingSource | None:
+    """A sentence that names two or more magnesium salts the article gives and compares them
+    (a comparison word in the same sentence), as provenance; else None."""
+    salts = {form for form in forms if form not in ("unspecified", "dietary")}
+    if len(salts) < 2:
+        return None
+    for sentence in sentences:
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or "magnes" not in lower and "mg" not in lower:
+            continue
+        named = set()
+        for match in _SALT_NAMES.finditer(lower):
+            word = match.group("salt") or match.group("formula")
+            base = re.sub(r"\s+\w+hydrate$|\s+anhydrous$", "", word)
+            form = _FORMULA_SALTS.get(word) or salt_form(base)
+            if form in salts:
+                named.add(form)
+        if len(named) >= 2 and not _SALTS_COMBINED.search(lower):
+            compared = _SALT_COMPARED.search(lower)
+            if compared and not is_cited(sentence, compared.start(), compared.end()):
+                return FindingSource(
+                    "comparator",
+                    "another_form",
+                    sentence.field,
+                    snippet(sentence.text, compared.start(), compared.end()),
+                )
+    return None
 
 
 def _comparator(
@@ -1849,6 +1899,10 @@ def _comparator(
                 drug = re.sub(r"^(?:oral|intravenous|iv|subcutaneous|intramuscular)\s+", "", drug)
                 if not drug or _NOT_A_DRUG.match(drug):
                     continue
+                if match.group(0).startswith("against") and not _TESTED_AGAINST.search(
+                    lower, 0, match.start()
+                ):
+                    continue  # "given with diphenhydramine against akathisia": a purpose
                 if match.group(0).startswith("or") and (
                     sentence.field == "title"
                     or not re.search(
@@ -1938,7 +1992,8 @@ _NULL_CUE = re.compile(
     r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
     r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|"
-    r"\b(?:comparable|equivalent|similar) (?:to|with)\b|\b(?:nearly |almost |virtually )?identical\b|"
+    r"\b(?:comparable|equivalent|similar) (?:to|with)\b|"
+    r"\b(?:nearly |almost |virtually )?identical\b|"
     r"\b(?:a |non-?significant )?trend (?:toward|towards|for)\b|\bno support\b|"
     r"\bleft\b[^.;]{0,60}\bunchanged\b|\b(?:does|do) not (?:show|support|"
     r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
@@ -2620,6 +2675,12 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     )
     if observational and comparator not in ("none",) and tags.study_type != "cohort":
         comparator, detail, comparator_source = None, None, None
+    if comparator in (None, "none") and scope in ("study", "protocol") and not observational:
+        # Several magnesium salts given and compared with each other ("each test preparation",
+        # "oxide was poorly available, whereas chloride ..."): the comparator is another form.
+        salt_source = _salt_comparison(sentences, tags.forms)
+        if salt_source is not None:
+            comparator, detail, comparator_source = "another_form", None, salt_source
     if comparator_source is not None:
         provenance.append(comparator_source)
     arms, arms_source = _arms(sentences, tags.study_type, comparator, scope)
