@@ -2181,7 +2181,8 @@ _POS_WORDS = (
     *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
     *("accompanied", "linked", "tied", "important", "reason", "consider", "response"),
-    *("indicated", "level ", "grade ", "recommended", "that "),
+    *("indicated", "level ", "grade ", "recommended", "suggest", "show", "indicat", "demonstrat"),
+    "confirm",
 )
 _WEAK_WORDS = (
     *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
@@ -2231,7 +2232,7 @@ _INCONCLUSIVE_WORDS = (
     *("mixed", "conflicting", "inconsistent", "contradictory", "inconclusive", "not conclude"),
     *("not reach", "not draw", "not be concluded", "conclusion", "insufficient", "limited"),
     *("weak", "scarce", "sparse", "lacking", "equivocal", "needs", "requires", "awaits"),
-    *("remain", "yet to", "uncertain", "unclear", "unproven", "unknown", "undetermined"),
+    *("remains to", "yet to", "uncertain", "unclear", "unproven", "unknown", "undetermined"),
     *("convincing", "confined", "restricted"),
 )
 # A result against the studied intervention that a null wording must not hide ("did not help
@@ -2244,7 +2245,7 @@ _STRONG_NEG = re.compile(
 )
 _STRONG_NEG_WORDS = (
     *("worse than", "less effective than", "inferior to", "lessen", "weaken", "blunt"),
-    *("attenuat", "diminish", "counteract", "placebo", "recommended", "risk"),
+    *("attenuat", "diminish", "counteract", "favo", "recommended", "carr"),
 )
 # "no effect in 10 (patients)": a tally of non-responders, not a null result.
 _TALLY_AFTER = re.compile(r"\s+(?:was\s+(?:seen|recorded|observed|noted)\s+)?in\s+\d")
