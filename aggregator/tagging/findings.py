@@ -621,6 +621,12 @@ def _count_of(
         kind = "analysed" if verb.startswith("had ") else _VERB_KINDS.get(verb[:6], "enrolled")
     else:
         kind = _kind_for(lower, start, match.end(), noun)
+        filler = match.group("filler") if regex is _PERSON_COUNT else ""
+        if kind is not None and filler:
+            if re.search(r"\brandomi[sz]ed\b", filler):
+                kind = "randomised"  # "140 randomised adults"
+            elif re.search(r"\b(?:analy[sz]ed|evaluable)\b", filler):
+                kind = "analysed"  # "96 analysed patients"
         if kind is not None and re.match(_OTHER_UNITS, noun):
             kind = "unit"  # "eighteen encounters involving nine children were identified"
     if kind is None:
@@ -656,6 +662,22 @@ def _is_cited(sentence: Sentence, start: int, end: int) -> bool:
 
 
 _HISTORY = re.compile(r"\bhad (?:been|had|taken|used|suffered|experienced)\b")
+
+
+def _is_history(head: str) -> bool:
+    """Whether a duration at the end of ``head`` belongs to a history ("had used triptans for
+    two years"), not to a treatment taken after it ("who had used triptans took magnesium for
+    6 weeks")."""
+    last = None
+    for last in _HISTORY.finditer(head):  # noqa: B007 - the last match is wanted
+        pass
+    return last is not None and not _TAKEN.search(head, last.end())
+
+
+_TAKEN = re.compile(
+    r"\b(?:took|take|received|were given|was given|were treated|treated with|supplemented|"
+    r"were randomi[sz]ed|were assigned)\b"
+)
 
 
 def _clause_head(lower: str, start: int) -> str:
@@ -790,6 +812,13 @@ def _summable(lower: str, first: _Count, second: _Count) -> bool:
         return False
     # "905 adults ... with 2721 controls": a control group joined by "with"
     if second.noun in _CONTROL_NOUNS and re.search(r"\bwith\s*$", gap) and len(gap) < 200:
+        return True
+    # "compared 1,850 adults starting X with 3,700 adults starting Y"
+    if (
+        re.search(r"\b(?:with|to)\s*$", gap)
+        and len(gap) < 120
+        and re.search(r"\bcompar\w*\b[^;]{0,60}$", lower[: first.start])
+    ):
         return True
     return bool(_SUM_GAP.match(gap))
 
@@ -1296,6 +1325,15 @@ def _unit_name(raw: str) -> str:
     return raw  # mg/kg
 
 
+# A word right after an amount that names another ingredient, not a form, unit or schedule.
+_OTHER_INGREDIENT = re.compile(
+    r"\s+(?!(?:of|elemental|magnes\w*|daily|per|a|an|twice|once|three|four|every|each|tablets?|"
+    r"capsules?|sachets?|doses?|orally|oral|intraven\w*|iv|at|in|for|and|or|given|taken|was|"
+    r"were|over|bid|tid|qid|as|to|with|on|from|nightly|morning|evening|day|days|weeks?|months?)"
+    r"\b)[a-z][a-z-]{2,}"
+)
+
+
 def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
     lower = sentence.lower
     if _DOSE_GATE_RE.search(lower) is None or _DIGIT.search(lower) is None:
@@ -1311,6 +1349,12 @@ def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
                 continue
             if _MEASURED_BEFORE.search(lower[max(0, match.start() - 80) : match.start()]):
                 continue  # "urinary magnesium was higher (100.8 mg ...)": a measurement
+            if (
+                regex is DOSE_AFTER
+                and match.group("mid").strip() in (",", ":")
+                and _OTHER_INGREDIENT.match(lower, match.end())
+            ):
+                continue  # "112 mg magnesium, 200 mg riboflavin": the amount names the next one
             hit = _dose_from_match(sentence, match, regex is DOSE_BEFORE)
             if hit is not None:
                 hits.append(hit)
@@ -1614,7 +1658,7 @@ def _duration(
                     continue
                 if _is_cited(sentence, match.start(), match.end()):
                     continue
-                if _HISTORY.search(_clause_head(lower, match.start())):
+                if _is_history(_clause_head(lower, match.start())):
                     continue  # "she had been inhaling ... for two months": history
                 number = parse_number(match.group("num"))
                 if number is None or number <= 0:
@@ -1826,6 +1870,15 @@ def _salt_comparison(sentences: list[Sentence], forms: Iterable[str]) -> Finding
     return None
 
 
+def _care_detail(matched: str) -> str:
+    """A readable comparator_detail for usual-care wordings that name a period or a group."""
+    if matched.startswith("before and after"):
+        return "before " + matched[len("before and after ") :]
+    if matched.startswith("control"):
+        return "control period"
+    return matched
+
+
 def _comparator(
     sentences: list[Sentence], scope: str, study_type: str, magnesium_given: bool
 ) -> tuple[str | None, str | None, FindingSource | None]:
@@ -1866,7 +1919,7 @@ def _comparator(
             care = _USUAL_CARE.search(lower)
             if care and not is_cited(sentence, care.start(), care.end()):
                 usual = (
-                    care.group("care") or care.group(0),
+                    care.group("care") or _care_detail(care.group(0)),
                     FindingSource(
                         "comparator",
                         "usual_care",
@@ -1993,7 +2046,7 @@ _NULL_CUE = re.compile(
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
     r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|"
     r"\b(?:comparable|equivalent|similar) (?:to|with)\b|"
-    r"\b(?:nearly |almost |virtually )?identical\b|"
+    r"\b(?:nearly |almost |virtually )?identical\b|\bin neither (?:trial|study|group|arm)\b|"
     r"\b(?:a |non-?significant )?trend (?:toward|towards|for)\b|\bno support\b|"
     r"\bleft\b[^.;]{0,60}\bunchanged\b|\b(?:does|do) not (?:show|support|"
     r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
@@ -2065,7 +2118,7 @@ _SKIP_CLAUSE = re.compile(
 _RESEARCH_CALL = re.compile(
     r"(?:\b(?:and|but|while)\s+)?\b(?:(?:is|are|was|were) )?(?:needed|warranted|required|"
     r"further (?:research|studies|trials|work)|future|larger (?:studies|trials)|"
-    r"call(?:s|ed|ing)? for|confirm\w*)\b"
+    r"call(?:s|ed|ing)? for|to confirm|confirmation|confirmatory)\b"
 )
 _RESEARCH_WORDS = (
     "need",
@@ -2101,7 +2154,8 @@ _AIM = _Rule(
 )
 _CONCLUSION = _Rule(
     r"\b(?:conclu\w+|(?:the )?authors? (?:conclude|judge|consider|regard|argue|interpret|found|"
-    r"find|report|suggest|propose|see|believe|note|say|state)\w*|they (?:conclude|judge|"
+    r"find|report|suggest|propose|see|believe|note|say|state|urge|caution|warn)\w*|"
+    r"they (?:conclude|judge|"
     r"consider|regard|argue|found|find|suggest|propose|see|believe|grade|rate)\w*|"
     r"we (?:found|show|demonstrate|"
     r"suggest|report)|in summary|"
@@ -2116,7 +2170,8 @@ _PRIMARY = _Rule(
     *("primary", "main", "principal"),
 )
 _SECONDARY = _Rule(
-    r"\bsecondary\b|\bsubgroups?\b|\binteraction\b", "secondary", "subgroup", "interaction"
+    r"\bsecondary\b|\bsub(?:groups?|types?)\b|\binteraction\b",
+    *("secondary", "subgroup", "subtype", "interaction"),
 )
 _BACKGROUND_SENTENCE = _Rule(
     r"\b(?:earlier (?:studies|trials|work|reports|research|findings|data|reviews)|"
@@ -2241,11 +2296,13 @@ _STRONG_NEG = re.compile(
     r"(?<!no )\bworse than\b|\bless effective than\b|(?<!non-)(?<!non)\binferior to\b|"
     r"\b(?:lessen|weaken|blunt|attenuat|diminish|counteract)\w* (?:its|the|their) "
     r"(?:effect|efficacy|benefit|effectiveness|action)\b|\bfavou?r(?:ed|ing|s) (?:the )?placebo\b|"
-    r"\bnot (?:be )?recommended\b|\bcarr(?:y|ies|ied) (?:\w+ )?risks?\b"
+    r"\bnot (?:be )?recommended\b|\bcarr(?:y|ies|ied) (?:\w+ )?risks?\b|"
+    r"\burg\w* (?:more )?caution|\bmore cautious use\b|\bcaution (?:with|against|about)\b|"
+    r"\bwarn\w* (?:against|about|of)\b"
 )
 _STRONG_NEG_WORDS = (
     *("worse than", "less effective than", "inferior to", "lessen", "weaken", "blunt"),
-    *("attenuat", "diminish", "counteract", "favo", "recommended", "carr"),
+    *("attenuat", "diminish", "counteract", "favo", "recommended", "carr", "caution", "warn"),
 )
 # "no effect in 10 (patients)": a tally of non-responders, not a null result.
 _TALLY_AFTER = re.compile(r"\s+(?:was\s+(?:seen|recorded|observed|noted)\s+)?in\s+\d")
@@ -2275,7 +2332,12 @@ def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
         if "trend" in null.group(0) and _cue(_POS_CUE, _POS_WORDS, clause[null.end() :]):
             return "mixed"  # "a trend for frequency and significant benefit on symptoms"
         return "null"
-    if _cue(_NEG_CUE, _NEG_WORDS, clause):
+    neg = _NEG_CUE.search(clause) if _has_any(clause, _NEG_WORDS) else None
+    if neg is not None:
+        if _MAGNESIUM_MENTION.search(neg.group(0)) and _MAGNESIUM_MENTION.search(
+            clause, 0, neg.start()
+        ):
+            return "pos"  # "magnesium glycinate was absorbed better than magnesium oxide"
         return "neg"
     strong = _cue(_POS_CUE, _POS_WORDS, clause)
     weak = not strong and _cue(_WEAK_POS_CUE, _WEAK_WORDS, clause)
