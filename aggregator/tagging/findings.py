@@ -2379,13 +2379,41 @@ def sentence_polarity(
     return "mixed"
 
 
+_OUTCOME_TERMS = re.compile(
+    r"\b(?:migraine days|headache days|attack frequency|headache frequency|frequency|severity|"
+    r"intensity|pain relief|pain|attacks|relief|blood pressure|cramps|absorption|"
+    r"bioavailability|quality of life|disability|recurrence|response)\b"
+)
+
+
+def _objective_outcome(abstract: list[Sentence]) -> str | None:
+    """The first outcome the objective names ("to assess magnesium's effect on attack frequency
+    and severity" -> "attack frequency"), or None."""
+    for sentence in abstract:
+        lower = sentence.lower
+        if sentence.category not in (None, "OBJECTIVE", "BACKGROUND") and sentence.category:
+            continue
+        aim = _AIM.search(lower)
+        if aim is None or _CONCLUSION.search(lower):
+            continue
+        outcome = _OUTCOME_TERMS.search(lower, aim.start())
+        if outcome is not None:
+            return outcome.group(0)
+    return None
+
+
 def _reported_result(
-    sentences: list[Sentence], *, controlled: bool = False, conclusion_only: bool = False
+    sentences: list[Sentence],
+    *,
+    controlled: bool = False,
+    conclusion_only: bool = False,
+    review: bool = False,
 ) -> tuple[str, FindingSource | None]:
     """What the authors report on the primary outcome: the stated primary outcome's result,
-    else an explicit conclusion, else a vote of the result sentences (the closing sentence
-    counting one and a half); a tie is "mixed". A stated primary outcome without a result
-    (only secondary outcomes reported) is "not_reported"."""
+    else an explicit conclusion, else (a study) the result on the first outcome its objective
+    names, else a vote of the result sentences (the closing sentence counting one and a half);
+    a tie is "mixed". A stated primary outcome without a result (only secondary outcomes
+    reported) is "not_reported"."""
     abstract = [s for s in sentences if s.field == "abstract"]
     structured = any(s.category for s in abstract)
     usable: list[Sentence] = []
@@ -2443,7 +2471,20 @@ def _reported_result(
                 return answer(sentence, polarity)
     if conclusion_only:
         return "not_reported", None
-    # 3. The result sentences taken together (clauses about secondary outcomes left out).
+    # 3. No primary outcome named and no concluding judgement: the first outcome the objective
+    # names is the primary one; its first result decides (a review: its results together).
+    outcome = _objective_outcome(abstract) if not review else None
+    if outcome is not None:
+        for sentence in usable:
+            lower = sentence.lower
+            if outcome not in lower or sentence.category == "METHODS":
+                continue
+            for clause in _clauses(lower):
+                if outcome in clause and not _SECONDARY.search(clause):
+                    polarity = clause_polarity(clause, controlled=controlled)
+                    if polarity is not None:
+                        return answer(sentence, polarity)
+    # 4. The result sentences taken together (clauses about secondary outcomes left out).
     votes: dict[str, float] = {}
     first: dict[str, Sentence] = {}
     for position, sentence in enumerate(usable):
@@ -2462,7 +2503,7 @@ def _reported_result(
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.5:
             return answer(first[ranked[0][0]], "mixed")
         return answer(first[ranked[0][0]], ranked[0][0])
-    # 4. A title that states the result.
+    # 5. A title that states the result.
     for sentence in sentences:
         if sentence.field == "title" and _TITLE_RESULT.search(sentence.lower):
             polarity = sentence_polarity(sentence.lower, allow_secondary=True)
@@ -2644,7 +2685,7 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
         comparator, detail, comparator_source = _comparator(
             sentences, scope, tags.study_type, magnesium_given
         )
-        review_result, review_source = _reported_result(sentences, controlled=True)
+        review_result, review_source = _reported_result(sentences, controlled=True, review=True)
         for item in (k, n):
             if item is not None:
                 provenance.append(item[1])
