@@ -19,15 +19,18 @@ Which fields apply depends on ``tags.study_type`` (:func:`scope_for`):
 - ``protocol`` (trial protocols, registrations): the planned design only (``sample_size`` of kind
   ``planned``, arms, dose, duration, comparator); never a result.
 - ``commentary`` (narrative reviews, editorials, letters, guidelines): only
-  ``reported_result``, read from the conclusion or closing sentence (guidelines recommend rather
-  than report: nothing). A number such a piece quotes belongs to the studies it discusses.
+  ``reported_result``: what the piece says about magnesium (the judgements of its sentences that
+  name magnesium, with its conclusion; a guideline's recommendation of magnesium counts). A piece
+  that does not discuss magnesium reports nothing about it (``not_reported``). A number such a
+  piece quotes belongs to the studies it discusses.
 - ``none`` (animal, in vitro, notices, unknown types without human cues, and any record whose
   title announces a retraction, expression of concern or erratum): nothing.
 
 Only abstract sentences outside BACKGROUND sections count, and nothing that reads as cited work
-("a previous trial of 81 patients"). Observational designs (cohort, case-control,
-cross-sectional) get no dose (intake categories are exposures) and no duration unless a
-treatment is named (follow-up is not treatment).
+("a previous trial of 81 patients"; "in the past three months" and "aged 21 or older" are not
+citations). Observational designs (cohort, case-control, cross-sectional) get no dose (intake
+categories are exposures) and no duration unless a treatment is received (follow-up and outcome
+windows are not treatment).
 
 Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
 
@@ -36,8 +39,22 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
                           enrolled, else analysed; pooled participants for a review; planned
                           for a protocol). Screened counts never count. Per-arm counts
                           ("(n = 42) ... (n = 44)", "22 patients ... against ... 14 patients",
-                          "105 patients and 110 controls") are summed only when the text gives
-                          no total; a stated total always wins.
+                          "105 patients and 110 controls", "compared 905 adults ... with 2721
+                          controls", "60 patients with aura and 60 without") are summed only
+                          when the text gives no total; a stated total always wins, and counts
+                          that add up to the one before them are its parts ("100 adults, 50
+                          with migraine and 50 healthy volunteers" = 100). A count smaller than
+                          one stated before it is part of that sample (completers, responders,
+                          a subgroup), unless it is the randomised figure. Never a count
+                          inside parentheses ("48 patients (29 women)"), the end of an age
+                          range ("aged 13 to 18 were analysed"), eligible patients a later
+                          count is drawn from ("of 120 eligible patients, 113 had complete
+                          data" = 113 analysed), or visits/episodes when people are counted
+                          ("18 encounters involving 9 children" = 9). Numbers in words
+                          ("forty-two"), "n = 120", "1,028" and "the 68-patient population"
+                          count; an abstract that describes one patient gives 1. A review's
+                          pooled participants stated only per part of its included studies
+                          ("(948 participants) and ... (789 participants)") are summed.
     sample_size_kind      "randomised" | "enrolled" | "analysed" | "pooled" | "planned" | null
     arms                  int | null: stated ("three-arm", "two groups", one "(n = x)" per arm),
                           1 for a single-arm trial or treated series, 2 for a controlled trial
@@ -65,20 +82,50 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
                           elemental)") wins, with the stated ratio as the factor.
     duration_weeks        number | null: treatment duration (days / 7 to one decimal; months
                           x 4 up to 6 months, x 52/12 from 7 months; years x 52); for a
-                          crossover, the length of one treatment period
+                          crossover, the length of one treatment period. Never a history ("had
+                          used triptans for two years", "3-month history"), a run-in or lead-in
+                          ("for 7 days before each test"), follow-up alone or an outcome window;
+                          null when two treatment durations are stated equally ("for 5 days"
+                          in one trial, "for 7 days" in the other)
     outcome_timepoint     str | null: acute treatment, time of the primary outcome ("2 hours")
-    comparator            "placebo" | "active" | "usual_care" | "none" | "another_form" | null
+    comparator            "placebo" | "active" | "usual_care" | "none" | "another_form" | null.
+                          Convention: "none" means no comparison group that received something
+                          else: an untreated control arm (arms >= 2, "vs no treatment") or an
+                          uncontrolled design whose abstract shows it (single-arm trial, case
+                          series or report of a treatment; arms 1, "no comparator"). null means
+                          the abstract does not state a comparator. "usual_care" includes care
+                          before an implementation and control periods; "another_form" when
+                          the text compares two magnesium salts it gives. A before-after
+                          comparison ("compared with frequency after 3 months") and what a drug
+                          is given against ("against akathisia") are no active comparator.
     comparator_detail     str | null: as written ("metoclopramide", "sham acupuncture")
     reported_result       "favours_magnesium" | "no_difference" | "favours_comparator" |
                           "mixed" | "not_reported" | null (field does not apply). What the
                           authors report for the studied intervention (in this corpus:
                           magnesium) on the primary outcome: the explicit primary-outcome result
-                          first, else the conclusion, else the results taken together. A result
-                          stated only for secondary outcomes is "not_reported". Observational
-                          studies: "favours_magnesium" = the authors report the association they
-                          tested for (lower magnesium in patients, higher intake with fewer
-                          events), "no_difference" = no association, "favours_comparator" = the
-                          opposite association or harm.
+                          first, else the conclusion, else (studies) the result on the first
+                          outcome the objective names, else the results taken together (a tie
+                          is "mixed"). A result stated only for secondary outcomes or subgroups
+                          is "not_reported". Observational studies: "favours_magnesium" = the
+                          authors report the association they tested for (lower magnesium in
+                          patients, higher intake with fewer events), "no_difference" = no
+                          association, "favours_comparator" = the opposite association or harm.
+                          Readings: "did not differ", "comparable to", "(nearly) identical",
+                          "in neither trial" = no difference; a non-inferiority hypothesis met
+                          ("non-inferiority was confirmed") favours the intervention tested;
+                          "worse than", "less effective than", "lessened its effect", "not
+                          recommended", warnings ("urge caution") favour the comparator, and
+                          outweigh a null in the same clause ("did not help and may have
+                          lessened its effect"); inconclusive evidence ("could not reach a firm
+                          conclusion", "evidence was limited", "mixed results", "benefit
+                          confined to ...", "effectiveness needs further study") and a trend
+                          beside a significant benefit are "mixed"; adverse events alone are no
+                          efficacy result; "no effect in 10 patients" is a tally, not a null;
+                          one magnesium form found better than another favours the first-named.
+                          Reviews: their overall conclusion. "not_reported" also for a case
+                          report or series in which no treatment is given and an observational
+                          survey that only describes (prevalence, burden) and tests no
+                          association (neither asked of articles about magnesium).
     provenance            [{field, value, source_field ("title" "abstract" "derived"), snippet}]
 
 :func:`findings_line` turns findings into one neutral digest line.
