@@ -174,7 +174,8 @@ REPORTED_RESULTS = (
 COMPARATORS = ("placebo", "active", "usual_care", "none", "another_form")
 
 _HUMAN_CUES = re.compile(
-    r"\b(?:patients?|participants?|volunteers?|subjects|women|men|children|adults|people|"
+    r"\b(?:patients?|participants?|volunteers?|subjects|women|men|woman|man|children|child|girls?|"
+    r"boys?|adults|people|"
     r"individuals|migraineurs|adolescents|infants|students)\b"
 )
 _NONHUMAN_CUES = re.compile(
