@@ -2130,6 +2130,7 @@ _POS_CUE = re.compile(
     r"\b(?:clinical |good |favou?rable |positive )?response (?:occurred|was (?:seen|observed|"
     r"achieved|noted))\b|\b(?:is|are|was|were) (?:\w+ )?indicated\b|\bprobably effective\b|"
     r"\b(?:level|grade) [ab]\b|\brecommended (?:for|as|in)\b|"
+    r"\b(?:can|may|might|could|does|do) (?:cause|induce|lead to|contribute to)\b|"
     r"\b(?:suggest|show|indicat|demonstrat|confirm)\w*\s+that\s+(?:[\w-]+\s+){0,4}?"
     r"(?:can|may|could|might|does|do|did|will)?\s*(?:relieve|reduce|prevent|improve|lower|"
     r"decrease|alleviate|help|benefit)\w*"
@@ -2285,6 +2286,7 @@ _POS_WORDS = (
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
     *("accompanied", "linked", "tied", "important", "reason", "consider", "response"),
     *("indicated", "level ", "grade ", "recommended", "suggest", "show", "indicat", "demonstrat"),
+    *("cause", "induce", "lead to", "contribute"),
     "confirm",
 )
 _WEAK_WORDS = (
