@@ -572,6 +572,24 @@ def test_sample_size_readings(abstract: str, study_type: str, expected: int | No
 
 
 @pytest.mark.parametrize(
+    ("abstract", "expected"),
+    [
+        (
+            "We compared adults taking magnesium with adults taking nothing. Each group had 350.",
+            700,
+        ),
+        ("Adults were randomised into three groups, 40 per group.", 120),
+        ("Of 220 patients, 110 were in each group.", 220),
+        ("Each group had 40 patients.", None),  # how many groups is not stated
+    ],
+)
+def test_a_size_per_group_counts_only_with_the_number_of_groups(
+    abstract: str, expected: int | None
+) -> None:
+    assert study(abstract, "randomized_controlled_trial").sample_size == expected
+
+
+@pytest.mark.parametrize(
     ("abstract", "weeks"),
     [
         ("Adults who had used triptans for two years took magnesium 400 mg daily for 6 weeks.", 6),

@@ -647,6 +647,10 @@ def _count_of(
         return None  # "48 patients (19 men, 29 women)": parts of a count
     if "subgroup" in lower[max(0, start - 40) : start]:
         return None
+    if _PER_GROUP_AFTER.match(lower, match.end()) or _PER_GROUP_BEFORE.search(
+        lower, max(0, start - 40), start
+    ):
+        return None  # "41 per group", "each group had 3518 patients": one group's size
     if _AGE_RANGE_BEFORE.search(lower, max(0, start - 30), start):
         return None  # "adolescents aged 13 to 18 were analysed": the end of an age range
     if (
@@ -935,6 +939,58 @@ def _without_later_parts(candidates: list[_SizeCandidate]) -> list[_SizeCandidat
     return kept
 
 
+_PER_GROUP_WORDS = ("each group", "each arm", "per group", "per arm", "each of the")
+# "each group had 3518 matched patients", "41 per group", "110 were in each arm"
+_PER_GROUP = re.compile(
+    rf"\beach (?:group|arm)\s+(?:had|included|comprised|contained|consisted of|of)\s+"
+    rf"(?P<a>{NUMBER})\b|(?<![\w.,/-])(?P<b>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,2}}?"
+    r"(?:per|in each|for each|in every) (?:group|arm)\b"
+)
+_PER_GROUP_AFTER = re.compile(
+    r"\s*(?:[a-z][\w-]*\s+){0,2}?(?:per|in each|for each) (?:group|arm)\b"
+)
+_PER_GROUP_BEFORE = re.compile(
+    r"\beach (?:group|arm)\s+(?:had|included|comprised|contained|consisted of|of)\s*$"
+)
+_TWO_WAY = re.compile(
+    r"\bcompar\w*\b[^.;]{0,120}?\b(?:with|to|and)\b|\bversus\b|\bvs\b|\bboth (?:groups|arms)\b"
+)
+
+
+def _group_number(sentences: list[Sentence]) -> int | None:
+    """How many groups the abstract says it compares: a stated number ("three groups",
+    "two-arm"), else two for a two-way comparison ("compared X with Y", "versus")."""
+    text = " ".join(s.lower for s in sentences if s.category != "BACKGROUND")
+    explicit = _ARMS_EXPLICIT.search(text)
+    if explicit is not None:
+        return _int(explicit.group("n") or explicit.group("m"))
+    return 2 if _TWO_WAY.search(text) else None
+
+
+def _per_group_totals(sentences: list[Sentence]) -> list[_SizeCandidate]:
+    """A size stated per group ("each group had 3518 patients"), times the number of groups the
+    abstract states or shows; a fallback below any count stated as a whole."""
+    found: list[_SizeCandidate] = []
+    groups: int | None = None
+    for index, sentence in enumerate(sentences):
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or not _has_any(lower, _PER_GROUP_WORDS):
+            continue
+        for match in _PER_GROUP.finditer(lower):
+            each = _int(match.group("a") or match.group("b"))
+            if not each or _is_cited(sentence, match.start(), match.end()):
+                continue
+            groups = groups or _group_number(sentences)
+            if not groups or not 2 <= groups <= 6:
+                return []
+            kind = _kind_for(lower, match.start(), match.end(), "") or "plain"
+            rank = _KIND_RANK[kind] - 0.5
+            found.append(
+                _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
+            )
+    return found
+
+
 def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | None:
     """The abstract's main participant figure: randomised, else enrolled, else analysed."""
     counts = _person_counts(sentences, include_cited=planned)
@@ -988,6 +1044,7 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
                 candidates.append(
                     _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
                 )
+    candidates.extend(_per_group_totals(sentences))
     candidates = _without_later_parts(candidates)
     if not candidates:
         return None
