@@ -52,7 +52,10 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
                           data" = 113 analysed), or visits/episodes when people are counted
                           ("18 encounters involving 9 children" = 9). Numbers in words
                           ("forty-two"), "n = 120", "1,028" and "the 68-patient population"
-                          count; an abstract that describes one patient gives 1. A review's
+                          count; an abstract that describes one patient gives 1. A size given
+                          per group ("each group had 350", "40 per group") counts times the
+                          number of groups the abstract states (two for "compared X with Y"),
+                          never alone, and below any count stated as a whole. A review's
                           pooled participants stated only per part of its included studies
                           ("(948 participants) and ... (789 participants)") are summed.
     sample_size_kind      "randomised" | "enrolled" | "analysed" | "pooled" | "planned" | null
