@@ -21,8 +21,8 @@ Which fields apply depends on ``tags.study_type`` (:func:`scope_for`):
 - ``commentary`` (narrative reviews, editorials, letters, guidelines): only
   ``reported_result``: what the piece says about magnesium (the judgements of its sentences that
   name magnesium, with its conclusion; a guideline's recommendation of magnesium counts). A piece
-  that does not discuss magnesium reports nothing about it (``not_reported``). A number such a
-  piece quotes belongs to the studies it discusses.
+  that does not discuss magnesium reports nothing about it (null, as for a piece without a
+  judgement). A number such a piece quotes belongs to the studies it discusses.
 - ``none`` (animal, in vitro, notices, unknown types without human cues, and any record whose
   title announces a retraction, expression of concern or erratum): nothing.
 
@@ -604,6 +604,9 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
     return sorted(unique.values(), key=lambda c: (c.sentence, c.start))
 
 
+_RANGE_START = re.compile(r"\b(?:between|aged?|from)\s+\S+\s*$")
+
+
 def _elliptic_counts(sentence: Sentence, index: int, counts: list[_Count]) -> list[_Count]:
     """Counts that leave their noun out ("60 patients with aura and 60 with migraine without
     aura"): each takes the noun and kind of the nearest person count before it."""
@@ -615,7 +618,7 @@ def _elliptic_counts(sentence: Sentence, index: int, counts: list[_Count]) -> li
         if start in taken:
             continue
         before = [c for c in counts if c.end <= match.start() and c.noun and c.kind != "unit"]
-        if not before or re.search(r"\b(?:between|aged?|from)\s+\S+\s*$", lower[: match.start()]):
+        if not before or _RANGE_START.search(lower, max(0, match.start() - 30), match.start()):
             continue
         value = _int(match.group("num"))
         if not value or lower.count("(", 0, start) > lower.count(")", 0, start):
@@ -678,9 +681,9 @@ def _count_of(
         kind = _kind_for(lower, start, match.end(), noun)
         filler = match.group("filler") if regex is _PERSON_COUNT else ""
         if kind is not None and filler:
-            if re.search(r"\brandomi[sz]ed\b", filler):
+            if "random" in filler and _RANDOMISED_WORD.search(filler):
                 kind = "randomised"  # "140 randomised adults"
-            elif re.search(r"\b(?:analy[sz]ed|evaluable)\b", filler):
+            elif _has_any(filler, ("analy", "evaluable")) and _ANALYSED_WORD.search(filler):
                 kind = "analysed"  # "96 analysed patients"
         if kind is not None and re.match(_OTHER_UNITS, noun):
             kind = "unit"  # "eighteen encounters involving nine children were identified"
@@ -693,6 +696,8 @@ def _count_of(
     return _Count(value, kind, index, start, match.end(), noun)
 
 
+_RANDOMISED_WORD = re.compile(r"\brandomi[sz]ed\b")
+_ANALYSED_WORD = re.compile(r"\b(?:analy[sz]ed|evaluable)\b")
 _AGE_RANGE_BEFORE = re.compile(
     r"\b(?:aged?|ages|between)\s+(?:between\s+)?\d+(?:\.\d+)?\s*(?:to|-|–|and)\s*$"
 )
@@ -859,26 +864,31 @@ def _summable(lower: str, first: _Count, second: _Count) -> bool:
         return False
     if (first.kind == "unit") != (second.kind == "unit"):
         return False
-    if _COUNTISH.search(re.sub(r"\([^)]*\)", "", gap)):
+    bare = _PARENTHESES.sub("", gap) if "(" in gap else gap
+    if _COUNTISH.search(bare):
         return False  # another count in between: "of 166 volunteers, 72 were excluded and 94"
     if ";" in gap:
         return second.noun in _CONTROL_NOUNS and len(gap) < 140
-    if "%" in re.sub(r"\([^)]*\)", "", gap):
+    if "%" in bare:
         return False
+    joined = _WITH_END.search(gap)
     # "905 adults ... with 2721 controls": a control group joined by "with"
-    if second.noun in _CONTROL_NOUNS and re.search(r"\bwith\s*$", gap) and len(gap) < 200:
+    if joined and joined.group(1) == "with" and second.noun in _CONTROL_NOUNS and len(gap) < 200:
         return True
     # "compared 1,850 adults starting X with 3,700 adults starting Y"
     if (
-        re.search(r"\b(?:with|to)\s*$", gap)
+        joined
         and len(gap) < 120
-        and re.search(r"\bcompar\w*\b[^;]{0,60}$", lower[: first.start])
+        and _COMPARED_BEFORE.search(lower, max(0, first.start - 80), first.start)
     ):
         return True
     return bool(_SUM_GAP.match(gap))
 
 
 _CONTROL_NOUNS = ("controls", "healthy controls", "cases", "non-users")
+_PARENTHESES = re.compile(r"\([^)]*\)")
+_WITH_END = re.compile(r"\b(with|to)\s*$")
+_COMPARED_BEFORE = re.compile(r"\bcompar\w*\b[^;]{0,60}$")
 # A number in the gap between two counts that is itself a count ("72 were excluded", "of 166
 # volunteers"), not a dose, an age, a year or a code ("6 mg", "aged 20 to 50", "2008", "ICHD-3").
 _COUNTISH = re.compile(
@@ -2781,7 +2791,7 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
         # discuss it; otherwise only what a (non-guideline) conclusion says.
         # A piece that does not discuss magnesium reports nothing about it.
         if not (tags.combination_product or tags.forms):
-            return Findings(scope=scope, reported_result="not_reported")
+            return Findings(scope=scope)
         opinion, opinion_source = _stance(sentences)
         if opinion_source is None and tags.study_type != "guideline":
             opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
