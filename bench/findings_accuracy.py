@@ -18,6 +18,16 @@ to extract_findings. Printed per data set and field: exact-match accuracy over t
 gold labels (null counts as a value: "not stated" must be predicted as not stated), the share
 the extractor marked not stated, and how often it gave a value where the gold says none.
 `score_findings(records, results)` returns the same figures as a dict for other scripts.
+
+Two scoring conventions, printed with the figures:
+- comparator: for uncontrolled designs (gold single-arm trial, case series, case report) `none`
+  and null are scored as equal. The extractor reports `none` for "no comparison group" (see
+  aggregator/tagging/findings.py); the labelled files disagree on this (one labels such
+  studies `none`, the others null), so neither reading is counted as an error.
+- reported result, restricted: besides the figure over every record, accuracy over the records
+  whose gold is a real direction (positive, null, negative, mixed) and whose gold design is one
+  the extractor reports a result for (studies, reviews, commentaries; not protocols, animal or
+  in-vitro studies or notices), with the share of them the extractor marked not stated.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from tagging_accuracy import to_article  # noqa: E402  (bench/ is not a package)
 
 from aggregator.article import Article  # noqa: E402
 from aggregator.tagging import tag_article  # noqa: E402
-from aggregator.tagging.findings import Findings, extract_findings  # noqa: E402
+from aggregator.tagging.findings import Findings, extract_findings, scope_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EVAL_DEV = ROOT.parent / "shared" / "eval-dev" / "dev.jsonl"
@@ -93,6 +103,50 @@ FIELDS: dict[str, tuple[str, Callable[[Findings], Any], Callable[[Any, Any], boo
 }
 # Not a "value" for the no-value-where-gold-has-none count: every record has a direction.
 NOT_APPLICABLE = {"reported_result": "not_applicable"}
+# Designs without a comparison group: `none` and null both mean "no comparator" there.
+UNCONTROLLED = frozenset({"single_arm_trial", "case_series", "case_report"})
+DIRECTIONS = frozenset({"positive", "null", "negative", "mixed"})
+RESULT_SCOPES = frozenset({"study", "review", "commentary"})
+
+
+def gold_design(record: dict[str, Any]) -> str | None:
+    """The annotator's design in the project vocabulary: the first accepted study type, else
+    the single best label."""
+    accepted = record.get("study_type_ok")
+    if isinstance(accepted, list) and accepted:
+        return str(accepted[0])
+    design = record.get("gold_study_type")
+    return str(design) if design else None
+
+
+def uncontrolled(record: dict[str, Any]) -> bool:
+    return record.get("gold_study_type") in UNCONTROLLED
+
+
+def _same_comparator(record: dict[str, Any], gold: Any, predicted: Any) -> bool:
+    if uncontrolled(record) and gold in (None, "none") and predicted in (None, "none"):
+        return True
+    return bool(gold == predicted)
+
+
+def result_scored(record: dict[str, Any]) -> bool:
+    """Whether the restricted result figure counts this record: a real gold direction and a
+    gold design the extractor reports a result for."""
+    design = gold_design(record)
+    return (
+        record.get("outcome_direction") in DIRECTIONS
+        and design is not None
+        and scope_for(design) in RESULT_SCOPES
+    )
+
+
+def unlabelled_fields(records: Sequence[dict[str, Any]]) -> frozenset[str]:
+    """Fields no record of the set labels (null everywhere: not annotated), to skip."""
+    return frozenset(
+        name
+        for name, (key, _, _) in FIELDS.items()
+        if name != "reported_result" and all(record.get(key) is None for record in records)
+    )
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:
@@ -134,7 +188,7 @@ def score_findings(
     for name, (key, read, equal) in FIELDS.items():
         if name in skip:
             continue
-        scored = matched = not_stated = spurious = gold_none = 0
+        scored = matched = not_stated = spurious = gold_none = equated = 0
         errors: list[tuple[int, Any, Any]] = []
         for index, (record, findings) in enumerate(zip(records, results, strict=True)):
             if key not in record:
@@ -143,13 +197,22 @@ def score_findings(
             predicted = read(findings)
             scored += 1
             none_value = NOT_APPLICABLE.get(name)
+            if name == "comparator" and uncontrolled(record) and gold is None:
+                none_value = "none"  # "no comparison group" either way
             if predicted is None or predicted == none_value:
                 not_stated += 1
             if gold is None or gold == none_value:
                 gold_none += 1
                 if predicted is not None and predicted != none_value:
                     spurious += 1
-            if equal(gold, predicted):
+            same = (
+                _same_comparator(record, gold, predicted)
+                if name == "comparator"
+                else equal(gold, predicted)
+            )
+            if name == "comparator" and same and gold != predicted:
+                equated += 1
+            if same:
                 matched += 1
             else:
                 errors.append((index, gold, predicted))
@@ -163,7 +226,32 @@ def score_findings(
                 "values_where_gold_none": spurious,
                 "errors": errors,
             }
+            if name == "comparator":
+                scores["fields"][name]["none_null_equated"] = equated
+    if "reported_result" not in skip:
+        scores["result_restricted"] = _restricted_result(records, results)
     return scores
+
+
+def _restricted_result(
+    records: Sequence[dict[str, Any]], results: Sequence[Findings]
+) -> dict[str, Any]:
+    """Reported result over the records with a real gold direction and a design the extractor
+    reports a result for: accuracy and the share marked not stated."""
+    scored = matched = not_stated = 0
+    for record, findings in zip(records, results, strict=True):
+        if not result_scored(record):
+            continue
+        predicted = DIRECTION[findings.reported_result]
+        scored += 1
+        matched += predicted == record["outcome_direction"]
+        not_stated += predicted == "not_applicable"
+    return {
+        "scored": scored,
+        "matched": matched,
+        "accuracy": matched / scored if scored else 0.0,
+        "not_stated_share": not_stated / scored if scored else 0.0,
+    }
 
 
 def print_scores(title: str, records: Sequence[dict[str, Any]], scores: dict[str, Any]) -> None:
@@ -178,6 +266,20 @@ def print_scores(title: str, records: Sequence[dict[str, Any]], scores: dict[str
             f"  {label:<18}{row['scored']:>7}{row['matched']:>8}{row['accuracy']:>10.3f}"
             f"{row['not_stated_share']:>12.3f}"
             f"{row['values_where_gold_none']:>14} of {row['gold_none']:<4}"
+        )
+    restricted = scores.get("result_restricted")
+    if restricted and restricted["scored"]:
+        print(
+            f"  {'result, restricted':<18}{restricted['scored']:>7}{restricted['matched']:>8}"
+            f"{restricted['accuracy']:>10.3f}{restricted['not_stated_share']:>12.3f}"
+            "   (gold a real direction; design one the extractor reports a result for)"
+        )
+    comparator = scores["fields"].get("comparator")
+    if comparator and comparator.get("none_null_equated"):
+        print(
+            f"  comparator: `none` and null scored as equal for uncontrolled designs (single-arm,"
+            f" case series, case report; the labels use both): {comparator['none_null_equated']}"
+            " record(s) counted as matches that way"
         )
 
 
@@ -258,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         articles = build_articles(records)
         everything.extend(articles)
         results = run_extractor(articles)
-        scores = score_findings(records, results, skip=frozenset({"dose_mg_per_day"}))
+        scores = score_findings(records, results, skip=unlabelled_fields(records))
         print_scores(f"eval-dev ({args.eval_dev})", records, scores)
         print_confusion(records, results)
     else:

@@ -408,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             holdout=holdout,
             show_report_errors=args.show_report_errors,
         )
+    print_findings(data_sets, split=args.split)
     if args.no_timing:
         return 0
     studies = timed
@@ -425,6 +426,33 @@ def main(argv: list[str] | None = None) -> int:
         f"throughput               {len(studies) / best:,.0f} articles/s (best of {passes} passes)"
     )
     return 0
+
+
+def print_findings(data_sets: list[tuple[Path, list[Labelled]]], *, split: str = "all") -> None:
+    """The findings extractor's figures on the same data sets (bench/findings_accuracy.py's
+    score_findings; per split, never listing a record)."""
+    if __package__:  # imported as bench.tagging_accuracy (tests)
+        from bench import findings_accuracy as fa
+    else:  # run as a script: bench/ is on sys.path
+        import findings_accuracy as fa
+
+    from aggregator.tagging.findings import extract_findings
+
+    print("\n== findings (sample size, dose, duration, comparator, reported result)")
+    for path, studies in data_sets:
+        groups: dict[str, list[Labelled]] = {}
+        for study in studies:
+            name = str(study.record.get("split") or "")
+            if split == "all" or not name or name == split:
+                groups.setdefault(name, []).append(study)
+        for name, members in sorted(groups.items(), key=lambda item: (item[0] != "tune", item[0])):
+            records = [study.record for study in members]
+            results = [extract_findings(s.article, tag_article(s.article)) for s in members]
+            scores = fa.score_findings(records, results, skip=fa.unlabelled_fields(records))
+            if not scores["fields"]:
+                continue  # no findings labels in this set
+            title = _display(path) + (f", split {name}" if name else "")
+            fa.print_scores(title, records, scores)
 
 
 def _display(path: Path) -> str:

@@ -471,3 +471,188 @@ def test_findings_line_reports_neutrally_and_omits_what_is_not_stated() -> None:
     )
     for text in (line, null, association, review):
         assert "recommend" not in text and "should" not in text
+
+
+# --- general failure modes found on real abstracts ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("clause", "polarity"),
+    [
+        ("the authors could not reach a firm conclusion", "mixed"),
+        ("the evidence for oral magnesium was limited and inconsistent", "mixed"),
+        ("the benefit was confined to migraine with aura", "mixed"),
+        ("non-inferiority of the pidolate was confirmed", "pos"),
+        ("magnesium was comparable to metoclopramide", "null"),
+        ("responder rates were nearly identical (28% vs 29%)", "null"),
+        ("adding magnesium did not help and may have lessened its effect", "neg"),
+        ("benefit was recorded in 15 patients, no effect in 10", "pos"),
+        ("the authors report a trend for frequency and significant benefit on pain", "mixed"),
+        ("magnesium glycinate was absorbed better than magnesium oxide", "pos"),
+        ("pain relief was better with magnesium (p = 0.02)", "pos"),
+        ("pain, rescue medication and adverse effects did not differ", "null"),
+        ("adverse events were more common with magnesium", None),
+    ],
+)
+def test_reported_result_readings(clause: str, polarity: str | None) -> None:
+    assert clause_polarity(clause, controlled=True) == polarity
+
+
+def test_small_but_significant_is_one_finding_and_subtypes_are_subgroups() -> None:
+    lower = (
+        "serum magnesium was modestly but significantly lower in patients than in controls, "
+        "with no differences among migraine subtypes."
+    )
+    assert sentence_polarity(lower) == "pos"
+
+
+def test_commentary_reports_what_it_says_about_magnesium() -> None:
+    review = "This review covers migraine prevention. The authors consider magnesium a safe option."
+    assert (
+        study(review, "narrative_review", forms=("unspecified",)).reported_result
+        == "favours_magnesium"
+    )
+    # A piece that does not discuss magnesium reports nothing about it.
+    other = "This review covers triptans. The authors conclude that triptans are effective."
+    assert study(other, "narrative_review").reported_result is None
+    guideline = "Magnesium was among the agents recommended for prevention."
+    assert (
+        study(guideline, "guideline", forms=("unspecified",)).reported_result == "favours_magnesium"
+    )
+
+
+def test_nothing_tested_means_no_result_outside_magnesium_studies() -> None:
+    case = "The authors describe two patients with thunderclap headache. Both recovered well."
+    assert study(case, "case_series").reported_result == "not_reported"
+    survey = "This survey describes the burden of migraine: 18% of 900 adults (P < 0.01)."
+    assert study(survey, "cross_sectional").reported_result == "not_reported"
+    measured = "We measured serum magnesium in 40 adults. Hypomagnesaemia was common (p < 0.01)."
+    assert study(measured, "cross_sectional", forms=("dietary",)).reported_result is not None
+
+
+@pytest.mark.parametrize(
+    ("abstract", "study_type", "expected"),
+    [
+        (
+            "We compared 52 adults aged 18 to 60 with ICHD-3 migraine and 48 controls.",
+            "case_control",
+            100,
+        ),
+        (
+            "The study enrolled 90 adults, 45 with chronic and 45 with episodic migraine.",
+            "single_arm_trial",
+            90,
+        ),
+        (
+            "We randomised 40 patients with aura and 40 without aura to magnesium or placebo.",
+            "randomized_controlled_trial",
+            80,
+        ),
+        ("Charts of 212 patients were reviewed. Pain halved in 130 patients.", "case_series", 212),
+        ("Forty visits by 25 children were identified.", "case_series", 25),
+        ("In the 120-patient intention-to-treat population, days fell.", "single_arm_trial", 120),
+        (
+            "At three university hospitals, 64 adults were randomised.",
+            "randomized_controlled_trial",
+            64,
+        ),
+        ("Of 150 eligible patients, 132 had complete data.", "randomized_controlled_trial", 132),
+        ("Adolescents aged 13 to 18 were analysed.", "case_series", None),
+        ("We describe a 79-year-old woman who took a laxative daily.", "unclear", 1),
+        (
+            "Twenty-one trials were included: eleven on intravenous magnesium (948 participants)"
+            " and ten on oral magnesium (789 participants).",
+            "meta_analysis",
+            1737,
+        ),
+    ],
+)
+def test_sample_size_readings(abstract: str, study_type: str, expected: int | None) -> None:
+    assert study(abstract, study_type).sample_size == expected
+
+
+@pytest.mark.parametrize(
+    ("abstract", "expected"),
+    [
+        (
+            "We compared adults taking magnesium with adults taking nothing. Each group had 350.",
+            700,
+        ),
+        ("Adults were randomised into three groups, 40 per group.", 120),
+        ("Of 220 patients, 110 were in each group.", 220),
+        ("Each group had 40 patients.", None),  # how many groups is not stated
+    ],
+)
+def test_a_size_per_group_counts_only_with_the_number_of_groups(
+    abstract: str, expected: int | None
+) -> None:
+    assert study(abstract, "randomized_controlled_trial").sample_size == expected
+
+
+@pytest.mark.parametrize(
+    ("abstract", "weeks"),
+    [
+        ("Adults who had used triptans for two years took magnesium 400 mg daily for 6 weeks.", 6),
+        ("She had been taking a laxative for two months before admission.", None),
+        ("For 7 days before each test the women followed a restricted diet.", None),
+        (
+            "In one trial lozenges were taken for 5 days; in the second the regimen ran for"
+            " 7 days.",
+            None,
+        ),
+    ],
+)
+def test_duration_is_treatment_only(abstract: str, weeks: float | None) -> None:
+    assert study(abstract, "randomized_controlled_trial").duration_weeks == weeks
+
+
+def test_cohort_outcome_window_is_no_duration() -> None:
+    abstract = (
+        "We compared adults starting a triptan with adults starting another drug over 60 days."
+    )
+    assert study(abstract, "cohort").duration_weeks is None
+
+
+def test_comparator_readings() -> None:
+    before_after = "Frequency before treatment was compared with frequency after 3 months."
+    assert study(before_after, "case_series").comparator != "active"
+    purpose = (
+        "Prochlorperazine, given with diphenhydramine against akathisia, was used in 92 children."
+    )
+    assert study(purpose, "case_series").comparator != "active"
+    salts = (
+        "Volunteers took magnesium glycinate and magnesium oxide on separate days, and the "
+        "absorption of each preparation was compared."
+    )
+    findings = study(salts, "nonrandomized_controlled_trial", forms=("glycinate", "oxide"))
+    assert findings.comparator == "another_form"
+    pre_post = "Visits were compared before and after the implementation of a pathway."
+    assert study(pre_post, "nonrandomized_controlled_trial").comparator == "usual_care"
+
+
+def test_bench_scores_none_and_null_alike_for_uncontrolled_designs() -> None:
+    from bench.findings_accuracy import score_findings
+
+    records = [
+        {
+            "gold_study_type": "single_arm_trial",
+            "comparator": None,
+            "outcome_direction": "positive",
+        },
+        {"gold_study_type": "case_series", "comparator": "none", "outcome_direction": "positive"},
+        {"gold_study_type": "cohort", "comparator": None, "outcome_direction": "positive"},
+        {"gold_study_type": "animal_study", "comparator": None, "outcome_direction": "positive"},
+    ]
+    results = [
+        Findings(scope="study", comparator="none", reported_result="favours_magnesium"),
+        Findings(scope="study", comparator=None, reported_result="not_reported"),
+        Findings(scope="study", comparator="none", reported_result="favours_magnesium"),
+        Findings(scope="none"),
+    ]
+    scores = score_findings(records, results)
+    comparator = scores["fields"]["comparator"]
+    assert (comparator["matched"], comparator["none_null_equated"]) == (3, 2)
+    assert comparator["values_where_gold_none"] == 1  # the cohort: a value where gold has none
+    restricted = scores["result_restricted"]
+    assert (restricted["scored"], restricted["matched"]) == (3, 2)  # not the animal study
+    assert restricted["not_stated_share"] == pytest.approx(1 / 3)

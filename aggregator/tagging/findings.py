@@ -19,15 +19,18 @@ Which fields apply depends on ``tags.study_type`` (:func:`scope_for`):
 - ``protocol`` (trial protocols, registrations): the planned design only (``sample_size`` of kind
   ``planned``, arms, dose, duration, comparator); never a result.
 - ``commentary`` (narrative reviews, editorials, letters, guidelines): only
-  ``reported_result``, read from the conclusion or closing sentence (guidelines recommend rather
-  than report: nothing). A number such a piece quotes belongs to the studies it discusses.
+  ``reported_result``: what the piece says about magnesium (the judgements of its sentences that
+  name magnesium, with its conclusion; a guideline's recommendation of magnesium counts). A piece
+  that does not discuss magnesium reports nothing about it (null, as for a piece without a
+  judgement). A number such a piece quotes belongs to the studies it discusses.
 - ``none`` (animal, in vitro, notices, unknown types without human cues, and any record whose
   title announces a retraction, expression of concern or erratum): nothing.
 
 Only abstract sentences outside BACKGROUND sections count, and nothing that reads as cited work
-("a previous trial of 81 patients"). Observational designs (cohort, case-control,
-cross-sectional) get no dose (intake categories are exposures) and no duration unless a
-treatment is named (follow-up is not treatment).
+("a previous trial of 81 patients"; "in the past three months" and "aged 21 or older" are not
+citations). Observational designs (cohort, case-control, cross-sectional) get no dose (intake
+categories are exposures) and no duration unless a treatment is received (follow-up and outcome
+windows are not treatment).
 
 Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
 
@@ -36,8 +39,25 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
                           enrolled, else analysed; pooled participants for a review; planned
                           for a protocol). Screened counts never count. Per-arm counts
                           ("(n = 42) ... (n = 44)", "22 patients ... against ... 14 patients",
-                          "105 patients and 110 controls") are summed only when the text gives
-                          no total; a stated total always wins.
+                          "105 patients and 110 controls", "compared 905 adults ... with 2721
+                          controls", "60 patients with aura and 60 without") are summed only
+                          when the text gives no total; a stated total always wins, and counts
+                          that add up to the one before them are its parts ("100 adults, 50
+                          with migraine and 50 healthy volunteers" = 100). A count smaller than
+                          one stated before it is part of that sample (completers, responders,
+                          a subgroup), unless it is the randomised figure. Never a count
+                          inside parentheses ("48 patients (29 women)"), the end of an age
+                          range ("aged 13 to 18 were analysed"), eligible patients a later
+                          count is drawn from ("of 120 eligible patients, 113 had complete
+                          data" = 113 analysed), or visits/episodes when people are counted
+                          ("18 encounters involving 9 children" = 9). Numbers in words
+                          ("forty-two"), "n = 120", "1,028" and "the 68-patient population"
+                          count; an abstract that describes one patient gives 1. A size given
+                          per group ("each group had 350", "40 per group") counts times the
+                          number of groups the abstract states (two for "compared X with Y"),
+                          never alone, and below any count stated as a whole. A review's
+                          pooled participants stated only per part of its included studies
+                          ("(948 participants) and ... (789 participants)") are summed.
     sample_size_kind      "randomised" | "enrolled" | "analysed" | "pooled" | "planned" | null
     arms                  int | null: stated ("three-arm", "two groups", one "(n = x)" per arm),
                           1 for a single-arm trial or treated series, 2 for a controlled trial
@@ -65,20 +85,50 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
                           elemental)") wins, with the stated ratio as the factor.
     duration_weeks        number | null: treatment duration (days / 7 to one decimal; months
                           x 4 up to 6 months, x 52/12 from 7 months; years x 52); for a
-                          crossover, the length of one treatment period
+                          crossover, the length of one treatment period. Never a history ("had
+                          used triptans for two years", "3-month history"), a run-in or lead-in
+                          ("for 7 days before each test"), follow-up alone or an outcome window;
+                          null when two treatment durations are stated equally ("for 5 days"
+                          in one trial, "for 7 days" in the other)
     outcome_timepoint     str | null: acute treatment, time of the primary outcome ("2 hours")
-    comparator            "placebo" | "active" | "usual_care" | "none" | "another_form" | null
+    comparator            "placebo" | "active" | "usual_care" | "none" | "another_form" | null.
+                          Convention: "none" means no comparison group that received something
+                          else: an untreated control arm (arms >= 2, "vs no treatment") or an
+                          uncontrolled design whose abstract shows it (single-arm trial, case
+                          series or report of a treatment; arms 1, "no comparator"). null means
+                          the abstract does not state a comparator. "usual_care" includes care
+                          before an implementation and control periods; "another_form" when
+                          the text compares two magnesium salts it gives. A before-after
+                          comparison ("compared with frequency after 3 months") and what a drug
+                          is given against ("against akathisia") are no active comparator.
     comparator_detail     str | null: as written ("metoclopramide", "sham acupuncture")
     reported_result       "favours_magnesium" | "no_difference" | "favours_comparator" |
                           "mixed" | "not_reported" | null (field does not apply). What the
                           authors report for the studied intervention (in this corpus:
                           magnesium) on the primary outcome: the explicit primary-outcome result
-                          first, else the conclusion, else the results taken together. A result
-                          stated only for secondary outcomes is "not_reported". Observational
-                          studies: "favours_magnesium" = the authors report the association they
-                          tested for (lower magnesium in patients, higher intake with fewer
-                          events), "no_difference" = no association, "favours_comparator" = the
-                          opposite association or harm.
+                          first, else the conclusion, else (studies) the result on the first
+                          outcome the objective names, else the results taken together (a tie
+                          is "mixed"). A result stated only for secondary outcomes or subgroups
+                          is "not_reported". Observational studies: "favours_magnesium" = the
+                          authors report the association they tested for (lower magnesium in
+                          patients, higher intake with fewer events), "no_difference" = no
+                          association, "favours_comparator" = the opposite association or harm.
+                          Readings: "did not differ", "comparable to", "(nearly) identical",
+                          "in neither trial" = no difference; a non-inferiority hypothesis met
+                          ("non-inferiority was confirmed") favours the intervention tested;
+                          "worse than", "less effective than", "lessened its effect", "not
+                          recommended", warnings ("urge caution") favour the comparator, and
+                          outweigh a null in the same clause ("did not help and may have
+                          lessened its effect"); inconclusive evidence ("could not reach a firm
+                          conclusion", "evidence was limited", "mixed results", "benefit
+                          confined to ...", "effectiveness needs further study") and a trend
+                          beside a significant benefit are "mixed"; adverse events alone are no
+                          efficacy result; "no effect in 10 patients" is a tally, not a null;
+                          one magnesium form found better than another favours the first-named.
+                          Reviews: their overall conclusion. "not_reported" also for a case
+                          report or series in which no treatment is given and an observational
+                          survey that only describes (prevalence, burden) and tests no
+                          association (neither asked of articles about magnesium).
     provenance            [{field, value, source_field ("title" "abstract" "derived"), snippet}]
 
 :func:`findings_line` turns findings into one neutral digest line.
@@ -127,7 +177,8 @@ REPORTED_RESULTS = (
 COMPARATORS = ("placebo", "active", "usual_care", "none", "another_form")
 
 _HUMAN_CUES = re.compile(
-    r"\b(?:patients?|participants?|volunteers?|subjects|women|men|children|adults|people|"
+    r"\b(?:patients?|participants?|volunteers?|subjects|women|men|woman|man|children|child|girls?|"
+    r"boys?|adults|people|"
     r"individuals|migraineurs|adolescents|infants|students)\b"
 )
 _NONHUMAN_CUES = re.compile(
@@ -386,7 +437,10 @@ _OTHER_UNITS = r"(?:encounters|visits|episodes|admissions|presentations)"
 # prepositions, so "12 weeks in 40 patients" cannot join 12 to patients.
 _FILLER = (
     r"(?:(?!(?:in|of|with|to|from|at|for|by|per|and|or|than|were|was|who|had|have|years?|"
-    r"months?|weeks?|days?|hours?|minutes?|mg|g|mmol|times|doses?|each|groups?|arms?|had)\b)"
+    r"months?|weeks?|days?|hours?|minutes?|mg|g|mmol|times|doses?|each|groups?|arms?|had|"
+    r"hospitals?|centres?|centers?|clinics?|sites?|countries|cities|regions|provinces|states|"
+    r"districts|towns|villages|schools|universities|departments|practices|wards|units|"
+    r"institutions|studies|trials|databases|cohorts|surveys)\b)"
     r"[a-z][\w'/-]*,?\s+|[a-z]+-\s+and\s+)"
 )
 _PERSON_COUNT = re.compile(
@@ -399,7 +453,18 @@ _VERB_COUNT = re.compile(
     r"(?:(?:were|was|had been|have been)\s+(?:then\s+|subsequently\s+|finally\s+|eventually\s+)?"
     r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
     r"allocated|assigned|excluded|screened|treated|studied)|"
-    r"(?P<bare>participated|took part|completed)\b)"
+    r"(?P<bare>participated|took part|completed|had (?:complete|full|usable|evaluable|"
+    r"available) (?:data|follow-up|records|diaries))\b)"
+)
+_HYPHEN_COUNT = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})-(?P<noun>patients?|participants?|subjects?|persons?|"
+    r"people|women|woman|men|man|children|child|adults?|volunteers?|members?|individuals?)\b"
+)
+# "60 patients with migraine without aura and 60 with migraine with aura": the second count
+# leaves its noun out; it takes the noun of the count before it in the sentence.
+_ELLIPTIC_COUNT = re.compile(
+    rf"(?:\band|,|\bversus|\bvs\.?|\bagainst)\s+(?P<num>{NUMBER})\s+"
+    r"(?=(?:with|without|who|receiving|taking|on|from)\b)"
 )
 _BARE_GROUP = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:took|received|chose|got|were given)\s+"
@@ -522,10 +587,14 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
         lower = sentence.lower
         if sentence.category == "BACKGROUND" or not _has_count_words(lower):
             continue
+        found: list[_Count] = []
         for regex, match in _count_matches(lower):
             count = _count_of(sentence, index, regex, match, include_cited=include_cited)
             if count is not None:
-                counts.append(count)
+                found.append(count)
+        if found and _has_any(lower, ("and ", ", ", "vers", "vs", "against")):
+            found.extend(_elliptic_counts(sentence, index, found))
+        counts.extend(found)
     # One count per position (the person and the verb rule may both match).
     unique: dict[tuple[int, int], _Count] = {}
     for count in counts:
@@ -533,6 +602,30 @@ def _person_counts(sentences: list[Sentence], *, include_cited: bool) -> list[_C
         if key not in unique or count.rank > unique[key].rank:
             unique[key] = count
     return sorted(unique.values(), key=lambda c: (c.sentence, c.start))
+
+
+_RANGE_START = re.compile(r"\b(?:between|aged?|from)\s+\S+\s*$")
+
+
+def _elliptic_counts(sentence: Sentence, index: int, counts: list[_Count]) -> list[_Count]:
+    """Counts that leave their noun out ("60 patients with aura and 60 with migraine without
+    aura"): each takes the noun and kind of the nearest person count before it."""
+    lower = sentence.lower
+    taken = {count.start for count in counts}
+    found: list[_Count] = []
+    for match in _ELLIPTIC_COUNT.finditer(lower):
+        start, end = match.span("num")
+        if start in taken:
+            continue
+        before = [c for c in counts if c.end <= match.start() and c.noun and c.kind != "unit"]
+        if not before or _RANGE_START.search(lower, max(0, match.start() - 30), match.start()):
+            continue
+        value = _int(match.group("num"))
+        if not value or lower.count("(", 0, start) > lower.count(")", 0, start):
+            continue
+        previous = before[-1]
+        found.append(_Count(value, previous.kind, index, start, end, previous.noun))
+    return found
 
 
 def _count_of(
@@ -546,21 +639,33 @@ def _count_of(
     """One participant count, or None for subsets, years, screened or cited counts."""
     lower = sentence.lower
     start, end = match.span("num")
-    noun = match.group("noun") if regex is _PERSON_COUNT else ""
+    noun = match.group("noun") if regex in (_PERSON_COUNT, _HYPHEN_COUNT) else ""
     value = _int(match.group("num"))
     if not value:
         return None
     if _SUBSET_AFTER.match(lower, match.end()):
         return None
     if _is_year(match.group("num"), lower, end) or (
-        regex is not _PERSON_COUNT and _looks_like_year(match.group("num"))
+        regex not in (_PERSON_COUNT, _HYPHEN_COUNT) and _looks_like_year(match.group("num"))
     ):
         return None
     if lower.count("(", 0, start) > lower.count(")", 0, start):
         return None  # "48 patients (19 men, 29 women)": parts of a count
     if "subgroup" in lower[max(0, start - 40) : start]:
         return None
-    if not include_cited and is_cited(sentence, start, end):
+    if _PER_GROUP_AFTER.match(lower, match.end()) or _PER_GROUP_BEFORE.search(
+        lower, max(0, start - 40), start
+    ):
+        return None  # "41 per group", "each group had 3518 patients": one group's size
+    if _AGE_RANGE_BEFORE.search(lower, max(0, start - 30), start):
+        return None  # "adolescents aged 13 to 18 were analysed": the end of an age range
+    if (
+        regex is _PERSON_COUNT
+        and "eligible" in match.group("filler")
+        and re.search(r"\bof\s+$", lower[max(0, start - 6) : start])
+    ):
+        return None  # "of 120 eligible patients, 113 had complete data": a screening stage
+    if not include_cited and _is_cited(sentence, start, end):
         return None
     kind: str | None
     if regex is _BARE_GROUP:
@@ -571,9 +676,17 @@ def _count_of(
         verb = match.group("verb") or match.group("bare")
         if verb in ("excluded", "screened"):
             return None
-        kind = _VERB_KINDS.get(verb[:6], "enrolled")
+        kind = "analysed" if verb.startswith("had ") else _VERB_KINDS.get(verb[:6], "enrolled")
     else:
         kind = _kind_for(lower, start, match.end(), noun)
+        filler = match.group("filler") if regex is _PERSON_COUNT else ""
+        if kind is not None and filler:
+            if "random" in filler and _RANDOMISED_WORD.search(filler):
+                kind = "randomised"  # "140 randomised adults"
+            elif _has_any(filler, ("analy", "evaluable")) and _ANALYSED_WORD.search(filler):
+                kind = "analysed"  # "96 analysed patients"
+        if kind is not None and re.match(_OTHER_UNITS, noun):
+            kind = "unit"  # "eighteen encounters involving nine children were identified"
     if kind is None:
         return None
     subset = _SUBSET_BEFORE.search(lower[max(0, start - 25) : start])
@@ -583,7 +696,53 @@ def _count_of(
     return _Count(value, kind, index, start, match.end(), noun)
 
 
+_RANDOMISED_WORD = re.compile(r"\brandomi[sz]ed\b")
+_ANALYSED_WORD = re.compile(r"\b(?:analy[sz]ed|evaluable)\b")
+_AGE_RANGE_BEFORE = re.compile(
+    r"\b(?:aged?|ages|between)\s+(?:between\s+)?\d+(?:\.\d+)?\s*(?:to|-|–|and)\s*$"
+)
 _OF_WHOM = re.compile(r"of whom|of which|among them|of (?:these|them)")
+
+
+# Words that mark cited work elsewhere but here only date or describe people: "in the past three
+# months", "aged 21 or older". Masked before asking whether a mention is cited.
+_NOT_CITING = re.compile(
+    r"\b(?:past|previous|prior|last|preceding)(?=\s+(?:[\w-]+\s+)?(?:days?|weeks?|months?|years?|"
+    r"decades?|nights?)\b)|(?<=\d or )older\b|(?<=\d and )older\b"
+)
+
+
+def _is_cited(sentence: Sentence, start: int, end: int) -> bool:
+    """:func:`is_cited` for a count or duration, with time and age phrases masked."""
+    if not _NOT_CITING.search(sentence.lower, 0, start):
+        return is_cited(sentence, start, end)
+    masked = _NOT_CITING.sub(lambda m: "x" * len(m.group(0)), sentence.lower[:start])
+    text = masked + sentence.lower[start:]
+    return is_cited(Sentence(sentence.field, text, sentence.category, text), start, end)
+
+
+_HISTORY = re.compile(r"\bhad (?:been|had|taken|used|suffered|experienced)\b")
+
+
+def _is_history(head: str) -> bool:
+    """Whether a duration at the end of ``head`` belongs to a history ("had used triptans for
+    two years"), not to a treatment taken after it ("who had used triptans took magnesium for
+    6 weeks")."""
+    last = None
+    for last in _HISTORY.finditer(head):  # noqa: B007 - the last match is wanted
+        pass
+    return last is not None and not _TAKEN.search(head, last.end())
+
+
+_TAKEN = re.compile(
+    r"\b(?:took|take|received|were given|was given|were treated|treated with|supplemented|"
+    r"were randomi[sz]ed|were assigned)\b"
+)
+
+
+def _clause_head(lower: str, start: int) -> str:
+    """The text of the clause before ``start`` (from the last ";", ". " or sentence start)."""
+    return lower[max(lower.rfind(";", 0, start), lower.rfind(". ", 0, start)) + 1 : start]
 
 
 def _has_count_words(lower: str) -> bool:
@@ -620,9 +779,14 @@ _PERSON_WORDS = (
 _VERB_WORDS = (
     *("randomi", "enrolled", "included", "recruited", "analy", "evaluated", "allocated"),
     *("assigned", "excluded", "screened", "treated", "studied", "participated", "took part"),
-    *("completed",),
+    *("completed", "had "),
 )
 _BARE_WORDS = ("took", "received", "chose", "got", "given")
+_HYPHEN_WORDS = (
+    *("-patient", "-participant", "-subject", "-person", "-people", "-wom", "-men", "-man"),
+    "-child",
+    *("-adult", "-volunteer", "-member", "-individual"),
+)
 
 
 def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
@@ -639,6 +803,7 @@ def _count_matches(lower: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
             (_PERSON_COUNT, _PERSON_WORDS),
             (_VERB_COUNT, _VERB_WORDS),
             (_BARE_GROUP, _BARE_WORDS),
+            (_HYPHEN_COUNT, _HYPHEN_WORDS),
         )
         if _has_any(lower, words)
     ]
@@ -697,11 +862,39 @@ def _summable(lower: str, first: _Count, second: _Count) -> bool:
         return False  # "40 were enrolled and 35 analysed" are stages, not groups
     if (first.kind == "randomised") != (second.kind == "randomised"):
         return False
-    if re.search(r"\d", re.sub(r"\([^)]*\)", "", gap)):
+    if (first.kind == "unit") != (second.kind == "unit"):
+        return False
+    bare = _PARENTHESES.sub("", gap) if "(" in gap else gap
+    if _COUNTISH.search(bare):
         return False  # another count in between: "of 166 volunteers, 72 were excluded and 94"
     if ";" in gap:
-        return second.noun in ("controls", "healthy controls") and len(gap) < 140
-    return bool(_SUM_GAP.match(gap)) and "%" not in gap
+        return second.noun in _CONTROL_NOUNS and len(gap) < 140
+    if "%" in bare:
+        return False
+    joined = _WITH_END.search(gap)
+    # "905 adults ... with 2721 controls": a control group joined by "with"
+    if joined and joined.group(1) == "with" and second.noun in _CONTROL_NOUNS and len(gap) < 200:
+        return True
+    # "compared 1,850 adults starting X with 3,700 adults starting Y"
+    if (
+        joined
+        and len(gap) < 120
+        and _COMPARED_BEFORE.search(lower, max(0, first.start - 80), first.start)
+    ):
+        return True
+    return bool(_SUM_GAP.match(gap))
+
+
+_CONTROL_NOUNS = ("controls", "healthy controls", "cases", "non-users")
+_PARENTHESES = re.compile(r"\([^)]*\)")
+_WITH_END = re.compile(r"\b(with|to)\s*$")
+_COMPARED_BEFORE = re.compile(r"\bcompar\w*\b[^;]{0,60}$")
+# A number in the gap between two counts that is itself a count ("72 were excluded", "of 166
+# volunteers"), not a dose, an age, a year or a code ("6 mg", "aged 20 to 50", "2008", "ICHD-3").
+_COUNTISH = re.compile(
+    rf"(?<![\w.,/-])(?!(?:19|20)\d\d\b)(?P<num>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,2}}?"
+    rf"(?:{PERSON_NOUNS}|were|was|had|did)\b"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -726,6 +919,91 @@ class _SizeCandidate:
         return (self.rank, -self.sentence, -self.start)
 
 
+def _breakdown(group: list[_Count], i: int) -> list[int]:
+    """Indexes of the counts right after ``group[i]`` that add up to it (two or more): its
+    parts, not further groups."""
+    total = 0
+    for j in range(i + 1, min(len(group), i + 5)):
+        if group[j].kind == "unit" or group[j].value >= group[i].value:
+            return []
+        total += group[j].value
+        if total == group[i].value and j > i + 1:
+            return list(range(i + 1, j + 1))
+        if total > group[i].value:
+            return []
+    return []
+
+
+def _without_later_parts(candidates: list[_SizeCandidate]) -> list[_SizeCandidate]:
+    """A count smaller than one stated before it in the abstract describes part of that sample
+    (completers, responders, a subgroup: "reviewed 234 patients ... 127 patients had a
+    meaningful reduction"), not the sample; a randomised count is the exception ("100 were
+    recruited ... 80 were randomised"). Person counts and unit counts (visits, episodes) are
+    compared only among themselves."""
+    ordered = sorted(candidates, key=lambda c: (c.sentence, c.start))
+    kept: list[_SizeCandidate] = []
+    largest = {True: 0, False: 0}
+    for candidate in ordered:
+        unit = candidate.kind == "unit"
+        if candidate.kind != "randomised" and candidate.value < largest[unit]:
+            continue
+        largest[unit] = max(largest[unit], candidate.value)
+        kept.append(candidate)
+    return kept
+
+
+_PER_GROUP_WORDS = ("each group", "each arm", "per group", "per arm", "each of the")
+# "each group had 3518 matched patients", "41 per group", "110 were in each arm"
+_PER_GROUP = re.compile(
+    rf"\beach (?:group|arm)\s+(?:had|included|comprised|contained|consisted of|of)\s+"
+    rf"(?P<a>{NUMBER})\b|(?<![\w.,/-])(?P<b>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,2}}?"
+    r"(?:per|in each|for each|in every) (?:group|arm)\b"
+)
+_PER_GROUP_AFTER = re.compile(
+    r"\s*(?:[a-z][\w-]*\s+){0,2}?(?:per|in each|for each) (?:group|arm)\b"
+)
+_PER_GROUP_BEFORE = re.compile(
+    r"\beach (?:group|arm)\s+(?:had|included|comprised|contained|consisted of|of)\s*$"
+)
+_TWO_WAY = re.compile(
+    r"\bcompar\w*\b[^.;]{0,120}?\b(?:with|to|and)\b|\bversus\b|\bvs\b|\bboth (?:groups|arms)\b"
+)
+
+
+def _group_number(sentences: list[Sentence]) -> int | None:
+    """How many groups the abstract says it compares: a stated number ("three groups",
+    "two-arm"), else two for a two-way comparison ("compared X with Y", "versus")."""
+    text = " ".join(s.lower for s in sentences if s.category != "BACKGROUND")
+    explicit = _ARMS_EXPLICIT.search(text)
+    if explicit is not None:
+        return _int(explicit.group("n") or explicit.group("m"))
+    return 2 if _TWO_WAY.search(text) else None
+
+
+def _per_group_totals(sentences: list[Sentence]) -> list[_SizeCandidate]:
+    """A size stated per group ("each group had 3518 patients"), times the number of groups the
+    abstract states or shows; a fallback below any count stated as a whole."""
+    found: list[_SizeCandidate] = []
+    groups: int | None = None
+    for index, sentence in enumerate(sentences):
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or not _has_any(lower, _PER_GROUP_WORDS):
+            continue
+        for match in _PER_GROUP.finditer(lower):
+            each = _int(match.group("a") or match.group("b"))
+            if not each or _is_cited(sentence, match.start(), match.end()):
+                continue
+            groups = groups or _group_number(sentences)
+            if not groups or not 2 <= groups <= 6:
+                return []
+            kind = _kind_for(lower, match.start(), match.end(), "") or "plain"
+            rank = _KIND_RANK[kind] - 0.5
+            found.append(
+                _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
+            )
+    return found
+
+
 def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | None:
     """The abstract's main participant figure: randomised, else enrolled, else analysed."""
     counts = _person_counts(sentences, include_cited=planned)
@@ -740,6 +1018,11 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
             if i in used:
                 continue
             value, end, j = count.value, count.end, i + 1
+            # "100 adults, 50 with migraine and 50 healthy volunteers": a total and its parts.
+            parts = _breakdown(group, i)
+            if parts:
+                used.update(parts)
+                j = len(group)  # nothing to add to a total
             # "105 patients ... and 110 controls": arms summed when the text gives no total.
             while j < len(group) and _summable(lower, group[j - 1], group[j]):
                 value += group[j].value
@@ -774,6 +1057,8 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
                 candidates.append(
                     _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
                 )
+    candidates.extend(_per_group_totals(sentences))
+    candidates = _without_later_parts(candidates)
     if not candidates:
         return None
     best = max(candidates, key=lambda c: c.order)
@@ -860,7 +1145,31 @@ def _review_counts(
                     text = snippet(sentence.text, match.start(), match.end())
                     n = (value, FindingSource("sample_size", str(value), sentence.field, text))
                     break
+    if n is None:
+        n = _review_parts(sentences)
     return k, n
+
+
+_REVIEW_PART = re.compile(rf"\(\s*(?P<n>{NUMBER})\s+(?:{PERSON_NOUNS})\s*\)")
+
+
+def _review_parts(sentences: list[Sentence]) -> tuple[int, FindingSource] | None:
+    """Pooled participants given only per part of the included studies ("eleven trials on
+    intravenous magnesium (948 participants) and ten on oral magnesium (789 participants)"):
+    their sum, when one sentence names the included studies and two or more such parts."""
+    for sentence in sentences:
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or "(" not in lower:
+            continue
+        if not _REVIEW_K_CONTEXT.search(lower):
+            continue
+        parts = list(_REVIEW_PART.finditer(lower))
+        values = [_int(match.group("n")) for match in parts]
+        if len(parts) >= 2 and all(values):
+            total = sum(v for v in values if v)
+            text = snippet(sentence.text, parts[0].start(), parts[-1].end())
+            return total, FindingSource("sample_size", str(total), sentence.field, text)
+    return None
 
 
 # --- magnesium dose ---------------------------------------------------------------------------
@@ -1134,6 +1443,15 @@ def _unit_name(raw: str) -> str:
     return raw  # mg/kg
 
 
+# A word right after an amount that names another ingredient, not a form, unit or schedule.
+_OTHER_INGREDIENT = re.compile(
+    r"\s+(?!(?:of|elemental|magnes\w*|daily|per|a|an|twice|once|three|four|every|each|tablets?|"
+    r"capsules?|sachets?|doses?|orally|oral|intraven\w*|iv|at|in|for|and|or|given|taken|was|"
+    r"were|over|bid|tid|qid|as|to|with|on|from|nightly|morning|evening|day|days|weeks?|months?)"
+    r"\b)[a-z][a-z-]{2,}"
+)
+
+
 def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
     lower = sentence.lower
     if _DOSE_GATE_RE.search(lower) is None or _DIGIT.search(lower) is None:
@@ -1147,8 +1465,14 @@ def _dose_hits(sentence: Sentence) -> list[_DoseHit]:
                 continue
             if _CONTAINER_BEFORE.search(lower[max(0, match.start() - 40) : match.start()]):
                 continue
-            if _MEASURED_BEFORE.search(lower[max(0, match.start() - 50) : match.start()]):
+            if _MEASURED_BEFORE.search(lower[max(0, match.start() - 80) : match.start()]):
                 continue  # "urinary magnesium was higher (100.8 mg ...)": a measurement
+            if (
+                regex is DOSE_AFTER
+                and match.group("mid").strip() in (",", ":")
+                and _OTHER_INGREDIENT.match(lower, match.end())
+            ):
+                continue  # "112 mg magnesium, 200 mg riboflavin": the amount names the next one
             hit = _dose_from_match(sentence, match, regex is DOSE_BEFORE)
             if hit is not None:
                 hits.append(hit)
@@ -1395,13 +1719,13 @@ _DURATION_EXCLUDE_BEFORE = re.compile(
 _DURATION_EXCLUDE_AFTER = re.compile(
     r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
     r"(?:before|after|post)\W+(?:the\s+)?(?:start|onset|baseline|randomi|treatment|injection|"
-    r"infusion|dose|enrol|inoculation|entry|the (?:first|last))|old|of age|"
+    r"infusion|dose|enrol|inoculation|entry|the (?:first|last)|each|every)|old|of age|"
     r"of (?:gestation|follow)|gestation|postpartum|later|earlier|ago)"
 )
 _TREATMENT_WORDS = re.compile(
     r"\b(?:took|take|taking|received|receive|given|treated|treatment|supplement\w*|"
     r"administ\w+|randomi[sz]ed|assigned|allocated|daily|twice|capsules?|tablets?|intervention|"
-    r"therapy|placebo|magnesium|dose|trial|study|infusion|course)\b"
+    r"therapy|placebo|magnesium|dose|trial|study|infusion|course|regimen)\b"
 )
 
 
@@ -1422,8 +1746,8 @@ def duration_in_weeks(number: float, unit: str) -> float | None:
 
 
 _OBSERVED_TREATMENT = re.compile(
-    r"\b(?:took|received|treated|treatment|supplementation|therapy|intervention|injections?|"
-    r"infusions?)\b"
+    r"\b(?:took|received|were treated|was treated|were given|was given|supplemented|"
+    r"supplementation|injections?|infusions?)\b"
 )
 
 
@@ -1431,6 +1755,7 @@ def _duration(
     sentences: list[Sentence], *, observational: bool = False
 ) -> tuple[float | None, FindingSource | None]:
     best: tuple[int, int, int, float, FindingSource] | None = None
+    top_values: dict[int, set[float]] = {}
     for index, sentence in enumerate(sentences):
         lower = sentence.lower
         if sentence.category == "BACKGROUND" or not any(
@@ -1449,8 +1774,10 @@ def _duration(
                     continue
                 if _DURATION_EXCLUDE_AFTER.match(lower, match.end()):
                     continue
-                if is_cited(sentence, match.start(), match.end()):
+                if _is_cited(sentence, match.start(), match.end()):
                     continue
+                if _is_history(_clause_head(lower, match.start())):
+                    continue  # "she had been inhaling ... for two months": history
                 number = parse_number(match.group("num"))
                 if number is None or number <= 0:
                     continue
@@ -1469,9 +1796,14 @@ def _duration(
                     snippet(sentence.text, match.start(), match.end()),
                 )
                 candidate = (score, -index, -match.start(), weeks, source)
+                top_values.setdefault(score, set()).add(weeks)
                 if best is None or candidate[:3] > best[:3]:
                     best = candidate
     if best is None or best[0] < 2:
+        return None, None
+    if len(top_values[best[0]]) > 1 and best[0] >= 3:
+        # Two treatment durations stated as strongly ("for 5 days" in one trial, "for 7 days" in
+        # the other): which one is the study's is not stated.
         return None, None
     return best[3], best[4]
 
@@ -1560,11 +1892,12 @@ _USUAL_CARE = re.compile(
     r"\b(?:usual|standard|routine) care (?:group|arm|control)|\bwait(?:ing)?[- ]?list\b|"
     r"\bhistorical controls?\b|\bpre-\w+ period\b|"
     r"\bbefore the (?:algorithm|intervention|programme|program) was introduced\b|"
-    r"\bprinted (?:copy|guideline)\b"
+    r"\bprinted (?:copy|guideline)\b|\bbefore and after (?:the )?(?:implementation|"
+    r"introduction)\b|\bcontrol (?:\(n ?= ?\d+\) )?(?:and \w+ (?:\(n ?= ?\d+\) )?)?periods?\b"
 )
 _USUAL_WORDS = (
     *("usual", "standard", "routine", "conventional", "wait", "historical", "pre-"),
-    *("before the", "printed"),
+    *("before the", "printed", "before and after", "period"),
 )
 _NONE_WORDS = ("no ", "none", "nothing", "untreated", "without")
 _NO_TREATMENT = re.compile(
@@ -1602,8 +1935,66 @@ _NOT_A_DRUG = re.compile(
     r"normal|nonusers|non-users|users|severe|mild|moderate|only|all|any|in|its|their|"
     r"\d|a |an |one|two|three|four|five|six|week|month|year|day|hour|minute|male|female|"
     r"intention|per|wait|waiting|usual|run-in|the run-in|pre-?treatment|the previous|"
-    r"the first|the second|the last|the end|the start)"
+    r"the first|the second|the last|the end|the start|"
+    r"(?:the\s+)?(?:frequency|severity|intensity|scores?|levels?|values|rates?|numbers?|"
+    r"duration|concentrations?|outcomes?|results?|measurements?|findings)\b)"
 )
+
+
+# "against" names a comparator only after a comparison verb ("tested against placebo"); otherwise
+# it names what a drug is for ("prophylaxis against arrhythmia").
+_TESTED_AGAINST = re.compile(
+    r"\b(?:compar\w*|tested|test|trial|randomi[sz]\w*|evaluat\w*|assess\w*|pitted|"
+    r"benchmark\w*|versus)\b"
+)
+
+
+_SALT_NAMES = re.compile(rf"\bmagnesium\s+(?P<salt>{_SALT_WORD})|\b(?P<formula>mgo|mgso4|mgcl2)\b")
+_SALT_COMPARED = re.compile(
+    r"\bcompar\w*|\bversus\b|\bvs\b|\bthan\b|\bwhereas\b|\beach (?:\w+ )?(?:preparation|"
+    r"salt|form|compound|supplement|product)s?\b|\bbioavailab\w*|\babsorb\w*|\bcrossover\b"
+)
+
+
+_SALTS_COMBINED = re.compile(r"\b(?:combin\w+|plus|together with|mixture|blend|containing)\b")
+
+
+def _salt_comparison(sentences: list[Sentence], forms: Iterable[str]) -> FindingSource | None:
+    """A sentence that names two or more magnesium salts the article gives and compares them
+    (a comparison word in the same sentence), as provenance; else None."""
+    salts = {form for form in forms if form not in ("unspecified", "dietary")}
+    if len(salts) < 2:
+        return None
+    for sentence in sentences:
+        lower = sentence.lower
+        if sentence.category == "BACKGROUND" or "magnes" not in lower and "mg" not in lower:
+            continue
+        named = set()
+        for match in _SALT_NAMES.finditer(lower):
+            word = match.group("salt") or match.group("formula")
+            base = re.sub(r"\s+\w+hydrate$|\s+anhydrous$", "", word)
+            form = _FORMULA_SALTS.get(word) or salt_form(base)
+            if form in salts:
+                named.add(form)
+        if len(named) >= 2 and not _SALTS_COMBINED.search(lower):
+            compared = _SALT_COMPARED.search(lower)
+            if compared and not is_cited(sentence, compared.start(), compared.end()):
+                return FindingSource(
+                    "comparator",
+                    "another_form",
+                    sentence.field,
+                    snippet(sentence.text, compared.start(), compared.end()),
+                )
+    return None
+
+
+def _care_detail(matched: str) -> str:
+    """A readable comparator_detail for usual-care wordings that name a period or a group."""
+    if matched.startswith("before and after"):
+        return "before " + matched[len("before and after ") :]
+    if matched.startswith("control"):
+        return "control period"
+    return matched
 
 
 def _comparator(
@@ -1646,7 +2037,7 @@ def _comparator(
             care = _USUAL_CARE.search(lower)
             if care and not is_cited(sentence, care.start(), care.end()):
                 usual = (
-                    care.group("care") or care.group(0),
+                    care.group("care") or _care_detail(care.group(0)),
                     FindingSource(
                         "comparator",
                         "usual_care",
@@ -1679,6 +2070,10 @@ def _comparator(
                 drug = re.sub(r"^(?:oral|intravenous|iv|subcutaneous|intramuscular)\s+", "", drug)
                 if not drug or _NOT_A_DRUG.match(drug):
                     continue
+                if match.group(0).startswith("against") and not _TESTED_AGAINST.search(
+                    lower, 0, match.start()
+                ):
+                    continue  # "given with diphenhydramine against akathisia": a purpose
                 if match.group(0).startswith("or") and (
                     sentence.field == "title"
                     or not re.search(
@@ -1750,7 +2145,7 @@ def _comparator(
 # --- reported result --------------------------------------------------------------------------
 
 _NULL_CUE = re.compile(
-    r"\bnon-?inferior\w*|\bno (?:statistically |statistical |clinically )?(?:significant |"
+    r"\bno (?:statistically |statistical |clinically )?(?:significant |"
     r"meaningful |relevant |measurable |"
     r"detectable |clear |additional |further |real |overall |preventive |conclusive )?"
     r"(?:difference|differences|effect|effects|change|changes|improvement|reduction|benefit|"
@@ -1768,11 +2163,14 @@ _NULL_CUE = re.compile(
     r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
     r"\bnot (?:\w+ )?(?:separate|differ)\w*\b|\bdid not help\b|"
+    r"\b(?:comparable|equivalent|similar) (?:to|with)\b|"
+    r"\b(?:nearly |almost |virtually )?identical\b|\bin neither (?:trial|study|group|arm)\b|"
+    r"\b(?:a |non-?significant )?trend (?:toward|towards|for)\b|\bno support\b|"
     r"\bleft\b[^.;]{0,60}\bunchanged\b|\b(?:does|do) not (?:show|support|"
     r"demonstrate|reduce|improve|prevent|help|lower|change)\b"
 )
 _NEG_CUE = re.compile(
-    r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)?\s*"
+    r"\b(?:better|more effective|superior|outperformed)\b[^.;]{0,30}?\b(?:than|to)\s+"
     r"(?:with\s+)?(?:the\s+)?(?:oral\s+|intravenous\s+|iv\s+)?(?:magnesium|mgso4)\b|"
     r"\boutperformed (?:the\s+)?(?:magnesium|mgso4)\b|\bplacebo (?:was|were|proved|did) "
     r"(?:significantly )?(?:more effective|superior|better)\b|\bfavou?r(?:ed|ing) (?:the )?"
@@ -1796,7 +2194,16 @@ _POS_CUE = re.compile(
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
     r"\blower (?:in|among|than)\b|\bp\s*[<≤]\s*0?\.0[0-5]\d*|\bp\s*=\s*0?\.0[0-4]\d*|"
     r"\bp\s*<\s*0?\.001\b|\bsupport(?:s|ed)? (?:the|a|its|their)\b|\bworked\b|\bresponded\b|"
-    r"\bassociated\b|\bcorrelated\b|\bcommon\b"
+    r"\bassociated\b|\bcorrelated\b|\bsupport(?:s|ed|ing)? for\b|\bin support of\b|"
+    r"\baccompanied by\b|\b(?:linked|tied) (?:to|with)\b|\bimportant (?:role|factor|part)\b|"
+    r"\breasons? to (?:consider|use|try)\b|\bconsider(?:ed|ing)? (?:it|its use|them|magnesium)\b|"
+    r"\b(?:clinical |good |favou?rable |positive )?response (?:occurred|was (?:seen|observed|"
+    r"achieved|noted))\b|\b(?:is|are|was|were) (?:\w+ )?indicated\b|\bprobably effective\b|"
+    r"\b(?:level|grade) [ab]\b|\brecommended (?:for|as|in)\b|"
+    r"\b(?:can|may|might|could|does|do) (?:cause|induce|lead to|contribute to)\b|"
+    r"\b(?:suggest|show|indicat|demonstrat|confirm)\w*\s+that\s+(?:[\w-]+\s+){0,4}?"
+    r"(?:can|may|could|might|does|do|did|will)?\s*(?:relieve|reduce|prevent|improve|lower|"
+    r"decrease|alleviate|help|benefit)\w*"
 )
 # Descriptive change words: evidence of benefit in an uncontrolled study, but in a controlled
 # one only with a comparison in the same clause ("fell more than with placebo").
@@ -1804,15 +2211,20 @@ _WEAK_POS_CUE = re.compile(
     r"\b(?:reduc(?:e|ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:e|ed|es|ing)|improv(?:e|ed|es|"
     r"ement|ing)|reliev(?:e|ed|es)|prevent(?:ed|s)?|shorten(?:ed|s)?|eliminated|cut|cuts|fell|"
     r"dropped|alleviat\w+|lessen(?:ed|s)?|eased?|reversed|relief|halved|fewer|cleared|resolved|"
-    r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved)\b"
+    r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved|normali[sz]ed)\b"
 )
 _COMPARATIVE = re.compile(
     r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
 )
 _CONTRAST = re.compile(
-    r"[;]|,?\s\b(?:but|although|though|whereas|while|however|yet|except)\b|^(?:although|though|while)\b"
+    r"[;]|,?\s\b(?:but(?!\s+(?:statistically\s+)?significant)|although|though|whereas|while|"
+    r"however|yet|except)\b|^(?:although|though|while)\b|,(?=\s+with (?:no|little)\b)"
 )
-_CONTRAST_WORDS = (";", "but", "although", "though", "whereas", "while", "however", "yet", "except")
+_CONTRAST_WORDS = (
+    *(";", "but", "although", "though", "whereas", "while", "however", "yet", "except"),
+    ", with no",
+    ", with little",
+)
 _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
     r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
@@ -1825,7 +2237,7 @@ _SKIP_CLAUSE = re.compile(
 _RESEARCH_CALL = re.compile(
     r"(?:\b(?:and|but|while)\s+)?\b(?:(?:is|are|was|were) )?(?:needed|warranted|required|"
     r"further (?:research|studies|trials|work)|future|larger (?:studies|trials)|"
-    r"call(?:s|ed|ing)? for|confirm\w*)\b"
+    r"call(?:s|ed|ing)? for|to confirm|confirmation|confirmatory)\b"
 )
 _RESEARCH_WORDS = (
     "need",
@@ -1854,17 +2266,22 @@ _NULL_QUALIFIER = re.compile(
 _AIM = _Rule(
     r"\b(?:whether|aim\w*|objective|purpose|sought to|set out to|asked|hypothes\w+|"
     r"was designed|were designed|to (?:assess|evaluate|examine|investigate|determine|test|"
-    r"compare|measure|explore|establish|gauge|judge|define))\b",
+    r"compare|measure|explore|establish|gauge|judge|define))\b|"
+    r"\bhow (?:well|effective(?:ly)?|safe|much|often)\b",
     *("whether", "aim", "objective", "purpose", "sought", "set out", "asked", "hypothes"),
-    *("designed", "to "),
+    *("designed", "to ", "how "),
 )
 _CONCLUSION = _Rule(
     r"\b(?:conclu\w+|(?:the )?authors? (?:conclude|judge|consider|regard|argue|interpret|found|"
-    r"find|report|suggest|propose|see|believe|note|say|state)\w*|we (?:found|show|demonstrate|"
+    r"find|report|suggest|propose|see|believe|note|say|state|urge|caution|warn)\w*|"
+    r"they (?:conclude|judge|"
+    r"consider|regard|argue|found|find|suggest|propose|see|believe|grade|rate)\w*|"
+    r"we (?:found|show|demonstrate|"
     r"suggest|report)|in summary|"
     r"overall,|these (?:results|findings|data)|this (?:study|trial) (?:shows|suggests|indicates|"
     r"demonstrates|found)|our (?:results|findings|data)|taken together)\b",
     *("conclu", "author", "we ", "in summary", "overall,", "these", "this ", "our ", "taken"),
+    "they ",
 )
 _PRIMARY = _Rule(
     r"\b(?:primary|main|principal) (?:outcome|end ?-?point|efficacy|measure|variable|"
@@ -1872,10 +2289,12 @@ _PRIMARY = _Rule(
     *("primary", "main", "principal"),
 )
 _SECONDARY = _Rule(
-    r"\bsecondary\b|\bsubgroups?\b|\binteraction\b", "secondary", "subgroup", "interaction"
+    r"\bsecondary\b|\bsub(?:groups?|types?)\b|\binteraction\b",
+    *("secondary", "subgroup", "subtype", "interaction"),
 )
 _BACKGROUND_SENTENCE = _Rule(
-    r"\b(?:earlier|previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
+    r"\b(?:earlier (?:studies|trials|work|reports|research|findings|data|reviews)|"
+    r"previous(?:ly)?|prior|have been|has been|is known|are known|literature|"
     r"other studies|is thought|are thought|is believed|has shown|have shown|is common|"
     r"is often|are often)\b",
     *("earlier", "previous", "prior", "been", "known", "literature", "other studies"),
@@ -1921,6 +2340,7 @@ _SKIP_WORDS = (
 )
 _NULL_WORDS = (
     *("no", "similar", "comparable", "unchanged", "unaffected", "unrelated", "equivalent"),
+    *("identical", "trend"),
     *("fail", "ineffective", "same", "equally", "neither"),
 )
 _NEG_WORDS = (
@@ -1934,16 +2354,78 @@ _POS_WORDS = (
     *("offered", "tried", "added"),
     *("associat", "inverse", "risk", "predict", "odds", "incidence", "prevalence", "rate"),
     *("more ", "lower ", "p ", "p<", "p=", "p≤", "support", "worked", "responded", "correlated"),
-    "common",
+    *("accompanied", "linked", "tied", "important", "reason", "consider", "response"),
+    *("indicated", "level ", "grade ", "recommended", "suggest", "show", "indicat", "demonstrat"),
+    *("cause", "induce", "lead to", "contribute"),
+    "confirm",
 )
 _WEAK_WORDS = (
     *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
     *("fell", "dropped", "alleviat", "lessen", "ease", "reversed", "relief", "halved", "fewer"),
     *("cleared", "resolved", "recovered", "shorter", "faster", "disappeared", "stopped"),
-    *("doubled", "tripled"),
+    *("doubled", "tripled", "normali"),
 )
 _BOTH_WORDS = ("both", "all ", "either", "whatever", "over time", "everyone")
 _COMPARATIVE_WORDS = ("than", "versus", "vs", "compared", "relative to", "against", "over placebo")
+
+
+# Efficacy outcomes: a clause naming one is a result even when it lists adverse events too
+# ("pain at 60 minutes, rescue analgesia and adverse effects did not differ").
+_EFFICACY = re.compile(
+    r"\b(?:pain|headache|migraine|attacks?|relief|frequency|severity|intensity|score|scores|"
+    r"days|symptoms?|response|responders?|rescue|recurrence|disability|blood pressure|"
+    r"cramps?|outcome|endpoint)\b"
+)
+_EFFICACY_WORDS = (
+    *("pain", "headache", "migraine", "attack", "relief", "frequency", "severity", "intensity"),
+    *("score", "days", "symptom", "respon", "rescue", "recurrence", "disability", "pressure"),
+    *("cramp", "outcome", "endpoint"),
+)
+# "non-inferiority of CaMg was confirmed", "was non-inferior to": the tested hypothesis met.
+_NONINFERIOR = re.compile(
+    r"\bnon-?inferiority\b[^.;]{0,40}\b(?:confirmed|shown|demonstrated|established|met)\b|"
+    r"\b(?:is|was|were|proved|proven|be) non-?inferior\b"
+)
+# The evidence is inconclusive: the authors report neither a benefit nor its absence.
+_INCONCLUSIVE = re.compile(
+    r"\b(?:mixed|conflicting|inconsistent|contradictory) (?:results|findings|evidence|data)\b|"
+    r"\binconclusive\b|\b(?:could|can|did|do|does) not (?:conclude|reach (?:a |any )?(?:firm |"
+    r"clear )?conclusions?|draw (?:a |any )?(?:firm |clear )?conclusions?|be concluded)\b|"
+    r"\bno (?:firm|clear|definite|definitive) conclusions?\b|\binsufficient (?:evidence|data)\b|"
+    r"\b(?:evidence|data)\b[^.;]{0,40}\b(?:is|was|are|were|remains?|seems?|to be|as) "
+    r"(?:still |too )?"
+    r"(?:limited|insufficient|weak|scarce|sparse|inconclusive|conflicting|inconsistent|"
+    r"lacking|equivocal)\b|\blimited (?:\w+ ){0,3}?(?:evidence|data)\b|"
+    r"\bnot (?:statistically |clinically )?convincing\b|\bunconvincing\b|"
+    r"\b(?:effect|benefit|efficacy|improvement)s? (?:\w+ )?(?:seemed |appeared |was |were |"
+    r"remained )?(?:limited|confined|restricted) to\b|"
+    r"\b(?:efficacy|effectiveness|benefit) (?:needs|requires|awaits|remains to be|is yet to be|"
+    r"has yet to be|needs to be)\b|\b(?:efficacy|effectiveness|benefit) (?:is|was|remains?) "
+    r"(?:uncertain|unclear|unproven|unknown|undetermined)\b"
+)
+_INCONCLUSIVE_WORDS = (
+    *("mixed", "conflicting", "inconsistent", "contradictory", "inconclusive", "not conclude"),
+    *("not reach", "not draw", "not be concluded", "conclusion", "insufficient", "limited"),
+    *("weak", "scarce", "sparse", "lacking", "equivocal", "needs", "requires", "awaits"),
+    *("remains to", "yet to", "uncertain", "unclear", "unproven", "unknown", "undetermined"),
+    *("convincing", "confined", "restricted"),
+)
+# A result against the studied intervention that a null wording must not hide ("did not help
+# and may have lessened its effect").
+_STRONG_NEG = re.compile(
+    r"(?<!no )\bworse than\b|\bless effective than\b|(?<!non-)(?<!non)\binferior to\b|"
+    r"\b(?:lessen|weaken|blunt|attenuat|diminish|counteract)\w* (?:its|the|their) "
+    r"(?:effect|efficacy|benefit|effectiveness|action)\b|\bfavou?r(?:ed|ing|s) (?:the )?placebo\b|"
+    r"\bnot (?:be )?recommended\b|\bcarr(?:y|ies|ied) (?:\w+ )?risks?\b|"
+    r"\burg\w* (?:more )?caution|\bmore cautious use\b|\bcaution (?:with|against|about)\b|"
+    r"\bwarn\w* (?:against|about|of)\b"
+)
+_STRONG_NEG_WORDS = (
+    *("worse than", "less effective than", "inferior to", "lessen", "weaken", "blunt"),
+    *("attenuat", "diminish", "counteract", "favo", "recommended", "carr", "caution", "warn"),
+)
+# "no effect in 10 (patients)": a tally of non-responders, not a null result.
+_TALLY_AFTER = re.compile(r"\s+(?:was\s+(?:seen|recorded|observed|noted)\s+)?in\s+\d")
 
 
 def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
@@ -1955,11 +2437,27 @@ def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
         call = _RESEARCH_CALL.search(clause)
         if call is not None:
             clause = clause[: call.start()]
-    if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause):
+    if _cue(_SKIP_CLAUSE, _SKIP_WORDS, clause) and not (
+        _has_any(clause, ("adverse", "side")) and _cue(_EFFICACY, _EFFICACY_WORDS, clause)
+    ):
         return None
-    if _cue(_NULL_CUE, _NULL_WORDS, clause):
+    if _cue(_NONINFERIOR, ("inferior",), clause):
+        return "pos"  # a non-inferiority hypothesis met
+    if _cue(_INCONCLUSIVE, _INCONCLUSIVE_WORDS, clause):
+        return "mixed"
+    if _cue(_STRONG_NEG, _STRONG_NEG_WORDS, clause):
+        return "neg"
+    null = _NULL_CUE.search(clause) if _has_any(clause, _NULL_WORDS) else None
+    if null is not None and not _TALLY_AFTER.match(clause, null.end()):
+        if "trend" in null.group(0) and _cue(_POS_CUE, _POS_WORDS, clause[null.end() :]):
+            return "mixed"  # "a trend for frequency and significant benefit on symptoms"
         return "null"
-    if _cue(_NEG_CUE, _NEG_WORDS, clause):
+    neg = _NEG_CUE.search(clause) if _has_any(clause, _NEG_WORDS) else None
+    if neg is not None:
+        if _MAGNESIUM_MENTION.search(neg.group(0)) and _MAGNESIUM_MENTION.search(
+            clause, 0, neg.start()
+        ):
+            return "pos"  # "magnesium glycinate was absorbed better than magnesium oxide"
         return "neg"
     strong = _cue(_POS_CUE, _POS_WORDS, clause)
     weak = not strong and _cue(_WEAK_POS_CUE, _WEAK_WORDS, clause)
@@ -2001,13 +2499,41 @@ def sentence_polarity(
     return "mixed"
 
 
+_OUTCOME_TERMS = re.compile(
+    r"\b(?:migraine days|headache days|attack frequency|headache frequency|frequency|severity|"
+    r"intensity|pain relief|pain|attacks|relief|blood pressure|cramps|absorption|"
+    r"bioavailability|quality of life|disability|recurrence|response)\b"
+)
+
+
+def _objective_outcome(abstract: list[Sentence]) -> str | None:
+    """The first outcome the objective names ("to assess magnesium's effect on attack frequency
+    and severity" -> "attack frequency"), or None."""
+    for sentence in abstract:
+        lower = sentence.lower
+        if sentence.category not in (None, "OBJECTIVE", "BACKGROUND") and sentence.category:
+            continue
+        aim = _AIM.search(lower)
+        if aim is None or _CONCLUSION.search(lower):
+            continue
+        outcome = _OUTCOME_TERMS.search(lower, aim.start())
+        if outcome is not None:
+            return outcome.group(0)
+    return None
+
+
 def _reported_result(
-    sentences: list[Sentence], *, controlled: bool = False, conclusion_only: bool = False
+    sentences: list[Sentence],
+    *,
+    controlled: bool = False,
+    conclusion_only: bool = False,
+    review: bool = False,
 ) -> tuple[str, FindingSource | None]:
     """What the authors report on the primary outcome: the stated primary outcome's result,
-    else an explicit conclusion, else a vote of the result sentences (the closing sentence
-    counting one and a half); a tie is "mixed". A stated primary outcome without a result
-    (only secondary outcomes reported) is "not_reported"."""
+    else an explicit conclusion, else (a study) the result on the first outcome its objective
+    names, else a vote of the result sentences (the closing sentence counting one and a half);
+    a tie is "mixed". A stated primary outcome without a result (only secondary outcomes
+    reported) is "not_reported"."""
     abstract = [s for s in sentences if s.field == "abstract"]
     structured = any(s.category for s in abstract)
     usable: list[Sentence] = []
@@ -2065,7 +2591,20 @@ def _reported_result(
                 return answer(sentence, polarity)
     if conclusion_only:
         return "not_reported", None
-    # 3. The result sentences taken together (clauses about secondary outcomes left out).
+    # 3. No primary outcome named and no concluding judgement: the first outcome the objective
+    # names is the primary one; its first result decides (a review: its results together).
+    outcome = _objective_outcome(abstract) if not review else None
+    if outcome is not None:
+        for sentence in usable:
+            lower = sentence.lower
+            if outcome not in lower or sentence.category == "METHODS":
+                continue
+            for clause in _clauses(lower):
+                if outcome in clause and not _SECONDARY.search(clause):
+                    polarity = clause_polarity(clause, controlled=controlled)
+                    if polarity is not None:
+                        return answer(sentence, polarity)
+    # 4. The result sentences taken together (clauses about secondary outcomes left out).
     votes: dict[str, float] = {}
     first: dict[str, Sentence] = {}
     for position, sentence in enumerate(usable):
@@ -2084,13 +2623,55 @@ def _reported_result(
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.5:
             return answer(first[ranked[0][0]], "mixed")
         return answer(first[ranked[0][0]], ranked[0][0])
-    # 4. A title that states the result.
+    # 5. A title that states the result.
     for sentence in sentences:
         if sentence.field == "title" and _TITLE_RESULT.search(sentence.lower):
             polarity = sentence_polarity(sentence.lower, allow_secondary=True)
             if polarity is not None:
                 return answer(sentence, polarity)
     return "not_reported", None
+
+
+_MAGNESIUM_MENTION = re.compile(r"magnes|\bmg(?:o|so4|cl2)\b|epsom")
+
+
+def _stance(sentences: list[Sentence]) -> tuple[str, FindingSource | None]:
+    """What a narrative review, letter or guideline says about magnesium: the judgements of
+    its sentences that name magnesium, together with its conclusion (the closing sentence
+    counts one and a half). Background, aims and scope statements say nothing; opposite
+    judgements in equal weight are "mixed". Nothing stated: ("not_reported", None)."""
+    abstract = [s for s in sentences if s.field == "abstract"]
+    structured = any(s.category for s in abstract)
+    votes: dict[str, float] = {}
+    first: dict[str, Sentence] = {}
+    for position, sentence in enumerate(abstract):
+        lower = sentence.lower
+        if sentence.category in ("BACKGROUND", "OBJECTIVE", "METHODS"):
+            continue
+        closing = position == len(abstract) - 1 and not structured
+        concluding = closing or sentence.category == "CONCLUSIONS" or _CONCLUSION.search(lower)
+        if not concluding and not _MAGNESIUM_MENTION.search(lower):
+            continue
+        if _AIM.search(lower) and not _CONCLUSION.search(lower):
+            continue
+        polarity = sentence_polarity(lower, allow_secondary=True)
+        if polarity is None:
+            continue
+        weight = 1.5 if closing else 1.0
+        kinds = ("pos", "null") if polarity == "mixed" else (polarity,)
+        for kind in kinds:
+            votes[kind] = votes.get(kind, 0.0) + weight / len(kinds)
+            first.setdefault(kind, sentence)
+    if not votes:
+        return "not_reported", None
+    ranked = sorted(votes.items(), key=lambda item: -item[1])
+    polarity = ranked[0][0]
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.5:
+        polarity = "mixed"
+    sentence = first[ranked[0][0]]
+    result = _POLARITY_TO_RESULT[polarity]
+    text = snippet(sentence.text, 0, min(len(sentence.text), 160))
+    return result, FindingSource("reported_result", result, sentence.field, text)
 
 
 # --- arms -------------------------------------------------------------------------------------
@@ -2159,6 +2740,45 @@ _CASE_SUBJECT = re.compile(
 )
 
 
+# A treatment given (case reports and series report its result; without one they describe).
+_TREATMENT_GIVEN = re.compile(
+    r"\b(?:treated|treating|treatment|received|receiving|given|gave|took|taking|administered|"
+    r"administration|infusions?|infused|injections?|injected|prescribed|supplement\w*|therapy|"
+    r"dose|doses|dosing|managed with|responded|underwent|surgery|surgical|closure|operation|"
+    r"procedure|implant\w*|stopp\w+|withdraw\w*|discontinu\w+)\b"
+)
+# Observational studies that only count (prevalence, burden, patterns) and test no association.
+_DESCRIPTIVE_AIM = re.compile(
+    r"\b(?:prevalence|burden|incidence|epidemiology|patterns? of|characteristics of|describes?|"
+    r"descriptive|how (?:common|often))\b"
+)
+_ASSOCIATION_TESTED = re.compile(
+    r"\b(?:associat\w*|risk factors?|relation\w*|related to|link\w*|whether|correlat\w*|"
+    r"predict\w*|odds ratio|hazard ratio|relative risk|controls|control group|compared with|"
+    r"compared to|versus|hypothes\w+|exposure|exposed)\b"
+)
+
+
+def _nothing_tested(sentences: list[Sentence], study_type: str) -> bool:
+    """True when the abstract reports no tested intervention or association: a case report or
+    series in which no treatment is given, or an observational study that only describes
+    (prevalence, burden) without testing an association. Its result is "not_reported". (Not
+    asked for studies of magnesium: measuring or giving magnesium is what they test.)"""
+    text = " ".join(s.lower for s in sentences if s.category != "BACKGROUND")
+    if study_type in ("case_report", "case_series"):
+        return _TREATMENT_GIVEN.search(text) is None
+    if study_type in OBSERVATIONAL_TYPES:
+        return _DESCRIPTIVE_AIM.search(text) is not None and not _ASSOCIATION_TESTED.search(text)
+    return False
+
+
+_CASE_DESCRIBED = re.compile(
+    r"\b(?:we|authors?)\s+(?:describe|report|present)\s+(?:the case of\s+)?(?:a|an|one)\s+"
+    r"(?:\d+-year-old\s+|(?:young|elderly|older|pregnant)\s+)?"
+    r"(?:woman|man|patient|girl|boy|child|infant|female|male|adolescent)\b"
+)
+
+
 def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     """What the article's title and abstract state about the study's findings (module
     docstring). Pure: the same article and tags always give the same findings."""
@@ -2167,11 +2787,14 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     if scope == "none":
         return Findings(scope=scope)
     if scope == "commentary":
-        # Narrative reviews, letters: only what their conclusion says; guidelines recommend
-        # rather than report, so nothing.
-        if tags.study_type == "guideline":
+        # Narrative reviews, letters, guidelines: what they say about magnesium when they
+        # discuss it; otherwise only what a (non-guideline) conclusion says.
+        # A piece that does not discuss magnesium reports nothing about it.
+        if not (tags.combination_product or tags.forms):
             return Findings(scope=scope)
-        opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
+        opinion, opinion_source = _stance(sentences)
+        if opinion_source is None and tags.study_type != "guideline":
+            opinion, opinion_source = _reported_result(sentences, conclusion_only=True)
         if opinion_source is None:
             return Findings(scope=scope)
         return Findings(scope=scope, reported_result=opinion, provenance=(opinion_source,))
@@ -2182,7 +2805,7 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
         comparator, detail, comparator_source = _comparator(
             sentences, scope, tags.study_type, magnesium_given
         )
-        review_result, review_source = _reported_result(sentences, controlled=True)
+        review_result, review_source = _reported_result(sentences, controlled=True, review=True)
         for item in (k, n):
             if item is not None:
                 provenance.append(item[1])
@@ -2206,7 +2829,10 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     sample_kind = size.kind if size else None
     if size is not None:
         provenance.append(size.source)
-    elif tags.study_type == "case_report":
+    elif tags.study_type == "case_report" or any(
+        _CASE_DESCRIBED.search(s.lower) for s in sentences if s.field == "abstract"
+    ):
+        # A case report, or an abstract that says it describes one patient: n = 1.
         for sentence in sentences:
             match = _CASE_SUBJECT.search(sentence.lower)
             if match and sentence.category != "BACKGROUND":
@@ -2273,6 +2899,12 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     )
     if observational and comparator not in ("none",) and tags.study_type != "cohort":
         comparator, detail, comparator_source = None, None, None
+    if comparator in (None, "none") and scope in ("study", "protocol") and not observational:
+        # Several magnesium salts given and compared with each other ("each test preparation",
+        # "oxide was poorly available, whereas chloride ..."): the comparator is another form.
+        salt_source = _salt_comparison(sentences, tags.forms)
+        if salt_source is not None:
+            comparator, detail, comparator_source = "another_form", None, salt_source
     if comparator_source is not None:
         provenance.append(comparator_source)
     arms, arms_source = _arms(sentences, tags.study_type, comparator, scope)
@@ -2281,10 +2913,14 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
 
     result: str | None = None
     if scope == "study":
-        controlled = comparator in ("placebo", "active", "usual_care", "another_form")
-        result, result_source = _reported_result(sentences, controlled=controlled)
-        if result_source is not None:
-            provenance.append(result_source)
+        discussed = tags.combination_product or bool(tags.forms)
+        if not discussed and _nothing_tested(sentences, tags.study_type):
+            result = "not_reported"
+        else:
+            controlled = comparator in ("placebo", "active", "usual_care", "another_form")
+            result, result_source = _reported_result(sentences, controlled=controlled)
+            if result_source is not None:
+                provenance.append(result_source)
 
     return Findings(
         scope=scope,
