@@ -9,18 +9,26 @@ synthetic (PMIDs 99000001 up, invented titles and journals).
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
+import psycopg
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
+from sqlalchemy import exc as sa_exc
 
 from aggregator.cli import cli
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, StoreError
 from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
 from aggregator.jobs.delivery import SmtpSettings
+from aggregator.store import engine as store_engine
+from aggregator.store.engine import store_errors
 
 # ---- DNS: a host that does not exist fails at once, with its name ----------
 
@@ -140,3 +148,126 @@ def test_item05_the_cli_never_shows_an_smtp_password(
     (last,) = result.stderr.splitlines()[-1:]
     assert last.startswith("error: AGGREGATOR_SMTP_URL is not a valid URL")
     assert [part for part in fragments(password) if part in result.output] == []
+
+
+# ---- item 16: a full disk is said as such, not as a damaged database ----------
+
+
+def sqlite_error(message: str, name: str, code: int) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorname = name  # type: ignore[attr-defined]
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return error
+
+
+def store_message(url: str, driver_error: Exception) -> str:
+    """The StoreError message store_errors makes of ``driver_error`` (as SQLAlchemy wraps it)."""
+    with pytest.raises(StoreError) as raised, store_errors(url):
+        raise sa_exc.OperationalError("INSERT INTO article ...", {}, driver_error)
+    return str(raised.value)
+
+
+def full_disk_message(where: str) -> str:
+    return (
+        f"the disk holding database {where} is full; nothing was lost (the unfinished change "
+        "was rolled back): free some space, then run the command again"
+    )
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        # What SQLite says when a write finds no space (also for a max_page_count limit).
+        sqlite_error("database or disk is full", "SQLITE_FULL", 13),
+        # What opening a WAL database says on a full disk: the WAL index cannot grow.
+        sqlite_error("disk I/O error", "SQLITE_IOERR_SHMSIZE", 4874),
+    ],
+    ids=["SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"],
+)
+def test_item16_a_full_disk_under_sqlite_is_said_as_such(
+    driver_error: Exception, tmp_path: Path
+) -> None:
+    path = tmp_path / "store.sqlite"
+    # Before: "database ... is damaged or not an SQLite database: disk I/O error" and
+    # "cannot use database ...: database or disk is full".
+    assert store_message(f"sqlite:///{path}", driver_error) == full_disk_message(str(path))
+
+
+def test_item16_a_disk_io_error_on_a_disk_with_no_space_left_is_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.sqlite"
+    url = f"sqlite:///{path}"
+    write_error = sqlite_error("disk I/O error", "SQLITE_IOERR_WRITE", 778)
+    damaged = f"database {path} is damaged or not an SQLite database: disk I/O error"
+    assert store_message(url, write_error) == damaged  # with space left: not a full disk
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: shutil._ntuple_diskusage(10, 10, 0))  # type: ignore[attr-defined]
+
+    assert store_message(url, write_error) == full_disk_message(str(path))
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        psycopg.errors.DiskFull(
+            'could not extend file "base/16384/16402": No space left on device'
+        ),
+        psycopg.OperationalError(
+            'could not write to file "pg_wal/xlogtemp.123": No space left on device'
+        ),
+    ],
+    ids=["DiskFull", "No space left on device"],
+)
+def test_item16_a_full_disk_on_the_postgresql_server_is_said_as_such(
+    driver_error: Exception,
+) -> None:
+    url = "postgresql+psycopg://aggregator:pw-not-shown@db.example.org/evidence"
+    where = "postgresql+psycopg://aggregator:***@db.example.org/evidence"
+    message = store_message(url, driver_error)
+    # Before: "cannot use database ...: could not extend file ...".
+    assert message == (
+        f"the disk of the database server is full (database {where}); nothing was lost (the "
+        "unfinished change was rolled back): free space on the server, then run the command "
+        "again"
+    )
+
+
+def test_item16_an_import_into_a_database_that_cannot_grow_says_disk_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real SQLITE_FULL from the driver: the database may not grow past the pages it has (as
+    # on a disk with no space left).
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "store.sqlite"
+    env = {"AGGREGATOR_DB": str(database)}
+    assert CliRunner().invoke(cli, ["stats", "--format", "json"], env=env).exit_code == 0
+    records = "".join(
+        f"<PubmedArticle><MedlineCitation><PMID>{99000900 + n}</PMID><Article><ArticleTitle>"
+        f"Magnesium citrate and migraine {n} {'filler words ' * 200}</ArticleTitle></Article>"
+        "</MedlineCitation></PubmedArticle>"
+        for n in range(40)
+    )
+    (tmp_path / "many.xml").write_text(
+        f"<PubmedArticleSet>{records}</PubmedArticleSet>", encoding="utf-8"
+    )
+    original = store_engine.create_store_engine
+
+    def capped(url: str, **kwargs: Any) -> Any:
+        engine = original(url, **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def cap(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+            (pages,) = dbapi_connection.execute("PRAGMA page_count").fetchone()
+            dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+        return engine
+
+    monkeypatch.setattr(store_engine, "create_store_engine", capped)
+
+    result = CliRunner().invoke(cli, ["import", "many.xml"], env=env)
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: {full_disk_message(str(database))}\n",
+    )
