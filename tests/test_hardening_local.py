@@ -8,27 +8,38 @@ synthetic (PMIDs 99000001 up, invented titles and journals).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import socket
 import sqlite3
-from collections.abc import Iterator
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+from xml.sax.saxutils import escape as xml_escape
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from lxml import etree
 from sqlalchemy import exc as sa_exc
 
+import aggregator
 from aggregator.cli import cli
 from aggregator.errors import ConfigError, StoreError
 from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
 from aggregator.jobs.delivery import SmtpSettings
 from aggregator.store import engine as store_engine
 from aggregator.store.engine import store_errors
+from aggregator.timeutil import utc_now
+from aggregator.weeks import current_week
 
 # ---- DNS: a host that does not exist fails at once, with its name ----------
 
@@ -271,3 +282,203 @@ def test_item16_an_import_into_a_database_that_cannot_grow_says_disk_full(
         1,
         f"error: {full_disk_message(str(database))}\n",
     )
+
+
+# ---- a small synthetic database for the digest and export tests ----------
+
+WEEK = current_week(utc_now())  # imported articles are first seen this week
+ATOM = "http://www.w3.org/2005/Atom"
+RECORD = (
+    '<PubmedArticle><MedlineCitation Status="Publisher" Owner="NLM">'
+    '<PMID Version="1">{pmid}</PMID><Article PubModel="Print"><Journal><JournalIssue>'
+    "<PubDate><Year>2025</Year></PubDate></JournalIssue><Title>{journal}</Title></Journal>"
+    "<ArticleTitle>{title}</ArticleTitle><Abstract><AbstractText>{abstract}</AbstractText>"
+    "</Abstract><AuthorList><Author><LastName>Fakename</LastName><ForeName>Testy</ForeName>"
+    "</Author></AuthorList></Article></MedlineCitation><PubmedData><History>"
+    '<PubMedPubDate PubStatus="entrez"><Year>2025</Year><Month>3</Month><Day>1</Day>'
+    '</PubMedPubDate></History><ArticleIdList><ArticleId IdType="pubmed">{pmid}</ArticleId>'
+    "{doi}</ArticleIdList></PubmedData></PubmedArticle>"
+)
+
+
+def record_xml(
+    pmid: int,
+    title: str = "Magnesium glycinate and migraine: an open-label pilot study",
+    *,
+    journal: str = "Journal of Synthetic Neurology",
+    doi: str | None = None,
+    abstract: str = "Magnesium glycinate was given to adults with migraine.",
+) -> str:
+    doi_xml = f'<ArticleId IdType="doi">{xml_escape(doi)}</ArticleId>' if doi else ""
+    return RECORD.format(
+        pmid=pmid,
+        title=xml_escape(title),
+        journal=xml_escape(journal),
+        abstract=xml_escape(abstract),
+        doi=doi_xml,
+    )
+
+
+def import_records(tmp_path: Path, env: dict[str, str], *records: str) -> None:
+    path = tmp_path / f"records-{len(list(tmp_path.glob('records-*')))}.xml"
+    path.write_text(
+        f'<?xml version="1.0"?>\n<PubmedArticleSet>{"".join(records)}</PubmedArticleSet>\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["import", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The CLI environment of a database holding a few synthetic articles."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("NCBI_API_KEY", "AGGREGATOR_QUERIES", "AGGREGATOR_SMTP_URL"):
+        monkeypatch.delenv(name, raising=False)
+    env = {"AGGREGATOR_DB": str(tmp_path / "store.sqlite"), "AGGREGATOR_OUT": str(tmp_path / "out")}
+    import_records(
+        tmp_path,
+        env,
+        record_xml(99000901, doi="10.1000/synthetic.901"),
+        record_xml(99000902, "Magnesium oxide for migraine prophylaxis: a randomized trial"),
+    )
+    return env
+
+
+def digest_names(week: str = WEEK) -> list[str]:
+    return [f"digest-{week}.md", f"digest-{week}.html", f"digest-{week}.json", "feed.xml"]
+
+
+def check_complete(folder: Path, week: str = WEEK) -> None:
+    """Each digest file and the feed is whole: JSON parses, HTML and the feed end properly."""
+    json.loads((folder / f"digest-{week}.json").read_text(encoding="utf-8"))
+    assert (folder / f"digest-{week}.html").read_text(encoding="utf-8").endswith("</html>\n")
+    assert (folder / f"digest-{week}.md").read_text(encoding="utf-8").endswith("\n")
+    feed = etree.fromstring((folder / "feed.xml").read_bytes())
+    links = {link.get("href") for link in feed.iter(f"{{{ATOM}}}link")}
+    assert links == {f"digest-{week}.{fmt}" for fmt in ("md", "html")}
+
+
+# ---- item 12: no fixed temporary names; planted links are never followed ----------
+
+
+def test_item12_links_planted_at_the_old_temporary_names_and_the_targets_are_not_followed(
+    library: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    victims = {}
+    for name in digest_names():
+        # The names the writer used before (digest-2026-W48.md.tmp, feed.xml.tmp) and the
+        # targets themselves, each a link to a file of someone else's.
+        for planted in (f"{name}.tmp", name):
+            victim = tmp_path / f"victim-{planted}"
+            victim.write_text(f"precious {planted}\n", encoding="utf-8")
+            (out / planted).symlink_to(victim)
+            victims[victim] = f"precious {planted}\n"
+
+    result = CliRunner().invoke(cli, ["digest", "--week", WEEK, "--out", "out"], env=library)
+
+    # Before the atomic writer: the digest was written through digest-2026-W48.md.tmp into
+    # the file it pointed to.
+    assert result.exit_code == 0, result.output
+    assert {v: v.read_text(encoding="utf-8") for v in victims} == victims
+    for name in digest_names():
+        assert not (out / name).is_symlink()
+        assert (out / f"{name}.tmp").is_symlink()  # left alone, never written through
+    check_complete(out)
+    planted = {f"{name}.tmp" for name in digest_names()}
+    assert sorted(p.name for p in out.iterdir() if p.name not in planted) == sorted(digest_names())
+
+
+# A real `aggregator digest`, with every rename slowed down (as on a slow or busy disk), so
+# that two processes started together are between writing and renaming at the same time.
+SLOW_RENAME_DIGEST = (
+    "import os, time\n"
+    "rename = os.replace\n"
+    "def slow(*args, **kwargs):\n"
+    "    time.sleep(0.4)\n"
+    "    return rename(*args, **kwargs)\n"
+    "os.replace = slow\n"
+    "from aggregator.cli import main\n"
+    "main()\n"
+)
+
+
+def test_item12_digest_processes_writing_the_same_week_at_once_all_succeed_with_whole_files(
+    library: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    package_root = Path(aggregator.__file__).resolve().parent.parent
+    env = {**os.environ, **library, "PYTHONPATH": str(package_root)}
+    command = [
+        sys.executable,
+        "-c",
+        SLOW_RENAME_DIGEST,
+        "digest",
+        "--week",
+        WEEK,
+        "--out",
+        str(out),
+    ]
+    seen_incomplete: list[str] = []
+    stop = threading.Event()
+
+    def read_while_written() -> None:
+        while not stop.is_set():
+            try:
+                check_complete(out)
+            except FileNotFoundError:
+                continue  # not written yet
+            except Exception as exc:  # a half-written file
+                seen_incomplete.append(repr(exc))
+
+    reader = threading.Thread(target=read_while_written, daemon=True)
+    reader.start()
+    try:
+        for _round in range(2):
+            runs = [
+                subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(2)
+            ]
+            outcomes = [run.communicate(timeout=120) for run in runs]
+            # Before: both wrote digest-<week>.md.tmp; the first renamed it away under the
+            # second, whose rename then failed (FileNotFoundError, a traceback, exit 1).
+            assert [
+                (run.returncode, err.decode()) for run, (_, err) in zip(runs, outcomes, strict=True)
+            ] == [(0, "")] * 2
+    finally:
+        stop.set()
+        reader.join()
+    assert seen_incomplete[:3] == []
+    check_complete(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(digest_names())
+
+
+# ---- item 17: files are written with the permissions the umask allows ----------
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    original = os.umask(0o022)
+    os.umask(original)
+    yield lambda mask: os.umask(mask) and None
+    os.umask(original)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_item17_export_and_digest_files_get_the_mode_the_umask_allows(
+    mask: int, mode: int, library: dict[str, str], tmp_path: Path, umask: Callable[[int], None]
+) -> None:
+    umask(mask)
+    exported = CliRunner().invoke(
+        cli, ["export", "--format", "ris", "--out", "all.ris"], env=library
+    )
+    written = CliRunner().invoke(cli, ["digest", "--week", WEEK, "--out", "out"], env=library)
+
+    assert (exported.exit_code, written.exit_code) == (0, 0)
+    files = [tmp_path / "all.ris", *((tmp_path / "out" / name) for name in digest_names())]
+    # Before: 0600 whatever the umask (the temporary file's mode from mkstemp).
+    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in files} == {
+        path.name: oct(mode) for path in files
+    }

@@ -7,7 +7,9 @@ never sees half a digest and a failed write leaves the previous file in place.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +125,22 @@ def write_digest_files(digest: Digest, out_dir: Path, texts: dict[str, str]) -> 
 
 
 def read_feed_file(path: Path) -> list[FeedEntry]:
-    """The entries of an existing feed.xml (none when there is no file yet)."""
-    if not path.exists():
+    """The entries of an existing feed.xml (none when there is no file yet).
+
+    A link at ``path`` is not followed (it could make the feed copy another file): the feed
+    is started afresh and the new one replaces the link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
         return []
-    return parse_feed(path.read_bytes(), str(path))
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        logger.warning("%s is a symbolic link: not followed; a new feed replaces it", path)
+        return []
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+    return parse_feed(data, str(path))
 
 
 def _keep_in_database(engine: Engine, digest: Digest, texts: dict[str, str], clock: Clock) -> None:
