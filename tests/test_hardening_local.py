@@ -21,12 +21,13 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape as xml_escape
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import exc as sa_exc
@@ -40,6 +41,9 @@ from aggregator.store import engine as store_engine
 from aggregator.store.engine import store_errors
 from aggregator.timeutil import utc_now
 from aggregator.weeks import current_week
+from tests.plugins.smtp import PASSWORD as SMTP_PASSWORD
+from tests.plugins.smtp import USER as SMTP_USER
+from tests.plugins.smtp import SmtpServer
 
 # ---- DNS: a host that does not exist fails at once, with its name ----------
 
@@ -482,3 +486,147 @@ def test_item17_export_and_digest_files_get_the_mode_the_umask_allows(
     assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in files} == {
         path.name: oct(mode) for path in files
     }
+
+
+# ---- item 2: no link injection in any output format ----------
+
+HOSTILE_DOI = "10.1/x) [Click](javascript:alert(1)) <img src=x onerror=alert(1)>"
+HOSTILE_TITLE = (
+    "Magnesium glycinate](javascript:alert(2)) <img src=x onerror=alert(2)> "
+    "[Click](javascript:alert(3)) <script>alert(4)</script> for migraine"
+)
+HOSTILE_JOURNAL = "J Synth [x](javascript:alert(5)) <iframe src=javascript:alert(6)>"
+# A link target as it may stand in every format: http(s), nothing a Markdown or HTML parser
+# would end it at or read as markup (percent-encoded instead).
+SAFE_TARGET = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
+
+
+def markdown_link_targets(markdown: str) -> list[str]:
+    """The destination of every inline link ``[text](destination)``, read as CommonMark reads
+    it: from an unescaped ``](`` to the first unbalanced ``)`` or whitespace."""
+    targets = []
+    for match in re.finditer(r"(?<!\\)\]\(", markdown):
+        start = index = match.end()
+        depth = 0
+        while index < len(markdown):
+            char = markdown[index]
+            if char == "\\":
+                index += 2
+                continue
+            if char.isspace() or (char == ")" and depth == 0):
+                break
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            index += 1
+        targets.append(markdown[start:index] + markdown[index : index + 1])
+    return targets
+
+
+def check_markdown(markdown: str) -> None:
+    targets = markdown_link_targets(markdown)
+    assert targets, "no links at all"
+    assert [t for t in targets if not (SAFE_TARGET.fullmatch(t[:-1]) and t.endswith(")"))] == []
+    assert re.findall(r"(?<!\\)<[^>]*>?", markdown) == []  # no raw HTML or autolink
+    assert "javascript:alert(1)" not in "".join(targets)
+
+
+def check_html(html: str) -> None:
+    soup = BeautifulSoup(html, "html.parser")
+    assert [tag.name for tag in soup.find_all(["script", "img", "iframe"])] == []
+    assert [t.name for t in soup.find_all(True) if any(a.startswith("on") for a in t.attrs)] == []
+    hrefs = [a["href"] for a in soup.find_all(href=True)]
+    assert hrefs and [h for h in hrefs if not SAFE_TARGET.fullmatch(h)] == []
+    assert HOSTILE_TITLE in soup.get_text()  # the text itself is shown, as text
+
+
+@pytest.fixture
+def hostile_library(library: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    import_records(
+        tmp_path,
+        library,
+        record_xml(99000911, HOSTILE_TITLE, journal=HOSTILE_JOURNAL, doi=HOSTILE_DOI),
+        record_xml(99000912, doi="10.1002/(SICI)1097-4636(199706)35:4<417::AID-JBM1>3.0.CO;2-F"),
+    )
+    return library
+
+
+def test_item02_hostile_doi_title_and_journal_stay_text_in_markdown_html_and_json(
+    hostile_library: dict[str, str], tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["digest", "--week", WEEK, "--out", "out"], env=hostile_library
+    )
+
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    markdown = (out / f"digest-{WEEK}.md").read_text(encoding="utf-8")
+    # Before: "[DOI 10.1/x) ...](https://doi.org/10.1/x) [Click](javascript:alert(1)) <img
+    # src=x onerror=alert(1)>)": a javascript: link and an <img> in the Markdown.
+    check_markdown(markdown)
+    check_html((out / f"digest-{WEEK}.html").read_text(encoding="utf-8"))
+    articles = {
+        a["pmid"]: a
+        for a in json.loads((out / f"digest-{WEEK}.json").read_text(encoding="utf-8"))[
+            "new_articles"
+        ]
+    }
+    hostile = articles[99000911]
+    assert hostile["doi"] == HOSTILE_DOI  # the DOI itself is kept as it is...
+    assert SAFE_TARGET.fullmatch(hostile["doi_url"])  # ...and its link is percent-encoded
+    assert hostile["doi_url"] == "https://doi.org/" + quote(HOSTILE_DOI, safe="/:;@!$&*+,=")
+    # A real DOI with parentheses and angle brackets still resolves: encoded, not dropped.
+    assert articles[99000912]["doi_url"] == (
+        "https://doi.org/10.1002/%28SICI%291097-4636%28199706%2935:4%3C417::AID-JBM1%3E3.0.CO;2-F"
+    )
+
+
+def test_item02_the_digest_email_carries_no_injected_link(
+    hostile_library: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    url = f"smtp://{SMTP_USER}:{quote(SMTP_PASSWORD, safe='')}@127.0.0.1:{smtp_server.port}"
+    env = {
+        **hostile_library,
+        "AGGREGATOR_SMTP_URL": f"{url}?from=digest@example.org&timeout=5",
+        "AGGREGATOR_SMTP_TO": "alice@example.org",
+    }
+    result = CliRunner().invoke(cli, ["digest", "--week", WEEK, "--out", "out"], env=env)
+
+    assert result.exit_code == 0, result.output
+    (received,) = smtp_server.handler.received
+    parts = {p.get_content_type(): str(p.get_content()) for p in received.message.iter_parts()}
+    check_markdown(parts["text/plain"])
+    check_html(parts["text/html"])
+
+
+def test_item02_the_feed_keeps_only_its_own_file_names_and_http_links(
+    library: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # An older entry whose links someone changed: javascript:, data:, a file elsewhere.
+    (out / "feed.xml").write_text(
+        f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="{ATOM}"><id>x</id><title>t</title>'
+        "<updated>2026-01-05T00:00:00Z</updated><entry><id>y</id><title>Old week</title>"
+        "<updated>2026-01-05T00:00:00Z</updated>"
+        '<link rel="alternate" type="text/html" href="digest-2026-W01.html"/>'
+        '<link rel="alternate" type="text/html" href="javascript:alert(1)"/>'
+        '<link rel="alternate" type="text/html" href="data:text/html,&lt;b&gt;x&lt;/b&gt;"/>'
+        '<link rel="alternate" type="text/html" href="file:///etc/passwd"/>'
+        '<link rel="alternate" type="text/html" href="https://example.org/digest-2026-W01.html"/>'
+        "<summary>old</summary></entry></feed>\n",
+        encoding="utf-8",
+    )
+
+    result = CliRunner().invoke(cli, ["digest", "--week", WEEK, "--out", "out"], env=library)
+
+    assert result.exit_code == 0, result.output
+    feed = etree.fromstring((out / "feed.xml").read_bytes())
+    hrefs = sorted(link.get("href") for link in feed.iter(f"{{{ATOM}}}link"))
+    # Before: the javascript:, data: and file: links were written back into the feed.
+    assert hrefs == sorted(
+        [
+            "digest-2026-W01.html",
+            "https://example.org/digest-2026-W01.html",
+            f"digest-{WEEK}.html",
+            f"digest-{WEEK}.md",
+        ]
+    )
