@@ -8,6 +8,7 @@ synthetic (PMIDs 99000001 up, invented titles and journals).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -33,10 +34,12 @@ from lxml import etree
 from sqlalchemy import exc as sa_exc
 
 import aggregator
+from aggregator import atomic
 from aggregator.cli import cli
 from aggregator.errors import ConfigError, StoreError
 from aggregator.http import EutilsHTTPError, PoliteSession, RetryPolicy
 from aggregator.jobs.delivery import SmtpSettings
+from aggregator.pubmed.fake import BASE_TODAY, FakeEutils
 from aggregator.store import engine as store_engine
 from aggregator.store.engine import store_errors
 from aggregator.timeutil import utc_now
@@ -630,3 +633,105 @@ def test_item02_the_feed_keeps_only_its_own_file_names_and_http_links(
             f"digest-{WEEK}.md",
         ]
     )
+
+
+# ---- item 13: a digest that cannot be written fails the run's digest step, cleanly ----------
+
+
+def unwritable_out(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """An output folder that cannot take the digest, and the reason the error must give."""
+    if kind == "missing":  # cannot be created: its parent is a file
+        (tmp_path / "afile").write_text("synthetic\n", encoding="utf-8")
+        return tmp_path / "afile" / "out", "Not a directory"
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    if kind == "read-only":  # simulated: root writes to a folder whatever its mode says
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise OSError(errno.EROFS, "Read-only file system", str(out))
+
+        monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+        return out, "Read-only file system"
+
+    def full(fd: int) -> None:  # a full disk shows when the data is flushed
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    return out, "No space left on device"
+
+
+FAILURES = ["missing", "read-only", "full"]
+
+
+@pytest.mark.parametrize("kind", FAILURES)
+def test_item13_digest_command_into_an_unwritable_folder_is_one_error_line_and_leaves_nothing(
+    kind: str, library: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, reason = unwritable_out(kind, tmp_path, monkeypatch)
+    before = sorted(out.iterdir()) if out.is_dir() else []
+
+    result = CliRunner().invoke(cli, ["digest", "--week", WEEK, "--out", str(out)], env=library)
+
+    # Before: a traceback (NotADirectoryError, OSError), and for a full disk a 0-byte
+    # .digest-<week>.md.<random>.tmp left in the folder.
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: cannot write the digest to {out}: {reason}\n",
+    )
+    assert (sorted(out.iterdir()) if out.is_dir() else []) == before
+
+
+def run_health_failures(markdown: str) -> list[str]:
+    lines = markdown.split("## Run health", 1)[1].splitlines()
+    return [line.strip()[2:] for line in lines if line.startswith("  - ")]
+
+
+@pytest.mark.parametrize("kind", FAILURES)
+def test_item13_run_whose_digest_cannot_be_written_is_a_failed_run_and_says_why(
+    kind: str,
+    library: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server: SmtpServer,
+) -> None:
+    url = f"smtp://{SMTP_USER}:{quote(SMTP_PASSWORD, safe='')}@127.0.0.1:{smtp_server.port}"
+    env = {
+        **library,
+        "NCBI_EMAIL": "tests@example.invalid",
+        "AGGREGATOR_SMTP_URL": f"{url}?from=digest@example.org&timeout=5",
+        "AGGREGATOR_SMTP_TO": "alice@example.org",
+    }
+    with FakeEutils(today=BASE_TODAY, rate_limit=None, rate_limit_with_key=None) as fake:
+        env["NCBI_EUTILS_URL"] = fake.url
+        with monkeypatch.context() as patch:
+            out, reason = unwritable_out(kind, tmp_path, patch)
+            run = CliRunner().invoke(cli, ["run", "--out", str(out)], env=env)
+    error = f"cannot write the digest to {out}: {reason}"
+
+    # Before: a traceback, exit 1, the run recorded as "success", no e-mail, and for a full
+    # disk a 0-byte temporary file left behind.
+    assert run.exit_code == 1
+    assert [line for line in run.stderr.splitlines() if "error" in line.lower()] == [
+        f"error: {error}"
+    ]
+    assert "Traceback" not in run.output
+    assert run.stdout.splitlines()[-1] == f"digest: FAILED: {error}"
+    assert not out.is_dir() or list(out.iterdir()) == []
+    # The run row says the digest step failed.
+    ((status, run_error, details),) = sqlite3.connect(tmp_path / "store.sqlite").execute(
+        "SELECT status, error, details FROM run WHERE kind = 'run'"
+    )
+    assert (status, run_error) == ("failed", f"digest: {error}")
+    assert json.loads(details)["digest"] == {"ok": False, "error": error}
+    assert [q["ok"] for q in json.loads(details)["queries"]] == [True, True]
+    # The e-mail still went out: the digest was built, only its files could not be written.
+    assert len(smtp_server.handler.received) == 1
+    # `status` and the next digest's run health show it.
+    status = CliRunner().invoke(cli, ["status"], env=library)
+    assert "failed: " in status.stdout and f"      error: digest: {error}" in status.stdout
+    good = CliRunner().invoke(cli, ["digest", "--out", "good"], env=library)
+    assert good.exit_code == 0, good.output
+    (markdown,) = (tmp_path / "good").glob("digest-*.md")
+    assert run_health_failures(markdown.read_text(encoding="utf-8")) == [
+        f"digest: {error}".replace("_", "\\_")
+    ]

@@ -95,6 +95,8 @@ def run(
         )
     for line in result.summary_lines():
         click.echo(line)
+    if result.digest_error is not None:
+        click.echo(f"error: {result.digest_error}", err=True)
     if not result.ok:
         raise click.exceptions.Exit(1)
 
