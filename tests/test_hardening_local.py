@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 
 import aggregator
 from aggregator import atomic
@@ -735,3 +738,88 @@ def test_item13_run_whose_digest_cannot_be_written_is_a_failed_run_and_says_why(
     assert run_health_failures(markdown.read_text(encoding="utf-8")) == [
         f"digest: {error}".replace("_", "\\_")
     ]
+
+
+# ---- item 15: `sql` has a time budget and a row cap ----------
+
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+MEMORY_CAP = 2 << 30  # bytes of address space for the `sql` process (before: it grew forever)
+
+
+def sql_database(backend: str, url: str) -> str:
+    if backend == "sqlite":  # `sql` opens an existing file only
+        path = Path(str(make_url(url).database))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()
+    return url
+
+
+def run_sql(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`aggregator sql` as its own process, with a memory cap, stopped after 120 s."""
+    package_root = Path(aggregator.__file__).resolve().parent.parent
+    env = {**os.environ, "AGGREGATOR_DB": url, "PYTHONPATH": str(package_root)}
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+    return subprocess.run(
+        [sys.executable, "-c", "from aggregator.cli import main; main()", "sql", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap_memory,
+    )
+
+
+def row_cap_note(rows: int) -> str:
+    return (
+        f"note: stopped after {rows:,} rows (--max-rows {rows}); ask for more with "
+        "--max-rows N (0: no limit)\n"
+    )
+
+
+def test_item15_sql_stops_an_endless_result_at_10000_rows_with_a_note(
+    blank_db_url: str, backend: str
+) -> None:
+    url = sql_database(backend, blank_db_url)
+
+    result = run_sql(url, f"{ENDLESS} SELECT x FROM c", "--format", "json")
+
+    # Before: the rows were all fetched first: the process grew until the memory cap
+    # stopped it (MemoryError) or ran for ever.
+    assert (result.returncode, result.stderr) == (0, row_cap_note(10_000))
+    assert [row["x"] for row in json.loads(result.stdout)] == list(range(1, 10_001))
+
+
+def test_item15_sql_max_rows_is_the_cap(blank_db_url: str, backend: str) -> None:
+    url = sql_database(backend, blank_db_url)
+
+    capped = run_sql(url, f"{ENDLESS} SELECT x FROM c", "--max-rows", "3", "--format", "csv")
+    under = run_sql(
+        url,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3) "
+        "SELECT x FROM c",
+        "--max-rows",
+        "3",
+    )
+
+    assert (capped.returncode, capped.stdout, capped.stderr) == (0, "x\n1\n2\n3\n", row_cap_note(3))
+    assert (under.returncode, under.stderr) == (0, "")  # exactly the cap: nothing left out
+    assert json.loads(under.stdout) == [{"x": 1}, {"x": 2}, {"x": 3}]
+
+
+def test_item15_sql_stops_a_statement_that_runs_too_long(blank_db_url: str, backend: str) -> None:
+    url = sql_database(backend, blank_db_url)
+    started = time.monotonic()
+
+    result = run_sql(url, f"{ENDLESS} SELECT count(*) FROM c", "--timeout", "1")
+
+    # Before: no --timeout, and the statement ran until stopped from outside.
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "error: SQL stopped after 1 s (--timeout 1); raise it with --timeout SECONDS "
+        "(0: no limit)\n",
+    )
+    assert time.monotonic() - started < 30
