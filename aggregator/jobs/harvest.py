@@ -331,9 +331,10 @@ class Harvester:
         self._fetch_and_store(query, run_id, to_fetch, outcome)
         outcome.missing = sorted(set(self.client.missing_pmids))
         with new_session(self.engine) as session:
-            self._confirm_lock(session)
+            now = self.clock()
+            self._confirm_lock(session, now)
             stored = stored_pmids(session, created)
-            record_hits(session, query.name, stored, run_id, self.clock())
+            record_hits(session, query.name, stored, run_id, now)
             set_checkpoint(session, query.name, today, run_id, self.clock(), fingerprint)
             session.commit()
 
@@ -370,11 +371,11 @@ class Harvester:
             session.commit()
         outcome.fetched += len(batch)
 
-    def _confirm_lock(self, session: Session) -> None:
+    def _confirm_lock(self, session: Session, now: dt.datetime | None = None) -> None:
         """First in every write transaction: this run still holds the run lock (renewing it),
         else LockLostError and the transaction writes nothing."""
         if self.lock is not None:
-            self.lock.confirm(session)
+            self.lock.confirm(session, now)
 
 
 def _count(outcome: QueryOutcome | ImportReport, result: UpsertResult) -> None:

@@ -214,16 +214,20 @@ class RunLock:
         with store_errors(self.engine.url), self.engine.begin() as connection:
             self._renew(connection)
 
-    def confirm(self, session: Session) -> None:
+    def confirm(self, session: Session, now: dt.datetime | None = None) -> None:
         """Renew the lease inside ``session``'s transaction, before the caller writes in it:
         LockLostError if another process has taken the lock over (roll back, write nothing).
         The renewal holds the lock row (PostgreSQL) or the database (SQLite) until the
-        transaction ends, so no takeover can commit in between."""
-        self._renew(session)
+        transaction ends, so no takeover can commit in between. ``now``: the caller's time
+        for this transaction (default: the lock's clock)."""
+        self._renew(session, now)
 
-    def _renew(self, executor: Connection | Session) -> None:
+    def _renew(self, executor: Connection | Session, now: dt.datetime | None = None) -> None:
         table = _table()
-        now = self._now()
+        if now is None:
+            now = self._now()
+        elif now.tzinfo is None:
+            raise ValueError("lock times must be timezone-aware")
         renewed = executor.execute(
             sa.update(table)
             .where(table.c.name == self.name, table.c.owner == self.owner)
