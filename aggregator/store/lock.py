@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -261,21 +262,13 @@ class RunLock:
             return
         self._stop_renewing = threading.Event()
         self._renewer = threading.Thread(
-            target=self._keep_renewing,
-            args=(self._stop_renewing,),
+            target=_keep_renewing,
+            # A weak reference: a lock dropped without release() ends its thread too.
+            args=(weakref.ref(self), self._stop_renewing, self.renew_every),
             name=f"{self.name}-lock-renewal",
             daemon=True,  # never keeps the process alive
         )
         self._renewer.start()
-
-    def _keep_renewing(self, stop: threading.Event) -> None:
-        while not stop.wait(self.renew_every):
-            try:
-                self.heartbeat()
-            except LockLostError:
-                return  # the next write's confirm() stops the run with the error
-            except StoreError as exc:  # e.g. the database busy: try again next time
-                logger.warning("could not renew the %s lock: %s", self.name, exc)
 
     def _stop(self) -> None:
         self._stop_renewing.set()
@@ -294,3 +287,20 @@ class RunLock:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _keep_renewing(ref: weakref.ref[RunLock], stop: threading.Event, every: float) -> None:
+    """The renewal thread of a held lock: renew every ``every`` seconds until stopped, lost,
+    or the lock is gone."""
+    while not stop.wait(every):
+        lock = ref()
+        if lock is None:
+            return
+        try:
+            lock.heartbeat()
+        except LockLostError:
+            return  # the next write's confirm() stops the run with the error
+        except StoreError as exc:  # e.g. the database busy: try again next time
+            logger.warning("could not renew the %s lock: %s", lock.name, exc)
+        finally:
+            del lock  # no strong reference while waiting
