@@ -46,6 +46,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError
 from urllib3.response import HTTPResponse
 
 from aggregator.errors import AggregatorError, ConfigError
@@ -326,6 +327,12 @@ class PoliteSession:
         try:
             response = self._send(call)
         except _RETRYABLE_EXCEPTIONS as exc:
+            host = _unresolved_host(exc)
+            if host is not None:
+                # A name that does not resolve will not resolve a second later: say it once.
+                return _Attempt.fail(
+                    EutilsHTTPError(f"host name not found: {host}", url=call.shown_url)
+                )
             return _Attempt.retry(self.redact(_describe_exception(exc)))
         except _TooLarge as exc:
             # Asking again would only fetch the same flood: fail at once.
@@ -831,6 +838,25 @@ def _describe_exception(exc: BaseException) -> str:
     if len(detail) > 200:
         detail = detail[:200] + "..."
     return f"{name}: {detail}" if detail else name
+
+
+def _unresolved_host(exc: BaseException) -> str | None:
+    """The host name whose lookup failed, when ``exc`` (or what caused it) is a failed name
+    resolution; None for any other error."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NameResolutionError):
+            return str(current._host)
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        reason = getattr(current, "reason", None)
+        causes = (reason, current.__cause__, current.__context__)
+        pending += [cause for cause in causes if isinstance(cause, BaseException)]
+    return None
 
 
 def _describe_url(url: str, params: Mapping[str, Any]) -> str:

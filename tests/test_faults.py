@@ -12,6 +12,8 @@ All records are synthetic filler records made by ``FakeEutils.add_bulk`` (PMIDs 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -21,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from aggregator.article import Article
+from aggregator.errors import RunInProgressError
 from aggregator.http import PoliteSession, RetryPolicy
 from aggregator.jobs.harvest import Harvester, HarvestReport, term_hash
 from aggregator.pubmed.eutils import EutilsClient
@@ -29,7 +32,7 @@ from aggregator.pubmed.fake.server import FAULT_KINDS, RequestLogEntry
 from aggregator.queries import SavedQuery
 from aggregator.settings import load_settings
 from aggregator.store.engine import new_session
-from aggregator.store.lock import RunLock
+from aggregator.store.lock import LockLostError, RunLock
 from aggregator.store.runs import get_checkpoint
 
 DAY_ONE = dt.date(2026, 3, 2)
@@ -337,3 +340,105 @@ def test_item10_efetch_error_that_outlasts_the_fresh_search_fails_the_saved_sear
     assert report.outcomes[0].error == "NCBI EFetch failed: Unable to obtain query #1"
     assert [e.endpoint for e in log] == ["esearch"] + ["efetch"] * 3 + ["esearch"] + ["efetch"] * 3
     assert database_state(db)["checkpoint"] is None
+
+
+# ---- issue 17, item 14: the run lock is kept alive, and a lost lock stops the writing ----
+
+SHORT_LEASE = dt.timedelta(seconds=1)
+SLOW_EFETCH = 3.0  # seconds: three leases
+
+
+def slow_client(fake: FakeEutils) -> EutilsClient:
+    """The real client, patient enough to wait for the slow EFetch reply."""
+    settings = load_settings(eutils_url=fake.url, email="tests@example.invalid", environ={})
+    session = PoliteSession(
+        tool="aggregator-fault-tests",
+        email="tests@example.invalid",
+        requests_per_second=50,
+        timeout=(2.0, 10.0),
+        retry=RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05),
+    )
+    return EutilsClient(settings, session=session, today=lambda: fake.today)
+
+
+def rival_lock(engine: Engine) -> RunLock:
+    """A second run, on another machine, that takes the lock over once the lease has expired."""
+    return RunLock(engine, lease=SHORT_LEASE, pid=4242, hostname="rival-host")
+
+
+def harvest_with_a_rival(
+    engine: Engine, fake: FakeEutils, lock: RunLock
+) -> tuple[HarvestReport | BaseException, BaseException | None]:
+    """Harvest under ``lock`` while EFetch takes SLOW_EFETCH; 1.5 leases into that request a
+    rival tries to take the lock. Returns the harvest's report (or what it raised) and what
+    the rival's attempt raised (None: the rival got the lock)."""
+    fetching = threading.Event()
+    outcome: list[HarvestReport | BaseException] = []
+    fake.inject("slow", endpoint="efetch", delay=SLOW_EFETCH)
+
+    def progress(_name: str, done: int, _total: int) -> None:
+        if done == 0:
+            fetching.set()  # the first EFetch request goes out now
+
+    def run() -> None:
+        with slow_client(fake) as client:
+            harvester = Harvester(
+                engine, client, today=lambda: fake.today, lock=lock, progress=progress
+            )
+            try:
+                outcome.append(harvester.run([BULK_QUERY]))
+            except BaseException as exc:
+                outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert fetching.wait(30)
+        time.sleep(1.5 * SHORT_LEASE.total_seconds())
+        try:
+            rival_lock(engine).acquire()
+            refused = None
+        except RunInProgressError as exc:
+            refused = exc
+    finally:
+        thread.join(60)
+    return outcome[0], refused
+
+
+def test_item14_a_slow_request_does_not_outlast_the_lease(db: Engine, fake: FakeEutils) -> None:
+    bulk = set(fake.add_bulk(150, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 6, 30)))
+
+    report, refused = harvest_with_a_rival(db, fake, RunLock(db, lease=SHORT_LEASE))
+
+    # Before: the lease was renewed only after a batch was stored, so during the 3 s EFetch
+    # it expired and the rival took the lock over while this run went on writing.
+    assert isinstance(refused, RunInProgressError), "the rival took the lock over"
+    assert isinstance(report, HarvestReport) and report.status == "success"
+    assert database_state(db)["pmids"] == bulk
+
+
+def test_item14_a_holder_that_lost_the_lock_stops_writing_at_once(
+    db: Engine, fake: FakeEutils, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.add_bulk(150, "bulkword", dt.date(2025, 1, 1), dt.date(2025, 6, 30))
+    # A holder whose renewals do not happen (a suspended process, a database out of reach).
+    monkeypatch.setattr(RunLock, "heartbeat", lambda self: None)
+    lock = RunLock(db, lease=SHORT_LEASE)
+
+    outcome, refused = harvest_with_a_rival(db, fake, lock)
+
+    assert refused is None  # the rival took the expired lock over during the slow EFetch
+    # Before: the batch fetched after the takeover was stored anyway (150 articles) and the
+    # run went on ("failed", not stopped).
+    assert isinstance(outcome, LockLostError)
+    assert str(outcome) == (
+        "lost the harvest lock: its lease expired and another process took it over; "
+        "stopped without writing more"
+    )
+    state = database_state(db)
+    assert (state["pmids"], state["hits"], state["checkpoint"]) == (set(), set(), None)
+    assert state["runs"] == ["interrupted"]
+    with new_session(db) as session:
+        (error,) = session.execute(sa.text("SELECT error FROM run")).scalars()
+    assert error == str(outcome)
+    assert rival_lock(db).holder().hostname == "rival-host"  # type: ignore[union-attr]

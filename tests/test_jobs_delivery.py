@@ -93,9 +93,9 @@ def test_sender_defaults_to_an_email_username() -> None:
     [
         (
             "http://mail.example.org",
-            "AGGREGATOR_SMTP_URL must start with smtp:// or smtps://; got 'http://mail.example.org'",
+            "AGGREGATOR_SMTP_URL must start with smtp:// or smtps://; got http scheme",
         ),
-        ("smtp://?from=a@b.org", "AGGREGATOR_SMTP_URL has no host name: 'smtp://?from=a@b.org'"),
+        ("smtp://?from=a@b.org", "AGGREGATOR_SMTP_URL has no host name"),
         (
             "smtp://mail.example.org",
             "AGGREGATOR_SMTP_URL needs a sender: add ?from=digest@example.org",
@@ -131,8 +131,7 @@ def test_sender_defaults_to_an_email_username() -> None:
         ),
         (
             "ftp://u:topsecret@mail.example.org",
-            "AGGREGATOR_SMTP_URL must start with smtp:// or smtps://; "
-            "got 'ftp://u:***@mail.example.org'",
+            "AGGREGATOR_SMTP_URL must start with smtp:// or smtps://; got ftp scheme",
         ),
     ],
 )

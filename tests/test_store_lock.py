@@ -95,7 +95,8 @@ def test_expired_lease_is_taken_over_and_the_old_holder_notices(db: Engine) -> N
     with pytest.raises(StoreError) as caught:
         crashed.heartbeat()
     assert str(caught.value) == (
-        "lost the harvest lock: its lease expired and another process took it over"
+        "lost the harvest lock: its lease expired and another process took it over; "
+        "stopped without writing more"
     )
     crashed.release()  # must not remove the successor's lock
     assert successor.holder().owner == successor.owner  # type: ignore[union-attr]

@@ -119,6 +119,8 @@ def run(
             registry=watch,
         )
     emit(result.to_dict(), lambda: "\n".join(result.summary_lines()) + "\n", fmt)
+    if result.digest_error is not None:
+        click.echo(f"error: {result.digest_error}", err=True)
     if not result.ok:
         raise click.exceptions.Exit(1)
 

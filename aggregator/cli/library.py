@@ -397,8 +397,24 @@ def stats(fmt: str | None) -> None:
 @click.command()
 @click.argument("statement", metavar="SQL")
 @format_option(TABLE_FORMATS)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop the statement after this long (0: no limit).",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    metavar="N",
+    help="Print at most N rows, with a note on stderr when there were more (0: no limit).",
+)
 @settings_options
-def sql(statement: str, fmt: str | None) -> None:
+def sql(statement: str, fmt: str | None, timeout: float, max_rows: int) -> None:
     """Run one SQL statement on a read-only connection (writes are refused).
 
     The database is not migrated first; tables: article, tag, run, article_revision,
@@ -412,7 +428,13 @@ def sql(statement: str, fmt: str | None) -> None:
     """
     from aggregator.jobs.library import run_sql
 
-    result = run_sql(_app().settings.db_url, statement)
+    result = run_sql(_app().settings.db_url, statement, timeout_s=timeout, max_rows=max_rows)
+    if result.truncated:
+        click.echo(
+            f"note: stopped after {max_rows:,} rows (--max-rows {max_rows}); ask for more with "
+            "--max-rows N (0: no limit)",
+            err=True,
+        )
     out = _stdout()
     fmt = resolve_format(fmt)
     if fmt == "json":

@@ -4,6 +4,7 @@ here, written by the publish job."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import PurePath
 
 from lxml import etree
 
+from aggregator.digest.formatting import NO_LINK, link_target
 from aggregator.digest.render_json import iso_utc
 from aggregator.errors import AggregatorError
 
@@ -46,6 +48,18 @@ class FeedEntry:
         return entry_id(self.week)
 
 
+# A feed link is one of our digest files next to the feed, or a web page.
+_DIGEST_FILE = re.compile(r"digest-\d{4}-W\d{2}\.(?:md|html|json)")
+
+
+def safe_link(href: str) -> bool:
+    """Whether ``href`` may stand in the feed: a digest file name (relative, as written
+    next to feed.xml) or an http(s) URL; never javascript:, data:, file: or a path."""
+    if _DIGEST_FILE.fullmatch(href):
+        return True
+    return link_target(href) == href and href != NO_LINK
+
+
 def entry_id(week: str) -> str:
     """Stable URN for a week's digest (the same week always has the same id)."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"{GENERATOR}:digest:{week}").urn
@@ -79,7 +93,8 @@ def feed_xml(entries: Iterable[FeedEntry]) -> bytes:
         _sub(entry, "title", item.title)
         _sub(entry, "updated", iso_utc(item.updated))
         for link in item.links:
-            _sub(entry, "link", rel="alternate", type=link.media_type, href=link.href)
+            if safe_link(link.href):
+                _sub(entry, "link", rel="alternate", type=link.media_type, href=link.href)
         _sub(entry, "summary", item.summary, type="text")
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
@@ -109,6 +124,7 @@ def _entry(entry: etree._Element, name: str) -> FeedEntry:
     links = tuple(
         FeedLink(href=link.get("href", ""), media_type=link.get("type", ""))
         for link in entry.findall(_A + "link")
+        if safe_link(link.get("href", ""))
     )
     week = next((PurePath(link.href).stem.removeprefix("digest-") for link in links), "")
     if not week:

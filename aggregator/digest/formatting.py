@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, urlsplit
 
 import jinja2
 
@@ -22,6 +23,28 @@ def md_escape(value: object) -> str:
         return ""
     text = _WHITESPACE.sub(" ", str(value)).strip()
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+# The only link targets a digest writes: web pages.
+LINK_SCHEMES = frozenset({"https", "http"})
+# Characters a link target keeps as they are: the URL syntax characters that neither
+# Markdown nor HTML reads as markup or as the end of a link ("%" keeps encoded ones encoded).
+_URL_SAFE = "/:?#@!$&*+,;=%"
+NO_LINK = "#"  # the target of a link that would not be http(s): this page
+
+
+def link_target(url: object) -> str:
+    """``url`` made safe as a link target in Markdown, HTML, Atom and the e-mail: an
+    http(s) URL with every other character percent-encoded (so ``)``, ``<``, ``]``, quotes
+    or a space cannot end the link or start markup); anything else becomes ``#``."""
+    text = "" if url is None else str(url).strip()
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return NO_LINK
+    if scheme not in LINK_SCHEMES:
+        return NO_LINK
+    return quote(text, safe=_URL_SAFE)
 
 
 def signed(delta: int) -> str:
@@ -84,7 +107,8 @@ def study_type_label(value: str) -> str:
 
 def make_environment() -> jinja2.Environment:
     """Templates shipped in aggregator/digest/templates; autoescape on for *.html.j2 (and
-    by default); the Markdown template escapes article text with the ``md`` filter instead."""
+    by default); the Markdown template escapes article text with the ``md`` filter instead.
+    Every link target in both goes through the ``link`` filter (http(s) only, encoded)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("aggregator.digest", "templates"),
         autoescape=jinja2.select_autoescape(
@@ -100,6 +124,7 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters.update(
         md=md_escape,
+        link=link_target,
         signed=signed,
         count_cell=count_cell,
         level=level_text,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aggregator.errors import AggregatorError
 from aggregator.vocab import (
@@ -57,9 +58,17 @@ def pubmed_url(pmid: int) -> str:
     return PUBMED_URL.format(pmid=pmid)
 
 
+# What a DOI may keep unencoded in its doi.org link: letters, digits and the URL path
+# characters no Markdown or HTML reader treats as markup or as the end of a link (the
+# DOI Handbook's encoding rules; doi.org resolves the encoded form the same).
+_DOI_PATH_SAFE = "/:;@!$&*+,="
+
+
 def doi_url(doi: str | None) -> str | None:
-    """doi.org resolver link, or None without a DOI."""
-    return DOI_URL.format(doi=doi.strip()) if doi and doi.strip() else None
+    """doi.org resolver link (the DOI percent-encoded), or None without a DOI."""
+    if not doi or not doi.strip():
+        return None
+    return DOI_URL.format(doi=quote(doi.strip(), safe=_DOI_PATH_SAFE))
 
 
 def trial_url(nct_id: str) -> str:

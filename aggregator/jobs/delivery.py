@@ -32,6 +32,12 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _KNOWN_PARAMS = {"starttls", "from", "timeout"}
+# urllib's URL errors that quote nothing of the URL (the others quote the port text).
+_SAFE_URL_ERRORS = {"Port out of range 0-65535", "Invalid IPv6 URL"}
+_ENCODE_HINT = (
+    "write / ? # @ : % in the user name or password as %2F %3F %23 %40 %3A %25 "
+    "(the URL is not shown: it may hold the password)"
+)
 
 
 class DeliveryError(AggregatorError):
@@ -89,20 +95,32 @@ class SmtpSettings:
 
     @classmethod
     def from_url(cls, url: str, recipients: Sequence[str] = ()) -> SmtpSettings:
-        """Parse ``smtp[s]://[user[:pass]@]host[:port][?starttls=1&from=addr&timeout=30]``."""
+        """Parse ``smtp[s]://[user[:pass]@]host[:port][?starttls=1&from=addr&timeout=30]``.
+
+        No error quotes the URL or a piece of it that could be the password: a URL whose user
+        name or password holds ``/ ? #`` unencoded (read as it stands, part of the password
+        would become the host, port, path or a parameter) is refused as a whole, without
+        quoting it; parameters are quoted only once the URL is known to be well formed.
+        """
         try:
             parts = urlsplit(url.strip())
             port_value = parts.port
         except ValueError as exc:
-            raise ConfigError(f"{SMTP_URL_VAR} is not a valid URL ({exc})") from None
-        shown = _redact_url(url, parts.password)
+            if str(exc) in _SAFE_URL_ERRORS:
+                raise ConfigError(f"{SMTP_URL_VAR} is not a valid URL ({exc})") from None
+            # urllib's other texts quote the port, which may be a piece of the password.
+            raise ConfigError(f"{SMTP_URL_VAR} is not a valid URL; {_ENCODE_HINT}") from None
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if _userinfo_misplaced(parts.path, parts.fragment, query):
+            raise ConfigError(f"{SMTP_URL_VAR} is not a valid URL; {_ENCODE_HINT}")
         scheme = parts.scheme.lower()
         if scheme not in {"smtp", "smtps"}:
-            raise ConfigError(f"{SMTP_URL_VAR} must start with smtp:// or smtps://; got {shown!r}")
+            raise ConfigError(
+                f"{SMTP_URL_VAR} must start with smtp:// or smtps://; got {scheme or 'no'} scheme"
+            )
         host = parts.hostname
         if not host:
-            raise ConfigError(f"{SMTP_URL_VAR} has no host name: {shown!r}")
-        query = parse_qs(parts.query, keep_blank_values=True)
+            raise ConfigError(f"{SMTP_URL_VAR} has no host name")
         unknown = sorted(set(query) - _KNOWN_PARAMS)
         if unknown:
             raise ConfigError(
@@ -320,7 +338,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _redact_url(url: str, password: str | None) -> str:
-    if password:
-        url = url.replace(password, "***")
-    return url
+def _userinfo_misplaced(path: str, fragment: str, query: Mapping[str, list[str]]) -> bool:
+    """Whether a user name or password with an unencoded ``/``, ``?`` or ``#`` spilled into the
+    path, fragment or query: an SMTP URL has no path or fragment, and its ``@`` after the host
+    can only be the one of ``from=``."""
+    if path not in ("", "/") or fragment:
+        return True
+    for name, values in query.items():
+        if "@" in name:
+            return True
+        for value in values:
+            if name == "from":
+                if value.count("@") > 1 or any(ch in value for ch in "/?#"):
+                    return True
+            elif "@" in value:
+                return True
+    return False

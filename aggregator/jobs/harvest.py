@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from aggregator.article import Article, DeletedCitations
 from aggregator.bulk import gc_paused
@@ -43,7 +44,7 @@ from aggregator.store.articles import (
     upsert_articles,
 )
 from aggregator.store.engine import new_session, store_errors
-from aggregator.store.lock import RunLock
+from aggregator.store.lock import LockLostError, RunLock
 from aggregator.store.runs import (
     finish_run,
     get_checkpoint,
@@ -274,8 +275,9 @@ class Harvester:
                     outcomes.append(self.harvest_query(query, run_id))
                 if follow_up is not None:
                     extra = follow_up(run_id)
-        except BaseException as exc:  # KeyboardInterrupt/SIGTERM: record, then re-raise
-            self._finish(run_id, outcomes, status="interrupted", error=repr(exc)[:500])
+        except BaseException as exc:  # KeyboardInterrupt/SIGTERM, lock lost: record, re-raise
+            error = str(exc) if isinstance(exc, AggregatorError) else repr(exc)
+            self._finish(run_id, outcomes, status="interrupted", error=error[:500])
             raise
         failures = [f"{o.name}: {o.error}" for o in outcomes if not o.ok]
         searched = len(outcomes)
@@ -361,6 +363,8 @@ class Harvester:
                     # EFetch kept failing for ids the search gave: search afresh, once.
                     logger.warning("%s: %s; searching again", query.name, exc)
                     self._harvest_query(query, run_id, outcome)
+        except LockLostError:
+            raise  # another run owns the database now: stop the whole run, write nothing more
         except AggregatorError as exc:
             outcome.ok = False
             outcome.error = str(exc)
@@ -425,8 +429,10 @@ class Harvester:
         self._fetch_and_store(query, run_id, to_fetch, outcome)
         outcome.missing = sorted(set(self.client.missing_pmids))
         with new_session(self.engine) as session:
+            now = self.clock()
+            self._confirm_lock(session, now)
             stored = stored_pmids(session, created)
-            record_hits(session, query.name, stored, run_id, self.clock())
+            record_hits(session, query.name, stored, run_id, now)
             set_checkpoint(session, query.name, today, run_id, self.clock(), fingerprint)
             session.commit()
 
@@ -454,6 +460,7 @@ class Harvester:
     ) -> None:
         now = self.clock()
         with gc_paused(), new_session(self.engine) as session:  # many small objects
+            self._confirm_lock(session)
             tagged = [(article, self.tagger(article)) for article in batch]
             results = upsert_articles(session, tagged, run_id=run_id, now=now, source=self.source)
             for result in results:
@@ -461,8 +468,12 @@ class Harvester:
             record_hits(session, query.name, [a.pmid for a in batch], run_id, now)
             session.commit()
         outcome.fetched += len(batch)
+
+    def _confirm_lock(self, session: Session, now: dt.datetime | None = None) -> None:
+        """First in every write transaction: this run still holds the run lock (renewing it),
+        else LockLostError and the transaction writes nothing."""
         if self.lock is not None:
-            self.lock.heartbeat()  # a long harvest keeps its lease
+            self.lock.confirm(session, now)
 
 
 def _count(outcome: QueryOutcome | ImportReport, result: UpsertResult) -> None:

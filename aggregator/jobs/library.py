@@ -20,7 +20,12 @@ from aggregator.jobs.trials import registrations_of
 from aggregator.store.articles import StoredArticle, article_history, count_articles, get_article
 from aggregator.store.engine import new_session, store_errors
 from aggregator.store.models import RunRow, SavedQueryStateRow
-from aggregator.store.readonly import SQLResult, run_readonly_sql
+from aggregator.store.readonly import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+    SQLResult,
+    run_readonly_sql,
+)
 from aggregator.store.runs import last_successful_run, query_states, recent_runs
 from aggregator.store.search import (
     ArticleFilter,
@@ -127,9 +132,16 @@ def database_stats(engine: Engine) -> LibraryStats:
         return library_stats(engine, session)
 
 
-def run_sql(db_url: str, statement: str) -> SQLResult:
-    """One statement on a read-only connection (``aggregator sql``)."""
-    return run_readonly_sql(db_url, statement)
+def run_sql(
+    db_url: str,
+    statement: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> SQLResult:
+    """One statement on a read-only connection (``aggregator sql``), within ``timeout_s``
+    seconds and ``max_rows`` rows (0: no limit)."""
+    return run_readonly_sql(db_url, statement, timeout_s=timeout_s, max_rows=max_rows)
 
 
 # Runs that refresh the data: harvests from PubMed and the demo's harvests of its corpus.

@@ -7,7 +7,9 @@ never sees half a digest and a failed write leaves the previous file in place.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from aggregator.digest import (
 )
 from aggregator.digest.feed import FEED_FILE
 from aggregator.digest.output import RENDERERS, check_formats, digest_file_name
+from aggregator.errors import AggregatorError
 from aggregator.jobs.delivery import DeliveryReceipt, SmtpSettings, send_digest
 from aggregator.store.digest_reader import load_digest_inputs
 from aggregator.store.digests import save_digest
@@ -36,6 +39,11 @@ logger = logging.getLogger("aggregator.publish")
 
 FORMATS: tuple[str, ...] = tuple(RENDERERS)  # md, html, json
 MAIL_FORMATS = ("md", "html")  # the e-mail's plain-text and HTML parts
+
+
+class DigestWriteError(AggregatorError):
+    """The digest files could not be written; the message names the folder and the reason.
+    Nothing is left behind (no temporary file) and the previous files are intact."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +105,26 @@ def publish_digest(
     built = build_weekly_digest(engine, week, demo=demo)
     wanted = (*formats, *MAIL_FORMATS) if smtp is not None else formats
     texts = {fmt: RENDERERS[fmt][0](built.digest) for fmt in dict.fromkeys(wanted)}
-    paths = write_digest_files(built.digest, out_dir, {fmt: texts[fmt] for fmt in formats})
+    failure: DigestWriteError | None = None
+    try:
+        paths = write_digest_files(built.digest, out_dir, {fmt: texts[fmt] for fmt in formats})
+    except OSError as exc:
+        # The files cannot be written (folder missing, read-only, disk full): the digest is
+        # still kept and mailed, then the failure is raised.
+        failure = DigestWriteError(f"cannot write the digest to {out_dir}: {_reason(exc)}")
+        paths = []
     _keep_in_database(engine, built.digest, {fmt: texts[fmt] for fmt in formats}, clock)
     receipt = None
     if smtp is not None:
         receipt = send_digest(smtp, built.digest.title, texts["md"], texts["html"])
         logger.info("digest emailed: %s", receipt)
+    if failure is not None:
+        raise failure
     return Published(week=week, paths=paths, empty_database=built.empty_database, emailed=receipt)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def write_digest_files(digest: Digest, out_dir: Path, texts: dict[str, str]) -> list[Path]:
@@ -123,10 +144,22 @@ def write_digest_files(digest: Digest, out_dir: Path, texts: dict[str, str]) -> 
 
 
 def read_feed_file(path: Path) -> list[FeedEntry]:
-    """The entries of an existing feed.xml (none when there is no file yet)."""
-    if not path.exists():
+    """The entries of an existing feed.xml (none when there is no file yet).
+
+    A link at ``path`` is not followed (it could make the feed copy another file): the feed
+    is started afresh and the new one replaces the link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
         return []
-    return parse_feed(path.read_bytes(), str(path))
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        logger.warning("%s is a symbolic link: not followed; a new feed replaces it", path)
+        return []
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+    return parse_feed(data, str(path))
 
 
 def _keep_in_database(engine: Engine, digest: Digest, texts: dict[str, str], clock: Clock) -> None:

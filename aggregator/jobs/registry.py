@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from aggregator.ctgov import (
     RegistryClient,
@@ -363,6 +364,7 @@ class RegistryHarvester:
             self._store_batch(batch, run_id, outcome)
         outcome.pages = pages.pages
         with new_session(self.engine) as session:
+            self._confirm_lock(session)
             set_checkpoint(
                 session, checkpoint_name, today, run_id, self.clock(), search.fingerprint
             )
@@ -372,12 +374,17 @@ class RegistryHarvester:
         self, batch: list[TrialInput], run_id: int, outcome: RegistrySearchOutcome
     ) -> None:
         with new_session(self.engine) as session:
+            self._confirm_lock(session)
             results = upsert_trials(session, batch, run_id=run_id, now=self.clock())
             session.commit()
         for result in results:
             _count(outcome, result)
+
+    def _confirm_lock(self, session: Session) -> None:
+        """First in every write transaction: this run still holds the run lock (renewing it),
+        else LockLostError and the transaction writes nothing."""
         if self.lock is not None:
-            self.lock.heartbeat()  # a long harvest keeps its lease
+            self.lock.confirm(session)
 
     # -- article -> trial links --------------------------------------------------------------
 
@@ -387,6 +394,7 @@ class RegistryHarvester:
         try:
             with store_errors(self.engine.url), new_session(self.engine) as session:
                 started = self.clock()
+                self._confirm_lock(session)
                 since = mentions_checkpoint(session)
                 candidates = mention_candidates(session, fetched_since=since)
                 outcome.articles = len(candidates)

@@ -186,8 +186,17 @@ def _run_info(row: RunRow) -> RunInfo:
         queries=tuple(str(q.get("name")) for q in queries),
         new_count=row.new,
         revised_count=row.revised,
-        failures=failures,
+        failures=failures + _step_failures(row),
     )
+
+
+def _step_failures(row: RunRow) -> tuple[str, ...]:
+    """A step after the harvest that failed (the digest: files, feed or mail), as
+    :func:`aggregator.jobs.weekly.record_failed_step` records it."""
+    step = row.details.get("digest") if isinstance(row.details, dict) else None
+    if isinstance(step, dict) and not step.get("ok", True):
+        return (f"digest: {step.get('error')}",)
+    return ()
 
 
 def _revert(value: Any, current: Any) -> Any:

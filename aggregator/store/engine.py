@@ -9,6 +9,7 @@ into a one-line :class:`~aggregator.errors.StoreError`.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -181,16 +182,26 @@ def store_errors(url: str | URL) -> Iterator[None]:
     except StoreError:
         raise
     except DBAPIError as exc:
-        raise StoreError(_driver_message(where, exc)) from exc
+        raise StoreError(_driver_message(where, exc, url)) from exc
     except SQLAlchemyError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StoreError(f"database {where}: {first_line}") from exc
 
 
-def _driver_message(where: str, exc: DBAPIError) -> str:
+# What is left on a disk when a write fails for want of space: a few pages at most.
+_NEARLY_FULL_BYTES = 1 << 20
+# SQLite's extended codes for a full disk: a write that found no space, and the WAL index
+# (the -shm file) that could not grow (what opening a WAL database on a full disk reports).
+_SQLITE_DISK_FULL = {"SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"}
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def _driver_message(where: str, exc: DBAPIError, url: str | URL) -> str:
     detail = str(exc.orig) if exc.orig is not None else str(exc)
     first_line = detail.strip().splitlines()[0] if detail.strip() else type(exc).__name__
     lowered = first_line.lower()
+    if _disk_full(exc.orig, lowered, url):
+        return _disk_full_message(where, url)
     if "database is locked" in lowered or "database table is locked" in lowered:
         return f"database {where} is locked by another process; try again when it has finished"
     if "unable to open database file" in lowered:
@@ -200,6 +211,39 @@ def _driver_message(where: str, exc: DBAPIError) -> str:
     if "disk i/o error" in lowered or "not a database" in lowered:
         return f"database {where} is damaged or not an SQLite database: {first_line}"
     return f"cannot use database {where}: {first_line}"
+
+
+def _disk_full(orig: BaseException | None, lowered: str, url: str | URL) -> bool:
+    """Whether a driver error means the disk is full (nothing is damaged then: the
+    transaction was rolled back)."""
+    if getattr(orig, "sqlite_errorname", None) in _SQLITE_DISK_FULL:
+        return True
+    if getattr(orig, "sqlstate", None) == _PG_DISK_FULL:
+        return True
+    if "database or disk is full" in lowered or "no space left on device" in lowered:
+        return True
+    if "disk i/o error" not in lowered:
+        return False
+    # A failed write on SQLite's other paths is a "disk I/O error": a full disk when the
+    # database's disk has (next to) no space left.
+    try:
+        path = sqlite_path(make_url(url))
+        return path is not None and shutil.disk_usage(path.parent).free < _NEARLY_FULL_BYTES
+    except (ArgumentError, OSError):
+        return False
+
+
+def _disk_full_message(where: str, url: str | URL) -> str:
+    rolled_back = "nothing was lost (the unfinished change was rolled back)"
+    if str(url).startswith("sqlite"):
+        return (
+            f"the disk holding database {where} is full; {rolled_back}: free some space, "
+            "then run the command again"
+        )
+    return (
+        f"the disk of the database server is full (database {where}); {rolled_back}: free "
+        "space on the server, then run the command again"
+    )
 
 
 def current_revision(connection: Connection) -> str | None:

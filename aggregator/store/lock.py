@@ -3,17 +3,26 @@
 The lock is one row per lock name in ``run_lock``. Acquiring inserts it with
 ``INSERT ... ON CONFLICT DO NOTHING``; if a row exists, a conditional UPDATE takes it over only
 when the holder's lease has expired (or the holder is a dead process on this host), so a crashed
-harvest never leaves the lock stuck. The holder renews the lease with :meth:`RunLock.heartbeat`.
-Every statement runs in its own short transaction on its own connection, independent of the
-pipeline's session.
+harvest never leaves the lock stuck.
+
+The holder keeps its lease alive: a daemon thread renews it every third of the lease while the
+lock is held (so a slow request cannot outlast it), with the lock's clock for the times it
+stores. A holder that could not renew in time (a process suspended, a database out of reach)
+may have been taken over: so every write of the harvest first calls :meth:`RunLock.confirm` in
+its own transaction, which renews the lease only if this holder still owns it and otherwise
+raises :class:`LockLostError`, so the write is rolled back and the run stops. Other statements
+run in their own short transactions on their own connections.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
+import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,6 +31,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
 from aggregator.errors import RunInProgressError, StoreError
 from aggregator.store.engine import store_errors
@@ -29,6 +40,8 @@ from aggregator.store.models import RunLockRow
 from aggregator.timeutil import Clock, utc_now
 
 DEFAULT_LEASE = dt.timedelta(minutes=15)
+
+logger = logging.getLogger("aggregator.store.lock")
 
 
 def process_alive(pid: int) -> bool:
@@ -66,8 +79,14 @@ def _insert(connection: Connection) -> Any:
     return sqlite.insert(_table())
 
 
+class LockLostError(StoreError):
+    """Another process took the run lock over: this holder must stop writing."""
+
+
 class RunLock:
-    """The run lock for one engine. Use as a context manager or call acquire/release."""
+    """The run lock for one engine. Use as a context manager or call acquire/release.
+
+    While held, a background thread renews the lease every third of it."""
 
     def __init__(
         self,
@@ -92,6 +111,11 @@ class RunLock:
         self.is_alive = is_alive
         self.held = False
         self.took_over: LockHolder | None = None  # the stale holder replaced by acquire()
+        # One shared in-memory SQLite connection cannot take a second thread's transactions
+        # (and no other process can see it to take the lock over).
+        self.keep_alive = not isinstance(engine.pool, StaticPool)
+        self._stop_renewing = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     def _now(self) -> dt.datetime:
         now = self.clock()
@@ -144,6 +168,7 @@ class RunLock:
                     )
                     if connection.execute(statement).rowcount == 1:
                         self.held, self.took_over = True, None
+                        self._start_renewing()
                         return
                 previous = self.holder()
                 if previous is None:  # released between our insert and select
@@ -165,6 +190,7 @@ class RunLock:
                 if taken.rowcount == 1:
                     self.held = True
                     self.took_over = previous if previous.owner != self.owner else None
+                    self._start_renewing()
                     return
         if previous is None:
             raise StoreError(f"could not acquire the {self.name} lock: it kept changing hands")
@@ -185,29 +211,70 @@ class RunLock:
         )
 
     def heartbeat(self) -> None:
-        """Extend the lease; StoreError if another process has taken the lock over."""
-        table = _table()
-        now = self._now()
+        """Extend the lease; LockLostError if another process has taken the lock over."""
         with store_errors(self.engine.url), self.engine.begin() as connection:
-            renewed = connection.execute(
-                sa.update(table)
-                .where(table.c.name == self.name, table.c.owner == self.owner)
-                .values(heartbeat_at=now, expires_at=now + self.lease)
-            )
-        if renewed.rowcount != 1:
+            self._renew(connection)
+
+    def confirm(self, session: Session, now: dt.datetime | None = None) -> None:
+        """Renew the lease inside ``session``'s transaction, before the caller writes in it:
+        LockLostError if another process has taken the lock over (roll back, write nothing).
+        The renewal holds the lock row (PostgreSQL) or the database (SQLite) until the
+        transaction ends, so no takeover can commit in between. ``now``: the caller's time
+        for this transaction (default: the lock's clock)."""
+        self._renew(session, now)
+
+    def _renew(self, executor: Connection | Session, now: dt.datetime | None = None) -> None:
+        table = _table()
+        if now is None:
+            now = self._now()
+        elif now.tzinfo is None:
+            raise ValueError("lock times must be timezone-aware")
+        renewed = executor.execute(
+            sa.update(table)
+            .where(table.c.name == self.name, table.c.owner == self.owner)
+            .values(heartbeat_at=now, expires_at=now + self.lease)
+        )
+        if cast(Any, renewed).rowcount != 1:
             self.held = False
-            raise StoreError(
-                f"lost the {self.name} lock: its lease expired and another process took it over"
+            self._stop_renewing.set()
+            raise LockLostError(
+                f"lost the {self.name} lock: its lease expired and another process took it "
+                "over; stopped without writing more"
             )
 
     def release(self) -> None:
         """Give the lock up (only if we still hold it)."""
+        self._stop()
         table = _table()
         with store_errors(self.engine.url), self.engine.begin() as connection:
             connection.execute(
                 sa.delete(table).where(table.c.name == self.name, table.c.owner == self.owner)
             )
         self.held = False
+
+    @property
+    def renew_every(self) -> float:
+        """Seconds between two renewals by the background thread: a third of the lease."""
+        return self.lease.total_seconds() / 3
+
+    def _start_renewing(self) -> None:
+        if not self.keep_alive or (self._renewer is not None and self._renewer.is_alive()):
+            return
+        self._stop_renewing = threading.Event()
+        self._renewer = threading.Thread(
+            target=_keep_renewing,
+            # A weak reference: a lock dropped without release() ends its thread too.
+            args=(weakref.ref(self), self._stop_renewing, self.renew_every),
+            name=f"{self.name}-lock-renewal",
+            daemon=True,  # never keeps the process alive
+        )
+        self._renewer.start()
+
+    def _stop(self) -> None:
+        self._stop_renewing.set()
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None and renewer is not threading.current_thread():
+            renewer.join(timeout=max(5.0, self.renew_every))
 
     def __enter__(self) -> RunLock:
         self.acquire()
@@ -220,3 +287,20 @@ class RunLock:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _keep_renewing(ref: weakref.ref[RunLock], stop: threading.Event, every: float) -> None:
+    """The renewal thread of a held lock: renew every ``every`` seconds until stopped, lost,
+    or the lock is gone."""
+    while not stop.wait(every):
+        lock = ref()
+        if lock is None:
+            return
+        try:
+            lock.heartbeat()
+        except LockLostError:
+            return  # the next write's confirm() stops the run with the error
+        except StoreError as exc:  # e.g. the database busy: try again next time
+            logger.warning("could not renew the %s lock: %s", lock.name, exc)
+        finally:
+            del lock  # no strong reference while waiting
