@@ -2145,12 +2145,15 @@ def _comparator(
 # --- reported result --------------------------------------------------------------------------
 
 _NULL_CUE = re.compile(
-    r"\bno (?:statistically |statistical |clinically )?(?:significant |"
-    r"meaningful |relevant |measurable |"
-    r"detectable |clear |additional |further |real |overall |preventive |conclusive )?"
+    r"\bno (?:statistically |statistical |clinically )?(?:(?:significant|"
+    r"meaningful|relevant|measurable|"
+    r"detectable|clear|additional|further|real|overall|preventive|conclusive|"
+    r"(?!adverse|side|serious|major|new|other|such|one|patients?)[a-z-]+) ){0,2}"
     r"(?:difference|differences|effect|effects|change|changes|improvement|reduction|benefit|"
     r"advantage|association|associations|relationship|correlation|evidence|impact|influence|"
-    r"link)\b|\bnot (?:statistically |significantly )?(?:significant(?:ly)?|different|differ|"
+    r"link)\b|\bdid not (?:seem|appear) to (?:differ|change|improve|reduce|affect)\b|"
+    r"\bneither (?:\w+ )?(?:difference|change|comparison)s? (?:was|were|reached) "
+    r"(?:statistically )?significant|\bnot (?:statistically |significantly )?(?:significant(?:ly)?|different|differ|"
     r"superior|better|effective|efficacious|associated|related|correlated|reduce|improve|"
     r"change|lower|help)\b|\bdid not (?:significantly )?(?:differ|reach|reduce|improve|prevent|"
     r"lower|change|show|separate|lessen|alter|decrease|affect|help|shorten|relieve|influence|"
@@ -2159,6 +2162,8 @@ _NULL_CUE = re.compile(
     r"\b(?:were|was|remained) (?:similar|comparable|unchanged|unaffected|unrelated|equivalent)\b|"
     r"\bsimilar (?:in|between|across) (?:the )?(?:two |three |both |all )?(?:groups|arms)\b|"
     r"\bfail(?:ed|s)? to\b|\bthe same (?:during|in|with|for)\b|\bneither\b[^.]{0,80}\bnor\b|"
+    r"\bneither (?:\w+ ){0,3}?(?:separated|differed|reduced|improved|changed|affected|altered|"
+    r"showed|prevented|lowered)\b|"
     r"\bequally (?:effective|well)\b|\bunrelated to\b|\bno (?:preventive|protective) effect\b|"
     r"\b(?:none|neither) of (?:the )?\w+[^.;]{0,40}\bsignificant|\bnot (?:clinically )?"
     r"(?:worthwhile|meaningful|relevant|useful|helpful)\b|\bno (?:\w+ )?advantage\b|"
@@ -2190,7 +2195,14 @@ _POS_CUE = re.compile(
     r"preventive|valuable|good|effective|alternative|an|additional) option\b|\b(?:should|can|"
     r"could|may) be (?:considered|used|recommended|offered|tried|added)\b|"
     r"\bbenefit\w*\b|\bbetter than\b|\bmore effective\b|\bassociat(?:ed|ion) (?:with|between)\b|"
-    r"\binverse(?:ly)?\b|\brisk factor\b|\bpredict\w*|\b(?:higher|increased|raised) "
+    r"\b(?:reduc\w*|lower\w*|decreas\w*|improv\w*|increas\w*|rais\w*|fell|dropped)\b"
+    r"(?:[^.;]{0,60}?)\bsignificant(?:ly)?\b(?! (?:in|among|only|for) )|"
+    r"\b(?<!no )(?<!not )(?<!non-)significant (?:\w+ ){0,2}?differences? (?:in|between|favou?r)|"
+    r"\b(?<!no )(?<!not )(?<!non-)(?:a |with a )significant (?:\w+ ){0,2}?difference\b|"
+    r"\bshould be (?:the )?(?:first|preferred|standard|drug of choice|treatment of choice)\b|"
+    r"\b(?:strongly )?support(?:s|ed)? (?:the use of )?(?:magnesium|it\b|this\b|these\b)|"
+    r"\bworks\b|"
+    r"\binverse(?:ly)?\b|\brisk factor\b|\b(?:was|were|is|are|as|an?) (?:\w+ ){0,3}?risk factors\b|\bpredict\w*|\b(?:higher|increased|raised) "
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
     r"\blower (?:in|among|than)\b|\bp\s*[<≤]\s*0?\.0[0-5]\d*|\bp\s*=\s*0?\.0[0-4]\d*|"
     r"\bp\s*<\s*0?\.001\b|\bsupport(?:s|ed)? (?:the|a|its|their)\b|\bworked\b|\bresponded\b|"
@@ -2210,11 +2222,13 @@ _POS_CUE = re.compile(
 _WEAK_POS_CUE = re.compile(
     r"\b(?:reduc(?:e|ed|es|tion|ing)|lower(?:ed|s)?|decreas(?:e|ed|es|ing)|improv(?:e|ed|es|"
     r"ement|ing)|reliev(?:e|ed|es)|prevent(?:ed|s)?|shorten(?:ed|s)?|eliminated|cut|cuts|fell|"
-    r"dropped|alleviat\w+|lessen(?:ed|s)?|eased?|reversed|relief|halved|fewer|cleared|resolved|"
+    r"dropped|falls|drops|alleviat\w+|lessen(?:ed|s)?|eased?|reversed|relief|halved|fewer|cleared|"
+    r"resolved|"
     r"recovered|shorter|faster|disappeared|stopped|doubled|tripled|halved|normali[sz]ed)\b"
 )
 _COMPARATIVE = re.compile(
-    r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b"
+    r"\bthan\b|\bversus\b|\bvs\b|\bcompared\b|\brelative to\b|\bagainst\b|\bover placebo\b|"
+    r"\bpool(?:ed|ing)\b|\boverall effects?\b"
 )
 _CONTRAST = re.compile(
     r"[;]|,?\s\b(?:but(?!\s+(?:statistically\s+)?significant)|although|though|whereas|while|"
@@ -2228,7 +2242,8 @@ _CONTRAST_WORDS = (
 _SKIP_CLAUSE = re.compile(
     r"\b(?:baseline (?:characteristics|features|values|demographics)|(?:similar|comparable|"
     r"balanced|alike) at (?:baseline|entry)|at entry|demographic|characteristics|age and sex|"
-    r"adverse|side[- ]effects?|withdr\w+|dropouts?|compliance|adherence)\b|\b(?:were|was) "
+    r"adverse (?:events?|effects?|reactions?|drug)|side[- ]effects?|withdr\w+|dropouts?|"
+    r"compliance|adherence)\b|\b(?:were|was) "
     r"(?:randomly )?(?:assigned|allocated|randomi[sz]ed|enrolled|excluded|recruited|screened)\b|"
     r"\bexcluded\b"
 )
@@ -2284,8 +2299,8 @@ _CONCLUSION = _Rule(
     "they ",
 )
 _PRIMARY = _Rule(
-    r"\b(?:primary|main|principal) (?:outcome|end ?-?point|efficacy|measure|variable|"
-    r"analysis|objective|result)s?\b|\bprimary(?:,|\))",
+    r"\b(?:primary|main|principal) (?:[a-z-]+ ){0,2}?(?:outcome|end ?-?point|efficacy|measure|"
+    r"variable|analysis|objective|result)s?\b|\bprimary(?:,|\))",
     *("primary", "main", "principal"),
 )
 _SECONDARY = _Rule(
@@ -2303,7 +2318,8 @@ _BACKGROUND_SENTENCE = _Rule(
 _TITLE_RESULT = re.compile(
     r"^(?:no|failure|lack) of\b|\bno (?:effect|benefit|association)\b|\bdoes not\b|"
     r"\bdo not\b|\bineffective\b|\b(?:is|are) (?:an? )?(?:effective|safe and effective)\b|"
-    r"\bsuperiority\b|\b(?:improves|reduces|prevents|relieves|alleviates|lowers)\b"
+    r"\bsuperiority\b|\b(?:improves|reduces|prevents|relieves|alleviates|lowers|decreases)\b|"
+    r"\b(?:can|may|could) (?:decrease|reduce|improve|prevent|relieve|alleviate|lower)\b"
 )
 
 _POLARITY_TO_RESULT = {
@@ -2357,16 +2373,19 @@ _POS_WORDS = (
     *("accompanied", "linked", "tied", "important", "reason", "consider", "response"),
     *("indicated", "level ", "grade ", "recommended", "suggest", "show", "indicat", "demonstrat"),
     *("cause", "induce", "lead to", "contribute"),
-    "confirm",
+    *("confirm", "should be", "works"),
 )
 _WEAK_WORDS = (
     *("reduc", "lower", "decreas", "improv", "reliev", "prevent", "shorten", "eliminated", "cut"),
     *("fell", "dropped", "alleviat", "lessen", "ease", "reversed", "relief", "halved", "fewer"),
     *("cleared", "resolved", "recovered", "shorter", "faster", "disappeared", "stopped"),
-    *("doubled", "tripled", "normali"),
+    *("doubled", "tripled", "normali", "falls", "drops"),
 )
 _BOTH_WORDS = ("both", "all ", "either", "whatever", "over time", "everyone")
-_COMPARATIVE_WORDS = ("than", "versus", "vs", "compared", "relative to", "against", "over placebo")
+_COMPARATIVE_WORDS = (
+    *("than", "versus", "vs", "compared", "relative to", "against", "over placebo", "pool"),
+    "overall effect",
+)
 
 
 # Efficacy outcomes: a clause naming one is a result even when it lists adverse events too
@@ -2394,7 +2413,7 @@ _INCONCLUSIVE = re.compile(
     r"\bno (?:firm|clear|definite|definitive) conclusions?\b|\binsufficient (?:evidence|data)\b|"
     r"\b(?:evidence|data)\b[^.;]{0,40}\b(?:is|was|are|were|remains?|seems?|to be|as) "
     r"(?:still |too )?"
-    r"(?:limited|insufficient|weak|scarce|sparse|inconclusive|conflicting|inconsistent|"
+    r"(?:limited(?! by)|insufficient|weak|scarce|sparse|inconclusive|conflicting|inconsistent|"
     r"lacking|equivocal)\b|\blimited (?:\w+ ){0,3}?(?:evidence|data)\b|"
     r"\bnot (?:statistically |clinically )?convincing\b|\bunconvincing\b|"
     r"\b(?:effect|benefit|efficacy|improvement)s? (?:\w+ )?(?:seemed |appeared |was |were |"
@@ -2428,9 +2447,45 @@ _STRONG_NEG_WORDS = (
 _TALLY_AFTER = re.compile(r"\s+(?:was\s+(?:seen|recorded|observed|noted)\s+)?in\s+\d")
 
 
-def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
+# A comparison whose reference is named right after its marker ("versus 56% of the magnesium
+# group", "than with magnesium", "compared with magnesium").
+_REFERENCE_MARKER = re.compile(r"\b(?:than|versus|vs\.?|compared (?:with|to)|relative to|over)\s")
+_REFERENCE_WORDS = ("than", "versus", "vs", "compared", "relative to", "over ")
+
+
+def _reference_is_magnesium(clause: str) -> bool:
+    """The clause compares something else against magnesium: magnesium is named only as the
+    reference of its comparison ("relief in 90% with prochlorperazine versus 56% with
+    magnesium", "the placebo group improved more than the magnesium group")."""
+    if not _has_any(clause, _REFERENCE_WORDS):
+        return False
+    for marker in _REFERENCE_MARKER.finditer(clause):
+        reference_end = marker.end() + 45
+        reference = clause[marker.end() : reference_end]
+        cut = re.search(r"[,;(]|\b(?:and|but|with a|a significant)\b", reference)
+        if cut is not None:
+            reference_end = marker.end() + cut.start()
+            reference = reference[: cut.start()]
+        if not _MAGNESIUM_MENTION.search(reference):
+            continue
+        rest = clause[: marker.start()] + " " + clause[reference_end:]
+        if _MAGNESIUM_MENTION.search(rest) is None and rest.strip():
+            return True
+    return False
+
+
+def clause_polarity(clause: str, *, controlled: bool = False, tested: bool = False) -> str | None:
     """pos/null/neg for one clause (lower-case), None when it reports nothing usable. In a
-    ``controlled`` study a change word alone ("pain fell") is not a between-group result."""
+    ``controlled`` study a change word alone ("pain fell") is not a between-group result.
+    ``tested``: the article is about magnesium, so a benefit stated for another arm against
+    magnesium as the reference favours that arm."""
+    polarity = _clause_polarity(clause, controlled=controlled)
+    if tested and polarity == "pos" and _reference_is_magnesium(clause):
+        return "neg"
+    return polarity
+
+
+def _clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
     if _has_any(clause, _HARMLESS_WORDS):
         clause = _HARMLESS.sub(" ", clause)  # "improved ... without notable side effects"
     if _has_any(clause, _RESEARCH_WORDS):
@@ -2471,7 +2526,12 @@ def clause_polarity(clause: str, *, controlled: bool = False) -> str | None:
 
 
 def sentence_polarity(
-    lower: str, *, allow_secondary: bool = False, controlled: bool = False, primary: bool = False
+    lower: str,
+    *,
+    allow_secondary: bool = False,
+    controlled: bool = False,
+    primary: bool = False,
+    tested: bool = False,
 ) -> str | None:
     """pos/null/neg/mixed for a sentence's clauses; clauses about secondary outcomes or
     subgroups are left out unless ``allow_secondary``. For a ``primary`` outcome sentence a
@@ -2482,7 +2542,7 @@ def sentence_polarity(
     for clause in _clauses(lower):
         if not allow_secondary and _SECONDARY.search(clause) and "primary" not in clause:
             continue
-        polarity = clause_polarity(clause, controlled=controlled)
+        polarity = clause_polarity(clause, controlled=controlled, tested=tested)
         if polarity:
             found.add(polarity)
             first = first or polarity
@@ -2522,18 +2582,80 @@ def _objective_outcome(abstract: list[Sentence]) -> str | None:
     return None
 
 
+# "The primary outcome was the change in ...": what was measured, not its result.
+_PRIMARY_DEFINED = re.compile(
+    r"\b(?:primary|main|principal) (?:[a-z-]+ ){0,2}?(?:outcome|end ?-?point|measure|variable)s? "
+    r"(?:was|were|is|are|included|comprised)\s+(?:the|a|an|defined|change|changes|number|"
+    r"proportion|time|percentage|mean|rate|frequency|reduction|response|pain|headache|migraine|"
+    r"whether|relief|occurrence|incidence|composite|any|at least|\w+ing)\b"
+)
+
+
+# A closing sentence reads as the authors' conclusion when it judges ("suggest", "effective",
+# "may", "therefore") rather than reports numbers (p values, percentages, intervals).
+_JUDGEMENT = _Rule(
+    r"\b(?:suggest\w*|indicat\w*|shows?|demonstrat\w*|supports?|effective|ineffective|"
+    r"efficacious|safe|useful|beneficial|recommend\w*|may|might|can|could|should|appears?|"
+    r"seems?|therefore|thus|hence|overall|worked|works|helps?|warrant\w*|option|promising|"
+    r"judged?|regard\w*|consider\w*|little benefit|no benefit|no evidence|worth\w*|"
+    r"valuable|appropriate|alternative|advis\w*|caution|argue\w*|propose\w*|confirm\w*)\b",
+    *("suggest", "indicat", "show", "demonstrat", "support", "effective", "efficacious", "safe"),
+    *("useful", "beneficial", "recommend", "may", "might", "can", "could", "should", "appear"),
+    *("seem", "therefore", "thus", "hence", "overall", "work", "help", "warrant", "option"),
+    *("promising", "judge", "regard", "consider", "benefit", "evidence", "worth", "valuable"),
+    *("appropriate", "alternative", "advis", "caution", "argue", "propose", "confirm"),
+)
+_STATISTICS = re.compile(r"\bp\s*[<=>≤]|%|\b95\s*%|\bci\b|\b(?:or|rr|hr)\s+\d|\(\s*\d")
+
+
+def _judges(sentence: Sentence) -> bool:
+    return _JUDGEMENT.search(sentence.lower) is not None and not _STATISTICS.search(sentence.lower)
+
+
+_REFERENCE_BEFORE = re.compile(r"\b(?:than|to|with|versus|vs|over|against|and|or)\s+(?:\w+\s+)?$")
+
+
+def _rival_judged(lower: str, rival: str) -> bool:
+    """The active comparator is the subject of the sentence's judgement: named, and not as the
+    reference of a comparison ("non-inferior to X", "than with X")."""
+    if len(rival) < 4:
+        return False
+    found = re.search(rf"\b{re.escape(rival)}\b", lower)
+    return found is not None and _REFERENCE_BEFORE.search(lower, 0, found.start()) is None
+
+
+def _combine(polarities: list[str]) -> str | None:
+    """One polarity for several sentences of the same part (the conclusion): agreement is that
+    polarity; a benefit beside a null or an inconclusive judgement is "mixed"; a harm beside a
+    null is a harm."""
+    found = set(polarities)
+    if not found:
+        return None
+    if len(found) == 1:
+        return polarities[0]
+    if "neg" in found and "pos" not in found:
+        return "neg"
+    return "mixed"
+
+
 def _reported_result(
     sentences: list[Sentence],
     *,
     controlled: bool = False,
     conclusion_only: bool = False,
     review: bool = False,
+    tested: bool = False,
+    rival: str | None = None,
 ) -> tuple[str, FindingSource | None]:
-    """What the authors report on the primary outcome: the stated primary outcome's result,
-    else an explicit conclusion, else (a study) the result on the first outcome its objective
-    names, else a vote of the result sentences (the closing sentence counting one and a half);
-    a tie is "mixed". A stated primary outcome without a result (only secondary outcomes
-    reported) is "not_reported"."""
+    """What the authors report on the primary outcome (the reading the module docstring
+    defines): the authors' conclusion, set against the stated primary outcome's result when
+    both are given; else the primary outcome's result; else (a study) the result on the first
+    outcome its objective names; else the result sentences taken together (a tie is "mixed");
+    else a title that states a result. ``tested``: the article is about magnesium, so a
+    comparison whose reference is magnesium ("90% with X versus 56% with magnesium") is read
+    for magnesium, and ``rival`` (the active comparator's name) judged effective in a sentence
+    that does not name magnesium is a result against magnesium ("metoclopramide gave better
+    early relief")."""
     abstract = [s for s in sentences if s.field == "abstract"]
     structured = any(s.category for s in abstract)
     usable: list[Sentence] = []
@@ -2546,16 +2668,30 @@ def _reported_result(
             continue
         usable.append(sentence)
 
-    memo: dict[tuple[int, bool], str | None] = {}
+    memo: dict[tuple[int, bool, bool], str | None] = {}
 
-    def polarity_of(sentence: Sentence, primary: bool = False) -> str | None:
-        key = (id(sentence), primary)
+    def concluding(sentence: Sentence) -> bool:
+        return sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower) is not None
+
+    def polarity_of(sentence: Sentence, primary: bool = False, closing: bool = False) -> str | None:
+        key = (id(sentence), primary, closing)
         if key not in memo:
             # The authors' conclusion is their comparison: change words count there as they are.
-            concluding = sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower)
-            memo[key] = sentence_polarity(
-                sentence.lower, controlled=controlled and not concluding, primary=primary
+            polarity = sentence_polarity(
+                sentence.lower,
+                controlled=controlled and not (closing or concluding(sentence)),
+                primary=primary,
+                tested=tested,
             )
+            if (
+                polarity == "pos"
+                and tested
+                and rival
+                and _rival_judged(sentence.lower, rival)
+                and not _MAGNESIUM_MENTION.search(sentence.lower)
+            ):
+                polarity = "neg"
+            memo[key] = polarity
         return memo[key]
 
     def answer(sentence: Sentence, polarity: str) -> tuple[str, FindingSource]:
@@ -2563,36 +2699,88 @@ def _reported_result(
         text = snippet(sentence.text, 0, min(len(sentence.text), 160))
         return result, FindingSource("reported_result", result, sentence.field, text)
 
-    # 1. The stated primary outcome's result.
-    for position, sentence in enumerate(usable if not conclusion_only else ()):
+    # 1. The authors' conclusion: the CONCLUSIONS section, else sentences that say they
+    # conclude, else the closing sentence of an unstructured abstract (or a commentary's).
+    # Tiers: the section, then "conclude" / "in conclusion", then the other cues ("we found",
+    # "these results"); the first tier that judges is the conclusion.
+    conclusion: list[tuple[Sentence, str]] = []
+    tiers = (
+        [s for s in usable if s.category == "CONCLUSIONS"],
+        [s for s in usable if s.category != "CONCLUSIONS" and "conclu" in s.lower],
+        [s for s in usable if concluding(s) and "conclu" not in s.lower],
+    )
+    for tier in tiers:
+        for sentence in tier:
+            polarity = polarity_of(sentence, primary=_PRIMARY.search(sentence.lower) is not None)
+            if polarity is not None:
+                conclusion.append((sentence, polarity))
+        if conclusion:
+            break
+    strong = bool(conclusion) and (bool(tiers[0]) or bool(tiers[1]))
+    if strong and not tiers[0] and not any("conclu" in s.lower for s, _ in conclusion):
+        strong = False
+    if not conclusion and usable and not structured:
+        closing_sentence = usable[-1]
+        if closing_sentence.category != "METHODS" and _judges(closing_sentence):
+            polarity = polarity_of(closing_sentence, closing=True)
+            if polarity is not None:
+                conclusion.append((closing_sentence, polarity))
+    concluded = _combine([polarity for _, polarity in conclusion])
+    if conclusion_only:
+        if concluded is None:
+            return "not_reported", None
+        return answer(conclusion[0][0], concluded)
+
+    # 2. The stated primary outcome's result (results sentences, not the conclusion).
+    primary_result: tuple[Sentence, str] | None = None
+    for position, sentence in enumerate(usable):
         primary = _PRIMARY.search(sentence.lower)
-        if primary is None:
+        if primary is None or concluding(sentence):
             continue
-        polarity = sentence_polarity(
-            sentence.lower[primary.start() :], controlled=controlled, primary=True
+        defined = _PRIMARY_DEFINED.search(sentence.lower, primary.start())
+        polarity = (
+            None
+            if defined is not None and defined.start() == primary.start()
+            else sentence_polarity(
+                sentence.lower[primary.start() :],
+                controlled=controlled,
+                primary=True,
+                tested=tested,
+            )
         )
         if polarity is not None:
-            return answer(sentence, polarity)
+            primary_result = (sentence, polarity)
+            break
         for following in usable[position + 1 : position + 5]:
             if _SECONDARY.search(following.lower) and not _PRIMARY.search(following.lower):
                 continue
-            if _CONCLUSION.search(following.lower) or following.category == "CONCLUSIONS":
+            if concluding(following):
                 break
             polarity = polarity_of(following, primary=True)
             if polarity is not None:
-                return answer(following, polarity)
+                primary_result = (following, polarity)
+                break
         break
-    # 2. An explicit conclusion (for a commentary, also its closing sentence).
-    for position, sentence in reversed(list(enumerate(usable))):
-        closing = conclusion_only and position == len(usable) - 1 and not structured
-        if closing or sentence.category == "CONCLUSIONS" or _CONCLUSION.search(sentence.lower):
-            polarity = polarity_of(sentence)
-            if polarity is not None:
-                return answer(sentence, polarity)
-    if conclusion_only:
-        return "not_reported", None
-    # 3. No primary outcome named and no concluding judgement: the first outcome the objective
-    # names is the primary one; its first result decides (a review: its results together).
+
+    if concluded is not None and primary_result is not None:
+        stated = primary_result[1]
+        if not strong and not (stated in ("null", "neg") and concluded == "pos"):
+            # A weak conclusion ("we found", a closing sentence) does not outweigh the stated
+            # primary outcome's result.
+            return answer(*primary_result)
+        if stated == concluded:
+            return answer(*primary_result)
+        if stated in ("null", "neg") and concluded == "pos":
+            # A null primary outcome beside a benefit the conclusion presents: "mixed".
+            return answer(conclusion[0][0], "mixed")
+        return answer(conclusion[0][0], concluded)
+    if concluded is not None:
+        return answer(conclusion[0][0], concluded)
+    if primary_result is not None:
+        return answer(*primary_result)
+
+    # 3. No conclusion and no primary outcome's result: the first outcome the objective names
+    # is the primary one; its first result decides (a review: its results together).
     outcome = _objective_outcome(abstract) if not review else None
     if outcome is not None:
         for sentence in usable:
@@ -2601,7 +2789,7 @@ def _reported_result(
                 continue
             for clause in _clauses(lower):
                 if outcome in clause and not _SECONDARY.search(clause):
-                    polarity = clause_polarity(clause, controlled=controlled)
+                    polarity = clause_polarity(clause, controlled=controlled, tested=tested)
                     if polarity is not None:
                         return answer(sentence, polarity)
     # 4. The result sentences taken together (clauses about secondary outcomes left out).
@@ -2626,7 +2814,7 @@ def _reported_result(
     # 5. A title that states the result.
     for sentence in sentences:
         if sentence.field == "title" and _TITLE_RESULT.search(sentence.lower):
-            polarity = sentence_polarity(sentence.lower, allow_secondary=True)
+            polarity = sentence_polarity(sentence.lower, allow_secondary=True, tested=tested)
             if polarity is not None:
                 return answer(sentence, polarity)
     return "not_reported", None
@@ -2805,7 +2993,9 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
         comparator, detail, comparator_source = _comparator(
             sentences, scope, tags.study_type, magnesium_given
         )
-        review_result, review_source = _reported_result(sentences, controlled=True, review=True)
+        review_result, review_source = _reported_result(
+            sentences, controlled=True, review=True, tested=magnesium_given
+        )
         for item in (k, n):
             if item is not None:
                 provenance.append(item[1])
@@ -2918,7 +3108,10 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
             result = "not_reported"
         else:
             controlled = comparator in ("placebo", "active", "usual_care", "another_form")
-            result, result_source = _reported_result(sentences, controlled=controlled)
+            rival = detail.lower() if comparator == "active" and detail else None
+            result, result_source = _reported_result(
+                sentences, controlled=controlled, tested=magnesium_given, rival=rival
+            )
             if result_source is not None:
                 provenance.append(result_source)
 
