@@ -2474,13 +2474,38 @@ def _reference_is_magnesium(clause: str) -> bool:
     return False
 
 
+# Magnesium given or raised ("patients given magnesium", "magnesium supplementation", "higher
+# maternal doses") tied to a higher risk or more harm: an association against magnesium.
+_MAGNESIUM_EXPOSED = re.compile(
+    r"\b(?:given|receiving|received|taking|exposure to|use of|treated with)\s+(?:\w+\s+)?"
+    r"magnesium|\bmagnesium (?:\w+ )?(?:supplementation|supplements?|use|exposure|administration|"
+    r"prophylaxis|treatment|therapy)\b|\bhigher (?:\w+ )?doses?\b|\bwith (?:the )?dose\b"
+)
+_HARM_RISK = re.compile(
+    r"\b(?:higher|increased|greater|raised|excess) (?:\w+ )?(?:risk|odds|hazard|incidence|mortality)\b|"
+    r"\bincreased (?:significantly )?with (?:the )?(?:maternal )?dose\b|"
+    r"\b(?:more|increased) (?:\w+ ){0,2}?(?:complications|deaths|toxicity|adverse (?:events|effects))\b"
+)
+
+
+def _harm_of_magnesium(clause: str) -> bool:
+    """The clause ties magnesium given (or a higher dose) to a higher risk or more harm."""
+    if not _has_any(clause, ("magnes", "dose")):
+        return False
+    return bool(_MAGNESIUM_EXPOSED.search(clause)) and bool(_HARM_RISK.search(clause))
+
+
 def clause_polarity(clause: str, *, controlled: bool = False, tested: bool = False) -> str | None:
     """pos/null/neg for one clause (lower-case), None when it reports nothing usable. In a
     ``controlled`` study a change word alone ("pain fell") is not a between-group result.
     ``tested``: the article is about magnesium, so a benefit stated for another arm against
     magnesium as the reference favours that arm."""
     polarity = _clause_polarity(clause, controlled=controlled)
-    if tested and polarity == "pos" and _reference_is_magnesium(clause):
+    if (
+        tested
+        and polarity == "pos"
+        and (_reference_is_magnesium(clause) or _harm_of_magnesium(clause))
+    ):
         return "neg"
     return polarity
 
@@ -2539,7 +2564,15 @@ def sentence_polarity(
     found: set[str] = set()
     first: str | None = None
     qualified = False  # "..., but the difference was not significant": a null that qualifies
-    for clause in _clauses(lower):
+    clauses = _clauses(lower)
+    if tested and len(clauses) > 1:
+        # A harm the sentence states of magnesium is not diluted by what its other clauses say
+        # of other agents ("potassium may reduce AF; magnesium supplementation was linked to a
+        # higher risk").
+        named = [clause for clause in clauses if _harm_of_magnesium(clause)]
+        if named and len(named) < len(clauses):
+            clauses = named
+    for clause in clauses:
         if not allow_secondary and _SECONDARY.search(clause) and "primary" not in clause:
             continue
         polarity = clause_polarity(clause, controlled=controlled, tested=tested)
@@ -2960,6 +2993,33 @@ def _nothing_tested(sentences: list[Sentence], study_type: str) -> bool:
     return False
 
 
+# A case report or series whose subject is harm from the product taken ("hypermagnesemia induced
+# by magnesium oxide", "Epsom salt ingestion leading to ...", "cathartic-induced fatal ...").
+_HARM_TITLE = re.compile(
+    r"\b(?:hypermagnes\w+|toxicity|poisoning|overdose|intoxication|fatal|death|deficiency|"
+    r"injury|arrest)\b"
+)
+_HARM_CAUSE = re.compile(
+    r"(?:\b(?:magnesium|epsom|cathartic|laxative|antacid|supplement\w*|mgo)\S*[- ]induced\b|"
+    r"\b(?:induced by|caused by|due to|secondary to|after|following|from)\s+(?:\w+\s+){0,3}?"
+    r"(?:magnesium|epsom|cathartics?|laxatives?|antacids?|supplement\w*|mgo|overuse|ingestion)|"
+    r"\b(?:magnesium|epsom|salt|cathartic|laxative|antacid|supplement\w*)\s+(?:\w+\s+)?"
+    r"(?:ingestion|overuse|use|intake)\s+(?:leading|led) to\b)"
+)
+
+
+def _harm_case(sentences: list[Sentence]) -> FindingSource | None:
+    """A case report or series whose title says the product taken caused the harm."""
+    for sentence in sentences:
+        if sentence.field != "title":
+            continue
+        lower = sentence.lower
+        if _HARM_TITLE.search(lower) and _HARM_CAUSE.search(lower):
+            text = snippet(sentence.text, 0, min(len(sentence.text), 160))
+            return FindingSource("reported_result", "favours_comparator", "title", text)
+    return None
+
+
 _CASE_DESCRIBED = re.compile(
     r"\b(?:we|authors?)\s+(?:describe|report|present)\s+(?:the case of\s+)?(?:a|an|one)\s+"
     r"(?:\d+-year-old\s+|(?:young|elderly|older|pregnant)\s+)?"
@@ -3104,7 +3164,11 @@ def extract_findings(article: Article, tags: ArticleTags) -> Findings:
     result: str | None = None
     if scope == "study":
         discussed = tags.combination_product or bool(tags.forms)
-        if not discussed and _nothing_tested(sentences, tags.study_type):
+        harm = _harm_case(sentences) if tags.study_type in ("case_report", "case_series") else None
+        if harm is not None:
+            result = "favours_comparator"
+            provenance.append(harm)
+        elif not discussed and _nothing_tested(sentences, tags.study_type):
             result = "not_reported"
         else:
             controlled = comparator in ("placebo", "active", "usual_care", "another_form")
