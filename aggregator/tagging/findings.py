@@ -454,7 +454,8 @@ _VERB_COUNT = re.compile(
     r"(?P<verb>randomi[sz]ed|randomly|enrolled|included|recruited|analy[sz]ed|evaluated|"
     r"allocated|assigned|excluded|screened|treated|studied)|"
     r"(?P<bare>participated|took part|completed|had (?:complete|full|usable|evaluable|"
-    r"available) (?:data|follow-up|records|diaries))\b)"
+    r"available) (?:data|follow-up|records|diaries)|met (?:the |all )?(?:inclusion |eligibility |"
+    r"study |entry )?criteria|were eligible)\b)"
 )
 _HYPHEN_COUNT = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})-(?P<noun>patients?|participants?|subjects?|persons?|"
@@ -463,8 +464,13 @@ _HYPHEN_COUNT = re.compile(
 # "60 patients with migraine without aura and 60 with migraine with aura": the second count
 # leaves its noun out; it takes the noun of the count before it in the sentence.
 _ELLIPTIC_COUNT = re.compile(
-    rf"(?:\band|,|\bversus|\bvs\.?|\bagainst)\s+(?P<num>{NUMBER})\s+"
+    rf"(?:\band|,|:|\bversus|\bvs\.?|\bagainst)\s+(?P<num>{NUMBER})\s+"
     r"(?=(?:with|without|who|receiving|taking|on|from)\b)"
+)
+# "30 normal pregnant and 30 preeclamptic women", "13 supplemented and 11 placebo participants":
+# the first count leaves its noun out; it takes the noun of the count after it.
+_LEADING_ELLIPTIC = re.compile(
+    rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+{_FILLER}{{1,3}}?and\s+(?P<next>{NUMBER})\s"
 )
 _BARE_GROUP = re.compile(
     rf"(?<![\w.,/-])(?P<num>{NUMBER})\s+(?:took|received|chose|got|were given)\s+"
@@ -488,7 +494,7 @@ _VERB_KINDS = {
     "evalua": "analysed",
     "comple": "analysed",
 }
-_KIND_RANK = {"randomised": 6, "enrolled": 5, "plain": 4, "analysed": 2, "unit": 1}
+_KIND_RANK = {"randomised": 6, "eligible": 5, "enrolled": 5, "plain": 4, "analysed": 2, "unit": 1}
 _RANDOMISED = re.compile(
     r"\brandomi[sz]|\brandomly (?:assigned|allocated|divided|split)|\ballocated\b|"
     r"\bassigned\b"
@@ -520,7 +526,8 @@ _SUBSET_AFTER = re.compile(r"\s*(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)|of whom\b|of them
 _SUBSET_BEFORE = re.compile(
     r"(?:\(|\bincluding|\bof whom|\bof which|\bamong them|\baged|\bage|\bmean|\bmedian|"
     r"\bthan|\bunder|\bover|\babout|\bapproximately|\bleast|\bmost|\bonly|\bexcept|"
-    r"\bwhile|\bwhereas|\bvs\.?|\bversus|\bof the|\bin each|\bper)\s*$"
+    r"\bwhile|\bwhereas|\bvs\.?|\bversus|\bof the|\bin each|\bper|\bmatched (?:to|with)|"
+    r"\b(?:groups|arms) of)\s*$"
 )
 _SUM_GAP = re.compile(
     r"^[^;]{0,140}?\b(?:and|versus|vs\.?|against|compared (?:with|to)|as well as|to)\b[^;]{0,60}$"
@@ -625,6 +632,18 @@ def _elliptic_counts(sentence: Sentence, index: int, counts: list[_Count]) -> li
             continue
         previous = before[-1]
         found.append(_Count(value, previous.kind, index, start, end, previous.noun))
+    by_start = {count.start: count for count in counts}
+    for match in _LEADING_ELLIPTIC.finditer(lower):
+        start, end = match.span("num")
+        following = by_start.get(match.start("next"))
+        if start in taken or following is None or not following.noun:
+            continue
+        if following.kind == "unit" or _RANGE_START.search(lower, max(0, start - 30), start):
+            continue
+        value = _int(match.group("num"))
+        if not value or lower.count("(", 0, start) > lower.count(")", 0, start):
+            continue
+        found.append(_Count(value, following.kind, index, start, end, following.noun))
     return found
 
 
@@ -645,6 +664,8 @@ def _count_of(
         return None
     if _SUBSET_AFTER.match(lower, match.end()):
         return None
+    if value == 1 and lower.endswith("the ", 0, start):
+        return None  # "the one patient with chronic cluster headache": one of the sample
     if _is_year(match.group("num"), lower, end) or (
         regex not in (_PERSON_COUNT, _HYPHEN_COUNT) and _looks_like_year(match.group("num"))
     ):
@@ -676,7 +697,10 @@ def _count_of(
         verb = match.group("verb") or match.group("bare")
         if verb in ("excluded", "screened"):
             return None
-        kind = "analysed" if verb.startswith("had ") else _VERB_KINDS.get(verb[:6], "enrolled")
+        if verb.startswith(("met ", "were eligible")):
+            kind = "eligible"  # "320 met the criteria": the sample drawn from a larger pool
+        else:
+            kind = "analysed" if verb.startswith("had ") else _VERB_KINDS.get(verb[:6], "enrolled")
     else:
         kind = _kind_for(lower, start, match.end(), noun)
         filler = match.group("filler") if regex is _PERSON_COUNT else ""
@@ -779,7 +803,7 @@ _PERSON_WORDS = (
 _VERB_WORDS = (
     *("randomi", "enrolled", "included", "recruited", "analy", "evaluated", "allocated"),
     *("assigned", "excluded", "screened", "treated", "studied", "participated", "took part"),
-    *("completed", "had "),
+    *("completed", "had ", "criteria", "eligible"),
 )
 _BARE_WORDS = ("took", "received", "chose", "got", "given")
 _HYPHEN_WORDS = (
@@ -856,8 +880,8 @@ def _arm_counts(sentence: Sentence) -> list[tuple[int, int]]:
 
 def _summable(lower: str, first: _Count, second: _Count) -> bool:
     gap = lower[first.end : second.start]
-    if _TOTAL_WORDS.search(gap):
-        return False
+    if _TOTAL_WORDS.search(gap) or " their " in gap:
+        return False  # "1433 pregnant individuals and their 1679 infants": dependants
     if not first.noun or not second.noun:
         return False  # "40 were enrolled and 35 analysed" are stages, not groups
     if (first.kind == "randomised") != (second.kind == "randomised"):
@@ -945,7 +969,7 @@ def _without_later_parts(candidates: list[_SizeCandidate]) -> list[_SizeCandidat
     largest = {True: 0, False: 0}
     for candidate in ordered:
         unit = candidate.kind == "unit"
-        if candidate.kind != "randomised" and candidate.value < largest[unit]:
+        if candidate.kind not in ("randomised", "eligible") and candidate.value < largest[unit]:
             continue
         largest[unit] = max(largest[unit], candidate.value)
         kept.append(candidate)
@@ -1004,6 +1028,12 @@ def _per_group_totals(sentences: list[Sentence]) -> list[_SizeCandidate]:
     return found
 
 
+_MATCHED_CONTROLS = re.compile(
+    rf"\b(?:each of (?:the )?|all )(?P<n>{NUMBER})\s+(?:[a-z][\w-]*\s+)?cases\s+(?:was|were)\s+"
+    rf"(?:individually\s+)?matched\s+(?:to|with)\s+(?P<k>{NUMBER})\s+(?:[a-z][\w-]*\s+)?controls\b"
+)
+
+
 def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | None:
     """The abstract's main participant figure: randomised, else enrolled, else analysed."""
     counts = _person_counts(sentences, include_cited=planned)
@@ -1058,6 +1088,23 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
                     _SizeCandidate(rank, index, match.start(), match.end(), groups * each, kind)
                 )
     candidates.extend(_per_group_totals(sentences))
+    # "each of the 257 cases was matched to 2 controls": cases and their controls, summed.
+    for index, sentence in enumerate(sentences):
+        if sentence.category == "BACKGROUND" or "matched" not in sentence.lower:
+            continue
+        for match in _MATCHED_CONTROLS.finditer(sentence.lower):
+            cases, ratio = _int(match.group("n")), _int(match.group("k"))
+            if cases and ratio and ratio <= 10:
+                candidates.append(
+                    _SizeCandidate(
+                        _KIND_RANK["enrolled"],
+                        index,
+                        match.start(),
+                        match.end(),
+                        cases * (1 + ratio),
+                        "enrolled",
+                    )
+                )
     candidates = _without_later_parts(candidates)
     if not candidates:
         return None
@@ -1066,7 +1113,9 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
     kind = (
         "planned"
         if planned
-        else {"plain": "enrolled", "unit": "analysed"}.get(best.kind, best.kind)
+        else {"plain": "enrolled", "unit": "analysed", "eligible": "enrolled"}.get(
+            best.kind, best.kind
+        )
     )
     end = min(best.end, len(sentence.text))
     source = FindingSource(
@@ -1077,8 +1126,9 @@ def _study_sample_size(sentences: list[Sentence], *, planned: bool) -> _Size | N
 
 _REVIEW_POOL = re.compile(
     rf"(?<![\w.,-])(?P<k>{NUMBER})\s+(?:[a-z][\w-]*,?\s+){{0,5}}?(?:trials|studies|rcts|"
-    r"articles|cohorts|reports|papers|publications|datasets)\b[^.;]{0,60}?\b(?:with|including|"
-    r"involving|enrolling|comprising|of|totall?ing|in which|covering|and)\s+(?:a total of\s+|"
+    r"articles|cohorts|reports|papers|publications|datasets)\b(?:[^.;]{0,60}?\b(?:with|including|"
+    r"involving|enrolling|comprising|of|totall?ing|in which|covering|and)\s+|"
+    r"(?:\s+[\w-]+){0,4}?\s*\(\s*)(?:a total of\s+|"
     rf"data (?:from|on)\s+|overall\s+)?(?P<n>{NUMBER})\s+(?:[a-z][\w-]*\s+){{0,3}}?"
     rf"(?:{PERSON_NOUNS})\b"
 )
@@ -1111,6 +1161,8 @@ def _review_counts(
         for match in _REVIEW_POOL.finditer(lower):
             if is_cited(sentence, match.start(), match.end()) and sentence.field != "title":
                 continue
+            if "(" in match.group(0) and len(_REVIEW_PART.findall(lower)) >= 2:
+                continue  # participants given per part of the studies: summed below
             k_value, n_value = _int(match.group("k")), _int(match.group("n"))
             text = snippet(sentence.text, match.start(), match.end())
             if k is None and k_value:
