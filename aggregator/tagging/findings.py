@@ -1772,7 +1772,9 @@ _DURATION_EXCLUDE_AFTER = re.compile(
     r"\W*(?:baseline|run-in|washout|wash-out|screening|follow-?up|observation|history|"
     r"(?:before|after|post)\W+(?:the\s+)?(?:start|onset|baseline|randomi|treatment|injection|"
     r"infusion|dose|enrol|inoculation|entry|the (?:first|last)|each|every)|old|of age|"
-    r"of (?:gestation|follow)|gestation|postpartum|later|earlier|ago)"
+    r"of (?:gestation|follow)|gestation|postpartum|later|earlier|ago|"
+    r"\(\s*(?:from\s+)?(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+)?"
+    r"(?:19|20)\d\d\b)"
 )
 _TREATMENT_WORDS = re.compile(
     r"\b(?:took|take|taking|received|receive|given|treated|treatment|supplement\w*|"
