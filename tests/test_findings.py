@@ -656,3 +656,102 @@ def test_bench_scores_none_and_null_alike_for_uncontrolled_designs() -> None:
     restricted = scores["result_restricted"]
     assert (restricted["scored"], restricted["matched"]) == (3, 2)  # not the animal study
     assert restricted["not_stated_share"] == pytest.approx(1 / 3)
+
+
+# --- findings rules 2026.4: the reported result as a reviewer reads it --------------------------
+
+
+def test_a_null_primary_beside_a_concluded_benefit_is_mixed() -> None:
+    findings = study(
+        "Sixty adults were randomised to magnesium or placebo. The primary outcome was the change "
+        "in migraine days. Migraine days did not differ between the groups (p = 0.4). Severity "
+        "fell significantly more with magnesium than with placebo. In conclusion, magnesium is an "
+        "effective option for reducing attack severity.",
+        forms=("unspecified",),
+    )
+    assert findings.reported_result == "mixed"
+
+
+def test_magnesium_as_the_reference_of_a_comparison_favours_the_comparator() -> None:
+    clause = (
+        "relief occurred in 84% of the prochlorperazine group versus 50% of the magnesium group"
+    )
+    assert clause_polarity(clause + ", a significant difference") == "pos"
+    assert clause_polarity(clause + ", a significant difference", tested=True) == "neg"
+    assert (
+        clause_polarity(
+            "pain fell significantly more with magnesium than with placebo", tested=True
+        )
+        == "pos"
+    )
+
+
+def test_harm_of_magnesium_given_favours_the_comparator() -> None:
+    clause = "patients given magnesium had a higher risk of atrial fibrillation (or 1.5)"
+    assert clause_polarity(clause, tested=True) == "neg"
+    assert (
+        clause_polarity("higher intake was associated with a lower risk of stroke", tested=True)
+        == "pos"
+    )
+
+
+@pytest.mark.parametrize(
+    ("clause", "polarity"),
+    [
+        ("the authors found no prophylactic benefit of oral magnesium", "null"),
+        ("no significant main effect of condition was found", "null"),
+        ("neither active drug separated from placebo on the primary endpoint", "null"),
+        ("serum magnesium did not seem to differ between the groups", "null"),
+        ("oral magnesium citrate did not reduce adverse perinatal outcomes", "null"),
+        ("magnesium citrate lowered urinary oxalate significantly", "pos"),
+        ("it should be the first parenteral agent used", "pos"),
+        ("real-world evidence is limited by retrospective designs", None),
+    ],
+)
+def test_reported_result_readings_2026_4(clause: str, polarity: str | None) -> None:
+    assert clause_polarity(clause, controlled=True) == polarity
+
+
+def test_a_judging_closing_sentence_is_the_conclusion_but_a_results_one_is_not() -> None:
+    judged = study(
+        "Adults were randomly assigned to magnesium citrate or placebo for 8 weeks. Forty "
+        "completed the trial. Blood pressure fell from 136 to 128 mmHg with magnesium. Oral "
+        "magnesium citrate therefore appears to lower blood pressure.",
+        forms=("citrate",),
+    )
+    assert judged.reported_result == "favours_magnesium"
+
+
+@pytest.mark.parametrize(
+    ("abstract", "study_type", "expected"),
+    [
+        ("We compared 40 normal pregnant and 40 preeclamptic women.", "cross_sectional", 80),
+        (
+            "The trial included 900 pregnant women and their 1,050 infants.",
+            "randomized_controlled_trial",
+            900,
+        ),
+        (
+            "Records of 2,400 inpatients were extracted, and 260 met the inclusion criteria.",
+            "cohort",
+            260,
+        ),
+        (
+            "Women were randomised in three groups of forty to A, B or C.",
+            "randomized_controlled_trial",
+            120,
+        ),
+        ("Each of the 150 cases was matched to 2 controls on age and sex.", "case_control", 450),
+    ],
+)
+def test_sample_size_readings_2026_4(abstract: str, study_type: str, expected: int) -> None:
+    assert study(abstract, study_type).sample_size == expected
+
+
+def test_a_calendar_dated_period_is_no_treatment_duration() -> None:
+    findings = study(
+        "Over six months (January 2024 to June 2024) a randomised trial was run. Eighty children "
+        "were randomly assigned to nebulised magnesium sulfate or salbutamol.",
+        forms=("sulfate",),
+    )
+    assert findings.duration_weeks is None

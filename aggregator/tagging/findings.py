@@ -57,7 +57,14 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
                           number of groups the abstract states (two for "compared X with Y"),
                           never alone, and below any count stated as a whole. A review's
                           pooled participants stated only per part of its included studies
-                          ("(948 participants) and ... (789 participants)") are summed.
+                          ("(948 participants) and ... (789 participants)") are summed;
+                          "nine trials (612 participants, ...)" gives 612. Rules 2026.4: one
+                          noun for two counts ("40 normal pregnant and 40 preeclamptic
+                          women" = 80); dependants are never added ("900 women and their
+                          1,050 infants" = 900); the part of a records pool that "met the
+                          criteria" is the sample; "three groups
+                          of forty" = 120; "each of the 150 cases was matched to 2 controls" =
+                          450; "the one patient with ..." is one of the sample, not its size.
     sample_size_kind      "randomised" | "enrolled" | "analysed" | "pooled" | "planned" | null
     arms                  int | null: stated ("three-arm", "two groups", one "(n = x)" per arm),
                           1 for a single-arm trial or treated series, 2 for a controlled trial
@@ -105,30 +112,63 @@ Export shape (:meth:`Findings.to_dict`; additive, every key always present)::
     reported_result       "favours_magnesium" | "no_difference" | "favours_comparator" |
                           "mixed" | "not_reported" | null (field does not apply). What the
                           authors report for the studied intervention (in this corpus:
-                          magnesium) on the primary outcome: the explicit primary-outcome result
-                          first, else the conclusion, else (studies) the result on the first
-                          outcome the objective names, else the results taken together (a tie
-                          is "mixed"). A result stated only for secondary outcomes or subgroups
-                          is "not_reported". Observational studies: "favours_magnesium" = the
-                          authors report the association they tested for (lower magnesium in
-                          patients, higher intake with fewer events), "no_difference" = no
-                          association, "favours_comparator" = the opposite association or harm.
-                          Readings: "did not differ", "comparable to", "(nearly) identical",
-                          "in neither trial" = no difference; a non-inferiority hypothesis met
-                          ("non-inferiority was confirmed") favours the intervention tested;
-                          "worse than", "less effective than", "lessened its effect", "not
-                          recommended", warnings ("urge caution") favour the comparator, and
-                          outweigh a null in the same clause ("did not help and may have
-                          lessened its effect"); inconclusive evidence ("could not reach a firm
-                          conclusion", "evidence was limited", "mixed results", "benefit
-                          confined to ...", "effectiveness needs further study") and a trend
-                          beside a significant benefit are "mixed"; adverse events alone are no
-                          efficacy result; "no effect in 10 patients" is a tally, not a null;
-                          one magnesium form found better than another favours the first-named.
-                          Reviews: their overall conclusion. "not_reported" also for a case
-                          report or series in which no treatment is given and an observational
-                          survey that only describes (prevalence, burden) and tests no
-                          association (neither asked of articles about magnesium).
+                          magnesium) on the primary outcome, read as a reviewer reads it
+                          (rules 2026.4):
+                          1. The authors' report is their conclusion: the CONCLUSION(S) /
+                          INTERPRETATION section, else sentences that say they conclude ("In
+                          conclusion", "The authors conclude"), else other authors' cues ("we
+                          found", "these results"), else the closing sentence of an
+                          unstructured abstract when it judges ("suggest", "effective", "may",
+                          "therefore") rather than reports numbers (p values, percentages,
+                          intervals). The first of these tiers that judges is the conclusion;
+                          its sentences together ("magnesium reduced pain; more trials are
+                          needed" = favours; a benefit beside a null = mixed).
+                          2. The primary outcome's result: the results sentence for an outcome
+                          named primary/main (its definition, "the primary outcome was the
+                          change in ...", is no result), else the first outcome the objective
+                          names.
+                          3. Together: agreement is that direction; a null (or harmful)
+                          primary outcome beside a benefit the conclusion presents is "mixed";
+                          otherwise an explicit conclusion (tiers one and two) decides, while a
+                          weaker one (other cues, a closing sentence) does not outweigh the
+                          stated primary result. Without either, the results sentences taken
+                          together (a tie is "mixed"), else a title that states a result.
+                          Results only for secondary outcomes or subgroups are "not_reported".
+                          Hedges ("may", "might", "suggest") do not change a direction; a call
+                          for more research is not a judgement.
+                          Direction for magnesium: a benefit stated for another arm with
+                          magnesium as the reference ("relief in 84% with prochlorperazine
+                          versus 50% with magnesium", "improved more with albuterol than with
+                          magnesium"), the active comparator judged effective in a sentence that
+                          does not name magnesium, "worse than", "less effective than",
+                          "inferior to", "lessened its effect", "not recommended", warnings
+                          ("urge caution"), and "did not help and may have lessened its effect"
+                          favour the comparator. One magnesium form found better than another
+                          favours the first-named; a non-inferiority hypothesis met favours the
+                          intervention tested; "did not differ", "comparable to", "(nearly)
+                          identical", "no prophylactic benefit" = no difference.
+                          Inconclusive evidence ("could not reach a firm conclusion", "evidence
+                          was limited", "insufficient evidence", "mixed results", "benefit
+                          confined to ...", "effectiveness needs further study"; not "limited by
+                          its design") and a trend beside a significant benefit are "mixed".
+                          Adverse events alone are no efficacy result ("adverse perinatal
+                          outcomes" are an outcome, not adverse events); "no effect in 10
+                          patients" is a tally, not a null.
+                          Observational studies: "favours_magnesium" = the authors report the
+                          association they tested for (lower magnesium in patients, higher
+                          intake with fewer events, a risk factor found), "no_difference" = no
+                          association, "favours_comparator" = the opposite association or harm
+                          (magnesium given, or a higher dose, tied to a higher risk or more
+                          complications). Case reports and series: a title that says the
+                          product taken caused the harm ("hypermagnesemia induced by magnesium
+                          oxide", "Epsom salt ingestion leading to ...") favours the comparator.
+                          Reviews: their conclusion, else the pooled estimate. "not_reported"
+                          also for a case report or series in which no treatment is given, an
+                          observational survey that only describes (prevalence, burden) and
+                          tests no association (neither asked of articles about magnesium), and
+                          an abstract that states no result; protocols, notices, animal and
+                          in-vitro studies have no result (null). When the reading stays
+                          uncertain, "not_reported" is preferred to a guessed direction.
     provenance            [{field, value, source_field ("title" "abstract" "derived"), snippet}]
 
 :func:`findings_line` turns findings into one neutral digest line.
@@ -1029,8 +1069,9 @@ def _per_group_totals(sentences: list[Sentence]) -> list[_SizeCandidate]:
 
 
 _MATCHED_CONTROLS = re.compile(
-    rf"\b(?:each of (?:the )?|all )(?P<n>{NUMBER})\s+(?:[a-z][\w-]*\s+)?cases\s+(?:was|were)\s+"
-    rf"(?:individually\s+)?matched\s+(?:to|with)\s+(?P<k>{NUMBER})\s+(?:[a-z][\w-]*\s+)?controls\b"
+    rf"\b(?:each of (?:the )?|all )(?P<n>{NUMBER})\s+(?:[a-z][\w-]*\s+)?cases\s+"
+    r"(?:(?:of|with)\s+(?:[\w-]+\s+){0,3}?)?(?:was|were)\s+(?:individually\s+)?matched\s+"
+    rf"(?:to|with)\s+(?P<k>{NUMBER})\s+(?:[a-z][\w-]*\s+)?controls\b"
 )
 
 
@@ -2207,7 +2248,8 @@ _NULL_CUE = re.compile(
     r"advantage|association|associations|relationship|correlation|evidence|impact|influence|"
     r"link)\b|\bdid not (?:seem|appear) to (?:differ|change|improve|reduce|affect)\b|"
     r"\bneither (?:\w+ )?(?:difference|change|comparison)s? (?:was|were|reached) "
-    r"(?:statistically )?significant|\bnot (?:statistically |significantly )?(?:significant(?:ly)?|different|differ|"
+    r"(?:statistically )?significant|"
+    r"\bnot (?:statistically |significantly )?(?:significant(?:ly)?|different|differ|"
     r"superior|better|effective|efficacious|associated|related|correlated|reduce|improve|"
     r"change|lower|help)\b|\bdid not (?:significantly )?(?:differ|reach|reduce|improve|prevent|"
     r"lower|change|show|separate|lessen|alter|decrease|affect|help|shorten|relieve|influence|"
@@ -2256,7 +2298,9 @@ _POS_CUE = re.compile(
     r"\bshould be (?:the )?(?:first|preferred|standard|drug of choice|treatment of choice)\b|"
     r"\b(?:strongly )?support(?:s|ed)? (?:the use of )?(?:magnesium|it\b|this\b|these\b)|"
     r"\bworks\b|"
-    r"\binverse(?:ly)?\b|\brisk factor\b|\b(?:was|were|is|are|as|an?) (?:\w+ ){0,3}?risk factors\b|\bpredict\w*|\b(?:higher|increased|raised) "
+    r"\binverse(?:ly)?\b|\brisk factor\b|"
+    r"\b(?:was|were|is|are|as|an?) (?:\w+ ){0,3}?risk factors\b|\bpredict\w*|"
+    r"\b(?:higher|increased|raised) "
     r"(?:risk|odds|incidence|prevalence|rates?)\b|\bmore (?:frequent|common|likely|often)\b|"
     r"\blower (?:in|among|than)\b|\bp\s*[<≤]\s*0?\.0[0-5]\d*|\bp\s*=\s*0?\.0[0-4]\d*|"
     r"\bp\s*<\s*0?\.001\b|\bsupport(?:s|ed)? (?:the|a|its|their)\b|\bworked\b|\bresponded\b|"
@@ -2536,9 +2580,11 @@ _MAGNESIUM_EXPOSED = re.compile(
     r"prophylaxis|treatment|therapy)\b|\bhigher (?:\w+ )?doses?\b|\bwith (?:the )?dose\b"
 )
 _HARM_RISK = re.compile(
-    r"\b(?:higher|increased|greater|raised|excess) (?:\w+ )?(?:risk|odds|hazard|incidence|mortality)\b|"
+    r"\b(?:higher|increased|greater|raised|excess) (?:\w+ )?"
+    r"(?:risk|odds|hazard|incidence|mortality)\b|"
     r"\bincreased (?:significantly )?with (?:the )?(?:maternal )?dose\b|"
-    r"\b(?:more|increased) (?:\w+ ){0,2}?(?:complications|deaths|toxicity|adverse (?:events|effects))\b"
+    r"\b(?:more|increased) (?:\w+ ){0,2}?"
+    r"(?:complications|deaths|toxicity|adverse (?:events|effects))\b"
 )
 
 
