@@ -706,7 +706,8 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bgroups? (?:ii|b|2)\b|\bboth (?:\w+ )?groups\b|"
             r"\b(?:two|2) (?:\w+ ){0,2}(?:groups|arms|regimens|regimes|cohorts)\b|"
-            r"\beach (?:treatment |study )?group\b|\bthe other group\b",
+            r"\beach (?:treatment |study )?group\b|\bthe other group\b|"
+            r"\bbetween (?:the )?(?:two )?groups\b",
             *("group", "arms", "regimen", "regime", "cohorts"),
         ),
         where="abstract",

@@ -667,7 +667,8 @@ def _observational(c: _Cues) -> _Outcome | None:
         "retrospective" in c
         and "case_series" not in c
         and "results" in c
-        and c.any("control_group", "two_groups")
+        and "two_groups" in c
+        and "pre_post" not in c
     ):
         # Records reviewed and groups compared on an outcome (rules 2026.4): a retrospective
         # cohort, not a series of treated patients described.
@@ -675,7 +676,7 @@ def _observational(c: _Cues) -> _Outcome | None:
             "cohort",
             CONFIDENCE_WEAK,
             (*path, "records reviewed, groups compared on an outcome"),
-            ("retrospective", "control_group", "two_groups"),
+            ("retrospective", "two_groups"),
         )
     if "case_series" in c or "retrospective" in c:
         because = tuple(n for n in ("case_series", "retrospective") if n in c)
