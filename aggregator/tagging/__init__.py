@@ -53,6 +53,38 @@ Rules 2026.3 make the same convention hold on text nobody tuned to:
   even when a salt is named for some of its trials; not magnesium in an exclusion criterion, in
   the opening background of an unstructured abstract, or recorded as a covariate.
 
+Rules 2026.4 write down what real texts about other conditions (``bench/data/real/
+forms-status.jsonl``) showed the conventions had left unclear:
+
+- drug-induced low magnesium (proton pump inhibitors, diuretics, cisplatin, anti-EGFR antibodies)
+  is status: levels compared between users and non-users, or related to the drug's dose or
+  duration, in an observational study or a synthesis are ``dietary``; in a trial of magnesium
+  against it the level is that magnesium's outcome; in a case report the convention above holds
+  (magnesium given back is ``unspecified``; with nothing given, no form);
+- in a series of patients, hypo- or hypermagnesaemia that is the patients' disorder (congenital
+  hypomagnesaemia, Gitelman syndrome) is what the report is about, not a status compared: it is
+  ``dietary`` only read as a predictor of response, or when the series measures how often it
+  occurs or what goes with it;
+- in an observational study of people given magnesium (women given magnesium sulfate), a level
+  in the title too must be related to an outcome or compared with controls; two magnesium
+  measurements related to each other (maternal and cord serum) are the treatment's
+  pharmacokinetics;
+- a systematic review or meta-analysis whose title names magnesium given (supplementation,
+  therapy, a salt) asks about that treatment: deficiency or low levels elsewhere in its abstract
+  are its rationale or describe who took part, as for a review of named salts;
+- an entry criterion on status or intake of a trial ("hypomagnesaemic adults", "girls eating
+  less than 220 mg a day") is not ``dietary``, nor is a supplement called "dietary magnesium
+  supplementation"; magnesium-rich *products* given (an electrolyte mix) are ``unspecified``
+  (with the combination flag), magnesium-rich *water or food* is intake (``dietary``); a diet of
+  stated magnesium content given to animals ("mice on the low-Mg diet") is ``dietary``;
+- a review that lists hypomagnesaemia as one feature of another disorder (refeeding syndrome)
+  or treats magnesium only as physiology, and never as a treatment, has no form from that;
+- ``unspecified`` covers magnesium given in any wording: a route or setting word before it
+  (intraperitoneal, nebulised, prophylactic, perioperative, adjuvant), "doses / a bolus /
+  replacement of magnesium", "magnesium given systemically", "treated initially with
+  magnesium", "allocated to magnesium (n = 40) or placebo", a title "Magnesium for ...", and in a
+  case report magnesium stores "replenished".
+
 In the digest, ``dietary`` is listed with the forms like any other value (an article about
 magnesium status or intake); the evidence class still comes from the design and the conditions.
 """

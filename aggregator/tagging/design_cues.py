@@ -179,7 +179,9 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:was|were) (?:significantly |not |no )?(?:associated|reduced|improved|increased|"
             r"decreased|lower|higher|similar|comparable|found|observed|detected)\b|"
             r"\b(?:did not|didn't) (?:differ|improve|reduce|change)\b|\bwe found\b|"
-            r"\b(?:odds|hazard|risk) ratio\b|\bresponder rate\b",
+            r"\b(?:odds|hazard|risk) ratio\b|\bresponder rate\b|"
+            # rules 2026.4: "(P trend = 0.01)", "(HR 1.39", "(aOR 2.1", "(RR 0.64"
+            r"\bp(?: for)?[ -]trend\b|\((?:a?hr|a?or|rr|irr)s?\b[ ,=:]*\d",
             *(
                 "p ",
                 "p<",
@@ -193,7 +195,7 @@ RULES: tuple[CueRule, ...] = (
                 "were ",
                 "did",
             ),
-            *("found", "ratio", "responder"),
+            *("found", "ratio", "responder", "trend", "(hr", "(or", "(rr", "(ahr", "(aor", "(irr"),
         ),
         where="abstract",
     ),
@@ -325,6 +327,7 @@ RULES: tuple[CueRule, ...] = (
             r"paper|chapter|narrative) (?:\w+ )?(?:reviews|summari[sz]es|discusses|examines|surveys"
             r"|"
             r"describes|explores|outlines|considers)\b|\bnarrative review\b|\bliterature review\b|"
+            r"\bpurpose of (?:this |the )?review\b|"
             r"\breview (?:of|on) (?:the )?(?:literature|evidence|current|published)|\b(?:integrated"
             r"|"
             r"integrative|comprehensive|critical|clinical|updated|brief|mini-?) review\b|"
@@ -355,7 +358,8 @@ RULES: tuple[CueRule, ...] = (
         "literature_review_attached",
         gated(
             r"\b(?:and|with|plus)(?: a)? (?:\w+ )?(?:review of (?:the )?literature|literature "
-            r"review)\b",
+            r"review)\b|\b(?:our|a) (?:brief )?review of (?:the )?(?:literature|published (?:cases|"
+            r"reports))\b",
             "review of",
             "literature review",
         ),
@@ -508,8 +512,9 @@ RULES: tuple[CueRule, ...] = (
             r"eight|nine|ten|\d+) (?:\w+ )?(?:cases|patients) (?:are|were) (?:described|reported|"
             r"presented)\b|\bwe (?:describe|report|present) (?:two|three|four|five|six|seven|eight|"
             r"nine|ten|\d+) (?:\w+ )?(?:cases|patients)\b|\bcase reports? and (?:a )?series\b|"
-            r"\b(?:the authors?|we) (?:describe|report|present) (?:two|three|four|five|six|seven|"
-            r"eight|nine|ten|\d+) (?:\w+ )?(?:cases|patients|people|children|women|men)\b|"
+            r"\b(?:the authors?|we|to) (?:describe|report|present) (?:two|three|four|five|six|"
+            r"seven|eight|nine|ten|\d+) (?:\w+ )?(?:cases|patients|people|children|infants|"
+            r"neonates|adults|women|men)\b|"
             r"\b(?:clinical|replication|consecutive|treatment) series\b|\bcase histories\b",
             *("case series", "series of", "consecutive", "cases", "patients", "describe", "report"),
             *("present", "series", "case histories"),
@@ -701,7 +706,8 @@ RULES: tuple[CueRule, ...] = (
         gated(
             r"\bgroups? (?:ii|b|2)\b|\bboth (?:\w+ )?groups\b|"
             r"\b(?:two|2) (?:\w+ ){0,2}(?:groups|arms|regimens|regimes|cohorts)\b|"
-            r"\beach (?:treatment |study )?group\b|\bthe other group\b",
+            r"\beach (?:treatment |study )?group\b|\bthe other group\b|"
+            r"\bbetween (?:the )?(?:two )?groups\b",
             *("group", "arms", "regimen", "regime", "cohorts"),
         ),
         where="abstract",
@@ -804,8 +810,13 @@ RULES: tuple[CueRule, ...] = (
             r"\b(?:over|during|in|within) the (?:following|next|subsequent|ensuing) (?:\d+ |\w+ )?"
             r"(?:years?|months?)\b|"
             # Matching treated with untreated patients on a propensity score: a cohort comparison.
-            r"\bpropensity[- ]score\b",
+            r"\bpropensity[- ]score\b|"
+            # Survival over follow-up (rules 2026.4): time-to-event models follow people forward.
+            r"\bcox (?:proportional[- ]hazards? )?(?:regression|models?|analys[ie]s)\b|"
+            r"\b(?:time-dependent|time-varying) (?:\w+ )?(?:survival|cox|models?|analys[ie]s|"
+            r"serum|levels?|exposures?)\b",
             *("cohort", "prospective", "longitudinal", "follow", "registry", "propensity"),
+            *("cox ", "time-dependent", "time-varying"),
             *("next", "subsequent", "ensuing"),
             *("real-world", "target trial", "incidence", "incident"),
         ),

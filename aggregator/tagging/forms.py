@@ -228,9 +228,21 @@ _MAGW = (
 UNSPECIFIED = (
     gated(
         r"\b(?:oral(?:ly)?|intravenous(?:ly)?|(?-i:IV|i\.v\.)|intramuscular|topical|transdermal|"
-        rf"parenteral|high-dose|low-dose|supplemental|elemental)\s+{_MAGW}",
+        r"parenteral|high-dose|low-dose|supplemental|elemental|intraperitoneal(?:ly)?|"
+        r"subcutaneous(?:ly)?|intrathecal(?:ly)?|epidural|nebuli[sz]ed|inhaled|prophylactic|"
+        rf"perioperative|intraoperative|adjuvant|adjunctive)\s+{_MAGW}",
         *("oral", "intravenous", " iv", "i.v.", "intramuscular", "topical", "transdermal"),
         *("parenteral", "high-dose", "low-dose", "supplemental", "elemental"),
+        *("intraperitoneal", "subcutaneous", "intrathecal", "epidural", "nebuli", "inhaled"),
+        *("prophylactic", "perioperative", "intraoperative", "adjuvant", "adjunctive"),
+    ),
+    # "doses of magnesium", "a bolus of magnesium", "replacement of magnesium" (rules 2026.4)
+    gated(
+        r"\b(?:doses?|bolus(?:es)?|infusions?|injections?|supplementation|replacement|repletion|"
+        r"administration|loading)\s+of\s+(?:\w+\s+){0,2}magnesium\b(?![\s-]+(?:levels?|"
+        r"concentrations?|status|deficiency|intake|depletion|loss|excretion|balance))",
+        *("dose", "bolus", "infusion", "injection", "supplementation", "replacement"),
+        *("repletion", "administration", "loading"),
     ),
     gated(
         rf"\b{_MAGW}\s+(?:supplement\w*|therapy|treatment|prophylaxis|infusions?|tablets?|"
@@ -246,18 +258,21 @@ UNSPECIFIED = (
         *("mg", "mmol", "g ", "meq", "gram"),
     ),
     gated(
-        r"\b(?:received|receive|receiving|given|took|take|taking|administered|treated with|"
-        r"randomi[sz]ed "
-        rf"to|assigned to|supplemented with|started on|infusion of)\s+(?:\w+\s+){{0,3}}{_MAGW}"
+        r"\b(?:received|receive|receiving|given|took|take|taking|administered|"
+        r"treated (?:\w+\s+)?with|"
+        r"randomi[sz]ed to|assigned to|allocated to|supplemented with|started on|infusion of)"
+        rf"\s+(?:\w+\s+){{0,3}}{_MAGW}"
         r"(?![\s-]+(?:levels?|concentrations?|status|deficiency))",
-        *("receiv", "given", "took", "take", "taking", "administ", "treated with", "randomi"),
-        *("assigned to", "supplemented", "started on", "infusion of"),
+        *("receiv", "given", "took", "take", "taking", "administ", "treated", "randomi"),
+        *("assigned to", "allocated to", "supplemented", "started on", "infusion of"),
     ),
     gated(rf"\b{_MAGW}[^.]{{0,60}}\b(?:supplements?|supplementation)\b", "supplement"),
-    # "magnesium was given with metoclopramide", "Mg was infused over 20 minutes"
+    # "magnesium was given with metoclopramide", "Mg was infused over 20 minutes", "magnesium
+    # given systemically"
     gated(
-        rf"\b{_MAGW}\s+(?:sulfate\s+|sulphate\s+)?(?:was|were|is|being)\s+(?:\w+\s+)?(?:given|"
-        r"administered|infused|injected|prescribed|started|added|supplemented)\b",
+        rf"\b{_MAGW}\s+(?:sulfate\s+|sulphate\s+)?(?:(?:was|were|is|being)\s+(?:\w+\s+)?(?:given|"
+        r"administered|infused|injected|prescribed|started|added|supplemented)|given|administered|"
+        r"infused|injected)\b",
         *("given", "administered", "infused", "injected", "prescribed", "started", "added"),
         "supplemented",
     ),
@@ -284,14 +299,16 @@ UNSPECIFIED = (
 DIETARY_INTAKE = gated(
     rf"\bdietary\s+(?:{_MAGW}(?![\s-]+(?:{_SALT_TOKEN}|supplement\w*|salts?)\b)|intake|"
     rf"deficiency|sources?|patterns?)\b|\b{_MAGW}\s+"
-    r"(?:intake|consumption)\b|\bintake\s+of\s+magnesium\b|\b(?:recommended|adequate|daily|low|"
+    r"(?:intake|consumption)\b|\bintake\s+of\s+magnesium\b|\b(?:amounts?|quantity)\s+of\s+"
+    r"magnesium\s+(?:\w+\s+)?consumed\b|\bconsum\w*\s+(?:\w+\s+){0,3}(?:amounts?|quantity)\s+"
+    r"of\s+magnesium\b|\b(?:recommended|adequate|daily|low|"
     r"high)\s+(?:dietary\s+)?(?:magnesium\s+)?intake\b|\bmagnesium[- ]rich\b|\brich in magnesium"
     r"\b|\b(?:mineral|drinking|tap|bottled) water\b|\bfood frequency\b|\b(?:through|from|via) "
     r"(?:the )?diet\b|\bdiet(?:s)?\b(?!ary supplement)[^.]{0,40}\bmagnesium\b|\bNHANES\b|"
     r"\bmagnesium\b[^.]{0,40}\bdiets?\b",
     "diet",
     "intake",
-    "consumption",
+    "consum",
     "rich",
     "water",
     "food",
@@ -320,7 +337,8 @@ _DEFICIT = gated(
 # The magnesium content of a diet given or compared (animal feeding, diet trials): intake.
 DIET_CONTENT = gated(
     r"\bmagnesium[- ](?:deficient|adequate|depleted|free|restricted|supplemented|poor|rich|"
-    r"enriched)\s+(?:\w+\s+)?diets?\b|\b(?:low|high)[- ]magnesium\s+(?:\w+\s+)?diets?\b|"
+    r"enriched)\s+(?:\w+\s+)?diets?\b|\b(?:low|high|standard|normal|control)[- ](?:magnesium|mg)"
+    r"(?:\s*\(mg\))?\s+(?:\w+\s+)?diets?\b|"
     r"\b\d+(?:\.\d+)?\s*(?:%|ppm|mg/kg|g/kg)\s+(?:of\s+)?(?:magnesium|mg)\s+diets?\b|"
     r"\bdiets?\s+(?:containing|with|providing)\s+(?:\w+\s+){0,3}(?:\d+(?:\.\d+)?\s*(?:%|ppm|mg/kg|g/kg)"
     r"\s+(?:of\s+)?)?magnesium\b",
@@ -328,7 +346,9 @@ DIET_CONTENT = gated(
 )
 _FED = re.compile(
     r"\b(?:fed|feeding|received|receiving|given|assigned|allocated|randomi[sz]ed|kept on|"
-    r"maintained on|placed on|switched to)\b"
+    r"maintained on|placed on|switched to|compared)\b|"
+    # "mice on the low-Mg diet" (rules 2026.4)
+    r"\b(?:animals|rats|mice|pigs|dogs|groups?)\s+(?:\w+\s+)?on\s+(?:a|the|their)\b"
 )
 _VEHICLE = re.compile(r"\b(?:in|via|through|with)\s+(?:the\s+|their\s+)?(?:drinking|tap)\s+water\b")
 _CONDITIONAL = re.compile(r"\b(?:when|if|whether|unless)\b[^.,;]{0,40}$", re.I)
@@ -376,7 +396,8 @@ _TITLE_ABOUT_SALTS = re.compile(
 # Magnesium as a treatment in a review (no salt named): not a level, status or deficiency.
 _MAGNESIUM_TREATMENT = re.compile(
     r"\bmagnesium\b(?![\s-]+(?:levels?|concentrations?|status|deficiency|depletion|content|"
-    r"homeostasis|ions?|channels?|block|transport\w*|intake|metabolism|excretion|absorption|"
+    r"homeostasis|physiology|biology|disorders?|disturbances?|abnormalit\w+|imbalance|"
+    r"ions?|channels?|block|transport\w*|intake|metabolism|excretion|absorption|"
     r"loss|losses|wasting|balance|handling|reabsorption|uptake|"
     r"in (?:serum|plasma|the brain|blood))\b)"
     r"(?<!serum magnesium)(?<!plasma magnesium)(?<!brain magnesium)(?<!ionized magnesium)"
@@ -467,6 +488,20 @@ _VS_CONTROLS = re.compile(
     r"\bthan (?:in )?(?:the )?(?:healthy |normal )?(?:controls|control (?:group|subjects))\b|"
     r"\b(?:compared|contrasted) (?:with|to) (?:\w+ ){0,2}(?:controls|healthy)\b|"
     r"\b(?:lower|higher|reduced|decreased) in (?:\w+ ){0,2}(?:patients|migraineurs|cases)\b"
+)
+# Two magnesium measurements related to each other ("correlation of neonatal and maternal serum
+# magnesium levels", "relation between serum and intracellular magnesium"): no outside outcome.
+_BETWEEN_LEVELS = re.compile(
+    r"\b(?:correlat\w*|relation\w*|agreement|concordance|comparison)\s+(?:of|between)\s+"
+    r"(?:[\w-]+\s+){0,3}(?:and|with)\s+(?:[\w-]+\s+){0,3}(?:magnesium|mg)\b"
+)
+# Hypo- or hypermagnesaemia named as a disorder (a patient's condition), unless the series
+# measures how often it occurs or what goes with it ("frequency of hypomagnesemia in patients
+# treated with cetuximab", "29.6% became hypomagnesemic", "associated with").
+_DISORDER_WORD = re.compile(r"hyp(?:o|er)magnes")
+_MEASURED_IN_SERIES = re.compile(
+    r"\b(?:frequen\w*|incidence|prevalen\w*|risk|associat\w*|predict\w*|odds|"
+    r"proportion)\b|\d\s*%"
 )
 # Magnesium in a bath, medium or perfusate (laboratory work) is no one's status.
 _BATH = re.compile(
@@ -618,6 +653,7 @@ def find_forms(
     salts_found = bool(found)
     supplement_given = salts_found or combination_product
     observational = not is_review and design is not None and design not in ASSIGNED_DESIGNS
+    pooled = design in ("systematic_review", "meta_analysis")
     if not salts_found:
         supplement_given = (
             _unspecified(text, found, is_review, observational=observational, design=design)
@@ -634,9 +670,10 @@ def find_forms(
         given_study=supplement_given
         and not is_review
         and (design in ASSIGNED_DESIGNS or design in _PATIENT_REPORTS or design == "unclear"),
-        salts_reviewed=is_review and salts_found,
+        salts_reviewed=is_review and (salts_found or (pooled and _title_names_treatment(found))),
         one_patient=design == "case_report",
-        pooled_review=design in ("systematic_review", "meta_analysis"),
+        pooled_review=pooled,
+        patient_series=design == "case_series",
     )
     if (
         not salts_found
@@ -656,6 +693,14 @@ def find_forms(
         intake_measured=intake_measured,
         status_measured=status_measured,
     )
+
+
+def _title_names_treatment(found: _Found) -> bool:
+    """Does the title name magnesium given (a salt, or magnesium as a treatment)? A systematic
+    review or meta-analysis asks the question its title states: when that is a treatment's effect,
+    deficiency or low levels elsewhere in the abstract are its rationale or describe who took
+    part (rules 2026.4), as for a review of named salts."""
+    return any(tag.field == "title" and tag.value != "dietary" for tag in found.values())
 
 
 def _diet_is_the_exposure(text: _FormText) -> bool:
@@ -857,6 +902,9 @@ def _unspecified(
         # even without dosing words. In a review about intake or status, magnesium named only as
         # intake, a level or a mechanism is no treatment: there it needs treatment wording.
         about_status = _about_intake(text) or _about_status(text)
+        # A review that never speaks of treating with anything (physiology, "role of magnesium
+        # in vitamin D activation") does not weigh magnesium as a treatment (rules 2026.4).
+        treats = about_status or _TREATMENT_WORDS.search(text.whole) is not None
         for sentence, lower in text.masked:
             if intake.search(lower, lower) is not None:
                 continue
@@ -867,6 +915,14 @@ def _unspecified(
             for match in _MAGNESIUM_TREATMENT.finditer(lower):
                 if _STATUS_BEFORE.search(lower, max(0, match.start() - 20), match.start()):
                     continue  # "low blood magnesium": a level
+                if _DISTURBED_BEFORE.search(lower, max(0, match.start() - 40), match.start()):
+                    continue  # "cancer and its treatment disturb magnesium": status
+                if not (
+                    treats
+                    or _USED_FOR.match(lower, match.end())
+                    or _PRODUCT_AFTER.match(lower, match.end())
+                ):
+                    continue
                 window = lower[max(0, match.start() - 50) : match.end() + 50]
                 if (
                     not about_status
@@ -911,7 +967,9 @@ def _preamble(masked: list[tuple[Sentence, str]]) -> set[int]:
 # Magnesium named as the intervention a study tested (not an observational exposure).
 _INTERVENTION = (
     gated(
-        rf"\b{_MAGW}\s+(?:versus|vs\.?|compared (?:with|to)|or placebo|and placebo)\b|"
+        # "magnesium (n = 40) or placebo": a group size may stand between (rules 2026.4)
+        rf"\b{_MAGW}\s*(?:\([^()]{{0,24}}\)\s*)?(?:versus|vs\.?|compared (?:with|to)|or placebo|"
+        r"and placebo)\b|^\W*magnesium\s+(?:therapy\s+|treatment\s+)?for\s+(?!\d)|"
         rf"\b(?:versus|vs\.?|compared (?:with|to))\s+(?:\w+\s+)?{_MAGW}(?![\s-]+(?:levels?|"
         r"concentrations?|status|deficiency|intake))|"
         r"\bmagnesium\s+(?:for|in)\s+(?:the\s+)?(?:acute\s+|preventive\s+|prophylactic\s+)?"
@@ -920,7 +978,16 @@ _INTERVENTION = (
         r"prophylactic|preventive|add-on)\b|\bmagnesium[- ]treated\b|"
         r"\b(?:efficacy|effectiveness|safety|tolerability|benefit)\s+of\s+(?:\w+\s+)?magnesium\b"
         r"(?![\s-]+(?:levels?|concentrations?|status|deficiency|intake|content))",
-        *("versus", "vs", "compared", "placebo", "treatment", "prevention", "prophylaxis"),
+        *(
+            "versus",
+            "vs",
+            "compared",
+            "placebo",
+            "magnesium for",
+            "treatment",
+            "prevention",
+            "prophylaxis",
+        ),
         *("management", "therapy", "relief", "abortive", " as ", "treated", "efficacy"),
         *("effectiveness", "safety", "tolerability", "benefit"),
     ),
@@ -938,12 +1005,23 @@ _DYSMAGNESAEMIA = re.compile(
 )
 _TAKEN_OR_TREATED = re.compile(
     r"\b(?:laxatives?|cathartics?|antacids?|enemas?|supplement\w*|replacement|repletion|replet\w*|"
+    r"replenish\w*|"
     r"infus\w*|intravenous|oral|ingest\w*|overdose|taking|took|corrected|correction|given|"
     r"administered|treated with|substitution)\b"
 )
 _STATUS_BEFORE = re.compile(
     r"\b(?:low|lower|high|higher|blood|serum|plasma|brain|ioni[sz]ed|intracellular|extracellular|"
     r"urinary|dietary|tissue|total|free|cellular|erythrocyte|body)\s+$"
+)
+# Magnesium as the object of what disturbs it ("drugs that deplete magnesium", "how cancer
+# disturbs magnesium"): the patients' status, not a treatment.
+_DISTURBED_BEFORE = re.compile(
+    r"\b(?:disturb|deplet|lower|reduc|wast|affect|alter|impair|decreas|derang|dysregulat|"
+    r"los[es]|lost|losing)\w*\s+(?:\w+\s+){0,2}$"
+)
+# "The magnesium form matters", "magnesium preparations": the products people take.
+_PRODUCT_AFTER = re.compile(
+    r"[\s-]+(?:forms?|salts?|preparations?|formulations?|products?|supplements?|tablets?)\b"
 )
 # "Magnesium for migraine", "magnesium versus metoclopramide": magnesium as a treatment.
 _USED_FOR = re.compile(r"\s+(?:for|versus|vs\.?|against|compared)\b")
@@ -1013,6 +1091,7 @@ def _dietary(
     salts_reviewed: bool = False,
     one_patient: bool = False,
     pooled_review: bool = False,
+    patient_series: bool = False,
 ) -> tuple[bool, bool]:
     """Phase 4: magnesium intake (diet, water) or measured magnesium status (serum, tissue,
     brain) as the study's exposure. Returns (intake, status); both map to the form ``dietary``,
@@ -1066,6 +1145,7 @@ def _dietary(
         given_study=given_study,
         salts_reviewed=salts_reviewed,
         pooled_review=pooled_review,
+        patient_series=patient_series,
         index=text.index,
     )
     if status is not None:
@@ -1188,6 +1268,7 @@ def _status_tag(
     given_study: bool = False,
     salts_reviewed: bool = False,
     pooled_review: bool = False,
+    patient_series: bool = False,
     index: LiteralIndex | None = None,
 ) -> Tag | None:
     """Magnesium status measured (serum, brain, ...) as the exposure counts as "dietary".
@@ -1204,6 +1285,14 @@ def _status_tag(
       (``salts_reviewed``). In a systematic review or meta-analysis (``pooled_review``), status
       counts outside its background (a BACKGROUND section, the preamble of an unstructured
       abstract, a claim of earlier work).
+    - In a series of patients (``patient_series``), hypo- or hypermagnesaemia is the patients'
+      disorder (what the report is about, like a case report's), not a status compared between
+      groups: it counts only read as a predictor of response. A level measured across the series
+      (serum, erythrocyte magnesium, "magnesium status") still can.
+    - In an observational study of people who took magnesium, a level in the title too must be
+      related to an outcome or compared with controls, and a relation between two magnesium
+      measurements ("correlation of maternal and cord serum magnesium") is the treatment's
+      pharmacokinetics, not an exposure.
 
     ``index`` is the literal index of the unmasked sentences, used only when masking changed
     nothing."""
@@ -1234,6 +1323,13 @@ def _status_tag(
                 continue
             if _BATH.search(text):
                 continue  # magnesium in a bath or medium
+            if (
+                patient_series
+                and _DISORDER_WORD.match(text, match.start())
+                and not _MEASURED_IN_SERIES.search(text)
+                and not _read_as_predictor_of_response(sentence, text)
+            ):
+                continue  # the patients' disorder, not a status measured or compared
             if given_study or (supplement_given and sentence.field == "title"):
                 if sentence.field == "title":
                     population = _POPULATION_WITH.search(
@@ -1244,6 +1340,15 @@ def _status_tag(
                         or _OUTCOME_AFTER.search(text[match.end() :])
                     ):
                         continue
+                    if (
+                        population is None
+                        and not given_study
+                        and (
+                            _BETWEEN_LEVELS.search(text)
+                            or not (_AS_PREDICTOR.search(text) or _VS_CONTROLS.search(text))
+                        )
+                    ):
+                        continue  # treated people observed: the level is the treatment's
                 elif not _read_as_predictor_of_response(sentence, text):
                     continue
             elif is_review:

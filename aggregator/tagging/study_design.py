@@ -279,7 +279,15 @@ def _planned(c: _Cues) -> _Outcome | None:
     )
 
 
-_PRIMARY_WITH_LITERATURE = ("single_patient", "case_series", "case_control_label")
+_PRIMARY_WITH_LITERATURE = (
+    "single_patient",
+    "case_series",
+    "case_control_label",
+    # rules 2026.4: a record review or an observational study "with a review of the literature"
+    "retrospective",
+    "cohort_label",
+    "cross_sectional_label",
+)
 _PRIMARY = ("randomised", "single_patient", "case_series", "case_control_label", "healthy_controls")
 
 
@@ -398,6 +406,10 @@ def _human_primary(c: _Cues) -> _Outcome:
             ):
                 continue  # "consecutive patients" in a title does not name a case series
             if c.in_title(name):
+                if name == "cross_sectional_label" and _followed_up_survey(c):
+                    # A survey followed up ("the NHANES I epidemiologic follow-up study"): the
+                    # follow-up makes it a cohort (rules 2026.4).
+                    name, study_type = "cohort_label", "cohort"
                 return _Outcome(
                     study_type, CONFIDENCE_NAMED, ("design named in the title",), (name,)
                 )
@@ -429,6 +441,19 @@ def _human_primary(c: _Cues) -> _Outcome:
             ("modelling_or_product_analysis",),
         )
     return _fallback(c)
+
+
+def _followed_up_survey(c: _Cues) -> bool:
+    """Does the title name a survey and its follow-up ("results from the NHANES I epidemiologic
+    follow-up study")? Then the people were followed: a cohort (rules 2026.4). A cross-sectional
+    analysis "nested in a cohort" stays cross-sectional."""
+    cohort = c.get("cohort_label")
+    return (
+        c.in_title("cross_sectional_label")
+        and cohort is not None
+        and cohort.tag.field == "title"
+        and "follow" in cohort.tag.snippet.lower()
+    )
 
 
 def _fallback(c: _Cues) -> _Outcome:
@@ -512,9 +537,16 @@ def _trial(c: _Cues) -> _Outcome | None:
     named_trial = c.any(
         "trial", "single_arm", "not_randomised", "controlled_trial_indexed", "controlled_study"
     )
-    observed = c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective") or (
+    observed = (
+        c.any(*_OBSERVATIONAL_LABELS, "observational", "retrospective")
+        # A series of patients described, with no one to compare them with (rules 2026.4), was
+        # treated, not assigned.
+        or (
+            "case_series" in c
+            and not c.any("control_group", "two_groups", "allocation_by_site_time_or_choice")
+        )
         # "a prospective study" of treated people is observed unless groups were given treatments
-        "prospective" in c and "two_groups" not in c
+        or ("prospective" in c and "two_groups" not in c)
     )
     if (
         observed
@@ -606,6 +638,8 @@ def _observational(c: _Cues) -> _Outcome | None:
     path = ("no intervention assigned",)
     labels = [name for name in _OBSERVATIONAL_LABELS if name in c]
     titled = [name for name in labels if c.in_title(name)]
+    if {"cross_sectional_label", "cohort_label"} <= set(titled) and _followed_up_survey(c):
+        titled = ["cohort_label"]  # "...: results from the NHANES I follow-up study"
     named = titled or labels
     if named:
         name = named[0]
@@ -628,6 +662,21 @@ def _observational(c: _Cues) -> _Outcome | None:
             CONFIDENCE_WEAK,
             (*path, "exposed and unexposed periods or sites compared"),
             ("allocation_by_site_time_or_choice",),
+        )
+    if (
+        "retrospective" in c
+        and "case_series" not in c
+        and "results" in c
+        and "two_groups" in c
+        and "pre_post" not in c
+    ):
+        # Records reviewed and groups compared on an outcome (rules 2026.4): a retrospective
+        # cohort, not a series of treated patients described.
+        return _Outcome(
+            "cohort",
+            CONFIDENCE_WEAK,
+            (*path, "records reviewed, groups compared on an outcome"),
+            ("retrospective", "two_groups"),
         )
     if "case_series" in c or "retrospective" in c:
         because = tuple(n for n in ("case_series", "retrospective") if n in c)

@@ -12,7 +12,7 @@ from aggregator.tagging.study_design import decide_design
 from aggregator.tagging.text import article_sentences
 from aggregator.vocab import DIRECT_CONDITIONS, EVIDENCE_LEVEL, ArticleTags, DesignDecision, Tag
 
-RULES_VERSION = "2026.3"
+RULES_VERSION = "2026.4"
 
 # Designs whose forms are "every salt covered", not "the salt this study gave".
 # Letters and editorials discuss rather than give a salt, so they count alike.
