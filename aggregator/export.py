@@ -23,7 +23,7 @@ import orjson
 import rispy
 
 from aggregator.article import Article, Author
-from aggregator.findings import HEADLINE_FIELDS
+from aggregator.findings import HEADLINE_FIELDS, result_words
 from aggregator.textsafe import csv_safe
 from aggregator.vocab import NO_DESIGN_DECISION, STUDY_TYPE_LABELS, TAG_KINDS, ArticleTags, Tag
 
@@ -59,6 +59,7 @@ RECORD_KEYS: tuple[str, ...] = (
     "design_confidence",
     "design_explanation",
     *HEADLINE_FIELDS,
+    "reported_result_text",  # the result in words: "authors report ..."
     "findings",  # the whole Findings.to_dict() with its provenance, or null
 )
 # Objects that CSV leaves out: the provenance lists (the flat values stay).
@@ -146,8 +147,9 @@ def build_record(source: RecordSource) -> dict[str, Any]:
 
 def design_and_findings(tags: ArticleTags | None) -> dict[str, Any]:
     """The record's design and findings keys: the design's confidence and explanation, the
-    five findings values and the whole findings object; null when untagged or extracted
-    by no rules yet (stored before revision 0009 and not re-tagged)."""
+    five findings values, the reported result in words ("authors report ...") and the whole
+    findings object; null when untagged or extracted by no rules yet (stored before
+    revision 0009 and not re-tagged)."""
     design = tags.design if tags is not None else NO_DESIGN_DECISION
     findings = tags.findings if tags is not None else None
     whole = findings.to_dict() if findings is not None else None
@@ -156,6 +158,9 @@ def design_and_findings(tags: ArticleTags | None) -> dict[str, Any]:
         "design_confidence": design.confidence if known else None,
         "design_explanation": design.explanation if known else None,
         **{name: whole[name] if whole else None for name in HEADLINE_FIELDS},
+        "reported_result_text": result_words(
+            findings.reported_result if findings else None, tags.study_type if tags else None
+        ),
         "findings": whole,
     }
 

@@ -295,6 +295,7 @@ def test_query_csv(db_url: str) -> None:
             "duration_weeks",
             "comparator",
             "reported_result",
+            "reported_result_text",
         ],
         [
             str(OXI),
@@ -321,6 +322,7 @@ def test_query_csv(db_url: str) -> None:
             "",
             "",
             "favours_magnesium",
+            "authors report an association",  # a cohort: an association, in words
         ],
     ]
 
@@ -533,7 +535,7 @@ def test_show_json_carries_the_design_and_findings(db_url: str) -> None:
     )
     # Stored before findings were extracted: null, and the text says how to fill them in.
     old = json.loads(run(db_url, "show", str(RETRACTED), "--format", "json").stdout)
-    assert {key: old[key] for key in list(record)[-8:]} == dict.fromkeys(list(record)[-8:])
+    assert {key: old[key] for key in list(record)[-9:]} == dict.fromkeys(list(record)[-9:])
     text = run(db_url, "show", str(RETRACTED), "--format", "text").stdout
     assert (
         "Evidence:   direct (migraine/headache outcome)\n"

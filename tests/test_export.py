@@ -89,6 +89,7 @@ EXPECTED_RECORD = {
     "duration_weeks": None,
     "comparator": None,
     "reported_result": None,
+    "reported_result_text": None,
     "findings": None,
 }
 
@@ -208,9 +209,16 @@ def test_record_with_design_and_findings_is_the_documented_object() -> None:
         "duration_weeks": 12.0,
         "comparator": "placebo",
         "reported_result": "no_difference",
+        "reported_result_text": "authors report no difference",
         "findings": EXPECTED_FINDINGS,
     }
     assert list(record) == list(EXPECTED_RECORD)  # new keys only ever at the end
+    # An observational design reports an association, in words.
+    cohort = article_record(
+        make_article(99000012),
+        make_tags_with_findings(study_type="cohort", evidence_level=3),
+    )
+    assert cohort["reported_result_text"] == "authors report no association"
 
 
 def test_findings_not_stated_are_null_never_inferred() -> None:
@@ -247,7 +255,7 @@ def test_csv_carries_the_design_and_findings_values() -> None:
     write_records([article_record(make_article(99000012), tags)], "csv", out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     assert "findings" not in rows[0] and "tags" not in rows[0]
-    assert {key: rows[0][key] for key in CSV_COLUMNS[-7:]} == {
+    assert {key: rows[0][key] for key in CSV_COLUMNS[-8:]} == {
         "design_confidence": "0.9",
         "design_explanation": '\'=HYPERLINK("http://example.invalid") -> randomized',
         "sample_size": "120",
@@ -255,6 +263,7 @@ def test_csv_carries_the_design_and_findings_values() -> None:
         "duration_weeks": "12.0",
         "comparator": "placebo",
         "reported_result": "no_difference",
+        "reported_result_text": "authors report no difference",
     }
 
 
@@ -324,6 +333,7 @@ def test_csv_has_one_row_per_article_with_lists_joined() -> None:
             "duration_weeks": "",
             "comparator": "",
             "reported_result": "",
+            "reported_result_text": "",
         }
     ]
 

@@ -88,7 +88,7 @@ TAG_COLUMNS = (
     "rules_version",
     "forms",
     "evidence_class",
-    # Revision 0009: the design decision and the findings (see FINDINGS_COLUMNS).
+    # Revision 0009: the design decision (design_columns) and the findings (findings_columns).
     "design_confidence",
     "design_explanation",
     "findings",
