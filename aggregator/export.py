@@ -23,8 +23,9 @@ import orjson
 import rispy
 
 from aggregator.article import Article, Author
+from aggregator.findings import HEADLINE_FIELDS, result_words
 from aggregator.textsafe import csv_safe
-from aggregator.vocab import STUDY_TYPE_LABELS, TAG_KINDS, ArticleTags, Tag
+from aggregator.vocab import NO_DESIGN_DECISION, STUDY_TYPE_LABELS, TAG_KINDS, ArticleTags, Tag
 
 if TYPE_CHECKING:  # the store's types, without loading the database layer
     from aggregator.store.articles import StoredArticle
@@ -53,8 +54,17 @@ RECORD_KEYS: tuple[str, ...] = (
     "evidence_class",
     "authors",
     "abstract",
+    # The tagger's design decision (its cues are in "tags", kind design_cue) and what the
+    # study found, as the abstract states it (null: not stated, or not extracted yet):
+    "design_confidence",
+    "design_explanation",
+    *HEADLINE_FIELDS,
+    "reported_result_text",  # the result in words: "authors report ..."
+    "findings",  # the whole Findings.to_dict() with its provenance, or null
 )
-CSV_COLUMNS: tuple[str, ...] = tuple(key for key in RECORD_KEYS if key != "tags")
+# Objects that CSV leaves out: the provenance lists (the flat values stay).
+NESTED_KEYS: frozenset[str] = frozenset({"tags", "findings"})
+CSV_COLUMNS: tuple[str, ...] = tuple(key for key in RECORD_KEYS if key not in NESTED_KEYS)
 LIST_SEPARATOR = "; "
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 DOI_URL = "https://doi.org/{doi}"
@@ -131,6 +141,27 @@ def build_record(source: RecordSource) -> dict[str, Any]:
         "evidence_class": (tags.evidence_class or None) if tags else None,
         "authors": list(source.authors),
         "abstract": source.abstract,
+        **design_and_findings(tags),
+    }
+
+
+def design_and_findings(tags: ArticleTags | None) -> dict[str, Any]:
+    """The record's design and findings keys: the design's confidence and explanation, the
+    five findings values, the reported result in words ("authors report ...") and the whole
+    findings object; null when untagged or extracted by no rules yet (stored before
+    revision 0009 and not re-tagged)."""
+    design = tags.design if tags is not None else NO_DESIGN_DECISION
+    findings = tags.findings if tags is not None else None
+    whole = findings.to_dict() if findings is not None else None
+    known = design != NO_DESIGN_DECISION
+    return {
+        "design_confidence": design.confidence if known else None,
+        "design_explanation": design.explanation if known else None,
+        **{name: whole[name] if whole else None for name in HEADLINE_FIELDS},
+        "reported_result_text": result_words(
+            findings.reported_result if findings else None, tags.study_type if tags else None
+        ),
+        "findings": whole,
     }
 
 
@@ -318,19 +349,21 @@ def write_rows(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO
 
 
 def write_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
-    """pmid / year / study type / level / forms / title, title cut to the terminal width."""
+    """pmid / year / study type / level / sample size / forms / title, title cut to the
+    terminal width."""
     rows = [
         [
             r["pmid"],
             r.get("year"),
             STUDY_TYPE_LABELS.get(r.get("study_type") or "", r.get("study_type") or ""),
             r.get("evidence_level"),
+            r.get("sample_size"),
             ",".join(r.get("forms") or ()),
             ("[RETRACTED] " if r.get("retracted") else "") + (r.get("title") or ""),
         ]
         for r in records
     ]
-    write_rows(("PMID", "YEAR", "STUDY TYPE", "LEVEL", "FORMS", "TITLE"), rows, out)
+    write_rows(("PMID", "YEAR", "STUDY TYPE", "LEVEL", "N", "FORMS", "TITLE"), rows, out)
 
 
 def terminal_width(out: TextIO) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aggregator.findings import Findings
+
 FORMS: tuple[str, ...] = (
     "glycinate",
     "oxide",
@@ -196,6 +198,9 @@ class ArticleTags:
     # Additive fields (defaults keep older constructors working):
     evidence_class: str = ""  # one of EVIDENCE_CLASSES ("" when not computed)
     design: DesignDecision = NO_DESIGN_DECISION
+    # What the study found (tagging.findings.extract_findings, same pass as the tags); None
+    # when not extracted (a tagger without findings, or stored before revision 0009).
+    findings: Findings | None = None
 
     @property
     def is_direct(self) -> bool:

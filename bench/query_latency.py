@@ -28,9 +28,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from aggregator.export import write_records
+from aggregator.findings import Findings, FindingSource
 from aggregator.jobs.library import query_page
 from aggregator.store import filters as library
-from aggregator.store.codec import forms_column
+from aggregator.store.codec import findings_columns, forms_column
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import ArticleRow, TagRow
 from aggregator.vocab import EVIDENCE_LEVEL, FORMS, ROUTES, STUDY_TYPES
@@ -71,6 +72,39 @@ QUERIES: dict[str, library.ArticleFilter | tuple[library.ArticleFilter, str]] = 
     ),
     "text 'magnes*' (common, truncated)": library.ArticleFilter(text="magnes*"),
     "text 'sulphate' (spellings)": library.ArticleFilter(text="sulphate"),
+    # What the studies found (issue 13): sample size, reported result, comparator.
+    "min-n 100": library.ArticleFilter(min_sample_size=100),
+    "min-n 20000 (rare)": library.ArticleFilter(min_sample_size=20_000),
+    "result no_difference": library.ArticleFilter(results=("no_difference",)),
+    "result favours_comparator, RCT": library.ArticleFilter(
+        results=("favours_comparator",), study_types=("randomized_controlled_trial",)
+    ),
+    "comparator placebo, min-n 100": library.ArticleFilter(
+        comparators=("placebo",), min_sample_size=100
+    ),
+    "sort n": (library.ArticleFilter(), "n"),
+    "comparator placebo, sort n": (library.ArticleFilter(comparators=("placebo",)), "n"),
+    "form glycinate, result, sort n": (
+        library.ArticleFilter(forms=("glycinate",), results=("favours_magnesium",)),
+        "n",
+    ),
+}
+# Synthetic findings: which share of articles states each value, and how often each value.
+RESULT_WEIGHTS = {
+    "favours_magnesium": 40,
+    "no_difference": 20,
+    "favours_comparator": 3,
+    "mixed": 10,
+    "not_reported": 12,
+    None: 15,
+}
+COMPARATOR_WEIGHTS = {
+    "placebo": 30,
+    "active": 12,
+    "usual_care": 4,
+    "none": 14,
+    "another_form": 2,
+    None: 38,
 }
 
 
@@ -82,6 +116,45 @@ def _abstract(rng: random.Random, forms: list[str]) -> str:
         words.insert(rng.randrange(len(words)), "menstrual migraine")
     words.insert(rng.randrange(len(words)), rng.choice(RARE))
     return " ".join(words) + "."
+
+
+def _findings(rng: random.Random, study_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Synthetic design and findings columns, as the store writes them (sizes log-uniform
+    from 8 to 50,000 for 70 % of the articles; a few snippets of provenance)."""
+    sentence = " ".join(rng.choices(FILLER, k=28)) + "."
+    size = int(8 * (50_000 / 8) ** rng.random()) if rng.random() < 0.7 else None
+    result = rng.choices(list(RESULT_WEIGHTS), weights=list(RESULT_WEIGHTS.values()))[0]
+    comparator = rng.choices(list(COMPARATOR_WEIGHTS), weights=list(COMPARATOR_WEIGHTS.values()))[0]
+    dose = rng.choice((None, None, 250.0, 400.0, 500.0, 600.0))
+    weeks = rng.choice((None, None, 4.0, 8.0, 12.0, 26.0))
+    provenance = tuple(
+        FindingSource(field, str(value), "abstract", sentence)
+        for field, value in (
+            ("sample_size", size),
+            ("dose_mg_per_day", dose),
+            ("duration_weeks", weeks),
+            ("comparator", comparator),
+            ("reported_result", result),
+        )
+        if value is not None
+    )
+    findings = Findings(
+        scope="study",
+        sample_size=size,
+        sample_size_kind="randomised" if size else None,
+        arms=2 if comparator not in (None, "none") else None,
+        dose_mg_per_day=dose,
+        duration_weeks=weeks,
+        comparator=comparator,
+        reported_result=result,
+        provenance=provenance,
+    )
+    design = {
+        "design_confidence": rng.choice((0.6, 0.75, 0.9, 0.95)),
+        "design_explanation": f"cues: humans (mesh). path: indexed publication type -> "
+        f"{study_type} (confidence 0.95)",
+    }
+    return design, findings_columns(findings)
 
 
 def build(path: Path, count: int, seed: int = 7) -> float:
@@ -113,6 +186,7 @@ def build(path: Path, count: int, seed: int = 7) -> float:
             route = rng.choice(ROUTES)
             direct = rng.random() < 0.7
             year = rng.randint(1975, 2025)
+            design, findings = _findings(rng, study_type)
             batch_articles.append(
                 {
                     "pmid": pmid,
@@ -136,6 +210,8 @@ def build(path: Path, count: int, seed: int = 7) -> float:
                     "is_direct": direct,
                     "rules_version": "bench",
                     "forms": forms_column(forms),  # as the store writes it with the tags
+                    **design,
+                    **findings,
                 }
             )
             values = [("form", f) for f in forms] + [("route", route), ("study_type", study_type)]

@@ -22,21 +22,42 @@ from aggregator.article import Article
 from aggregator.cli import cli
 from aggregator.cli import library as library_commands
 from aggregator.export import article_record
+from aggregator.findings import FindingSource
 from aggregator.jobs import retag as retag_job
 from aggregator.store.articles import upsert_article
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.runs import finish_run, start_run
 from aggregator.vocab import ArticleTags, Tag
-from tests.plugins.databases import make_article, make_tags
+from tests.plugins.databases import make_article, make_findings, make_tags, make_tags_with_findings
 
 T0 = dt.datetime(2025, 11, 3, 8, 0, tzinfo=dt.UTC)
 T1 = dt.datetime(2025, 11, 17, 8, 0, tzinfo=dt.UTC)
 GLY, OXI, CIT, NEW, RETRACTED = 99000301, 99000302, 99000303, 99000304, 99000305
 
 
+# What the studies found (issue 13): the cohort states 31,500 people and an association,
+# the survey 800 people and no association; the retracted trial was stored before findings
+# were extracted (null), NEW is untagged.
+OXI_FINDINGS = make_findings(
+    sample_size=31500,
+    sample_size_kind="enrolled",
+    arms=None,
+    dose_mg_per_day=None,
+    dose=None,
+    duration_weeks=None,
+    comparator=None,
+    comparator_detail=None,
+    reported_result="favours_magnesium",
+    provenance=(),
+)
+CIT_FINDINGS = dataclasses.replace(
+    OXI_FINDINGS, sample_size=800, reported_result="no_difference", comparator="none"
+)
+
+
 def corpus() -> list[tuple[Article, ArticleTags | None]]:
     return [
-        (make_article(GLY), make_tags()),
+        (make_article(GLY), make_tags_with_findings()),
         (
             make_article(
                 OXI,
@@ -49,6 +70,7 @@ def corpus() -> list[tuple[Article, ArticleTags | None]]:
                 study_type="cohort",
                 evidence_level=3,
                 tags=(Tag("form", "oxide", "title", "Magnesium oxide"),),
+                findings=OXI_FINDINGS,
             ),
         ),
         (
@@ -65,6 +87,7 @@ def corpus() -> list[tuple[Article, ArticleTags | None]]:
                 study_type="cross_sectional",
                 evidence_level=4,
                 tags=(Tag("form", "citrate", "title", "Magnesium citrate"),),
+                findings=CIT_FINDINGS,
             ),
         ),
         (make_article(NEW, title="Untagged synthetic record", pub_year=2025), None),
@@ -151,6 +174,19 @@ def test_query_prints_json_records_when_piped(db_url: str) -> None:
         (["--sort", "date"], [RETRACTED, NEW, CIT, GLY, OXI]),
         (["--sort", "pmid"], [GLY, OXI, CIT, NEW, RETRACTED]),
         (["--form", "glycinate", "--type", "cohort"], []),
+        # What the studies found (issue 13); articles without findings never match.
+        (["--min-n", "100"], [GLY, OXI, CIT]),
+        (["--min-n", "801"], [OXI]),
+        (["--min-n", "0", "--max-level", "3"], [GLY, OXI]),
+        (["--result", "no_difference"], [GLY, CIT]),
+        (["--result", "favours_magnesium,MIXED"], [OXI]),
+        (["--result", "favours_comparator"], []),
+        (["--comparator", "placebo"], [GLY]),
+        (["--comparator", "placebo", "--comparator", "none"], [GLY, CIT]),
+        (["--comparator", "none", "--result", "no_difference", "--min-n", "500"], [CIT]),
+        # Largest sample first; articles stating none last (ties: higher PMID first).
+        (["--sort", "n"], [OXI, CIT, GLY, RETRACTED, NEW]),
+        (["--sort", "n", "--result", "no_difference"], [CIT, GLY]),
     ],
 )
 def test_query_filters(db_url: str, args: list[str], expected: list[int]) -> None:
@@ -181,6 +217,23 @@ def test_query_limit_says_when_there_is_more(db_url: str) -> None:
         (["--text", "--- ***"], "text '--- ***' has no word to search for"),
         (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'table'"),
         (["--new-since", "yesterday"], "Invalid value for '--new-since'"),
+        (
+            ["--result", "positive"],
+            "Invalid value for '--result': unknown result 'positive'; valid values: "
+            "favours_magnesium, no_difference, favours_comparator, mixed, not_reported",
+        ),
+        (
+            ["--comparator", "drug"],
+            "Invalid value for '--comparator': unknown comparator 'drug'; valid values: "
+            "placebo, active, usual_care, none, another_form",
+        ),
+        (["--min-n", "-1"], "Invalid value for '--min-n': -1 is not in the range x>=0."),
+        (["--min-n", "many"], "Invalid value for '--min-n': 'many' is not a valid integer range."),
+        (
+            ["--sort", "size"],
+            "Invalid value for '--sort': 'size' is not one of 'level', 'year', 'date', "
+            "'pmid', 'n'.",
+        ),
     ],
 )
 def test_query_usage_errors_exit_2_and_name_the_valid_values(
@@ -235,6 +288,14 @@ def test_query_csv(db_url: str) -> None:
             "evidence_class",
             "authors",
             "abstract",
+            "design_confidence",
+            "design_explanation",
+            "sample_size",
+            "dose_mg_per_day",
+            "duration_weeks",
+            "comparator",
+            "reported_result",
+            "reported_result_text",
         ],
         [
             str(OXI),
@@ -254,6 +315,14 @@ def test_query_csv(db_url: str) -> None:
             "",
             "Example A; Synthetic Migraine Study Group",
             "BACKGROUND: Invented background.\n\nRESULTS: Invented results, 5% \u2265 4.",
+            "",  # no design decision stored for it
+            "",
+            "31500",
+            "",  # not stated
+            "",
+            "",
+            "favours_magnesium",
+            "authors report an association",  # a cohort: an association, in words
         ],
     ]
 
@@ -262,20 +331,20 @@ def test_query_table(db_url: str) -> None:
     result = run(db_url, "query", "--format", "table", "--max-level", "3", columns=120)
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "PMID      YEAR  STUDY TYPE  LEVEL  FORMS      TITLE",
-        "99000301  2025  RCT         2      glycinate  "
+        "PMID      YEAR  STUDY TYPE  LEVEL  N      FORMS      TITLE",
+        "99000301  2025  RCT         2      120    glycinate  "
         "Synthetic trial of magnesium glycinate for migraine prophylaxis",
-        "99000305  2022  RCT         2      glycinate  "
+        "99000305  2022  RCT         2             glycinate  "
         "[RETRACTED] Retracted synthetic trial of magnesium glycinate",
-        "99000302  2015  Cohort      3      oxide      "
+        "99000302  2015  Cohort      3      31500  oxide      "
         "Magnesium oxide in a synthetic cohort with menstrual migraine",
     ]
     empty = run(db_url, "query", "--format", "table", "--type", "guideline")
-    assert empty.stdout == "PMID  YEAR  STUDY TYPE  LEVEL  FORMS  TITLE\n"
+    assert empty.stdout == "PMID  YEAR  STUDY TYPE  LEVEL  N  FORMS  TITLE\n"
     assert empty.stderr == "no stored article matches\n"
     narrow = run(db_url, "query", "--format", "table", "--type", "cohort", columns=70)
     assert narrow.stdout.splitlines()[1] == (
-        "99000302  2015  Cohort      3      oxide  Magnesium oxide in a synthe\u2026"
+        "99000302  2015  Cohort      3      31500  oxide  Magnesium oxide in a\u2026"
     )
 
 
@@ -352,6 +421,28 @@ def test_show_prints_the_whole_record(db_url: str) -> None:
         "Conditions: migraine\n"
         "Population: adults\n"
         "Evidence:   direct (migraine/headache outcome)\n"
+        # Issue 12: how the study type was decided (confidence, cues, path).
+        "Design:     RCT, confidence 0.90\n"
+        "            cues: randomised (abstract), placebo (abstract). path: randomised "
+        "allocation stated -> randomized_controlled_trial (confidence 0.90)\n"
+        "            cue randomised (abstract): \u201cwere randomized\u201d\n"
+        "            cue placebo (abstract): \u201cor placebo\u201d\n"
+        # Issue 13: what the authors report, each value with the text it came from.
+        "Findings:   as the abstract states them (study; nothing inferred)\n"
+        "  Sample size      120 (randomised)\n"
+        "                   \u201c120 adults were randomized to magnesium glycinate 250 mg "
+        "twice daily or placebo for 12 weeks.\u201d (abstract)\n"
+        "  Dose             500 mg/day (\u201cmagnesium glycinate 250 mg twice daily\u201d)\n"
+        "                   (the abstract text quoted for sample size)\n"
+        "                   derived: 250 mg x 2 a day = 500 mg\n"
+        "  Duration         12 weeks\n"
+        "                   (the abstract text quoted for sample size)\n"
+        "  Comparator       placebo\n"
+        "                   (the abstract text quoted for sample size)\n"
+        "  Reported result  authors report no difference\n"
+        "                   \u201cMigraine days did not differ between the groups.\u201d "
+        "(abstract)\n"
+        "  Also stated      2 arms\n"
         "Provenance (rules rules-1):\n"
         "  form                 glycinate                    keyword          "
         "\u201cmagnesium glycinate\u201d\n"
@@ -363,6 +454,10 @@ def test_show_prints_the_whole_record(db_url: str) -> None:
         "  condition            migraine                     mesh             "
         "\u201cMigraine Disorders\u201d\n"
         "  population           adults                       abstract         \u201cadults\u201d\n"
+        "  design_cue           placebo                      abstract         "
+        "\u201cor placebo\u201d\n"
+        "  design_cue           randomised                   abstract         "
+        "\u201cwere randomized\u201d\n"
         "\n"
         "Links:\n"
         "  PubMed https://pubmed.ncbi.nlm.nih.gov/99000301/\n"
@@ -419,6 +514,82 @@ def test_show_json_has_history_and_retraction(db_url: str) -> None:
     assert text.startswith("PMID 99000305  [RETRACTED]\n")
     assert "Retraction: RETRACTED, noted 2025-11-03\n" in text
     assert "History:\n  2025-11-17T08:00:00Z  changed: title\n" in text
+
+
+def test_show_json_carries_the_design_and_findings(db_url: str) -> None:
+    result = run(db_url, "show", str(GLY), "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    record = article_record(make_article(GLY), make_tags_with_findings())
+    assert {k: doc[k] for k in record} == record
+    assert doc["findings"] == make_findings().to_dict()
+    assert {k: doc[k] for k in ("sample_size", "dose_mg_per_day", "duration_weeks")} == {
+        "sample_size": 120,
+        "dose_mg_per_day": 500.0,
+        "duration_weeks": 12.0,
+    }
+    assert (doc["comparator"], doc["reported_result"]) == ("placebo", "no_difference")
+    assert (doc["design_confidence"], doc["design_explanation"][:26]) == (
+        0.9,
+        "cues: randomised (abstract",
+    )
+    # Stored before findings were extracted: null, and the text says how to fill them in.
+    old = json.loads(run(db_url, "show", str(RETRACTED), "--format", "json").stdout)
+    assert {key: old[key] for key in list(record)[-9:]} == dict.fromkeys(list(record)[-9:])
+    text = run(db_url, "show", str(RETRACTED), "--format", "text").stdout
+    assert (
+        "Evidence:   direct (migraine/headache outcome)\n"
+        "Design:     no decision stored (run `aggregator retag`)\n"
+        "Findings:   not extracted yet (run `aggregator retag`)\n"
+        "Provenance (rules rules-1):\n"
+    ) in text
+
+
+def test_show_says_not_stated_and_escapes_what_records_hold(db_url: str) -> None:
+    """Values the abstract does not state are "not stated"; snippets from the record are
+    shown with their control characters as escapes; results are what the authors report."""
+    hostile = "Attacks fell\x1b[2J in the \u202emagnesium group."
+    findings = make_findings(
+        dose_mg_per_day=None,
+        dose=None,
+        duration_weeks=None,
+        comparator=None,
+        comparator_detail=None,
+        arms=None,
+        reported_result="favours_magnesium",
+        provenance=(FindingSource("reported_result", "favours_magnesium", "abstract", hostile),),
+        sample_size=None,
+        sample_size_kind=None,
+    )
+    engine = open_engine(db_url)
+    with new_session(engine) as session:
+        upsert_article(
+            session,
+            make_article(GLY),
+            tags=make_tags_with_findings(findings=findings),
+            run_id=None,
+            now=T1,
+            source="import",
+        )
+        session.commit()
+    engine.dispose()
+    text = run(db_url, "show", str(GLY), "--format", "text").stdout
+    start = text.index("Findings:")
+    assert text[start : text.index("Provenance")] == (
+        "Findings:   as the abstract states them (study; nothing inferred)\n"
+        "  Sample size      not stated\n"
+        "  Dose             not stated\n"
+        "  Duration         not stated\n"
+        "  Comparator       not stated\n"
+        "  Reported result  authors report a result favouring magnesium\n"
+        "                   \u201cAttacks fell\\x1b[2J in the \\u202emagnesium group.\u201d "
+        "(abstract)\n"
+    )
+    assert "\x1b" not in text and "\u202e" not in text
+    # Observational designs report associations (the cohort: favours_magnesium).
+    cohort = run(db_url, "show", str(OXI), "--format", "text").stdout
+    assert "  Reported result  authors report an association\n" in cohort
+    assert "  Sample size      31,500 (enrolled)\n" in cohort
 
 
 def test_show_unknown_pmid_is_one_line_exit_1(db_url: str) -> None:
@@ -591,7 +762,9 @@ def test_sql_on_a_missing_database_does_not_create_it(tmp_path: Path) -> None:
 
 
 def fake_tagger(article: Article) -> ArticleTags:
-    """New "rules": anything mentioning oxide is an RCT of oxide; the rest keeps its shape."""
+    """New "rules": anything mentioning oxide is an RCT of oxide; the survey's result reads
+    as mixed; the retracted trial (stored before findings were extracted) gets its design
+    decision and findings; the rest keeps its shape."""
     if "oxide" in article.title.lower():
         return make_tags(
             forms=("oxide", "citrate"),
@@ -599,6 +772,7 @@ def fake_tagger(article: Article) -> ArticleTags:
             evidence_level=2,
             tags=(Tag("form", "oxide", "title", "Magnesium oxide"),),
             rules_version="rules-2",
+            findings=OXI_FINDINGS,
         )
     if article.pmid == CIT:
         return make_tags(
@@ -608,7 +782,10 @@ def fake_tagger(article: Article) -> ArticleTags:
             evidence_level=4,
             tags=(Tag("form", "citrate", "title", "Magnesium citrate"),),
             rules_version="rules-2",
+            findings=dataclasses.replace(CIT_FINDINGS, reported_result="mixed"),
         )
+    if article.pmid in (GLY, RETRACTED):
+        return make_tags_with_findings(rules_version="rules-2")
     return make_tags(rules_version="rules-2")
 
 
@@ -636,8 +813,16 @@ def test_retag_dry_run_reports_and_stores_nothing(db_url: str, new_rules: None) 
             "study_type": 2,
             "evidence_level": 2,
             "combination_product": 1,
-            "provenance": 1,
+            "provenance": 2,
             "evidence_class": 0,
+            "design_confidence": 1,
+            "design_explanation": 1,
+            "sample_size": 1,
+            "dose_mg_per_day": 1,
+            "duration_weeks": 1,
+            "comparator": 1,
+            "reported_result": 2,
+            "findings": 2,
         },
         "changes": report["changes"],
     }
@@ -665,6 +850,35 @@ def test_retag_dry_run_reports_and_stores_nothing(db_url: str, new_rules: None) 
         },
     }
     assert by_pmid[GLY]["changed"] == ["rules_version"]
+    # A changed finding: its old and new value, and the whole findings object.
+    assert by_pmid[CIT]["changed"] == ["reported_result", "findings", "rules_version"]
+    assert (by_pmid[CIT]["old"]["reported_result"], by_pmid[CIT]["new"]["reported_result"]) == (
+        "no_difference",
+        "mixed",
+    )
+    assert by_pmid[CIT]["new"]["findings"] == {
+        **CIT_FINDINGS.to_dict(),
+        "reported_result": "mixed",
+    }
+    # Stored before findings were extracted: every new value is a change from null.
+    assert by_pmid[RETRACTED]["changed"] == [
+        "provenance",
+        "design_confidence",
+        "design_explanation",
+        "sample_size",
+        "dose_mg_per_day",
+        "duration_weeks",
+        "comparator",
+        "reported_result",
+        "findings",
+        "rules_version",
+    ]
+    assert by_pmid[RETRACTED]["old"]["findings"] is None
+    assert by_pmid[RETRACTED]["new"]["findings"] == make_findings().to_dict()
+    assert (by_pmid[RETRACTED]["old"]["sample_size"], by_pmid[RETRACTED]["new"]["sample_size"]) == (
+        None,
+        120,
+    )
     assert by_pmid[NEW]["changed"][:2] == ["form", "route"]
     assert (by_pmid[NEW]["old_study_type"], by_pmid[NEW]["new_forms"]) == (None, ["glycinate"])
     assert run(db_url, "export").stdout == before
@@ -683,20 +897,39 @@ def test_retag_stores_the_new_tags(db_url: str, new_rules: None) -> None:
         "  study_type           2\n"
         "  evidence_level       2\n"
         "  combination_product  1\n"
-        "  provenance           1\n"
+        "  provenance           2\n"
+        "  design_confidence    1\n"
+        "  design_explanation   1\n"
+        "  sample_size          1\n"
+        "  dose_mg_per_day      1\n"
+        "  duration_weeks       1\n"
+        "  comparator           1\n"
+        "  reported_result      2\n"
+        "  findings             2\n"
         "Changes:\n"
         "  99000301  rules rules-1 -> rules-2\n"
         "  99000302  forms oxide -> oxide,citrate; study type cohort -> "
         "randomized_controlled_trial; evidence level 3 -> 2; rules rules-1 -> rules-2\n"
-        "  99000303  rules rules-1 -> rules-2\n"
+        "  99000303  reported result no_difference -> mixed; findings detail changed; "
+        "rules rules-1 -> rules-2\n"
         "  99000304  forms - -> glycinate; routes - -> oral; conditions - -> migraine; "
         "population - -> adults; study type - -> randomized_controlled_trial; "
         "evidence level - -> 2; combination product - -> False; provenance +6 -0; "
         "rules - -> rules-2\n"
-        "  99000305  rules rules-1 -> rules-2\n"
+        "  99000305  provenance +2 -0; design confidence - -> 0.9; design explanation - -> "
+        "\u201ccues: randomised (abstract), placebo (abstract). path: randomised allocation "
+        "stated -> randomized_controlled_trial (confidence 0.90)\u201d; sample size - -> 120; "
+        "dose mg/day - -> 500.0; duration weeks - -> 12.0; comparator - -> placebo; "
+        "reported result - -> no_difference; findings extracted; rules rules-1 -> rules-2\n"
     )
     records = {r["pmid"]: r for r in json.loads(run(db_url, "export").stdout)}
     assert records[OXI] == article_record(corpus()[1][0], fake_tagger(corpus()[1][0]))
+    # The new findings and design are stored, and what query filters by follows them.
+    assert records[RETRACTED] == article_record(
+        corpus()[4][0], fake_tagger(corpus()[4][0]), retracted=True
+    )
+    assert pmids_of(run(db_url, "query", "--result", "mixed")) == [CIT]
+    assert pmids_of(run(db_url, "query", "--comparator", "placebo")) == [GLY, RETRACTED]
     assert pmids_of(run(db_url, "query", "--form", "citrate", "--sort", "pmid")) == [OXI, CIT]
     again = run(db_url, "retag", "--format", "json")
     assert json.loads(again.stdout)["updated"] == 0

@@ -24,7 +24,13 @@ from aggregator.export import (
     write_records,
     write_stream,
 )
-from tests.plugins.databases import make_article, make_tags
+from tests.plugins.databases import (
+    make_article,
+    make_design,
+    make_findings,
+    make_tags,
+    make_tags_with_findings,
+)
 
 TRICKY_TITLE = "Mg & Zn {braces} 50% $x$ #1 under_score ~tilde ^hat back\\slash: Müller–Łódź"
 
@@ -75,6 +81,16 @@ EXPECTED_RECORD = {
     "evidence_class": None,
     "authors": ["Example A", "Synthetic Migraine Study Group"],
     "abstract": "BACKGROUND: Invented background.\n\nRESULTS: Invented results, 5% \u2265 4.",
+    # Added by issues 12 and 13: null for tags with no design decision and no findings.
+    "design_confidence": None,
+    "design_explanation": None,
+    "sample_size": None,
+    "dose_mg_per_day": None,
+    "duration_weeks": None,
+    "comparator": None,
+    "reported_result": None,
+    "reported_result_text": None,
+    "findings": None,
 }
 
 
@@ -99,6 +115,166 @@ def test_article_record_of_untagged_retracted_article() -> None:
         "retracted": True,
         "tags": [],
     }
+
+
+FINDINGS_SENTENCE = (
+    "120 adults were randomized to magnesium glycinate 250 mg twice daily or placebo for 12 weeks."
+)
+EXPECTED_FINDINGS = {
+    "scope": "study",
+    "sample_size": 120,
+    "sample_size_kind": "randomised",
+    "arms": 2,
+    "studies_included": None,
+    "dose_mg_per_day": 500.0,
+    "dose": {
+        "amount": 250.0,
+        "unit": "mg",
+        "per": "dose",
+        "times_per_day": 2,
+        "basis": None,
+        "salt": "glycinate",
+        "text": "magnesium glycinate 250 mg twice daily",
+    },
+    "elemental_mg_per_day": None,
+    "elemental_factor": None,
+    "duration_weeks": 12.0,
+    "outcome_timepoint": None,
+    "comparator": "placebo",
+    "comparator_detail": "placebo",
+    "reported_result": "no_difference",
+    "provenance": [
+        {
+            "field": "sample_size",
+            "value": "120",
+            "source_field": "abstract",
+            "snippet": FINDINGS_SENTENCE,
+        },
+        {
+            "field": "dose",
+            "value": "magnesium glycinate 250 mg twice daily",
+            "source_field": "abstract",
+            "snippet": FINDINGS_SENTENCE,
+        },
+        {
+            "field": "dose_mg_per_day",
+            "value": "500",
+            "source_field": "derived",
+            "snippet": "250 mg x 2 a day = 500 mg",
+        },
+        {
+            "field": "duration_weeks",
+            "value": "12",
+            "source_field": "abstract",
+            "snippet": FINDINGS_SENTENCE,
+        },
+        {
+            "field": "comparator",
+            "value": "placebo",
+            "source_field": "abstract",
+            "snippet": FINDINGS_SENTENCE,
+        },
+        {
+            "field": "reported_result",
+            "value": "no_difference",
+            "source_field": "abstract",
+            "snippet": "Migraine days did not differ between the groups.",
+        },
+    ],
+}
+DESIGN_CUE_TAGS = [
+    {
+        "kind": "design_cue",
+        "value": "randomised",
+        "field": "abstract",
+        "snippet": "were randomized",
+    },
+    {"kind": "design_cue", "value": "placebo", "field": "abstract", "snippet": "or placebo"},
+]
+
+
+def test_record_with_design_and_findings_is_the_documented_object() -> None:
+    """Issues 12 and 13: the design decision's confidence and explanation (its cues are tags
+    of kind design_cue), the five findings values and the whole findings object with its
+    provenance, added after every earlier key."""
+    record = article_record(make_article(99000012), make_tags_with_findings())
+    assert record == {
+        **EXPECTED_RECORD,
+        "tags": [*EXPECTED_RECORD["tags"], *DESIGN_CUE_TAGS],
+        "design_confidence": 0.9,
+        "design_explanation": "cues: randomised (abstract), placebo (abstract). path: "
+        "randomised allocation stated -> randomized_controlled_trial (confidence 0.90)",
+        "sample_size": 120,
+        "dose_mg_per_day": 500.0,
+        "duration_weeks": 12.0,
+        "comparator": "placebo",
+        "reported_result": "no_difference",
+        "reported_result_text": "authors report no difference",
+        "findings": EXPECTED_FINDINGS,
+    }
+    assert list(record) == list(EXPECTED_RECORD)  # new keys only ever at the end
+    # An observational design reports an association, in words.
+    cohort = article_record(
+        make_article(99000012),
+        make_tags_with_findings(study_type="cohort", evidence_level=3),
+    )
+    assert cohort["reported_result_text"] == "authors report no association"
+
+
+def test_findings_not_stated_are_null_never_inferred() -> None:
+    """A study whose abstract states only its size: every other value is null."""
+    findings = make_findings(
+        dose_mg_per_day=None,
+        dose=None,
+        duration_weeks=None,
+        comparator=None,
+        comparator_detail=None,
+        reported_result=None,
+        arms=None,
+        provenance=make_findings().provenance[:1],
+    )
+    record = article_record(make_article(99000012), make_tags_with_findings(findings=findings))
+    assert {key: record[key] for key in ("sample_size", "dose_mg_per_day", "duration_weeks")} == {
+        "sample_size": 120,
+        "dose_mg_per_day": None,
+        "duration_weeks": None,
+    }
+    assert (record["comparator"], record["reported_result"]) == (None, None)
+    assert record["findings"]["dose"] is None
+    assert [p["field"] for p in record["findings"]["provenance"]] == ["sample_size"]
+
+
+def test_csv_carries_the_design_and_findings_values() -> None:
+    out = io.StringIO()
+    tags = make_tags_with_findings(
+        design=make_design(
+            cues=(),
+            explanation='=HYPERLINK("http://example.invalid") -> randomized',
+        )
+    )
+    write_records([article_record(make_article(99000012), tags)], "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert "findings" not in rows[0] and "tags" not in rows[0]
+    assert {key: rows[0][key] for key in CSV_COLUMNS[-8:]} == {
+        "design_confidence": "0.9",
+        "design_explanation": '\'=HYPERLINK("http://example.invalid") -> randomized',
+        "sample_size": "120",
+        "dose_mg_per_day": "500.0",
+        "duration_weeks": "12.0",
+        "comparator": "placebo",
+        "reported_result": "no_difference",
+        "reported_result_text": "authors report no difference",
+    }
+
+
+def test_table_shows_the_sample_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    write_records([article_record(make_article(99000012), make_tags_with_findings())], "table", out)
+    assert out.getvalue().splitlines() == [
+        "PMID      YEAR  STUDY TYPE  LEVEL  N    FORMS      TITLE",
+        "99000012  2025  RCT         2      120  glycinate  Synthetic trial of magnesium…",
+    ]
 
 
 def test_retracted_defaults_to_what_the_record_says() -> None:
@@ -150,6 +326,14 @@ def test_csv_has_one_row_per_article_with_lists_joined() -> None:
             "abstract": (
                 "BACKGROUND: Invented background.\n\nRESULTS: Invented results, 5% \u2265 4."
             ),
+            "design_confidence": "",
+            "design_explanation": "",
+            "sample_size": "",
+            "dose_mg_per_day": "",
+            "duration_weeks": "",
+            "comparator": "",
+            "reported_result": "",
+            "reported_result_text": "",
         }
     ]
 
@@ -168,9 +352,9 @@ def test_table_aligns_columns_and_cuts_titles_to_the_width(
     out = io.StringIO()
     write_records(records, "table", out)
     assert out.getvalue().splitlines() == [
-        "PMID      YEAR  STUDY TYPE  LEVEL  FORMS      TITLE",
-        "99000012  2025  RCT         2      glycinate  Synthetic trial of magnesium glyc…",
-        "99000022                                      [RETRACTED] A very long synthetic…",
+        "PMID      YEAR  STUDY TYPE  LEVEL  N  FORMS      TITLE",
+        "99000012  2025  RCT         2         glycinate  Synthetic trial of magnesium g…",
+        "99000022                                         [RETRACTED] A very long synthe…",
     ]
     assert all(len(line) <= 80 for line in out.getvalue().splitlines())
 

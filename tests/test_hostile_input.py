@@ -402,7 +402,7 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     "query-sort-injection": (
         ["query", "--sort", "pmid; DROP TABLE article"],
         "Invalid value for '--sort': 'pmid; DROP TABLE article' is not one of 'level', 'year', "
-        "'date', 'pmid'.",
+        "'date', 'pmid', 'n'.",
     ),
     "query-text-without-words": (["query", "--text", "OR"], "text 'OR' has no word to search for"),
 }

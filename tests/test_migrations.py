@@ -16,6 +16,9 @@ from sqlalchemy.engine import Engine
 
 from aggregator.article import CommentCorrection
 from aggregator.errors import StoreError
+from aggregator.jobs.retag import retag
+from aggregator.pubmed.fake.corpus import corpus_dir
+from aggregator.pubmed.files import iter_file
 from aggregator.store.articles import (
     StoredArticle,
     UpsertResult,
@@ -25,7 +28,14 @@ from aggregator.store.articles import (
     stored_pmids,
     upsert_article,
 )
-from aggregator.store.codec import article_columns, content_hash, forms_column
+from aggregator.store.codec import (
+    article_columns,
+    as_stored,
+    content_hash,
+    forms_column,
+    tag_columns,
+    tag_rows,
+)
 from aggregator.store.engine import (
     create_store_engine,
     current_revision,
@@ -43,6 +53,9 @@ from aggregator.store.models import (
     include_in_autogenerate,
 )
 from aggregator.store.runs import get_checkpoint, get_run
+from aggregator.store.search import ArticleFilter, select_pmids
+from aggregator.tagging import tag_article
+from aggregator.vocab import NO_DESIGN_DECISION
 from tests.plugins.databases import make_article, make_tags
 
 T0 = dt.datetime(2025, 6, 2, 8, 30, tzinfo=dt.UTC)
@@ -470,5 +483,118 @@ def test_in_memory_sqlite_works(tmp_path: Path) -> None:
             session.commit()
         with new_session(engine) as session:
             assert stored_pmids(session, [99000001]) == {99000001}
+    finally:
+        engine.dispose()
+
+
+# ---- revision 0009: the design decision and the findings -------------------------------------
+
+
+def pmid_of(article: Any) -> int:
+    return int(article.pmid)
+
+
+COLUMNS_0009 = (
+    "design_confidence",
+    "design_explanation",
+    "findings",
+    "sample_size",
+    "dose_mg_per_day",
+    "duration_weeks",
+    "comparator",
+    "reported_result",
+)
+
+
+def test_upgrade_from_0008_keeps_rows_with_null_findings_until_retag(blank_db_url: str) -> None:
+    """Rows stored at revision 0008 (tagged by the rules of then, design cues as tag rows) get
+    the new columns as NULL: read back unchanged, not matched by the findings filters, shown
+    as "not extracted yet"; ``retag`` then fills them in and a second one changes nothing."""
+    articles = [
+        article
+        for path in sorted((corpus_dir() / "base").glob("*.xml"))[:6]
+        for article in iter_file(path)
+    ]
+    engine = create_store_engine(blank_db_url)
+    try:
+        upgrade_database(engine, "0008")
+        article_table = sa.Table("article", sa.MetaData(), autoload_with=engine)
+        tag_table = sa.Table("tag", sa.MetaData(), autoload_with=engine)
+        assert not set(COLUMNS_0009) & set(article_table.c.keys())
+        with engine.begin() as connection:
+            for article in articles:
+                then = dataclasses.replace(
+                    tag_article(article), design=NO_DESIGN_DECISION, findings=None
+                )
+                connection.execute(
+                    article_table.insert().values(
+                        **article_columns(article),
+                        **{k: v for k, v in tag_columns(then).items() if k not in COLUMNS_0009},
+                        content_hash=content_hash(article),
+                        source="import",
+                        first_seen_at=T0,
+                        last_updated_at=T0,
+                        last_fetched_at=T0,
+                        retracted=False,
+                    )
+                )
+                connection.execute(tag_table.insert(), tag_rows(article.pmid, then))
+    finally:
+        engine.dispose()
+
+    engine = open_engine(blank_db_url)  # upgrades to head on open
+    try:
+        assert revision_of(engine) == head_revision()
+        index_names = {i["name"] for i in sa.inspect(engine).get_indexes("article")}
+        assert "ix_article_sort_n" in index_names
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(f"SELECT {', '.join(COLUMNS_0009)} FROM article ORDER BY pmid")
+            ).all()
+        assert rows == [tuple([None] * len(COLUMNS_0009))] * len(articles)
+        with engine.connect() as connection:  # the browsing view shows them too
+            summary = connection.execute(
+                sa.text("SELECT pmid, sample_size, reported_result FROM article_summary")
+            ).all()
+        assert sorted(summary) == [(a.pmid, None, None) for a in sorted(articles, key=pmid_of)]
+        with new_session(engine) as session:
+            for article in articles:
+                stored = get_article(session, article.pmid)
+                assert stored is not None and stored.tags is not None
+                assert (stored.findings, stored.tags.design) == (None, NO_DESIGN_DECISION)
+                assert stored.tags.study_type == tag_article(article).study_type
+            assert select_pmids(session, ArticleFilter(min_sample_size=0)) == []
+        first = retag(engine)
+        assert first.updated == len(articles)
+        assert first.changed_by_kind["findings"] == len(articles)
+        assert retag(engine).updated == 0
+        with engine.connect() as connection:
+            sizes = dict(
+                connection.execute(sa.text("SELECT pmid, sample_size FROM article_summary")).all()
+            )
+        assert sizes == {
+            a.pmid: tag_article(a).findings.sample_size  # type: ignore[union-attr]
+            for a in articles
+        }
+        with new_session(engine) as session:
+            for article in articles:
+                stored = get_article(session, article.pmid)
+                assert stored is not None
+                assert stored.tags == as_stored(tag_article(article))
+            stated = [
+                a.pmid
+                for a in articles
+                if tag_article(a).findings.sample_size is not None  # type: ignore[union-attr]
+            ]
+            found = select_pmids(session, ArticleFilter(min_sample_size=0), sort="pmid")
+            assert found == sorted(stated) and found
+        downgrade_database(engine, "0008")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("article")}
+        assert not set(COLUMNS_0009) & columns
+        with engine.connect() as connection:
+            count = connection.execute(sa.text("SELECT count(*) FROM article")).scalar_one()
+        assert count == len(articles)
+        upgrade_database(engine)
+        assert revision_of(engine) == head_revision()
     finally:
         engine.dispose()

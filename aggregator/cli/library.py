@@ -31,6 +31,7 @@ from aggregator.cli.output import (
 from aggregator.cli.views import render_retag, render_show, render_stats
 from aggregator.errors import AggregatorError
 from aggregator.export import ARTICLE_FORMATS, FORMATS, write_records, write_rows
+from aggregator.findings import COMPARATORS, REPORTED_RESULTS
 from aggregator.store.filters import SORTS, ArticleFilter, FilterError
 from aggregator.textsafe import csv_safe
 from aggregator.vocab import FORMS, STUDY_TYPES, unknown_value_error
@@ -166,6 +167,35 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Only articles with a migraine/headache outcome / only those without one.",
         ),
+        click.option(
+            "--min-n",
+            "min_sample_size",
+            type=click.IntRange(min=0),
+            metavar="N",
+            default=None,
+            help="Only articles whose abstract states a sample size of at least N (enrolled "
+            "or randomised; pooled participants for a review). Articles stating none are "
+            "left out.",
+        ),
+        click.option(
+            "--result",
+            "results",
+            multiple=True,
+            callback=_check_vocab("result", REPORTED_RESULTS),
+            metavar="RESULT",
+            help="What the authors report on the primary outcome (repeat or comma-separate): "
+            + ", ".join(REPORTED_RESULTS)
+            + ".",
+        ),
+        click.option(
+            "--comparator",
+            "comparators",
+            multiple=True,
+            callback=_check_vocab("comparator", COMPARATORS),
+            metavar="C",
+            help="What magnesium was compared with, as the abstract states it (repeat or "
+            "comma-separate): " + ", ".join(COMPARATORS) + ".",
+        ),
     ]
     for option in reversed(options):
         func = option(func)  # type: ignore[operator]
@@ -184,6 +214,9 @@ def _filter(params: dict[str, Any]) -> ArticleFilter:
         new_since=params["new_since"],
         direct=params["direct"],
         added_since=params["added_since"],
+        min_sample_size=params["min_sample_size"],
+        results=params["results"],
+        comparators=params["comparators"],
     )
     try:
         filt.validate()
@@ -241,7 +274,8 @@ def write_articles(
     default="level",
     show_default=True,
     help="level: strongest evidence first, then newest; year: newest first; "
-    "date: newest added to PubMed first; pmid: ascending.",
+    "date: newest added to PubMed first; pmid: ascending; n: largest sample size first "
+    "(articles stating none last).",
 )
 @click.option(
     "--limit",
@@ -254,7 +288,8 @@ def write_articles(
 @format_option(FORMATS)
 @settings_options
 def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
-    """Search the local database by form, study type, year, evidence level and text.
+    """Search the local database by form, study type, year, evidence level, text and what
+    the studies found (sample size, reported result, comparator).
 
     Different filters must all match; repeating one (--form a --form b, or --form a,b)
     matches any of its values. When more articles match than --limit, a note on stderr
@@ -270,6 +305,8 @@ def query(sort: str, limit: int, fmt: str | None, **params: Any) -> None:
       aggregator query --text 'magnes* AND (sulphate OR citrate)' --no-retracted
       aggregator query --form citrate,oxide --format csv > citrate-oxide.csv
       aggregator query --new-since 2025-11-01 --format json | jq '.[].pmid'
+      aggregator query --comparator placebo --min-n 100 --sort n
+      aggregator query --type randomized_controlled_trial --result no_difference
       aggregator query --form glycinate --format pmid | epost -db pubmed | efetch -format abstract
     """
     from aggregator.jobs.library import query_articles

@@ -13,7 +13,8 @@ import click
 
 from aggregator.article import Article
 from aggregator.export import provenance_in_order, write_rows
-from aggregator.vocab import STUDY_TYPE_LABELS, STUDY_TYPES
+from aggregator.findings import Findings, result_words
+from aggregator.vocab import NO_DESIGN_DECISION, STUDY_TYPE_LABELS, STUDY_TYPES, ArticleTags
 
 if TYPE_CHECKING:
     from aggregator.jobs.retag import RetagReport
@@ -71,6 +72,128 @@ def render_registrations(registrations: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+NOT_STATED = "not stated"
+_FINDINGS_LABEL_WIDTH = 17
+
+
+def render_design(tags: ArticleTags) -> list[str]:
+    """``show``'s lines on how the study type was decided: the confidence, the cues and the
+    path (the explanation), each cue with the text it matched."""
+    design = tags.design
+    if design == NO_DESIGN_DECISION:
+        return ["Design:     no decision stored (run `aggregator retag`)"]
+    label = STUDY_TYPE_LABELS.get(design.study_type, design.study_type)
+    lines = [
+        f"Design:     {label}, confidence {design.confidence:.2f}",
+        f"            {' '.join(design.explanation.split())}",
+    ]
+    for cue in design.cues:
+        snippet = " ".join(cue.snippet.split())
+        lines.append(f"            cue {cue.value} ({cue.field}): \u201c{snippet}\u201d")
+    return lines
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3f}".rstrip("0")
+
+
+def _finding_value(findings: Findings, name: str, study_type: str) -> str:
+    """One findings value in words ("not stated" when the abstract does not state it)."""
+    if name == "sample_size":
+        if findings.sample_size is None:
+            return NOT_STATED
+        kind = f" ({findings.sample_size_kind})" if findings.sample_size_kind else ""
+        return f"{findings.sample_size:,}{kind}"
+    if name == "dose_mg_per_day":
+        if findings.dose_mg_per_day is not None:
+            written = f" (\u201c{findings.dose.text}\u201d)" if findings.dose else ""
+            return f"{_number(findings.dose_mg_per_day)} mg/day{written}"
+        if findings.dose is not None:
+            return f"{NOT_STATED} per day (as written: \u201c{findings.dose.text}\u201d)"
+        return NOT_STATED
+    if name == "duration_weeks":
+        weeks = findings.duration_weeks
+        if weeks is None:
+            return NOT_STATED
+        return f"{_number(weeks)} week{'' if weeks == 1 else 's'}"
+    if name == "comparator":
+        if findings.comparator is None:
+            return NOT_STATED
+        detail = findings.comparator_detail
+        extra = f" ({detail})" if detail and detail != findings.comparator else ""
+        return _COMPARATOR_WORDS.get(findings.comparator, findings.comparator) + extra
+    if name == "reported_result":
+        return result_words(findings.reported_result, study_type) or NOT_STATED
+    raise ValueError(f"unknown findings field {name!r}")
+
+
+_COMPARATOR_WORDS = {
+    "none": "none (no comparison group given something else)",
+    "usual_care": "usual care",
+    "another_form": "another magnesium form",
+}
+_FINDINGS_LABELS = {
+    "sample_size": "Sample size",
+    "dose_mg_per_day": "Dose",
+    "duration_weeks": "Duration",
+    "comparator": "Comparator",
+    "reported_result": "Reported result",
+}
+# The provenance of each shown value (the dose: as written, then how mg/day was derived).
+_FINDINGS_SOURCES = {
+    "sample_size": ("sample_size",),
+    "dose_mg_per_day": ("dose", "dose_mg_per_day", "elemental_mg_per_day"),
+    "duration_weeks": ("duration_weeks",),
+    "comparator": ("comparator",),
+    "reported_result": ("reported_result",),
+}
+
+
+def _extra_findings(findings: Findings) -> list[str]:
+    """What else the abstract states (only what it states)."""
+    extra = []
+    if findings.studies_included is not None:
+        extra.append(f"{findings.studies_included} studies included")
+    if findings.arms is not None:
+        extra.append(f"{findings.arms} arm{'' if findings.arms == 1 else 's'}")
+    if findings.elemental_mg_per_day is not None:
+        extra.append(f"elemental magnesium {_number(findings.elemental_mg_per_day)} mg/day")
+    if findings.outcome_timepoint:
+        extra.append(f"outcome at {findings.outcome_timepoint}")
+    return extra
+
+
+def render_findings(tags: ArticleTags) -> list[str]:
+    """``show``'s lines on what the study found: each value as the abstract states it, with
+    the text it came from; "not stated" for what the abstract does not state."""
+    findings = tags.findings
+    if findings is None:
+        return ["Findings:   not extracted yet (run `aggregator retag`)"]
+    if findings.scope == "none":
+        return ["Findings:   none extracted (this kind of record reports no study of people)"]
+    lines = [f"Findings:   as the abstract states them ({findings.scope}; nothing inferred)"]
+    pad = " " * (_FINDINGS_LABEL_WIDTH + 2)
+    shown: dict[str, str] = {}  # snippet -> the label it was first shown under
+    for name, label in _FINDINGS_LABELS.items():
+        value = _finding_value(findings, name, tags.study_type)
+        lines.append(f"  {label:<{_FINDINGS_LABEL_WIDTH}}{value}")
+        for source in findings.provenance:
+            if source.field not in _FINDINGS_SOURCES[name]:
+                continue
+            snippet = " ".join(source.snippet.split())
+            if source.source_field == "derived":
+                lines.append(f"{pad}derived: {snippet}")
+            elif snippet in shown:
+                lines.append(f"{pad}(the {source.source_field} text quoted for {shown[snippet]})")
+            else:
+                shown[snippet] = label.lower()
+                lines.append(f"{pad}\u201c{snippet}\u201d ({source.source_field})")
+    extra = _extra_findings(findings)
+    if extra:
+        lines.append(f"  {'Also stated':<{_FINDINGS_LABEL_WIDTH}}" + "; ".join(extra))
+    return lines
+
+
 def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
     """The whole record as readable text."""
     article = stored.article
@@ -124,6 +247,8 @@ def render_show(doc: dict[str, Any], stored: StoredArticle) -> str:
         direct = "direct" if tags.is_direct else "indirect"
         combo = "; combination product" if tags.combination_product else ""
         lines.append(f"Evidence:   {direct} (migraine/headache outcome){combo}")
+        lines += render_design(tags)
+        lines += render_findings(tags)
         lines.append(f"Provenance (rules {tags.rules_version}):")
         for tag in provenance_in_order(tags):
             snippet = " ".join(tag.snippet.split())
@@ -216,6 +341,13 @@ _RETAG_LABELS = {
     "combination_product": "combination product",
     "evidence_class": "evidence class",
     "rules_version": "rules",
+    "design_confidence": "design confidence",
+    "design_explanation": "design explanation",
+    "sample_size": "sample size",
+    "dose_mg_per_day": "dose mg/day",
+    "duration_weeks": "duration weeks",
+    "comparator": "comparator",
+    "reported_result": "reported result",
 }
 
 
@@ -225,6 +357,10 @@ def _retag_value(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)
+
+
+def _quoted(text: str) -> str:
+    return text if text == "-" else f"\u201c{text}\u201d"
 
 
 def render_retag(report: RetagReport) -> str:
@@ -245,6 +381,15 @@ def render_retag(report: RetagReport) -> str:
                 if kind == "provenance":
                     added, removed = len(change.new[kind]), len(change.old[kind])
                     parts.append(f"provenance +{added} -{removed}")
+                elif kind == "findings":  # the whole object: its values are listed above
+                    parts.append(
+                        "findings extracted"
+                        if change.old[kind] is None
+                        else "findings detail changed"
+                    )
+                elif kind == "design_explanation":
+                    old, new = _retag_value(change.old[kind]), _retag_value(change.new[kind])
+                    parts.append(f"design explanation {_quoted(old)} -> {_quoted(new)}")
                 else:
                     old, new = _retag_value(change.old[kind]), _retag_value(change.new[kind])
                     parts.append(f"{_RETAG_LABELS.get(kind, kind)} {old} -> {new}")

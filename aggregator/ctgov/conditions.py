@@ -28,7 +28,7 @@ def trial_conditions(trial: Trial) -> tuple[str, ...]:
         abstract_sections=tuple(AbstractSection(text=text) for text in texts),
         source_format="ctgov",
     )
-    return tag_article(article).conditions
+    return tag_article(article, findings=False).conditions
 
 
 def is_migraine_or_headache(trial: Trial) -> bool:

@@ -76,7 +76,7 @@ def intervention_forms(trial: Trial) -> tuple[TrialFormTag, ...]:
         abstract_sections=tuple(AbstractSection(text=text) for _, text in pieces),
         source_format="ctgov",
     )
-    tags = tag_article(article)
+    tags = tag_article(article, findings=False)
     result: list[TrialFormTag] = []
     for tag in tags.tags:
         if tag.kind != "form":

@@ -1,5 +1,10 @@
 """``aggregator retag``: re-tag every stored article with the current rules and report what
-changed (pmid, old and new study type and forms), under the run lock, in one transaction."""
+changed (pmid, old and new study type and forms), under the run lock, in one transaction.
+
+The tagger's findings and design decision are part of what it compares and stores (the
+design's confidence and explanation, the five findings columns and the whole findings
+object), so a database tagged before revision 0009 gets them on its first ``retag`` (every
+article reported), and a second ``retag`` reports none."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from aggregator.article import Article
+from aggregator.findings import HEADLINE_FIELDS, Findings
 from aggregator.store.articles import (
     StoredArticle,
     count_articles,
@@ -21,7 +27,7 @@ from aggregator.store.codec import as_stored
 from aggregator.store.engine import new_session, store_errors
 from aggregator.store.lock import RunLock
 from aggregator.tagging import RULES_VERSION, tag_article
-from aggregator.vocab import ArticleTags
+from aggregator.vocab import NO_DESIGN_DECISION, ArticleTags, DesignDecision
 
 Tagger = Callable[[Article], ArticleTags]
 # progress(examined, total)
@@ -38,6 +44,13 @@ RETAG_KINDS: tuple[str, ...] = (
     "combination_product",
     "provenance",
     "evidence_class",
+    # Revision 0009: the design decision (its cues are provenance) and the findings. The five
+    # findings columns are reported one by one; "findings" is the whole stored object
+    # (Findings.to_dict: kinds, dose detail, provenance ...), reported when any of it changed.
+    "design_confidence",
+    "design_explanation",
+    *HEADLINE_FIELDS,
+    "findings",
 )
 
 
@@ -55,7 +68,22 @@ def _kind_values(tags: ArticleTags | None) -> dict[str, Any]:
         "combination_product": tags.combination_product,
         "provenance": _provenance(tags),
         "evidence_class": tags.evidence_class or None,
+        **_design_values(tags.design),
+        **_findings_values(tags.findings),
     }
+
+
+def _design_values(design: DesignDecision) -> dict[str, Any]:
+    if design == NO_DESIGN_DECISION:
+        return {"design_confidence": None, "design_explanation": None}
+    return {"design_confidence": design.confidence, "design_explanation": design.explanation}
+
+
+def _findings_values(findings: Findings | None) -> dict[str, Any]:
+    if findings is None:
+        return {**dict.fromkeys(HEADLINE_FIELDS), "findings": None}
+    whole = findings.to_dict()
+    return {**{name: whole[name] for name in HEADLINE_FIELDS}, "findings": whole}
 
 
 @dataclass(frozen=True, slots=True)

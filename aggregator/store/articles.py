@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.article import Article
 from aggregator.errors import StoreError
+from aggregator.findings import Findings
 from aggregator.store.codec import (
     COMPARED_FIELDS,
     FORMAT_ONLY_DETAIL,
@@ -80,6 +81,12 @@ class StoredArticle:
     retracted_at: dt.datetime | None
     retraction_notice_pmid: int | None
     query_names: tuple[str, ...] = ()  # saved searches that found it, sorted
+
+    @property
+    def findings(self) -> Findings | None:
+        """What the study found (stored with its tags, revision 0009); None until tagged by
+        rules that extract findings (``aggregator retag`` fills them in)."""
+        return self.tags.findings if self.tags is not None else None
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -73,7 +73,11 @@ def datasette_metadata(databases: Iterable[str] = ("aggregator", "demo")) -> dic
             "article_summary": {
                 "label_column": "title",
                 "description": "One row per article; forms is a JSON array (facet it by "
-                "array). Evidence classes: " + ", ".join(EVIDENCE_CLASSES) + ".",
+                "array). Evidence classes: " + ", ".join(EVIDENCE_CLASSES) + ". "
+                "sample_size, dose_mg_per_day, duration_weeks, comparator and "
+                "reported_result are what the abstract states the study found, as the "
+                "authors report it (null: not stated, or not extracted before "
+                "`aggregator retag`).",
                 "facets": [{"array": "forms"}, "study_type", "evidence_class", "retracted"],
                 "sortable_columns": ["pmid", "year", "evidence_level", "first_seen_at"],
                 "fts_table": "article_fts",

@@ -24,7 +24,14 @@ from aggregator.article import (
     MeshHeading,
     MeshQualifier,
 )
-from aggregator.vocab import ArticleTags, Tag, in_vocabulary_order
+from aggregator.findings import HEADLINE_FIELDS, Findings
+from aggregator.vocab import (
+    NO_DESIGN_DECISION,
+    ArticleTags,
+    DesignDecision,
+    Tag,
+    in_vocabulary_order,
+)
 
 # Article fields kept as JSON columns, and how to rebuild each element.
 JSON_FIELDS = (
@@ -81,6 +88,11 @@ TAG_COLUMNS = (
     "rules_version",
     "forms",
     "evidence_class",
+    # Revision 0009: the design decision (design_columns) and the findings (findings_columns).
+    "design_confidence",
+    "design_explanation",
+    "findings",
+    *HEADLINE_FIELDS,
 )
 
 
@@ -222,7 +234,31 @@ def tag_columns(tags: ArticleTags | None) -> dict[str, Any]:
         "rules_version": tags.rules_version,
         "forms": forms_column(tags.forms),
         "evidence_class": tags.evidence_class or None,
+        **design_columns(tags.design),
+        **findings_columns(tags.findings),
     }
+
+
+def design_columns(design: DesignDecision) -> dict[str, Any]:
+    """The article columns of a design decision (NULL for none: tags by a tagger that gives
+    none, or read from a store that kept none). Its cues are tag rows (kind design_cue)."""
+    if design == NO_DESIGN_DECISION:
+        return {"design_confidence": None, "design_explanation": None}
+    return {"design_confidence": design.confidence, "design_explanation": design.explanation}
+
+
+def findings_columns(findings: Findings | None) -> dict[str, Any]:
+    """The article columns of findings: the whole as JSON (``Findings.to_dict``) and the
+    values ``query`` filters and sorts by; all NULL when none were extracted."""
+    if findings is None:
+        return {"findings": None, **dict.fromkeys(HEADLINE_FIELDS)}
+    whole = findings.to_dict()
+    return {"findings": whole, **{name: whole[name] for name in HEADLINE_FIELDS}}
+
+
+def findings_from_column(value: Any) -> Findings | None:
+    """Findings as stored in ``article.findings`` (None: not extracted yet)."""
+    return None if value is None else Findings.from_dict(value)
 
 
 def forms_column(forms: Iterable[str]) -> str:
@@ -271,11 +307,27 @@ def tag_rows(pmid: int, tags: ArticleTags) -> list[dict[str, Any]]:
 
 
 def tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> ArticleTags | None:
+    """The tags of a stored article from its row (the TAG_COLUMNS) and its tag rows; None
+    until tagged. The design decision is rebuilt from its columns and the design_cue rows,
+    the findings from their JSON column (None when the row has none)."""
     if article_row["rules_version"] is None:
         return None
     by_kind: dict[str, list[str]] = {}
     for row in rows:
         by_kind.setdefault(row.kind, []).append(row.value)
+    tags = tuple(
+        Tag(kind=row.kind, value=row.value, field=row.field, snippet=row.snippet)
+        for row in rows
+        if not is_placeholder(row.field, row.snippet)
+    )
+    design = NO_DESIGN_DECISION
+    if article_row.get("design_explanation") is not None:
+        design = DesignDecision(
+            study_type=article_row["study_type"],
+            confidence=article_row["design_confidence"] or 0.0,
+            cues=tuple(tag for tag in tags if tag.kind == "design_cue"),
+            explanation=article_row["design_explanation"],
+        )
     return ArticleTags(
         forms=in_vocabulary_order("form", by_kind.get("form", ())),
         routes=in_vocabulary_order("route", by_kind.get("route", ())),
@@ -284,13 +336,11 @@ def tags_from_rows(article_row: Mapping[Any, Any], rows: Sequence[Any]) -> Artic
         evidence_level=article_row["evidence_level"],
         combination_product=bool(article_row["combination_product"]),
         population=in_vocabulary_order("population", by_kind.get("population", ())),
-        tags=tuple(
-            Tag(kind=row.kind, value=row.value, field=row.field, snippet=row.snippet)
-            for row in rows
-            if not is_placeholder(row.field, row.snippet)
-        ),
+        tags=tags,
         rules_version=article_row["rules_version"],
         evidence_class=article_row.get("evidence_class") or "",
+        design=design,
+        findings=findings_from_column(article_row.get("findings")),
     )
 
 
@@ -302,10 +352,11 @@ def is_placeholder(field: str, snippet: str) -> bool:
 
 def as_stored(tags: ArticleTags) -> ArticleTags:
     """``tags`` as the store gives them back after writing them (provenance rows deduplicated
-    by kind, value and field; placeholders left out; the design decision not kept), so a
-    comparison with stored tags sees only real differences."""
+    by kind, value and field; placeholders left out; the design decision's cues as their
+    rows; findings through their JSON), so a comparison with stored tags sees only real
+    differences."""
     rows = [SimpleNamespace(**row) for row in tag_rows(0, tags)]
-    return tags_from_rows(tag_columns(tags), rows) or tags
+    return tags_from_rows(json_ready(tag_columns(tags)), rows) or tags
 
 
 def portable_value(name: str, value: Any) -> Any:

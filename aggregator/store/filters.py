@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aggregator.errors import ConfigError
+from aggregator.findings import COMPARATORS, REPORTED_RESULTS
 from aggregator.vocab import FORMS, STUDY_TYPES, unknown_value_error
 
-SORTS: tuple[str, ...] = ("level", "year", "date", "pmid")
+# level: strongest evidence first; year, date: newest first; pmid: ascending; n: largest
+# sample size first (articles stating none last).
+SORTS: tuple[str, ...] = ("level", "year", "date", "pmid", "n")
 
 
 class FilterError(ConfigError):
@@ -36,9 +39,22 @@ class ArticleFilter:
     new_since: dt.datetime | None = None  # first stored at or after (aware UTC)
     direct: bool | None = None
     added_since: dt.date | None = None  # added to PubMed (entry date) on or after
+    # What the study found (revision 0009): articles whose abstract states a sample size of
+    # at least this many, any of these reported results, any of these comparators.
+    min_sample_size: int | None = None
+    results: tuple[str, ...] = ()
+    comparators: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise FilterError naming the first value that cannot match anything sensible."""
+        for result in self.results:
+            if result not in REPORTED_RESULTS:
+                raise FilterError(unknown_value_error("result", result, REPORTED_RESULTS))
+        for comparator in self.comparators:
+            if comparator not in COMPARATORS:
+                raise FilterError(unknown_value_error("comparator", comparator, COMPARATORS))
+        if self.min_sample_size is not None and self.min_sample_size < 0:
+            raise FilterError(f"minimum sample size {self.min_sample_size} is negative")
         for form in self.forms:
             if form not in FORMS:
                 raise FilterError(unknown_value_error("form", form, FORMS))

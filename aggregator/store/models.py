@@ -23,7 +23,8 @@ TRIAL_LINK_KINDS: tuple[str, ...] = ("result_reference", "derived_reference", "a
 # autogenerate comparisons must ignore them.
 UNMODELLED_TABLE_PREFIXES: tuple[str, ...] = ("article_fts",)
 # Dialect-specific indexes made by migrations: full text (0003's expression index, 0004's
-# index of the stored tsvector) and 0003's expression sort indexes.
+# index of the stored tsvector) and the sort indexes (0003's, and 0009's sample size order),
+# which on SQLite also carry the filter columns.
 UNMODELLED_INDEXES: frozenset[str] = frozenset(
     {
         "ix_article_fulltext",
@@ -31,6 +32,9 @@ UNMODELLED_INDEXES: frozenset[str] = frozenset(
         "ix_article_sort_level",
         "ix_article_sort_year",
         "ix_article_sort_date",
+        "ix_article_sort_n",  # revision 0009: largest sample size first
+        "ix_article_reported_result",  # revision 0009, PostgreSQL only
+        "ix_article_comparator",  # revision 0009, PostgreSQL only
     }
 )
 # (table, column) pairs that only some backends have: PostgreSQL's stored tsvector of
@@ -177,6 +181,20 @@ class ArticleRow(SQLModel, table=True):
     forms: str | None = Field(default=None, sa_type=sa.Text)
     # Revision 0008: what the article is as evidence (vocab.EVIDENCE_CLASSES).
     evidence_class: str | None = Field(default=None, sa_type=sa.String(32))
+    # Revision 0009: the design decision (its cues are tag rows of kind design_cue) and what
+    # the study found (aggregator.findings.Findings). ``findings`` is the whole of it as JSON
+    # (Findings.to_dict, with provenance); the five columns after it are copies of its values
+    # that `query` filters and sorts by. All NULL until tagged by rules that compute them
+    # (``aggregator retag`` fills them in); a NULL column in a row whose ``findings`` is set
+    # means "not stated".
+    design_confidence: float | None = Field(default=None, sa_type=sa.Float)
+    design_explanation: str | None = Field(default=None, sa_type=sa.Text)
+    findings: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    sample_size: int | None = None
+    dose_mg_per_day: float | None = Field(default=None, sa_type=sa.Float)
+    duration_weeks: float | None = Field(default=None, sa_type=sa.Float)
+    comparator: str | None = Field(default=None, sa_type=sa.String(16))
+    reported_result: str | None = Field(default=None, sa_type=sa.String(24))
 
 
 class TagRow(SQLModel, table=True):

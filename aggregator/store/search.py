@@ -97,6 +97,12 @@ def _conditions(
         where.append(col["is_direct"] == filt.direct)
     if filt.added_since is not None:
         where.append(col["entrez_date"] >= filt.added_since)
+    if filt.min_sample_size is not None:
+        where.append(col["sample_size"] >= filt.min_sample_size)
+    if filt.results:
+        where.append(col["reported_result"].in_(filt.results))
+    if filt.comparators:
+        where.append(col["comparator"].in_(filt.comparators))
     if filt.forms and probe_forms:
         # After the filters the sort index answers, so only rows passing them are looked up.
         # Qualified: a bare "pmid" inside the subquery would be tag.pmid (uncorrelated).
@@ -108,7 +114,8 @@ def _conditions(
     return where
 
 
-# Must match the indexes of migration 0003 (ix_article_sort_<sort>) for fast "first N".
+# Must match the indexes of migrations 0003 and 0009 (ix_article_sort_<sort>) for fast
+# "first N".
 _NO_LEVEL = 9  # sorts after level 5; a literal, so SQLite matches the expression index
 
 
@@ -126,6 +133,8 @@ def _order(sort: str) -> list[Any]:
         return [sa.nulls_last(col["entrez_date"].desc()), col["pmid"].desc()]
     if sort == "pmid":
         return [col["pmid"].asc()]
+    if sort == "n":  # largest sample size first; articles stating none last
+        return [sa.nulls_last(col["sample_size"].desc()), col["pmid"].desc()]
     raise FilterError(f"unknown sort {sort!r}; valid values: {', '.join(SORTS)}")
 
 
@@ -283,6 +292,9 @@ _LISTED_COLUMNS = (
     "evidence_class",
     "authors",
     "abstract",
+    "design_confidence",
+    "design_explanation",
+    "findings",
 )
 
 

@@ -16,6 +16,21 @@ ArticleTags fields added in rules 2026.1 (additive; older constructors still wor
   field, snippet; they are also in ``tags``, so they are stored) and an explanation listing the
   cues and the path through the procedure in ``study_design.py`` (what ``show`` prints).
 
+Findings are a product of tagging (issue 13). ``tag_article`` runs the findings extractor
+(:func:`aggregator.tagging.findings.extract_findings`) after the vocabulary rules, in the same
+call, and returns them as ``ArticleTags.findings`` (:class:`aggregator.findings.Findings`:
+sample size, dose, duration, comparator, reported result, each with its provenance). So every
+path that tags re-derives them with no second pass over the articles: harvest, import,
+``search`` (and ``--save``), ``retag`` and the digest's re-tagging of a past week's version
+(``store/digest_reader.as_of_version`` through its ``retag`` callback). The store keeps them
+with the tags (``article.findings`` and five filter/sort columns, revision 0009) and compares
+them when deciding whether stored tags changed, so ``retag`` reports and stores a finding
+that changed like any tag. ``tag_article(article, findings=False)`` skips the extraction for
+callers that only want the vocabulary tags (the registry's form and condition rules).
+``ArticleTags.design`` is stored too: its confidence and explanation as article columns, its
+cues as tag rows. ``RULES_VERSION`` covers the findings rules as well: bump it when either
+changes.
+
 Study types ``notice`` and ``unclear`` have no evidence level; a notice has no form, route or
 condition. Forms: a combination product with no magnesium salt named is ``unspecified``.
 

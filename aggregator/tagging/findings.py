@@ -179,9 +179,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from aggregator.article import Article
+
+# The result types and vocabularies are defined below every layer (the store, exports and
+# digest show them) and re-exported here, where the rules that produce them live.
+from aggregator.findings import ASSOCIATION_WORDS as _ASSOCIATION_WORDS
+from aggregator.findings import COMPARATORS as COMPARATORS
+from aggregator.findings import OBSERVATIONAL_TYPES as OBSERVATIONAL_TYPES
+from aggregator.findings import REPORTED_RESULTS as REPORTED_RESULTS
+from aggregator.findings import RESULT_WORDS as _RESULT_WORDS
+from aggregator.findings import SCOPES as SCOPES
+from aggregator.findings import Dose as Dose
+from aggregator.findings import Findings as Findings
+from aggregator.findings import FindingSource as FindingSource
+from aggregator.findings import clean_number as _clean_number
 from aggregator.tagging.forms import salt_form
 from aggregator.tagging.text import Sentence, article_sentences, is_cited, snippet
 from aggregator.vocab import ArticleTags
@@ -204,17 +216,7 @@ REVIEW_TYPES = frozenset({"meta_analysis", "systematic_review"})
 PROTOCOL_TYPES = frozenset({"trial_protocol"})
 COMMENTARY_TYPES = frozenset({"narrative_review", "guideline", "editorial_or_letter"})
 NO_FINDINGS_TYPES = frozenset({"animal_study", "in_vitro", "notice"})
-OBSERVATIONAL_TYPES = frozenset({"cohort", "case_control", "cross_sectional"})
 
-SCOPES = ("study", "review", "protocol", "commentary", "none")
-REPORTED_RESULTS = (
-    "favours_magnesium",
-    "no_difference",
-    "favours_comparator",
-    "mixed",
-    "not_reported",
-)
-COMPARATORS = ("placebo", "active", "usual_care", "none", "another_form")
 
 _HUMAN_CUES = re.compile(
     r"\b(?:patients?|participants?|volunteers?|subjects|women|men|woman|man|children|child|girls?|"
@@ -255,109 +257,6 @@ def scope_for(study_type: str, sentences: Iterable[Sentence] = ()) -> str:
     return "none"
 
 
-# --- result types -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FindingSource:
-    """Provenance of one finding: the field, its value as text, where it came from (title,
-    abstract or derived) and the matched text."""
-
-    field: str
-    value: str
-    source_field: str
-    snippet: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "field": self.field,
-            "value": self.value,
-            "source_field": self.source_field,
-            "snippet": self.snippet,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Dose:
-    """One stated magnesium dose."""
-
-    amount: float | None  # None for a range
-    unit: str  # mg, g, mmol, mEq, mg/kg
-    per: str | None  # "day", "dose", "single dose" or None (not stated)
-    times_per_day: int | None
-    basis: str | None  # "elemental", "salt" or None (not stated)
-    salt: str | None  # vocabulary form named in the dose phrase
-    text: str  # as written
-    compound: str | None = None  # exact compound key in ELEMENTAL_FRACTIONS, when named
-    elemental_stated: float | None = None  # elemental mg per stated amount, when the text says
-
-    @property
-    def mg_per_day(self) -> float | None:
-        """mg per day as stated, when the text allows."""
-        if self.amount is None or self.unit not in ("mg", "g"):
-            return None
-        mg = self.amount * (1000 if self.unit == "g" else 1)
-        if self.per == "day":
-            return _clean_number(mg)
-        if self.per == "single dose":
-            return _clean_number(mg)
-        if self.per == "dose" and self.times_per_day:
-            return _clean_number(mg * self.times_per_day)
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "amount": self.amount,
-            "unit": self.unit,
-            "per": self.per,
-            "times_per_day": self.times_per_day,
-            "basis": self.basis,
-            "salt": self.salt,
-            "text": self.text,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Findings:
-    """Everything the extractor read from one article (None = not stated / does not apply)."""
-
-    scope: str
-    sample_size: int | None = None
-    sample_size_kind: str | None = None
-    arms: int | None = None
-    studies_included: int | None = None
-    dose_mg_per_day: float | None = None
-    dose: Dose | None = None
-    elemental_mg_per_day: float | None = None
-    elemental_factor: float | None = None
-    duration_weeks: float | None = None
-    outcome_timepoint: str | None = None
-    comparator: str | None = None
-    comparator_detail: str | None = None
-    reported_result: str | None = None
-    provenance: tuple[FindingSource, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON/export shape documented in the module docstring."""
-        return {
-            "scope": self.scope,
-            "sample_size": self.sample_size,
-            "sample_size_kind": self.sample_size_kind,
-            "arms": self.arms,
-            "studies_included": self.studies_included,
-            "dose_mg_per_day": self.dose_mg_per_day,
-            "dose": self.dose.to_dict() if self.dose else None,
-            "elemental_mg_per_day": self.elemental_mg_per_day,
-            "elemental_factor": self.elemental_factor,
-            "duration_weeks": self.duration_weeks,
-            "outcome_timepoint": self.outcome_timepoint,
-            "comparator": self.comparator,
-            "comparator_detail": self.comparator_detail,
-            "reported_result": self.reported_result,
-            "provenance": [source.to_dict() for source in self.provenance],
-        }
-
-
 def _has_any(text: str, words: tuple[str, ...]) -> bool:
     """Whether any of ``words`` occurs in ``text``: a plain loop of substring tests, far cheaper
     than a regex scan, used to skip rules that cannot match."""
@@ -379,11 +278,6 @@ class _Rule:
 
     def search(self, text: str) -> re.Match[str] | None:
         return self.regex.search(text) if _has_any(text, self.words) else None
-
-
-def _clean_number(value: float) -> float:
-    """Round away float noise (0.1 + 0.2); whole numbers stay whole-valued floats."""
-    return round(value, 3)
 
 
 # --- numbers ----------------------------------------------------------------------------------
@@ -3318,18 +3212,6 @@ _OUTCOME_PHRASE = re.compile(
     r"intensity|duration|scores?))?",
     re.I,
 )
-_RESULT_WORDS = {
-    "favours_magnesium": "authors report a result favouring magnesium",
-    "no_difference": "authors report no difference",
-    "favours_comparator": "authors report a result favouring the comparator",
-    "mixed": "authors report mixed results",
-}
-_ASSOCIATION_WORDS = {
-    "favours_magnesium": "authors report an association",
-    "no_difference": "authors report no association",
-    "favours_comparator": "authors report an association in the opposite direction",
-    "mixed": "authors report mixed associations",
-}
 
 
 def _dose_words(forms: Iterable[str], findings: Findings) -> str | None:

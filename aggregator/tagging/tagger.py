@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aggregator.article import Article
 from aggregator.tagging.combination import find_combination
 from aggregator.tagging.conditions import find_conditions
+from aggregator.tagging.findings import extract_findings
 from aggregator.tagging.forms import find_forms, merge_indexed_forms, with_combination_form
 from aggregator.tagging.population import find_population
 from aggregator.tagging.routes import find_routes
@@ -21,8 +24,19 @@ REVIEW_TYPES = frozenset(
 )
 
 
-def tag_article(article: Article) -> ArticleTags:
-    """Tag one article from its indexing (publication types, MeSH) and its title/abstract."""
+def tag_article(article: Article, *, findings: bool = True) -> ArticleTags:
+    """Tag one article from its indexing (publication types, MeSH) and its title/abstract,
+    and (unless ``findings`` is False) read what it found from the same title and abstract
+    (:func:`~aggregator.tagging.findings.extract_findings`) into ``ArticleTags.findings``:
+    one pass per article, so findings are re-derived wherever tags are."""
+    tags = _tags(article)
+    if not findings:
+        return tags
+    return dataclasses.replace(tags, findings=extract_findings(article, tags))
+
+
+def _tags(article: Article) -> ArticleTags:
+    """The tags of :func:`tag_article`, without findings."""
     sentences = article_sentences(article)
     design, study_tag = decide_design(sentences, article.publication_types, article.mesh_terms)
     study_type = design.study_type

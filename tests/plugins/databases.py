@@ -32,9 +32,10 @@ from aggregator.article import (
     MeshHeading,
     MeshQualifier,
 )
+from aggregator.findings import Dose, Findings, FindingSource
 from aggregator.store.engine import new_session, open_engine
 from aggregator.store.models import SQLModel
-from aggregator.vocab import ArticleTags, Tag
+from aggregator.vocab import ArticleTags, DesignDecision, Tag
 from tests.plugins.services import require_service
 
 PG_URL_ENV = "AGGREGATOR_TEST_PG_URL"
@@ -242,3 +243,77 @@ def make_tags(**overrides: object) -> ArticleTags:
     }
     values.update(overrides)
     return ArticleTags(**values)  # type: ignore[arg-type]
+
+
+DESIGN_CUES = (
+    Tag(kind="design_cue", value="randomised", field="abstract", snippet="were randomized"),
+    Tag(kind="design_cue", value="placebo", field="abstract", snippet="or placebo"),
+)
+
+
+def make_design(**overrides: object) -> DesignDecision:
+    """A synthetic design decision for make_tags(): its cues are also in the tags."""
+    values: dict[str, object] = {
+        "study_type": "randomized_controlled_trial",
+        "confidence": 0.9,
+        "cues": DESIGN_CUES,
+        "explanation": "cues: randomised (abstract), placebo (abstract). path: randomised "
+        "allocation stated -> randomized_controlled_trial (confidence 0.90)",
+    }
+    values.update(overrides)
+    return DesignDecision(**values)  # type: ignore[arg-type]
+
+
+def make_findings(**overrides: object) -> Findings:
+    """Synthetic extractor output for an RCT of 120 adults, 500 mg/day for 12 weeks vs placebo."""
+    sentence = (
+        "120 adults were randomized to magnesium glycinate 250 mg twice daily or placebo "
+        "for 12 weeks."
+    )
+    values: dict[str, object] = {
+        "scope": "study",
+        "sample_size": 120,
+        "sample_size_kind": "randomised",
+        "arms": 2,
+        "dose_mg_per_day": 500.0,
+        "dose": Dose(
+            amount=250.0,
+            unit="mg",
+            per="dose",
+            times_per_day=2,
+            basis=None,
+            salt="glycinate",
+            text="magnesium glycinate 250 mg twice daily",
+        ),
+        "duration_weeks": 12.0,
+        "comparator": "placebo",
+        "comparator_detail": "placebo",
+        "reported_result": "no_difference",
+        "provenance": (
+            FindingSource("sample_size", "120", "abstract", sentence),
+            FindingSource("dose", "magnesium glycinate 250 mg twice daily", "abstract", sentence),
+            FindingSource("dose_mg_per_day", "500", "derived", "250 mg x 2 a day = 500 mg"),
+            FindingSource("duration_weeks", "12", "abstract", sentence),
+            FindingSource("comparator", "placebo", "abstract", sentence),
+            FindingSource(
+                "reported_result",
+                "no_difference",
+                "abstract",
+                "Migraine days did not differ between the groups.",
+            ),
+        ),
+    }
+    values.update(overrides)
+    return Findings(**values)  # type: ignore[arg-type]
+
+
+def make_tags_with_findings(**overrides: object) -> ArticleTags:
+    """make_tags() with a design decision (its cues in the tags) and findings."""
+    base = make_tags()
+    values: dict[str, object] = {
+        "tags": (*base.tags, *DESIGN_CUES),
+        "design": make_design(),
+        "findings": make_findings(),
+    }
+    values.update(overrides)
+    return make_tags(**values)
